@@ -1,0 +1,415 @@
+//! Plan: desired (stack) vs recorded (state) vs live (the service) → what each resource needs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::diff::{diff, pointer_of};
+use super::graph::topo_order;
+use super::provider::{Cx, Live, Providers};
+use super::EngineError;
+use crate::stack::resolve::{self, contains_unknown, is_unknown, Lookup, Resolved, UNKNOWN};
+use crate::stack::Stack;
+use crate::state::model::{redact, secret_digest};
+use crate::state::{StateFile, Status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    NoOp,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::NoOp => " ",
+        }
+    }
+}
+
+/// One field's change.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+    pub forces_replacement: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub sensitive: bool,
+    pub known_after_apply: bool,
+}
+
+/// What one resource needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourcePlan {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: Action,
+    /// Why, when the fields alone do not say (a resumed creation, a resource deleted outside).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    pub changes: Vec<FieldChange>,
+    pub depends_on: Vec<String>,
+    /// The replacement creates the new one before deleting the old.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+/// The whole plan; resources in the order they would be applied, deletions last.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub env: String,
+    pub changes: bool,
+    pub summary: Summary,
+    pub resources: Vec<ResourcePlan>,
+}
+
+impl Plan {
+    pub fn new(stack: &str, env: &str, resources: Vec<ResourcePlan>) -> Self {
+        let count = |a: Action| resources.iter().filter(|r| r.action == a).count();
+        let summary = Summary {
+            create: count(Action::Create),
+            update: count(Action::Update),
+            replace: count(Action::Replace),
+            delete: count(Action::Delete),
+            no_op: count(Action::NoOp),
+        };
+        Plan {
+            format_version: 1,
+            stack: stack.into(),
+            env: env.into(),
+            changes: resources.iter().any(|r| r.action != Action::NoOp),
+            summary,
+            resources,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ResourcePlan> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOptions {
+    /// Read live state from the services (off: trust what is recorded).
+    pub refresh: bool,
+    /// Plan the deletion of everything recorded.
+    pub destroy: bool,
+    pub parallelism: usize,
+}
+
+/// Answers `${name.attr}` from recorded state and resolved props.
+pub fn lookup_in(
+    state: &StateFile,
+    props: &BTreeMap<String, Resolved>,
+    unknown: &dyn Fn(&str) -> bool,
+    secret_outputs: &dyn Fn(&str, &str) -> bool,
+    name: &str,
+    attr: &str,
+) -> Lookup {
+    if let Some(p) = props.get(name) {
+        if let Some(v) = p.value.get(attr) {
+            if !is_unknown(v) {
+                let secret = p.secret_paths.iter().any(|s| s == &format!("/{attr}") || s.starts_with(&format!("/{attr}/")));
+                return Lookup::Known { value: v.clone(), secret };
+            }
+        }
+    }
+    if unknown(name) {
+        return Lookup::Unknown;
+    }
+    match state.resources.get(name).and_then(|r| r.outputs.get(attr)) {
+        Some(v) => Lookup::Known {
+            value: v.clone(),
+            secret: secret_outputs(name, attr),
+        },
+        None => Lookup::Unknown,
+    }
+}
+
+/// Reads the live form of every recorded resource, `parallelism` at a time.
+pub async fn refresh(
+    stack: &Stack,
+    state: &StateFile,
+    providers: &dyn Providers,
+    parallelism: usize,
+) -> Result<BTreeMap<String, Option<Live>>, EngineError> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, rec) in &state.resources {
+        let Some(pid) = rec.physical_id.clone() else { continue };
+        if rec.status == Status::Creating {
+            continue;
+        }
+        let provider = providers
+            .get(&rec.kind)
+            .ok_or_else(|| EngineError::UnknownKind(rec.kind.clone()))?;
+        let cx = Cx {
+            stack: stack.name.clone(),
+            env: stack.env.clone(),
+            resource: name.clone(),
+            token: rec.token.clone(),
+        };
+        let recorded = rec.props.clone();
+        let name = name.clone();
+        let sem = sem.clone();
+        tasks.spawn(async move {
+            let _permit = sem.acquire().await;
+            let live = provider.read(&cx, &pid, &recorded).await;
+            (name, live)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (name, live) = joined.map_err(|e| EngineError::Internal(e.to_string()))?;
+        let live = live.map_err(|e| EngineError::Provider {
+            resource: name.clone(),
+            message: format!("reading it: {e}"),
+        })?;
+        out.insert(name, live);
+    }
+    Ok(out)
+}
+
+/// Every secret pointer of a resource: derived from secret params plus the kind's secret props.
+pub fn secret_pointers(resolved: &Resolved, kind_secret: &[&str]) -> Vec<String> {
+    let mut v = resolved.secret_paths.clone();
+    for s in kind_secret {
+        if resolved.value.get(*s).is_some() {
+            v.push(format!("/{s}"));
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Computes the plan.
+pub async fn plan(
+    stack: &Stack,
+    state: &StateFile,
+    providers: &dyn Providers,
+    opts: PlanOptions,
+) -> Result<(Plan, BTreeMap<String, Resolved>), EngineError> {
+    let live = if opts.refresh {
+        refresh(stack, state, providers, opts.parallelism).await?
+    } else {
+        BTreeMap::new()
+    };
+    let wanted: BTreeMap<&str, Vec<&str>> = if opts.destroy {
+        BTreeMap::new()
+    } else {
+        stack
+            .resources
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.deps.iter().map(String::as_str).collect()))
+            .collect()
+    };
+    let order = topo_order(&wanted);
+    let mut plans: Vec<ResourcePlan> = Vec::new();
+    let mut resolved: BTreeMap<String, Resolved> = BTreeMap::new();
+    let mut pending: BTreeMap<String, Action> = BTreeMap::new();
+    for name in order {
+        let res = &stack.resources[name];
+        let provider = providers
+            .get(&res.kind)
+            .ok_or_else(|| EngineError::UnknownKind(res.kind.clone()))?;
+        let info = provider.info().clone();
+        let r = {
+            let unknown = |n: &str| matches!(pending.get(n), Some(Action::Create | Action::Replace));
+            let secret_out = |n: &str, a: &str| {
+                stack.resources.get(n)
+                    .and_then(|r| providers.get(&r.kind))
+                    .is_some_and(|p| p.info().secret.contains(&a))
+            };
+            let lookup = |n: &str, a: &str| lookup_in(state, &resolved, &unknown, &secret_out, n, a);
+            resolve::resolve(stack, &res.props, &lookup)
+        };
+        let secrets = secret_pointers(&r, info.secret);
+        let recorded = state.resources.get(name);
+        let mut plan = ResourcePlan {
+            name: name.to_string(),
+            kind: res.kind.clone(),
+            action: Action::NoOp,
+            reason: None,
+            physical_id: recorded.and_then(|x| x.physical_id.clone()),
+            changes: Vec::new(),
+            depends_on: res.deps.iter().cloned().collect(),
+            create_before_destroy: info.create_before_destroy,
+        };
+        let all_new = |r: &Resolved| -> Vec<FieldChange> {
+            let mut out = Vec::new();
+            if let Value::Object(m) = &r.value {
+                for (k, v) in m {
+                    let sensitive = secrets.iter().any(|s| s == &format!("/{k}") || s.starts_with(&format!("/{k}/")));
+                    out.push(FieldChange {
+                        path: k.clone(),
+                        old: None,
+                        new: Some(v.clone()),
+                        forces_replacement: false,
+                        reason: None,
+                        sensitive,
+                        known_after_apply: contains_unknown(v),
+                    });
+                }
+            }
+            out
+        };
+        match recorded {
+            None => {
+                plan.action = Action::Create;
+                plan.changes = all_new(&r);
+            }
+            Some(rec) if rec.status == Status::Creating => {
+                plan.action = Action::Create;
+                plan.reason = Some(format!("resumes the creation interrupted at {}", rec.updated_at));
+                plan.changes = all_new(&r);
+            }
+            Some(rec) if rec.kind != res.kind => {
+                plan.action = Action::Replace;
+                plan.reason = Some(format!("its type changed from `{}` to `{}`", rec.kind, res.kind));
+                plan.changes = all_new(&r);
+            }
+            Some(rec) if rec.status == Status::Failed => {
+                plan.action = Action::Replace;
+                plan.reason = Some(format!(
+                    "the service reported it failed: {}",
+                    rec.last_error.clone().unwrap_or_default()
+                ));
+                plan.changes = all_new(&r);
+            }
+            Some(rec) if rec.status == Status::Deleting => {
+                plan.action = Action::Replace;
+                plan.reason = Some("its deletion was interrupted".into());
+                plan.changes = all_new(&r);
+            }
+            Some(rec) => {
+                let gone = opts.refresh && matches!(live.get(name), Some(None));
+                if gone {
+                    plan.action = Action::Create;
+                    plan.reason = Some("it no longer exists (deleted outside pinctl)".into());
+                    plan.changes = all_new(&r);
+                } else {
+                    let mut baseline = match live.get(name) {
+                        Some(Some(l)) => l.props.clone(),
+                        _ => rec.props.clone(),
+                    };
+                    // Secrets are compared by digest: the state holds nothing else.
+                    for p in &secrets {
+                        let recorded_digest = rec.props.pointer(p).cloned().unwrap_or(Value::Null);
+                        if let Some(slot) = baseline.pointer_mut(p) {
+                            *slot = recorded_digest;
+                        } else if let Value::Object(m) = &mut baseline {
+                            m.insert(p.trim_start_matches('/').to_string(), recorded_digest);
+                        }
+                    }
+                    let desired = redact_known(&r.value, &secrets);
+                    for d in diff(&desired, &baseline) {
+                        let ptr = pointer_of(&d.path);
+                        let sensitive = secrets.iter().any(|s| ptr == *s || ptr.starts_with(&format!("{s}/")));
+                        let reason = info.replace_reason(&d.path).map(str::to_string);
+                        let unknown = d.new.as_ref().is_some_and(contains_unknown);
+                        plan.changes.push(FieldChange {
+                            path: d.path,
+                            old: d.old,
+                            new: d.new,
+                            forces_replacement: reason.is_some(),
+                            reason,
+                            sensitive,
+                            known_after_apply: unknown,
+                        });
+                    }
+                    plan.action = if plan.changes.is_empty() {
+                        Action::NoOp
+                    } else if plan.changes.iter().any(|c| c.forces_replacement) {
+                        Action::Replace
+                    } else {
+                        Action::Update
+                    };
+                }
+            }
+        }
+        pending.insert(name.to_string(), plan.action);
+        resolved.insert(name.to_string(), r);
+        plans.push(plan);
+    }
+    // Recorded but no longer wanted: delete, dependents first.
+    let gone: BTreeMap<&str, Vec<&str>> = state
+        .resources
+        .iter()
+        .filter(|(n, _)| opts.destroy || !stack.resources.contains_key(*n))
+        .map(|(n, r)| (n.as_str(), r.depends_on.iter().map(String::as_str).collect()))
+        .collect();
+    let mut delete_order = topo_order(&gone);
+    delete_order.reverse();
+    for name in delete_order {
+        let rec = &state.resources[name];
+        let reason = if opts.destroy {
+            None
+        } else {
+            Some("it is no longer in the stack for this env".to_string())
+        };
+        plans.push(ResourcePlan {
+            name: name.to_string(),
+            kind: rec.kind.clone(),
+            action: Action::Delete,
+            reason,
+            physical_id: rec.physical_id.clone(),
+            changes: Vec::new(),
+            depends_on: rec.depends_on.clone(),
+            create_before_destroy: false,
+        });
+    }
+    Ok((Plan::new(&stack.name, &stack.env, plans), resolved))
+}
+
+/// Desired props with secrets replaced by their digest (unknown values stay unknown).
+fn redact_known(v: &Value, secrets: &[String]) -> Value {
+    let mut out = v.clone();
+    for p in secrets {
+        if let Some(slot) = out.pointer_mut(p) {
+            if !contains_unknown(slot) {
+                *slot = secret_digest(slot);
+            }
+        }
+    }
+    out
+}
+
+/// The props as recorded in state: secrets hashed.
+pub fn recorded_props(r: &Resolved, secrets: &[String]) -> Value {
+    redact(&r.value, secrets)
+}
+
+pub fn unknown_value() -> Value {
+    Value::String(UNKNOWN.into())
+}
+
+pub fn empty_outputs() -> Map<String, Value> {
+    Map::new()
+}

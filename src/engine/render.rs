@@ -1,0 +1,164 @@
+//! Human-readable plans and drift reports, in the manner of Terraform's.
+
+use serde_json::Value;
+
+use super::drift::{DriftReport, DriftStatus};
+use super::plan::{Action, FieldChange, Plan};
+use crate::stack::resolve::{is_unknown, UNKNOWN};
+
+fn one_value(v: &Value) -> String {
+    match v {
+        Value::String(s) if s == UNKNOWN => "(known after apply)".into(),
+        Value::String(s) if s.starts_with("(sensitive") => "(sensitive)".into(),
+        Value::String(s) if s.contains('\n') => {
+            let first = s.lines().next().unwrap_or_default();
+            format!("{:?}… ({} lines)", truncate(first, 60), s.lines().count())
+        }
+        Value::String(s) => format!("{:?}", truncate(s, 120)),
+        other => {
+            let t = other.to_string();
+            truncate(&t, 120)
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+fn shown(v: &Option<Value>, sensitive: bool) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(x) if is_unknown(x) => "(known after apply)".into(),
+        Some(_) if sensitive => "(sensitive)".into(),
+        Some(x) => one_value(x),
+    }
+}
+
+/// First differing line of two multi-line strings, to show what changed in a template.
+fn first_line_change(old: &Option<Value>, new: &Option<Value>) -> Option<String> {
+    let (Some(Value::String(a)), Some(Value::String(b))) = (old, new) else {
+        return None;
+    };
+    if !a.contains('\n') && !b.contains('\n') {
+        return None;
+    }
+    let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let i = (0..al.len().max(bl.len())).find(|i| al.get(*i) != bl.get(*i))?;
+    Some(format!(
+        "line {}: {:?} -> {:?}",
+        i + 1,
+        truncate(al.get(i).copied().unwrap_or(""), 60),
+        truncate(bl.get(i).copied().unwrap_or(""), 60)
+    ))
+}
+
+fn change_line(c: &FieldChange, action: Action) -> String {
+    let mut line = match action {
+        Action::Create => format!("{}: {}", c.path, shown(&c.new, c.sensitive)),
+        _ => format!(
+            "{}: {} -> {}",
+            c.path,
+            shown(&c.old, c.sensitive),
+            shown(&c.new, c.sensitive)
+        ),
+    };
+    if let Some(r) = &c.reason {
+        line.push_str(&format!("   # forces replacement: {r}"));
+    }
+    if !c.sensitive && action != Action::Create {
+        if let Some(d) = first_line_change(&c.old, &c.new) {
+            line.push_str(&format!("\n          {d}"));
+        }
+    }
+    line
+}
+
+pub fn plan_text(plan: &Plan, state_location: &str) -> String {
+    let mut out = format!(
+        "Plan for stack `{}`, env `{}` (state: {state_location})\n\n",
+        plan.stack, plan.env
+    );
+    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp) {
+        let what = match r.action {
+            Action::Create => "will be created",
+            Action::Update => "will be updated in place",
+            Action::Replace if r.create_before_destroy => "will be replaced (new one first)",
+            Action::Replace => "will be replaced",
+            Action::Delete => "will be deleted",
+            Action::NoOp => "",
+        };
+        out.push_str(&format!("  {} {} ({}) {what}\n", r.action.symbol(), r.name, r.kind));
+        if let Some(reason) = &r.reason {
+            out.push_str(&format!("      because {reason}\n"));
+        }
+        for c in &r.changes {
+            out.push_str(&format!("      {}\n", change_line(c, r.action)));
+        }
+    }
+    let s = &plan.summary;
+    if plan.changes {
+        out.push_str(&format!(
+            "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.\n",
+            s.create, s.update, s.replace, s.delete, s.no_op
+        ));
+    } else {
+        out.push_str(&format!(
+            "No changes: the {} resource{} match the stack.\n",
+            s.no_op,
+            if s.no_op == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+pub fn drift_text(report: &DriftReport) -> String {
+    let mut out = format!("Drift of stack `{}`, env `{}`\n\n", report.stack, report.env);
+    for r in &report.resources {
+        match r.status {
+            DriftStatus::InSync => {}
+            DriftStatus::Incomplete => out.push_str(&format!(
+                "  ? {} ({}): its creation has not finished; nothing to compare\n",
+                r.name, r.kind
+            )),
+            DriftStatus::Missing => out.push_str(&format!(
+                "  - {} ({}): deleted outside pinctl\n",
+                r.name, r.kind
+            )),
+            DriftStatus::Drifted => {
+                out.push_str(&format!("  ~ {} ({}): changed outside pinctl\n", r.name, r.kind));
+                for c in &r.changes {
+                    out.push_str(&format!(
+                        "      {}: recorded {} , live {}\n",
+                        c.path,
+                        shown(&c.recorded, false),
+                        shown(&c.live, false)
+                    ));
+                }
+            }
+        }
+    }
+    let n = report
+        .resources
+        .iter()
+        .filter(|r| matches!(r.status, DriftStatus::Drifted | DriftStatus::Missing))
+        .count();
+    if n == 0 {
+        out.push_str(&format!(
+            "No drift: {} resource{} match what was recorded.\n",
+            report.resources.len(),
+            if report.resources.len() == 1 { "" } else { "s" }
+        ));
+    } else {
+        out.push_str(&format!(
+            "\n{n} of {} resource{} drifted. `pinctl up` brings them back to the stack.\n",
+            report.resources.len(),
+            if report.resources.len() == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}

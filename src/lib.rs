@@ -1,0 +1,9 @@
+//! pinctl: the Pinterest-style data pipeline on AWS, as code.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod sim;
+pub mod stack;
+pub mod state;
