@@ -104,7 +104,7 @@ pub fn kinds() -> Vec<KindInfo> {
             name: "ec2.default_network",
             summary: "Looks up the default VPC and its subnets (creates and deletes nothing)",
             schema: || schemars::schema_for!(DefaultNetworkProps),
-            outputs: &["vpc_id", "subnet_ids", "cidr"],
+            outputs: &["vpc_id", "subnet_ids", "subnet_id", "cidr"],
             replace: &[],
             secret: &[],
             create_before_destroy: false,

@@ -20,8 +20,9 @@ pub struct DeploymentProps {
     pub prefix: Option<String>,
     /// Local path of the release binary to ship.
     pub binary: String,
-    /// systemd units by file name, usually `{template: templates/systemd/...}`.
-    pub units: BTreeMap<String, String>,
+    /// Files by name, usually `{template: templates/...}`: `*.service` files are installed as
+    /// systemd units, the others under `/etc/pinctl/`.
+    pub files: BTreeMap<String, String>,
     /// The instance the workers run on.
     pub instance_id: String,
 }
@@ -31,7 +32,7 @@ pub fn kinds() -> Vec<KindInfo> {
         name: "workers.deployment",
         summary: "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
         schema: || schemars::schema_for!(DeploymentProps),
-        outputs: &["binary_sha256", "units_sha256", "command_id"],
+        outputs: &["binary_sha256", "files_sha256", "command_id"],
         replace: &[("instance_id", "a rollout targets one instance")],
         secret: &[],
         create_before_destroy: false,

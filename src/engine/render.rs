@@ -12,11 +12,12 @@ fn one_value(v: &Value) -> String {
         Value::String(s) if s.starts_with("(sensitive") => "(sensitive)".into(),
         Value::String(s) if s.contains('\n') => {
             let first = s.lines().next().unwrap_or_default();
-            format!("{:?}… ({} lines)", truncate(first, 60), s.lines().count())
+            let n = s.lines().count();
+            format!("{:?}… ({n} line{})", truncate(first, 60), if n == 1 { "" } else { "s" })
         }
         Value::String(s) => format!("{:?}", truncate(s, 120)),
         other => {
-            let t = other.to_string();
+            let t = other.to_string().replace(UNKNOWN, "(known after apply)");
             truncate(&t, 120)
         }
     }

@@ -16,6 +16,10 @@ pub const TEMPLATE_KEY: &str = "$template";
 /// Key of the typed-JSON form of `{file: PATH}`.
 pub const FILE_KEY: &str = "$file";
 
+fn is_single_ref(s: &str) -> bool {
+    matches!(expr::parse(s).as_deref(), Ok([expr::Segment::Ref(..)]))
+}
+
 pub fn node_location(file: &Path, node: &Node) -> Location {
     match node.span().start() {
         Some(m) => Location::new(file, m.line(), m.column()),
@@ -200,8 +204,17 @@ impl<'a> Checker<'a> {
 
     fn check_inner(&mut self, node: &Node, schema: &Value, path: &str, partial: bool) -> Value {
         let schema = self.resolve(schema);
-        if schema == &Value::Bool(true) || schema.as_object().is_some_and(|o| o.is_empty()) {
+        const STRUCTURAL: &[&str] = &["type", "anyOf", "oneOf", "enum", "const", "properties", "items"];
+        if schema == &Value::Bool(true)
+            || schema.as_object().is_some_and(|o| !STRUCTURAL.iter().any(|k| o.contains_key(*k)))
+        {
             return infer(node);
+        }
+        // One whole reference may stand for a value of any type (a list output, a number param).
+        if let Node::Scalar(s) = node {
+            if is_single_ref(s.as_str()) {
+                return Value::String(s.as_str().into());
+            }
         }
         if let Some(alts) = schema
             .get("anyOf")
@@ -388,10 +401,11 @@ impl<'a> Checker<'a> {
                             .map(|p| p.keys().map(String::as_str).collect())
                             .unwrap_or_default();
                         let hint = did_you_mean(key, &names);
+                        let where_ = if path.is_empty() { "the stack".to_string() } else { format!("`{path}`") };
                         self.err(
                             scalar_location(self.file, k),
                             format!(
-                                "`{path}`: unknown key `{key}`{hint}; expected one of: {}",
+                                "{where_}: unknown key `{key}`{hint}; expected one of: {}",
                                 names.join(", ")
                             ),
                         );
@@ -410,7 +424,7 @@ impl<'a> Checker<'a> {
             if let Some(Value::Array(req)) = schema.get("required") {
                 for r in req.iter().filter_map(Value::as_str) {
                     if map.get_node(r).is_none() {
-                        let start = map.span().start();
+                        let start = map.keys().next().and_then(|k| k.span().start()).or(map.span().start());
                         let loc = Location::new(
                             self.file,
                             start.map(|m| m.line()).unwrap_or(1),

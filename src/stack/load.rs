@@ -118,6 +118,12 @@ fn parse(path: &Path, kinds: &Kinds, diags: &mut Diagnostics) -> Option<Parsed> 
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
     let node = match marked_yaml::parse_yaml_with_options(0, &text, options) {
         Ok(n) => n,
+        Err(marked_yaml::LoadError::DuplicateKey(inner)) => {
+            let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
+            let loc = check::scalar_location(path, &inner.key);
+            diags.push(loc, format!("invalid YAML: duplicate key `{}` (first defined on line {first})", inner.key.as_str()));
+            return None;
+        }
         Err(e) => {
             let (loc, msg) = parse_error_location(path, &e.to_string());
             let msg = if msg.contains("Top level must be a mapping") {
@@ -253,6 +259,11 @@ pub fn deep_merge(base: &mut Value, over: &Value) {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
+                if v.is_null() {
+                    // An env removes a prop by setting it to null.
+                    b.remove(k);
+                    continue;
+                }
                 match b.get_mut(k) {
                     Some(existing) if existing.is_object() && v.is_object() => deep_merge(existing, v),
                     _ => {
@@ -454,10 +465,15 @@ impl<'a> Loader<'a> {
             if let Some(v) = doc.envs.get(env).and_then(|e| e.params.get(name)) {
                 value = Some(v.clone());
             }
+            // Stack-written values were checked where they are written; check only outside ones.
+            let mut from_outside = false;
             if let Some(var) = &decl.from_env {
                 if let Ok(raw) = std::env::var(var) {
                     match coerce_param(decl.kind, &raw) {
-                        Ok(v) => value = Some(v),
+                        Ok(v) => {
+                            value = Some(v);
+                            from_outside = true;
+                        }
                         Err(e) => {
                             let loc = self.value_at(&["params", name, "from_env"]);
                             self.diags.push(loc, format!("param `{name}` from environment variable `{var}`: {e}"));
@@ -467,7 +483,10 @@ impl<'a> Loader<'a> {
             }
             if let Some(raw) = opts.param_overrides.get(name) {
                 match coerce_param(decl.kind, raw) {
-                    Ok(v) => value = Some(v),
+                    Ok(v) => {
+                        value = Some(v);
+                        from_outside = true;
+                    }
                     Err(e) => {
                         let loc = self.at(&["params", name]);
                         self.diags.push(loc, format!("--param {name}: {e}"));
@@ -476,7 +495,7 @@ impl<'a> Loader<'a> {
             }
             match value {
                 Some(v) => {
-                    if let (Some(p), Some(s)) = (&decl.pattern, v.as_str()) {
+                    if let (true, Some(p), Some(s)) = (from_outside, &decl.pattern, v.as_str()) {
                         if Regex::new(p).is_ok_and(|re| !re.is_match(s)) {
                             let loc = self.at(&["params", name]);
                             let shown = if decl.secret { "the value".to_string() } else { format!("`{s}`") };
@@ -749,13 +768,33 @@ fn root_dir(file: &Path) -> PathBuf {
     }
 }
 
+/// `a/./b/../c` → `a/c`, without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
 /// Validates the stack in every env it declares (or only `env`). No service is contacted.
 pub fn validate(path: &Path, env: Option<&str>, kinds: &Kinds, opts: &LoadOptions) -> Result<Vec<Stack>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let Some(parsed) = parse(path, kinds, &mut diags) else {
         return Err(diags.finish());
     };
-    let root = root_dir(path).join(parsed.doc.root.clone().unwrap_or_else(|| ".".into()));
+    let root = normalize(&root_dir(path).join(parsed.doc.root.clone().unwrap_or_else(|| ".".into())));
     let mut loader = Loader {
         p: &parsed,
         kinds,
