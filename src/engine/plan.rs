@@ -270,7 +270,7 @@ pub async fn plan(
                     out.push(FieldChange {
                         path: k.clone(),
                         old: None,
-                        new: Some(v.clone()),
+                        new: Some(if sensitive && !contains_unknown(v) { sensitive_marker() } else { v.clone() }),
                         forces_replacement: false,
                         reason: None,
                         sensitive,
@@ -334,10 +334,14 @@ pub async fn plan(
                         let sensitive = secrets.iter().any(|s| ptr == *s || ptr.starts_with(&format!("{s}/")));
                         let reason = info.replace_reason(&d.path).map(str::to_string);
                         let unknown = d.new.as_ref().is_some_and(contains_unknown);
+                        let hide = |v: Option<Value>| match v {
+                            Some(v) if sensitive && !contains_unknown(&v) => Some(sensitive_marker()),
+                            other => other,
+                        };
                         plan.changes.push(FieldChange {
                             path: d.path,
-                            old: d.old,
-                            new: d.new,
+                            old: hide(d.old),
+                            new: hide(d.new),
                             forces_replacement: reason.is_some(),
                             reason,
                             sensitive,
@@ -404,6 +408,11 @@ fn redact_known(v: &Value, secrets: &[String]) -> Value {
 /// The props as recorded in state: secrets hashed.
 pub fn recorded_props(r: &Resolved, secrets: &[String]) -> Value {
     redact(&r.value, secrets)
+}
+
+/// What a plan shows instead of a secret.
+pub fn sensitive_marker() -> Value {
+    Value::String("(sensitive)".into())
 }
 
 pub fn unknown_value() -> Value {

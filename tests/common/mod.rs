@@ -1,0 +1,185 @@
+//! Helpers for tests that drive the `pinctl` binary the way a user does.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A scratch project: a stack file, its state, and a simulated cloud (`PINCTL_SIM_DIR`).
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn sim_dir(&self) -> PathBuf {
+        self.path().join("cloud")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn stack(&self, yaml: &str) {
+        self.write("stack.yaml", yaml);
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pinctl"));
+        c.current_dir(self.path())
+            .arg("-f")
+            .arg("stack.yaml")
+            .args(args)
+            .env("PINCTL_SIM_DIR", self.sim_dir())
+            .env_remove("PINCTL_ENV")
+            .env_remove("PINCTL_FILE")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run pinctl"))
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pinctl")
+    }
+
+    pub fn state_path(&self, stack: &str, env: &str) -> PathBuf {
+        self.path().join(".pinctl/state").join(stack).join(format!("{env}.json"))
+    }
+
+    pub fn state(&self, stack: &str, env: &str) -> Value {
+        let text = std::fs::read_to_string(self.state_path(stack, env)).expect("state file");
+        serde_json::from_str(&text).expect("state is JSON")
+    }
+
+    /// The simulated cloud's objects.
+    pub fn objects(&self) -> Vec<Value> {
+        let dir = self.sim_dir().join("objects");
+        let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+        let mut v: Vec<Value> = entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+            .collect();
+        v.sort_by_key(|o| o["props"]["name"].as_str().unwrap_or_default().to_string());
+        v
+    }
+
+    pub fn object_named(&self, name: &str) -> Option<Value> {
+        self.objects().into_iter().find(|o| o["props"]["name"] == name)
+    }
+
+    /// Replaces an object's props behind pinctl's back, as someone using the console would.
+    pub fn tamper(&self, name: &str, f: impl FnOnce(&mut Value)) {
+        let mut o = self.object_named(name).expect("object exists");
+        f(&mut o["props"]);
+        let id = o["id"].as_str().unwrap().to_string();
+        let p = self.sim_dir().join("objects").join(format!("{id}.json"));
+        std::fs::write(p, serde_json::to_vec_pretty(&o).unwrap()).unwrap();
+    }
+
+    pub fn remove_object(&self, name: &str) {
+        let o = self.object_named(name).expect("object exists");
+        let id = o["id"].as_str().unwrap();
+        std::fs::remove_file(self.sim_dir().join("objects").join(format!("{id}.json"))).unwrap();
+    }
+
+    /// Events the simulated cloud logged: (time ns, begin|end|refused, op, resource, id).
+    pub fn events(&self) -> Vec<Event> {
+        let Ok(text) = std::fs::read_to_string(self.sim_dir().join("events.log")) else { return vec![] };
+        text.lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                Event {
+                    ts: v["ts_ns"].as_str().unwrap().parse().unwrap(),
+                    event: v["event"].as_str().unwrap().into(),
+                    op: v["op"].as_str().unwrap().into(),
+                    resource: v["resource"].as_str().unwrap().into(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub ts: u128,
+    pub event: String,
+    pub op: String,
+    pub resource: String,
+}
+
+/// The most operations of kind `op` that were in flight at once.
+pub fn max_in_flight(events: &[Event], op: &str) -> usize {
+    let mut marks: Vec<(u128, i32)> = events
+        .iter()
+        .filter(|e| e.op == op && (e.event == "begin" || e.event == "end"))
+        .map(|e| (e.ts, if e.event == "begin" { 1 } else { -1 }))
+        .collect();
+    // At equal times an end comes before a begin.
+    marks.sort();
+    let (mut cur, mut max) = (0i32, 0i32);
+    for (_, d) in marks {
+        cur += d;
+        max = max.max(cur);
+    }
+    max as usize
+}
+
+pub fn first(events: &[Event], event: &str, op: &str, resource: &str) -> u128 {
+    events
+        .iter()
+        .find(|e| e.event == event && e.op == op && e.resource == resource)
+        .unwrap_or_else(|| panic!("no {event} {op} of {resource}"))
+        .ts
+}

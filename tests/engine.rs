@@ -1,0 +1,499 @@
+//! The engine through the binary, with the simulated provider (`sim.thing`): plan actions and
+//! reasons, the parallel walk, failure handling, crash recovery, locking, secrets, drift, destroy.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{first, max_in_flight, Project};
+use serde_json::Value;
+
+const THREE: &str = r#"
+stack: demo
+resources:
+  base:
+    type: sim.thing
+    props: {name: base, size: 1, zone: a}
+  mid:
+    type: sim.thing
+    props:
+      name: mid
+      content: "base is ${base.id}"
+  top:
+    type: sim.thing
+    props: {name: top, items: ["${mid.arn}", "x"]}
+"#;
+
+fn actions(plan: &Value) -> Vec<(String, String)> {
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().to_string(), r["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn resource<'a>(plan: &'a Value, name: &str) -> &'a Value {
+    plan["resources"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+}
+
+#[test]
+fn create_then_nothing_to_do() {
+    let p = Project::new();
+    p.stack(THREE);
+    let plan = p.run(&["plan", "--json"]);
+    plan.expect(2);
+    let doc = plan.json();
+    assert_eq!(doc["changes"], true);
+    assert_eq!(
+        actions(&doc),
+        vec![("base".into(), "create".into()), ("mid".into(), "create".into()), ("top".into(), "create".into())]
+    );
+    let mid = resource(&doc, "mid");
+    let content = mid["changes"].as_array().unwrap().iter().find(|c| c["path"] == "content").unwrap();
+    assert_eq!(content["known_after_apply"], true, "mid needs base's id: {content}");
+    let text = p.run(&["plan"]);
+    assert!(text.stdout.contains("content: (known after apply)"), "{}", text.stdout);
+
+    p.run(&["up", "--yes"]).expect(0);
+    let objects = p.objects();
+    assert_eq!(objects.len(), 3);
+    let base_id = p.object_named("base").unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(p.object_named("mid").unwrap()["props"]["content"], format!("base is {base_id}"));
+    let mid_arn = format!("arn:sim:thing::mid/{}", p.object_named("mid").unwrap()["id"].as_str().unwrap());
+    assert_eq!(p.object_named("top").unwrap()["props"]["items"][0], mid_arn);
+    for o in &objects {
+        let tags = &o["tags"];
+        assert_eq!(tags["pinctl:stack"], "demo");
+        assert_eq!(tags["pinctl:env"], "default");
+        assert_eq!(tags["pinctl:id"], o["props"]["name"]);
+    }
+    let state = p.state("demo", "default");
+    for name in ["base", "mid", "top"] {
+        assert_eq!(state["resources"][name]["status"], "ready");
+    }
+    assert_eq!(state["resources"]["base"]["outputs"]["id"], base_id.as_str());
+
+    let events_before = p.events().len();
+    let again = p.run(&["plan", "--json"]);
+    again.expect(0);
+    assert_eq!(again.json()["changes"], false);
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(p.events().len(), events_before, "a second up must not call anything that changes");
+}
+
+#[test]
+fn in_place_update_and_replacement_with_reasons() {
+    let p = Project::new();
+    p.stack(THREE);
+    p.run(&["up", "--yes"]).expect(0);
+    let base_id = p.object_named("base").unwrap()["id"].clone();
+
+    p.stack(&THREE.replace("size: 1", "size: 5"));
+    let plan = p.run(&["plan", "--json"]);
+    plan.expect(2);
+    let doc = plan.json();
+    let base = resource(&doc, "base");
+    assert_eq!(base["action"], "update");
+    let change = &base["changes"][0];
+    assert_eq!((change["path"].as_str(), &change["old"], &change["new"]), (Some("size"), &Value::from(1), &Value::from(5)));
+    assert_eq!(change["forces_replacement"], false);
+    assert_eq!(resource(&doc, "mid")["action"], "no_op");
+    p.run(&["up", "--yes"]).expect(0);
+    let base = p.object_named("base").unwrap();
+    assert_eq!(base["id"], base_id, "updated in place");
+    assert_eq!(base["props"]["size"], 5);
+
+    p.stack(&THREE.replace("size: 1", "size: 5").replace("zone: a", "zone: b"));
+    let plan = p.run(&["plan", "--json"]);
+    plan.expect(2);
+    let doc = plan.json();
+    let base = resource(&doc, "base");
+    assert_eq!(base["action"], "replace");
+    let zone = base["changes"].as_array().unwrap().iter().find(|c| c["path"] == "zone").unwrap();
+    assert_eq!(zone["forces_replacement"], true);
+    assert_eq!(zone["reason"], "a thing cannot move to another zone");
+    // mid's content embeds base's id, which the replacement changes.
+    assert_eq!(resource(&doc, "mid")["action"], "update");
+    let text = p.run(&["plan"]);
+    assert!(text.stdout.contains("-/+ base (sim.thing) will be replaced"), "{}", text.stdout);
+    assert!(text.stdout.contains("# forces replacement: a thing cannot move to another zone"), "{}", text.stdout);
+
+    p.run(&["up", "--yes"]).expect(0);
+    let new_base = p.object_named("base").unwrap();
+    assert_ne!(new_base["id"], base_id, "replaced");
+    assert_eq!(p.objects().len(), 3, "the old one is gone");
+    let new_id = new_base["id"].as_str().unwrap();
+    assert_eq!(p.object_named("mid").unwrap()["props"]["content"], format!("base is {new_id}"));
+    p.run(&["plan"]).expect(0);
+}
+
+#[test]
+fn removed_resources_are_deleted_and_down_removes_everything_dependents_first() {
+    let p = Project::new();
+    p.stack(THREE);
+    p.run(&["up", "--yes"]).expect(0);
+    // top is removed from the stack.
+    let two = THREE.split("  top:").next().unwrap().to_string();
+    p.stack(&two);
+    let plan = p.run(&["plan", "--json"]);
+    plan.expect(2);
+    let doc = plan.json();
+    assert_eq!(resource(&doc, "top")["action"], "delete");
+    p.run(&["up", "--yes"]).expect(0);
+    assert!(p.object_named("top").is_none());
+
+    p.stack(THREE);
+    p.run(&["up", "--yes"]).expect(0);
+    let down = p.run(&["down", "--yes"]);
+    down.expect(0);
+    assert!(p.objects().is_empty());
+    let ev = p.events();
+    assert!(first(&ev, "end", "delete", "top") <= first(&ev, "begin", "delete", "mid"));
+    assert!(first(&ev, "end", "delete", "mid") <= first(&ev, "begin", "delete", "base"));
+    assert_eq!(p.state("demo", "default")["resources"], serde_json::json!({}));
+    p.run(&["down", "--yes"]).expect(0);
+}
+
+#[test]
+fn down_tolerates_resources_already_gone() {
+    let p = Project::new();
+    p.stack(THREE);
+    p.run(&["up", "--yes"]).expect(0);
+    p.remove_object("mid");
+    p.run(&["down", "--yes"]).expect(0);
+    assert!(p.objects().is_empty());
+}
+
+fn fan(n: usize, delay: u64, extra: &str) -> String {
+    let mut s = String::from("stack: fan\nresources:\n");
+    for i in 0..n {
+        s.push_str(&format!("  t{i}:\n    type: sim.thing\n    props: {{name: t{i}, delay_ms: {delay}}}\n"));
+    }
+    s.push_str(extra);
+    s
+}
+
+#[test]
+fn parallel_walk_honours_dependencies_and_the_bound() {
+    let p = Project::new();
+    let extra = "  after:\n    type: sim.thing\n    props: {name: after, delay_ms: 100, content: \"${t0.id} ${t5.id}\"}\n";
+    p.stack(&fan(6, 400, extra));
+    p.run(&["up", "--yes", "--parallelism", "2"]).expect(0);
+    let ev = p.events();
+    let peak = max_in_flight(&ev, "create");
+    assert_eq!(peak, 2, "two at a time with --parallelism 2");
+    let start_after = first(&ev, "begin", "create", "after");
+    assert!(start_after >= first(&ev, "end", "create", "t0"));
+    assert!(start_after >= first(&ev, "end", "create", "t5"));
+
+    let q = Project::new();
+    q.stack(&fan(6, 400, ""));
+    q.run(&["up", "--yes", "--parallelism", "10"]).expect(0);
+    assert_eq!(max_in_flight(&q.events(), "create"), 6, "independent resources are created together");
+}
+
+#[test]
+fn a_failure_stops_new_work_and_in_flight_work_finishes_and_is_recorded() {
+    let p = Project::new();
+    p.stack(
+        r#"
+stack: fail
+resources:
+  a_bad:
+    type: sim.thing
+    props: {name: a_bad, fail: true}
+  b_slow:
+    type: sim.thing
+    props: {name: b_slow, delay_ms: 800}
+  c1: {type: sim.thing, props: {name: c1}}
+  c2: {type: sim.thing, props: {name: c2}}
+  c3: {type: sim.thing, props: {name: c3}}
+"#,
+    );
+    let run = p.run(&["up", "--yes", "--parallelism", "2", "--json"]);
+    run.expect(1);
+    let report = run.json();
+    let outcome = |r: &str| {
+        report["operations"].as_array().unwrap().iter().find(|o| o["resource"] == r).unwrap()["outcome"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(outcome("a_bad"), "failed");
+    assert_eq!(outcome("b_slow"), "done");
+    for c in ["c1", "c2", "c3"] {
+        assert_eq!(outcome(c), "skipped");
+    }
+    let err = report["operations"][0]["error"].as_str().unwrap_or_default().to_string()
+        + report["operations"][1]["error"].as_str().unwrap_or_default();
+    assert!(err.contains("SimulatedFailure"), "the service's error code is reported: {report}");
+    let names: Vec<String> = p.objects().iter().map(|o| o["props"]["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, vec!["b_slow"]);
+    let state = p.state("fail", "default");
+    assert_eq!(state["resources"]["b_slow"]["status"], "ready");
+    assert_eq!(state["resources"]["a_bad"]["status"], "creating", "the failed attempt is recorded");
+    assert!(state["resources"].get("c1").is_none());
+
+    // Fixed, the next run converges.
+    p.stack(&std::fs::read_to_string(p.path().join("stack.yaml")).unwrap().replace("fail: true", "fail: false"));
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(p.objects().len(), 5);
+    p.run(&["plan"]).expect(0);
+}
+
+#[test]
+fn killed_during_apply_the_next_run_resumes_without_duplicates() {
+    let extra = "  joined:\n    type: sim.thing\n    props: {name: joined, delay_ms: 500, content: \"${t0.id}-${t1.id}\"}\n";
+    let mut interrupted_creations = 0;
+    for kill_after_ms in [150u64, 700, 1300] {
+        let p = Project::new();
+        p.stack(&fan(4, 900, extra));
+        let mut child = p.spawn(&["up", "--yes", "--parallelism", "3"]);
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let state_after_kill = std::fs::read_to_string(p.state_path("fan", "default")).unwrap_or_default();
+        if state_after_kill.contains("\"creating\"") {
+            interrupted_creations += 1;
+        }
+        p.run(&["up", "--yes"]).expect(0);
+        let objects = p.objects();
+        let mut names: Vec<&str> = objects.iter().map(|o| o["props"]["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, vec!["joined", "t0", "t1", "t2", "t3"], "killed at {kill_after_ms} ms; state then:\n{state_after_kill}");
+        let state = p.state("fan", "default");
+        for (name, r) in state["resources"].as_object().unwrap() {
+            assert_eq!(r["status"], "ready", "{name}");
+            let obj = p.object_named(name).unwrap();
+            assert_eq!(r["physical_id"], obj["id"], "{name}: state points at the live object");
+        }
+        p.run(&["plan"]).expect(0);
+        assert!(!p.path().join(".pinctl/state/fan/default.lock").exists(), "no lock left behind");
+    }
+    assert!(interrupted_creations >= 2, "the kills must land while creations are in flight");
+}
+
+#[test]
+fn a_second_concurrent_run_fails_fast_or_waits_with_lock_timeout() {
+    let p = Project::new();
+    p.stack(&fan(2, 1500, ""));
+    let mut first_run = p.spawn(&["up", "--yes"]);
+    let lock = p.path().join(".pinctl/state/fan/default.lock");
+    for _ in 0..200 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lock.exists(), "the first run holds the lock");
+    let second = p.run(&["up", "--yes"]);
+    second.expect(1);
+    assert!(second.stderr.contains("is locked by `pinctl up`"), "{}", second.stderr);
+    assert!(second.stderr.contains(&format!("pid {}", first_run.id())), "{}", second.stderr);
+    let waiting = p.run(&["up", "--yes", "--lock-timeout", "60s"]);
+    waiting.expect(0);
+    assert!(first_run.wait().unwrap().success());
+    assert_eq!(p.objects().len(), 2, "no duplicate from the waiting run");
+}
+
+#[test]
+fn secrets_never_reach_state_plans_or_outputs() {
+    let mut p = Project::new();
+    let secret = "hunter2-very-secret";
+    p.env.push(("DEMO_PASSWORD".into(), secret.into()));
+    p.stack(
+        r#"
+stack: sec
+params:
+  db_password: {secret: true, from_env: DEMO_PASSWORD}
+resources:
+  db:
+    type: sim.thing
+    props:
+      name: db
+      password: ${params.db_password}
+  app:
+    type: sim.thing
+    props:
+      name: app
+      content: "postgres://app:${params.db_password}@${db.id}/x"
+"#,
+    );
+    let plan = p.run(&["plan"]);
+    plan.expect(2);
+    assert!(!plan.stdout.contains(secret) && !plan.stderr.contains(secret));
+    assert!(plan.stdout.contains("password: (sensitive)"), "{}", plan.stdout);
+    let plan_json = p.run(&["plan", "--json"]);
+    assert!(!plan_json.stdout.contains(secret));
+    let up = p.run(&["up", "--yes"]);
+    up.expect(0);
+    assert!(!up.stdout.contains(secret) && !up.stderr.contains(secret));
+    let state_text = std::fs::read_to_string(p.state_path("sec", "default")).unwrap();
+    assert!(!state_text.contains(secret), "secret in state:\n{state_text}");
+    assert!(!state_text.contains("hunter2"));
+    let show = p.run(&["state", "show", "app"]);
+    assert!(!show.stdout.contains(secret));
+    // The service did get it.
+    assert_eq!(p.object_named("db").unwrap()["props"]["password"], secret);
+    p.run(&["plan"]).expect(0);
+    // A new secret value is a change, shown only as sensitive.
+    p.env = vec![("DEMO_PASSWORD".into(), "another-one".into())];
+    let changed = p.run(&["plan", "--json"]);
+    changed.expect(2);
+    let doc = changed.json();
+    let db = resource(&doc, "db");
+    assert_eq!(db["action"], "update");
+    assert_eq!(db["changes"][0]["sensitive"], true);
+    assert!(!changed.stdout.contains("another-one"));
+}
+
+#[test]
+fn drift_is_reported_field_by_field_and_up_repairs_it() {
+    let p = Project::new();
+    p.stack(THREE);
+    p.run(&["up", "--yes"]).expect(0);
+    p.run(&["diff"]).expect(0);
+    p.tamper("base", |props| props["size"] = Value::from(42));
+    let diff = p.run(&["diff", "--json"]);
+    diff.expect(2);
+    let doc = diff.json();
+    let base = doc["resources"].as_array().unwrap().iter().find(|r| r["name"] == "base").unwrap();
+    assert_eq!(base["status"], "drifted");
+    assert_eq!(base["changes"][0]["path"], "size");
+    assert_eq!(base["changes"][0]["recorded"], 1);
+    assert_eq!(base["changes"][0]["live"], 42);
+    let text = p.run(&["diff"]);
+    assert!(text.stdout.contains("~ base (sim.thing): changed outside pinctl"), "{}", text.stdout);
+    assert!(text.stdout.contains("size: recorded 1 , live 42"), "{}", text.stdout);
+    let plan = p.run(&["plan", "--json"]);
+    plan.expect(2);
+    assert_eq!(resource(&plan.json(), "base")["action"], "update");
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(p.object_named("base").unwrap()["props"]["size"], 1);
+    p.run(&["diff"]).expect(0);
+
+    p.remove_object("top");
+    let diff = p.run(&["diff", "--json"]);
+    diff.expect(2);
+    let top = diff.json()["resources"].as_array().unwrap().iter().find(|r| r["name"] == "top").unwrap().clone();
+    assert_eq!(top["status"], "missing");
+    let plan = p.run(&["plan", "--json"]);
+    let doc = plan.json();
+    assert_eq!(resource(&doc, "top")["action"], "create");
+    assert_eq!(resource(&doc, "top")["reason"], "it no longer exists (deleted outside pinctl)");
+    p.run(&["up", "--yes"]).expect(0);
+    p.run(&["diff"]).expect(0);
+}
+
+#[test]
+fn plan_exit_codes_and_json_documents() {
+    let p = Project::new();
+    p.stack(THREE);
+    let r = p.run(&["plan", "--json"]);
+    r.expect(2);
+    let doc = r.json();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["summary"]["create"], 3);
+    assert_eq!(r.stdout.trim_start().chars().next(), Some('{'), "nothing but JSON on stdout");
+    p.run(&["up", "--yes"]).expect(0);
+    let r = p.run(&["plan", "--json"]);
+    r.expect(0);
+    assert_eq!(r.json()["summary"]["no_op"], 3);
+    // Errors: a broken stack, an unknown env.
+    p.stack("stack: demo\nresources:\n  a: {type: sim.thing, props: {}}\n");
+    let r = p.run(&["plan", "--json"]);
+    r.expect(1);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("stack.yaml:3:"), "{}", r.stderr);
+    p.stack(THREE);
+    let r = p.run(&["plan", "--env", "nope"]);
+    r.expect(1);
+    assert!(r.stderr.contains("unknown env `nope`"), "{}", r.stderr);
+    // --destroy plans deletions.
+    let r = p.run(&["plan", "--destroy", "--json"]);
+    r.expect(2);
+    assert_eq!(r.json()["summary"]["delete"], 3);
+}
+
+#[test]
+fn up_without_yes_in_a_non_interactive_session_changes_nothing() {
+    let p = Project::new();
+    p.stack(THREE);
+    let r = p.run(&["up"]);
+    r.expect(1);
+    assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
+    assert!(p.objects().is_empty());
+    assert!(!p.path().join(".pinctl/state/demo/default.lock").exists());
+}
+
+#[test]
+fn env_overlays_params_and_templates() {
+    let p = Project::new();
+    p.write("templates/motd.txt", "hello ${vars.who} from ${stack.env}: ${base.id} uid=${params.uid}\n$${HOME} stays\n");
+    p.stack(
+        r#"
+stack: envs
+default_env: dev
+params:
+  uid: {default: aaaaaaaaaaaa, pattern: "^[0-9a-f]{12}$"}
+  size: {type: integer, default: 1}
+envs:
+  dev: {}
+  prod:
+    params: {size: 3, uid: bbbbbbbbbbbb}
+    resources:
+      base:
+        props: {zone: z-prod}
+resources:
+  base:
+    type: sim.thing
+    props: {name: "base-${params.uid}", size: "${params.size}", zone: z}
+  motd:
+    type: sim.thing
+    props:
+      name: motd
+      content:
+        template: templates/motd.txt
+        vars: {who: "${params.uid}"}
+"#,
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let base = p.object_named("base-aaaaaaaaaaaa").unwrap();
+    assert_eq!(base["props"]["size"], 1);
+    let id = base["id"].as_str().unwrap();
+    assert_eq!(
+        p.object_named("motd").unwrap()["props"]["content"],
+        format!("hello aaaaaaaaaaaa from dev: {id} uid=aaaaaaaaaaaa\n${{HOME}} stays\n")
+    );
+    p.run(&["up", "--yes", "--env", "prod"]).expect(0);
+    let prod = p.object_named("base-bbbbbbbbbbbb").unwrap();
+    assert_eq!(prod["props"]["size"], 3);
+    assert_eq!(prod["props"]["zone"], "z-prod");
+    assert!(p.state_path("envs", "dev").exists() && p.state_path("envs", "prod").exists());
+    let r = p.run(&["plan", "--env", "prod", "--param", "uid=NOTHEX"]);
+    r.expect(1);
+    assert!(r.stderr.contains("does not match the pattern"), "{}", r.stderr);
+}
+
+#[test]
+fn graph_outputs_and_state_commands() {
+    let p = Project::new();
+    p.stack(THREE);
+    let dot = p.run(&["graph"]);
+    dot.expect(0);
+    assert!(dot.stdout.starts_with("digraph"));
+    assert!(dot.stdout.contains("\"base\" -> \"mid\";") && dot.stdout.contains("\"mid\" -> \"top\";"), "{}", dot.stdout);
+    let mermaid = p.run(&["graph", "--format", "mermaid"]);
+    assert!(mermaid.stdout.starts_with("flowchart LR") && mermaid.stdout.contains("base --> mid"));
+    p.run(&["up", "--yes"]).expect(0);
+    let outputs = p.run(&["outputs", "--json"]);
+    outputs.expect(0);
+    let id = p.object_named("base").unwrap()["id"].clone();
+    assert_eq!(outputs.json()["base"]["id"], id);
+    let list = p.run(&["state", "list"]);
+    assert!(list.stdout.lines().any(|l| l.starts_with("base\tsim.thing\tready\t")), "{}", list.stdout);
+    let show = p.run(&["state", "show", "base"]);
+    assert_eq!(show.json()["physical_id"], id);
+    p.run(&["state", "show", "nope"]).expect(1);
+}
