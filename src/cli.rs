@@ -22,7 +22,13 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct Global {
     /// The stack file.
-    #[arg(short = 'f', long = "file", global = true, default_value = "stacks/pinterest.yaml", env = "PINCTL_FILE")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "stacks/pinterest.yaml",
+        env = "PINCTL_FILE"
+    )]
     pub file: PathBuf,
     /// The env to work on (default: the stack's `default_env`).
     #[arg(long, global = true, env = "PINCTL_ENV")]
@@ -75,9 +81,7 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Print shell completions.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Args, Clone, Copy)]

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -38,7 +37,10 @@ pub fn kinds() -> Kinds {
 fn providers() -> Arc<dyn Providers> {
     let mut map: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
     for info in crate::aws::kinds() {
-        map.insert(info.name.to_string(), Arc::new(crate::aws::NotBuilt { info }));
+        map.insert(
+            info.name.to_string(),
+            Arc::new(crate::aws::NotBuilt { info }),
+        );
     }
     map.insert("sim.thing".into(), Arc::new(crate::sim::SimProvider::new()));
     Arc::new(map)
@@ -52,14 +54,20 @@ fn load_options(cli: &Cli) -> Result<LoadOptions> {
             .ok_or_else(|| anyhow!("--param `{p}`: expected NAME=VALUE"))?;
         param_overrides.insert(k.trim().to_string(), v.to_string());
     }
-    Ok(LoadOptions { param_overrides })
+    Ok(LoadOptions {
+        param_overrides,
+        validate_only: false,
+    })
 }
 
 /// Diagnostics go to stderr; the command fails with exit code 1.
 struct Invalid;
 
 fn load(cli: &Cli) -> Result<std::result::Result<Stack, Invalid>> {
-    let opts = load_options(cli)?;
+    load_with(cli, load_options(cli)?)
+}
+
+fn load_with(cli: &Cli, opts: LoadOptions) -> Result<std::result::Result<Stack, Invalid>> {
     match stack::load(&cli.global.file, cli.global.env.as_deref(), &kinds(), &opts) {
         Ok(s) => Ok(Ok(s)),
         Err(d) => {
@@ -73,16 +81,29 @@ async fn backend(stack: &Stack) -> Result<Arc<dyn Backend>> {
     let decl = stack.doc.state.clone().unwrap_or_default();
     Ok(match decl.backend {
         BackendKind::Local => {
-            let dir = stack.root.join(decl.path.as_deref().unwrap_or(".pinctl/state"));
+            let dir = stack
+                .root
+                .join(decl.path.as_deref().unwrap_or(".pinctl/state"));
             Arc::new(LocalBackend::new(&dir, &stack.name, &stack.env))
         }
         BackendKind::S3 => {
-            let bucket = decl
-                .bucket
-                .as_deref()
-                .ok_or_else(|| anyhow!("{}: `state.bucket` is required for the s3 backend", stack.file.display()))?;
+            let bucket = decl.bucket.as_deref().ok_or_else(|| {
+                anyhow!(
+                    "{}: `state.bucket` is required for the s3 backend",
+                    stack.file.display()
+                )
+            })?;
             let prefix = decl.prefix.as_deref().unwrap_or("pinctl/state");
-            Arc::new(S3Backend::new(bucket, prefix, decl.region.as_deref(), &stack.name, &stack.env).await)
+            Arc::new(
+                S3Backend::new(
+                    bucket,
+                    prefix,
+                    decl.region.as_deref(),
+                    &stack.name,
+                    &stack.env,
+                )
+                .await,
+            )
         }
     })
 }
@@ -123,7 +144,17 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Graph { format } => graph(&cli, *format),
         Command::Plan(args) => plan_cmd(&cli, *args).await,
         Command::Up(args) => up(&cli, *args, false).await,
-        Command::Down => up(&cli, PlanArgs { no_refresh: false, destroy: true }, true).await,
+        Command::Down => {
+            up(
+                &cli,
+                PlanArgs {
+                    no_refresh: false,
+                    destroy: true,
+                },
+                true,
+            )
+            .await
+        }
         Command::Diff => diff_cmd(&cli).await,
         Command::Outputs { resource } => outputs(&cli, resource.as_deref()).await,
         Command::State(sc) => state_cmd(&cli, sc).await,
@@ -131,13 +162,18 @@ pub async fn run(cli: Cli) -> Result<Exit> {
 }
 
 fn validate(cli: &Cli) -> Result<Exit> {
-    let opts = load_options(cli)?;
+    let opts = LoadOptions {
+        validate_only: true,
+        ..load_options(cli)?
+    };
     match stack::validate(&cli.global.file, cli.global.env.as_deref(), &kinds(), &opts) {
         Ok(stacks) => {
             let envs: Vec<&str> = stacks.iter().map(|s| s.env.as_str()).collect();
             let count = stacks.first().map(|s| s.doc.resources.len()).unwrap_or(0);
             if cli.global.json {
-                print_json(&json!({"valid": true, "envs": envs, "resources": count, "errors": []}))?;
+                print_json(
+                    &json!({"valid": true, "envs": envs, "resources": count, "errors": []}),
+                )?;
             } else {
                 println!(
                     "{} is valid: {count} resources, envs: {}",
@@ -149,14 +185,13 @@ fn validate(cli: &Cli) -> Result<Exit> {
         }
         Err(d) => {
             if cli.global.json {
-                let errors: Vec<Value> = d
-                    .0
-                    .iter()
-                    .map(|e| {
-                        json!({"file": e.location.file, "line": e.location.line,
+                let errors: Vec<Value> =
+                    d.0.iter()
+                        .map(|e| {
+                            json!({"file": e.location.file, "line": e.location.line,
                                "column": e.location.column, "message": e.message})
-                    })
-                    .collect();
+                        })
+                        .collect();
                 print_json(&json!({"valid": false, "errors": errors}))?;
             }
             eprintln!("{d}");
@@ -166,7 +201,9 @@ fn validate(cli: &Cli) -> Result<Exit> {
 }
 
 fn graph(cli: &Cli, format: GraphFormat) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else { return Ok(Exit::Error) };
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
     let deps: BTreeMap<&str, Vec<&str>> = stack
         .resources
         .iter()
@@ -189,7 +226,9 @@ fn graph(cli: &Cli, format: GraphFormat) -> Result<Exit> {
 }
 
 async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else { return Ok(Exit::Error) };
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
     let providers = providers();
@@ -204,19 +243,38 @@ async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
     } else {
         print!("{}", render::plan_text(&plan, &backend.describe()));
     }
-    Ok(if plan.changes { Exit::Changes } else { Exit::Ok })
+    Ok(if plan.changes {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
 }
 
 async fn up(cli: &Cli, args: PlanArgs, destroy: bool) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else { return Ok(Exit::Error) };
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
     let backend = backend(&stack).await?;
     let operation = if destroy { "down" } else { "up" };
-    let store = StateStore::open(backend.clone(), &stack.name, &stack.env, operation, cli.global.lock_timeout).await?;
+    let store = StateStore::open(
+        backend.clone(),
+        &stack.name,
+        &stack.env,
+        operation,
+        cli.global.lock_timeout,
+    )
+    .await?;
     let result = up_locked(cli, args, destroy, stack, store).await;
     result
 }
 
-async fn up_locked(cli: &Cli, args: PlanArgs, destroy: bool, stack: Stack, store: StateStore) -> Result<Exit> {
+async fn up_locked(
+    cli: &Cli,
+    args: PlanArgs,
+    destroy: bool,
+    stack: Stack,
+    store: StateStore,
+) -> Result<Exit> {
     let providers = providers();
     let state = store.snapshot().await;
     let opts = PlanOptions {
@@ -244,9 +302,15 @@ async fn up_locked(cli: &Cli, args: PlanArgs, destroy: bool, stack: Stack, store
         return Ok(Exit::Ok);
     }
     let question = if destroy {
-        format!("Delete these resources of stack `{}` env `{}`?", stack.name, stack.env)
+        format!(
+            "Delete these resources of stack `{}` env `{}`?",
+            stack.name, stack.env
+        )
     } else {
-        format!("Apply this plan to stack `{}` env `{}`?", stack.name, stack.env)
+        format!(
+            "Apply this plan to stack `{}` env `{}`?",
+            stack.name, stack.env
+        )
     };
     match confirm(cli, &question) {
         Ok(true) => {}
@@ -278,13 +342,20 @@ async fn up_locked(cli: &Cli, args: PlanArgs, destroy: bool, stack: Stack, store
             count(apply::Outcome::Skipped),
         );
         if report.ok {
-            println!("\nApplied: {done} operation{} done. State: {where_}", if done == 1 { "" } else { "s" });
+            println!(
+                "\nApplied: {done} operation{} done. State: {where_}",
+                if done == 1 { "" } else { "s" }
+            );
             if !destroy {
                 print_outputs(&final_state, None);
             }
         } else {
             eprintln!("\nFailed: {done} done, {failed} failed, {skipped} not started. Everything done is recorded in {where_}; fix the cause and run the command again.");
-            for r in report.operations.iter().filter(|r| r.outcome == apply::Outcome::Failed) {
+            for r in report
+                .operations
+                .iter()
+                .filter(|r| r.outcome == apply::Outcome::Failed)
+            {
                 eprintln!("  {}: {}", r.resource, r.error.clone().unwrap_or_default());
             }
         }
@@ -310,26 +381,44 @@ fn print_outputs(state: &crate::state::StateFile, only: Option<&str>) {
 }
 
 async fn diff_cmd(cli: &Cli) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else { return Ok(Exit::Error) };
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
     let providers = providers();
-    let report = drift::drift(&stack, &state, providers.as_ref(), cli.global.parallelism.into()).await?;
+    let report = drift::drift(
+        &stack,
+        &state,
+        providers.as_ref(),
+        cli.global.parallelism.into(),
+    )
+    .await?;
     if cli.global.json {
         print_json(&report)?;
     } else {
         print!("{}", render::drift_text(&report));
     }
-    Ok(if report.drift { Exit::Changes } else { Exit::Ok })
+    Ok(if report.drift {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
 }
 
 async fn outputs(cli: &Cli, only: Option<&str>) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else { return Ok(Exit::Error) };
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
     if let Some(o) = only {
         if !state.resources.contains_key(o) {
-            bail!("no resource `{o}` in the state of stack `{}` env `{}`", stack.name, stack.env);
+            bail!(
+                "no resource `{o}` in the state of stack `{}` env `{}`",
+                stack.name,
+                stack.env
+            );
         }
     }
     if cli.global.json {
@@ -347,7 +436,9 @@ async fn outputs(cli: &Cli, only: Option<&str>) -> Result<Exit> {
 }
 
 async fn state_cmd(cli: &Cli, sc: &StateCommand) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else { return Ok(Exit::Error) };
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
     let backend = backend(&stack).await?;
     match sc {
         StateCommand::Unlock => {
@@ -392,9 +483,4 @@ async fn state_cmd(cli: &Cli, sc: &StateCommand) -> Result<Exit> {
             Ok(Exit::Ok)
         }
     }
-}
-
-/// The file a command would read, for messages.
-pub fn display(p: &Path) -> String {
-    p.display().to_string()
 }

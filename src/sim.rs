@@ -87,15 +87,25 @@ impl Default for SimProvider {
 fn dir() -> Result<PathBuf, ProviderError> {
     std::env::var_os("PINCTL_SIM_DIR")
         .map(PathBuf::from)
-        .ok_or_else(|| ProviderError::Other("set PINCTL_SIM_DIR to a directory: sim.* resources live there".into()))
+        .ok_or_else(|| {
+            ProviderError::Other(
+                "set PINCTL_SIM_DIR to a directory: sim.* resources live there".into(),
+            )
+        })
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 fn io(e: std::io::Error) -> ProviderError {
@@ -106,7 +116,11 @@ fn log(event: &str, op: &str, resource: &str, id: &str) -> Result<(), ProviderEr
     let d = dir()?;
     std::fs::create_dir_all(&d).map_err(io)?;
     let line = json!({"ts_ns": now_ns().to_string(), "event": event, "op": op, "resource": resource, "id": id});
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(d.join("events.log")).map_err(io)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(d.join("events.log"))
+        .map_err(io)?;
     f.write_all(format!("{line}\n").as_bytes()).map_err(io)
 }
 
@@ -116,7 +130,9 @@ fn path_of(id: &str) -> Result<PathBuf, ProviderError> {
 
 fn load(id: &str) -> Result<Option<Object>, ProviderError> {
     match std::fs::read(path_of(id)?) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| ProviderError::Other(format!("sim object {id}: {e}"))),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| ProviderError::Other(format!("sim object {id}: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(e)),
     }
@@ -133,10 +149,17 @@ fn typed(props: &Value) -> Result<ThingProps, ProviderError> {
 }
 
 fn outputs(o: &Object) -> Map<String, Value> {
-    let name = o.props.get("name").and_then(Value::as_str).unwrap_or_default();
+    let name = o
+        .props
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let mut m = Map::new();
     m.insert("id".into(), Value::String(o.id.clone()));
-    m.insert("arn".into(), Value::String(format!("arn:sim:thing::{name}/{}", o.id)));
+    m.insert(
+        "arn".into(),
+        Value::String(format!("arn:sim:thing::{name}/{}", o.id)),
+    );
     m
 }
 
@@ -146,7 +169,12 @@ impl Provider for SimProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<Option<Live>, ProviderError> {
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        _recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
         Ok(load(id)?.map(|o| Live {
             outputs: outputs(&o),
             props: o.props,
@@ -182,7 +210,11 @@ impl Provider for SimProvider {
         let o = Object {
             id: id.clone(),
             token: cx.token.clone(),
-            tags: cx.tags().into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+            tags: cx
+                .tags()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
             props: props.clone(),
             ready_at_ms: now_ms() + u128::from(p.delay_ms.unwrap_or(0)),
             ended: false,
@@ -207,7 +239,14 @@ impl Provider for SimProvider {
         Ok(Poll::Ready(outputs(&o)))
     }
 
-    async fn update(&self, cx: &Cx, id: &str, _old: &Value, new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        id: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         let p = typed(new)?;
         let Some(mut o) = load(id)? else {
             return Err(ProviderError::Api {

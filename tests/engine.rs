@@ -29,12 +29,22 @@ fn actions(plan: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_string(), r["action"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["action"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn resource<'a>(plan: &'a Value, name: &str) -> &'a Value {
-    plan["resources"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+    plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()
 }
 
 #[test]
@@ -47,20 +57,45 @@ fn create_then_nothing_to_do() {
     assert_eq!(doc["changes"], true);
     assert_eq!(
         actions(&doc),
-        vec![("base".into(), "create".into()), ("mid".into(), "create".into()), ("top".into(), "create".into())]
+        vec![
+            ("base".into(), "create".into()),
+            ("mid".into(), "create".into()),
+            ("top".into(), "create".into())
+        ]
     );
     let mid = resource(&doc, "mid");
-    let content = mid["changes"].as_array().unwrap().iter().find(|c| c["path"] == "content").unwrap();
-    assert_eq!(content["known_after_apply"], true, "mid needs base's id: {content}");
+    let content = mid["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "content")
+        .unwrap();
+    assert_eq!(
+        content["known_after_apply"], true,
+        "mid needs base's id: {content}"
+    );
     let text = p.run(&["plan"]);
-    assert!(text.stdout.contains("content: (known after apply)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("content: (known after apply)"),
+        "{}",
+        text.stdout
+    );
 
     p.run(&["up", "--yes"]).expect(0);
     let objects = p.objects();
     assert_eq!(objects.len(), 3);
-    let base_id = p.object_named("base").unwrap()["id"].as_str().unwrap().to_string();
-    assert_eq!(p.object_named("mid").unwrap()["props"]["content"], format!("base is {base_id}"));
-    let mid_arn = format!("arn:sim:thing::mid/{}", p.object_named("mid").unwrap()["id"].as_str().unwrap());
+    let base_id = p.object_named("base").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        p.object_named("mid").unwrap()["props"]["content"],
+        format!("base is {base_id}")
+    );
+    let mid_arn = format!(
+        "arn:sim:thing::mid/{}",
+        p.object_named("mid").unwrap()["id"].as_str().unwrap()
+    );
     assert_eq!(p.object_named("top").unwrap()["props"]["items"][0], mid_arn);
     for o in &objects {
         let tags = &o["tags"];
@@ -72,14 +107,21 @@ fn create_then_nothing_to_do() {
     for name in ["base", "mid", "top"] {
         assert_eq!(state["resources"][name]["status"], "ready");
     }
-    assert_eq!(state["resources"]["base"]["outputs"]["id"], base_id.as_str());
+    assert_eq!(
+        state["resources"]["base"]["outputs"]["id"],
+        base_id.as_str()
+    );
 
     let events_before = p.events().len();
     let again = p.run(&["plan", "--json"]);
     again.expect(0);
     assert_eq!(again.json()["changes"], false);
     p.run(&["up", "--yes"]).expect(0);
-    assert_eq!(p.events().len(), events_before, "a second up must not call anything that changes");
+    assert_eq!(
+        p.events().len(),
+        events_before,
+        "a second up must not call anything that changes"
+    );
 }
 
 #[test]
@@ -96,7 +138,10 @@ fn in_place_update_and_replacement_with_reasons() {
     let base = resource(&doc, "base");
     assert_eq!(base["action"], "update");
     let change = &base["changes"][0];
-    assert_eq!((change["path"].as_str(), &change["old"], &change["new"]), (Some("size"), &Value::from(1), &Value::from(5)));
+    assert_eq!(
+        (change["path"].as_str(), &change["old"], &change["new"]),
+        (Some("size"), &Value::from(1), &Value::from(5))
+    );
     assert_eq!(change["forces_replacement"], false);
     assert_eq!(resource(&doc, "mid")["action"], "no_op");
     p.run(&["up", "--yes"]).expect(0);
@@ -104,27 +149,49 @@ fn in_place_update_and_replacement_with_reasons() {
     assert_eq!(base["id"], base_id, "updated in place");
     assert_eq!(base["props"]["size"], 5);
 
-    p.stack(&THREE.replace("size: 1", "size: 5").replace("zone: a", "zone: b"));
+    p.stack(
+        &THREE
+            .replace("size: 1", "size: 5")
+            .replace("zone: a", "zone: b"),
+    );
     let plan = p.run(&["plan", "--json"]);
     plan.expect(2);
     let doc = plan.json();
     let base = resource(&doc, "base");
     assert_eq!(base["action"], "replace");
-    let zone = base["changes"].as_array().unwrap().iter().find(|c| c["path"] == "zone").unwrap();
+    let zone = base["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "zone")
+        .unwrap();
     assert_eq!(zone["forces_replacement"], true);
     assert_eq!(zone["reason"], "a thing cannot move to another zone");
     // mid's content embeds base's id, which the replacement changes.
     assert_eq!(resource(&doc, "mid")["action"], "update");
     let text = p.run(&["plan"]);
-    assert!(text.stdout.contains("-/+ base (sim.thing) will be replaced"), "{}", text.stdout);
-    assert!(text.stdout.contains("# forces replacement: a thing cannot move to another zone"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("-/+ base (sim.thing) will be replaced"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("# forces replacement: a thing cannot move to another zone"),
+        "{}",
+        text.stdout
+    );
 
     p.run(&["up", "--yes"]).expect(0);
     let new_base = p.object_named("base").unwrap();
     assert_ne!(new_base["id"], base_id, "replaced");
     assert_eq!(p.objects().len(), 3, "the old one is gone");
     let new_id = new_base["id"].as_str().unwrap();
-    assert_eq!(p.object_named("mid").unwrap()["props"]["content"], format!("base is {new_id}"));
+    assert_eq!(
+        p.object_named("mid").unwrap()["props"]["content"],
+        format!("base is {new_id}")
+    );
     p.run(&["plan"]).expect(0);
 }
 
@@ -151,7 +218,10 @@ fn removed_resources_are_deleted_and_down_removes_everything_dependents_first() 
     let ev = p.events();
     assert!(first(&ev, "end", "delete", "top") <= first(&ev, "begin", "delete", "mid"));
     assert!(first(&ev, "end", "delete", "mid") <= first(&ev, "begin", "delete", "base"));
-    assert_eq!(p.state("demo", "default")["resources"], serde_json::json!({}));
+    assert_eq!(
+        p.state("demo", "default")["resources"],
+        serde_json::json!({})
+    );
     p.run(&["down", "--yes"]).expect(0);
 }
 
@@ -168,7 +238,9 @@ fn down_tolerates_resources_already_gone() {
 fn fan(n: usize, delay: u64, extra: &str) -> String {
     let mut s = String::from("stack: fan\nresources:\n");
     for i in 0..n {
-        s.push_str(&format!("  t{i}:\n    type: sim.thing\n    props: {{name: t{i}, delay_ms: {delay}}}\n"));
+        s.push_str(&format!(
+            "  t{i}:\n    type: sim.thing\n    props: {{name: t{i}, delay_ms: {delay}}}\n"
+        ));
     }
     s.push_str(extra);
     s
@@ -190,7 +262,11 @@ fn parallel_walk_honours_dependencies_and_the_bound() {
     let q = Project::new();
     q.stack(&fan(6, 400, ""));
     q.run(&["up", "--yes", "--parallelism", "10"]).expect(0);
-    assert_eq!(max_in_flight(&q.events(), "create"), 6, "independent resources are created together");
+    assert_eq!(
+        max_in_flight(&q.events(), "create"),
+        6,
+        "independent resources are created together"
+    );
 }
 
 #[test]
@@ -215,7 +291,12 @@ resources:
     run.expect(1);
     let report = run.json();
     let outcome = |r: &str| {
-        report["operations"].as_array().unwrap().iter().find(|o| o["resource"] == r).unwrap()["outcome"]
+        report["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["resource"] == r)
+            .unwrap()["outcome"]
             .as_str()
             .unwrap()
             .to_string()
@@ -225,18 +306,37 @@ resources:
     for c in ["c1", "c2", "c3"] {
         assert_eq!(outcome(c), "skipped");
     }
-    let err = report["operations"][0]["error"].as_str().unwrap_or_default().to_string()
-        + report["operations"][1]["error"].as_str().unwrap_or_default();
-    assert!(err.contains("SimulatedFailure"), "the service's error code is reported: {report}");
-    let names: Vec<String> = p.objects().iter().map(|o| o["props"]["name"].as_str().unwrap().to_string()).collect();
+    let err = report["operations"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+        + report["operations"][1]["error"]
+            .as_str()
+            .unwrap_or_default();
+    assert!(
+        err.contains("SimulatedFailure"),
+        "the service's error code is reported: {report}"
+    );
+    let names: Vec<String> = p
+        .objects()
+        .iter()
+        .map(|o| o["props"]["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, vec!["b_slow"]);
     let state = p.state("fail", "default");
     assert_eq!(state["resources"]["b_slow"]["status"], "ready");
-    assert_eq!(state["resources"]["a_bad"]["status"], "creating", "the failed attempt is recorded");
+    assert_eq!(
+        state["resources"]["a_bad"]["status"], "creating",
+        "the failed attempt is recorded"
+    );
     assert!(state["resources"].get("c1").is_none());
 
     // Fixed, the next run converges.
-    p.stack(&std::fs::read_to_string(p.path().join("stack.yaml")).unwrap().replace("fail: true", "fail: false"));
+    p.stack(
+        &std::fs::read_to_string(p.path().join("stack.yaml"))
+            .unwrap()
+            .replace("fail: true", "fail: false"),
+    );
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(p.objects().len(), 5);
     p.run(&["plan"]).expect(0);
@@ -253,25 +353,42 @@ fn killed_during_apply_the_next_run_resumes_without_duplicates() {
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         child.kill().expect("SIGKILL");
         let _ = child.wait();
-        let state_after_kill = std::fs::read_to_string(p.state_path("fan", "default")).unwrap_or_default();
+        let state_after_kill =
+            std::fs::read_to_string(p.state_path("fan", "default")).unwrap_or_default();
         if state_after_kill.contains("\"creating\"") {
             interrupted_creations += 1;
         }
         p.run(&["up", "--yes"]).expect(0);
         let objects = p.objects();
-        let mut names: Vec<&str> = objects.iter().map(|o| o["props"]["name"].as_str().unwrap()).collect();
+        let mut names: Vec<&str> = objects
+            .iter()
+            .map(|o| o["props"]["name"].as_str().unwrap())
+            .collect();
         names.sort();
-        assert_eq!(names, vec!["joined", "t0", "t1", "t2", "t3"], "killed at {kill_after_ms} ms; state then:\n{state_after_kill}");
+        assert_eq!(
+            names,
+            vec!["joined", "t0", "t1", "t2", "t3"],
+            "killed at {kill_after_ms} ms; state then:\n{state_after_kill}"
+        );
         let state = p.state("fan", "default");
         for (name, r) in state["resources"].as_object().unwrap() {
             assert_eq!(r["status"], "ready", "{name}");
             let obj = p.object_named(name).unwrap();
-            assert_eq!(r["physical_id"], obj["id"], "{name}: state points at the live object");
+            assert_eq!(
+                r["physical_id"], obj["id"],
+                "{name}: state points at the live object"
+            );
         }
         p.run(&["plan"]).expect(0);
-        assert!(!p.path().join(".pinctl/state/fan/default.lock").exists(), "no lock left behind");
+        assert!(
+            !p.path().join(".pinctl/state/fan/default.lock").exists(),
+            "no lock left behind"
+        );
     }
-    assert!(interrupted_creations >= 2, "the kills must land while creations are in flight");
+    assert!(
+        interrupted_creations >= 2,
+        "the kills must land while creations are in flight"
+    );
 }
 
 #[test]
@@ -289,8 +406,16 @@ fn a_second_concurrent_run_fails_fast_or_waits_with_lock_timeout() {
     assert!(lock.exists(), "the first run holds the lock");
     let second = p.run(&["up", "--yes"]);
     second.expect(1);
-    assert!(second.stderr.contains("is locked by `pinctl up`"), "{}", second.stderr);
-    assert!(second.stderr.contains(&format!("pid {}", first_run.id())), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("is locked by `pinctl up`"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first_run.id())),
+        "{}",
+        second.stderr
+    );
     let waiting = p.run(&["up", "--yes", "--lock-timeout", "60s"]);
     waiting.expect(0);
     assert!(first_run.wait().unwrap().success());
@@ -323,14 +448,21 @@ resources:
     let plan = p.run(&["plan"]);
     plan.expect(2);
     assert!(!plan.stdout.contains(secret) && !plan.stderr.contains(secret));
-    assert!(plan.stdout.contains("password: (sensitive)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("password: (sensitive)"),
+        "{}",
+        plan.stdout
+    );
     let plan_json = p.run(&["plan", "--json"]);
     assert!(!plan_json.stdout.contains(secret));
     let up = p.run(&["up", "--yes"]);
     up.expect(0);
     assert!(!up.stdout.contains(secret) && !up.stderr.contains(secret));
     let state_text = std::fs::read_to_string(p.state_path("sec", "default")).unwrap();
-    assert!(!state_text.contains(secret), "secret in state:\n{state_text}");
+    assert!(
+        !state_text.contains(secret),
+        "secret in state:\n{state_text}"
+    );
     assert!(!state_text.contains("hunter2"));
     let show = p.run(&["state", "show", "app"]);
     assert!(!show.stdout.contains(secret));
@@ -358,14 +490,28 @@ fn drift_is_reported_field_by_field_and_up_repairs_it() {
     let diff = p.run(&["diff", "--json"]);
     diff.expect(2);
     let doc = diff.json();
-    let base = doc["resources"].as_array().unwrap().iter().find(|r| r["name"] == "base").unwrap();
+    let base = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "base")
+        .unwrap();
     assert_eq!(base["status"], "drifted");
     assert_eq!(base["changes"][0]["path"], "size");
     assert_eq!(base["changes"][0]["recorded"], 1);
     assert_eq!(base["changes"][0]["live"], 42);
     let text = p.run(&["diff"]);
-    assert!(text.stdout.contains("~ base (sim.thing): changed outside pinctl"), "{}", text.stdout);
-    assert!(text.stdout.contains("size: recorded 1 , live 42"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("~ base (sim.thing): changed outside pinctl"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("size: recorded 1 , live 42"),
+        "{}",
+        text.stdout
+    );
     let plan = p.run(&["plan", "--json"]);
     plan.expect(2);
     assert_eq!(resource(&plan.json(), "base")["action"], "update");
@@ -376,12 +522,21 @@ fn drift_is_reported_field_by_field_and_up_repairs_it() {
     p.remove_object("top");
     let diff = p.run(&["diff", "--json"]);
     diff.expect(2);
-    let top = diff.json()["resources"].as_array().unwrap().iter().find(|r| r["name"] == "top").unwrap().clone();
+    let top = diff.json()["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "top")
+        .unwrap()
+        .clone();
     assert_eq!(top["status"], "missing");
     let plan = p.run(&["plan", "--json"]);
     let doc = plan.json();
     assert_eq!(resource(&doc, "top")["action"], "create");
-    assert_eq!(resource(&doc, "top")["reason"], "it no longer exists (deleted outside pinctl)");
+    assert_eq!(
+        resource(&doc, "top")["reason"],
+        "it no longer exists (deleted outside pinctl)"
+    );
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
 }
@@ -395,7 +550,11 @@ fn plan_exit_codes_and_json_documents() {
     let doc = r.json();
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["summary"]["create"], 3);
-    assert_eq!(r.stdout.trim_start().chars().next(), Some('{'), "nothing but JSON on stdout");
+    assert_eq!(
+        r.stdout.trim_start().chars().next(),
+        Some('{'),
+        "nothing but JSON on stdout"
+    );
     p.run(&["up", "--yes"]).expect(0);
     let r = p.run(&["plan", "--json"]);
     r.expect(0);
@@ -430,7 +589,10 @@ fn up_without_yes_in_a_non_interactive_session_changes_nothing() {
 #[test]
 fn env_overlays_params_and_templates() {
     let p = Project::new();
-    p.write("templates/motd.txt", "hello ${vars.who} from ${stack.env}: ${base.id} uid=${params.uid}\n$${HOME} stays\n");
+    p.write(
+        "templates/motd.txt",
+        "hello ${vars.who} from ${stack.env}: ${base.id} uid=${params.uid}\n$${HOME} stays\n",
+    );
     p.stack(
         r#"
 stack: envs
@@ -473,7 +635,11 @@ resources:
     assert!(p.state_path("envs", "dev").exists() && p.state_path("envs", "prod").exists());
     let r = p.run(&["plan", "--env", "prod", "--param", "uid=NOTHEX"]);
     r.expect(1);
-    assert!(r.stderr.contains("does not match the pattern"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not match the pattern"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -483,7 +649,11 @@ fn graph_outputs_and_state_commands() {
     let dot = p.run(&["graph"]);
     dot.expect(0);
     assert!(dot.stdout.starts_with("digraph"));
-    assert!(dot.stdout.contains("\"base\" -> \"mid\";") && dot.stdout.contains("\"mid\" -> \"top\";"), "{}", dot.stdout);
+    assert!(
+        dot.stdout.contains("\"base\" -> \"mid\";") && dot.stdout.contains("\"mid\" -> \"top\";"),
+        "{}",
+        dot.stdout
+    );
     let mermaid = p.run(&["graph", "--format", "mermaid"]);
     assert!(mermaid.stdout.starts_with("flowchart LR") && mermaid.stdout.contains("base --> mid"));
     p.run(&["up", "--yes"]).expect(0);
@@ -492,7 +662,13 @@ fn graph_outputs_and_state_commands() {
     let id = p.object_named("base").unwrap()["id"].clone();
     assert_eq!(outputs.json()["base"]["id"], id);
     let list = p.run(&["state", "list"]);
-    assert!(list.stdout.lines().any(|l| l.starts_with("base\tsim.thing\tready\t")), "{}", list.stdout);
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.starts_with("base\tsim.thing\tready\t")),
+        "{}",
+        list.stdout
+    );
     let show = p.run(&["state", "show", "base"]);
     assert_eq!(show.json()["physical_id"], id);
     p.run(&["state", "show", "nope"]).expect(1);

@@ -38,7 +38,10 @@ fn split_pos(s: &str) -> (String, String) {
     let mut parts = s.splitn(3, ':');
     let line = parts.next().unwrap().trim();
     let col = parts.next().unwrap().trim();
-    (format!("{line}:{col}"), parts.next().unwrap().trim().to_string())
+    (
+        format!("{line}:{col}"),
+        parts.next().unwrap().trim().to_string(),
+    )
 }
 
 #[test]
@@ -51,7 +54,11 @@ fn every_malformed_stack_is_reported_where_it_is() {
     let mut failures = Vec::new();
     for path in fixtures() {
         let expected = expectations(&path);
-        assert!(!expected.is_empty(), "{} has no `# expect:` header", path.display());
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` header",
+            path.display()
+        );
         let out = Command::new(env!("CARGO_BIN_EXE_pinctl"))
             .args(["validate", "-f"])
             .arg(&path)
@@ -60,30 +67,45 @@ fn every_malformed_stack_is_reported_where_it_is() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(1) {
-            failures.push(format!("{}: exit {:?}, expected 1\n{stderr}", path.display(), out.status.code()));
+            failures.push(format!(
+                "{}: exit {:?}, expected 1\n{stderr}",
+                path.display(),
+                out.status.code()
+            ));
             continue;
         }
         for (prefix, msg) in &expected {
-            let found = stderr.lines().any(|l| l.starts_with(prefix.as_str()) && l.contains(msg.as_str()));
+            let found = stderr
+                .lines()
+                .any(|l| l.starts_with(prefix.as_str()) && l.contains(msg.as_str()));
             if !found {
-                failures.push(format!("{}: expected `{prefix}…{msg}…`, got:\n{stderr}", path.display()));
+                failures.push(format!(
+                    "{}: expected `{prefix}…{msg}…`, got:\n{stderr}",
+                    path.display()
+                ));
             }
         }
-        assert!(out.stdout.is_empty(), "validate printed on stdout for {}", path.display());
+        assert!(
+            out.stdout.is_empty(),
+            "validate printed on stdout for {}",
+            path.display()
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn json_output_lists_every_error_with_its_position() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/37-several-errors.yaml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/37-several-errors.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_pinctl"))
         .args(["validate", "--json", "-f"])
         .arg(&path)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
     assert_eq!(doc["valid"], false);
     let errors = doc["errors"].as_array().unwrap();
     let positions: Vec<(u64, u64)> = errors

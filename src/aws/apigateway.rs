@@ -101,7 +101,13 @@ pub fn kinds() -> Vec<KindInfo> {
             name: "apigateway.rest_api",
             summary: "A REST API with its routes, integrations and mapping templates",
             schema: || schemars::schema_for!(RestApiProps),
-            outputs: &["id", "arn", "root_resource_id", "definition_hash", "execution_arn"],
+            outputs: &[
+                "id",
+                "arn",
+                "root_resource_id",
+                "definition_hash",
+                "execution_arn",
+            ],
             replace: &[],
             secret: &[],
             create_before_destroy: false,
@@ -114,7 +120,10 @@ pub fn kinds() -> Vec<KindInfo> {
             outputs: &["id"],
             replace: &[
                 ("rest_api_id", "a deployment belongs to one API"),
-                ("triggers", "the API definition changed, so a new deployment is made"),
+                (
+                    "triggers",
+                    "the API definition changed, so a new deployment is made",
+                ),
                 ("description", "a deployment is immutable"),
             ],
             secret: &[],

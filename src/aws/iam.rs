@@ -64,7 +64,8 @@ pub fn kinds() -> Vec<KindInfo> {
     vec![
         KindInfo {
             name: "iam.role",
-            summary: "An IAM role: trusted services, inline least-privilege policies, managed policies",
+            summary:
+                "An IAM role: trusted services, inline least-privilege policies, managed policies",
             schema: || schemars::schema_for!(RoleProps),
             outputs: &["arn", "id"],
             replace: &[("name", "an IAM role cannot be renamed")],

@@ -61,7 +61,14 @@ impl Provider for NotBuilt {
     async fn poll(&self, _: &Cx, _: &str) -> Result<Poll, ProviderError> {
         Err(self.refuse())
     }
-    async fn update(&self, _: &Cx, _: &str, _: &Value, _: &Value, _: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        _: &Cx,
+        _: &str,
+        _: &Value,
+        _: &Value,
+        _: &[String],
+    ) -> Result<(), ProviderError> {
         Err(self.refuse())
     }
     async fn delete(&self, _: &Cx, _: &str) -> Result<(), ProviderError> {

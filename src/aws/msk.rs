@@ -54,11 +54,19 @@ pub fn kinds() -> Vec<KindInfo> {
             name: "msk.cluster",
             summary: "A provisioned MSK cluster with IAM client authentication",
             schema: || schemars::schema_for!(ClusterProps),
-            outputs: &["arn", "bootstrap_brokers", "bootstrap_brokers_iam", "zookeeper_connect"],
+            outputs: &[
+                "arn",
+                "bootstrap_brokers",
+                "bootstrap_brokers_iam",
+                "zookeeper_connect",
+            ],
             replace: &[
                 ("name", "an MSK cluster cannot be renamed"),
                 ("client_subnets", "an MSK cluster cannot change its subnets"),
-                ("security_groups", "an MSK cluster cannot change its security groups"),
+                (
+                    "security_groups",
+                    "an MSK cluster cannot change its security groups",
+                ),
             ],
             secret: &[],
             create_before_destroy: false,
@@ -72,7 +80,10 @@ pub fn kinds() -> Vec<KindInfo> {
             replace: &[
                 ("cluster_arn", "a topic cannot move to another cluster"),
                 ("name", "a topic cannot be renamed"),
-                ("replication_factor", "Kafka cannot change a topic's replication factor in place"),
+                (
+                    "replication_factor",
+                    "Kafka cannot change a topic's replication factor in place",
+                ),
             ],
             secret: &[],
             create_before_destroy: false,

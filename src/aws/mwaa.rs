@@ -50,7 +50,10 @@ pub fn kinds() -> Vec<KindInfo> {
         replace: &[
             ("name", "an environment cannot be renamed"),
             ("network", "an environment cannot change its network"),
-            ("source_bucket_arn", "an environment's source bucket is fixed"),
+            (
+                "source_bucket_arn",
+                "an environment's source bucket is fixed",
+            ),
         ],
         secret: &[],
         create_before_destroy: false,

@@ -30,7 +30,8 @@ pub struct DeploymentProps {
 pub fn kinds() -> Vec<KindInfo> {
     vec![KindInfo {
         name: "workers.deployment",
-        summary: "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
+        summary:
+            "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
         schema: || schemars::schema_for!(DeploymentProps),
         outputs: &["binary_sha256", "files_sha256", "command_id"],
         replace: &[("instance_id", "a rollout targets one instance")],

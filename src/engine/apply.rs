@@ -196,26 +196,40 @@ impl Shared {
         let none = BTreeMap::new();
         let unknown = |_: &str| false;
         let secret_out = |n: &str, a: &str| {
-            self.stack.resources.get(n)
+            self.stack
+                .resources
+                .get(n)
                 .and_then(|r| self.providers.get(&r.kind))
                 .is_some_and(|p| p.info().secret.contains(&a))
         };
         let lookup = |n: &str, a: &str| lookup_in(&snap, &none, &unknown, &secret_out, n, a);
         let r = resolve::resolve(&self.stack, &res.props, &lookup);
         if contains_unknown(&r.value) {
-            return Err("a value it depends on is still unknown (a dependency has no such output)".into());
+            return Err(
+                "a value it depends on is still unknown (a dependency has no such output)".into(),
+            );
         }
         Ok(r)
     }
 
-    async fn record(&self, f: impl FnOnce(&mut BTreeMap<String, ResourceState>)) -> Result<(), String> {
+    async fn record(
+        &self,
+        f: impl FnOnce(&mut BTreeMap<String, ResourceState>),
+    ) -> Result<(), String> {
         self.store
             .update(|s| f(&mut s.resources))
             .await
             .map_err(|e| format!("recording state: {e}"))
     }
 
-    async fn wait_ready(&self, task: &Task, label: &str, p: &dyn Provider, cx: &Cx, id: &str) -> Result<Map<String, Value>, String> {
+    async fn wait_ready(
+        &self,
+        task: &Task,
+        label: &str,
+        p: &dyn Provider,
+        cx: &Cx,
+        id: &str,
+    ) -> Result<Map<String, Value>, String> {
         let mut delay = Duration::from_millis(100);
         loop {
             match p.poll(cx, id).await.map_err(|e| e.to_string())? {
@@ -247,7 +261,10 @@ impl Shared {
         let secrets = secret_pointers(&resolved, info.secret);
         let stored_props = redact(&resolved.value, &secrets);
         let snap = self.store.snapshot().await;
-        let replace_cbd = self.plan.get(name).is_some_and(|r| r.action == Action::Replace && r.create_before_destroy);
+        let replace_cbd = self
+            .plan
+            .get(name)
+            .is_some_and(|r| r.action == Action::Replace && r.create_before_destroy);
         let (token, mut physical, mut deposed) = match snap.resources.get(name) {
             Some(r) if r.status == Status::Creating && r.kind == res.kind => {
                 (r.token.clone(), r.physical_id.clone(), r.deposed.clone())
@@ -255,7 +272,10 @@ impl Shared {
             Some(r) if replace_cbd => {
                 let mut d = r.deposed.clone();
                 if let Some(pid) = &r.physical_id {
-                    d.push(Deposed { physical_id: pid.clone(), props: r.props.clone() });
+                    d.push(Deposed {
+                        physical_id: pid.clone(),
+                        props: r.props.clone(),
+                    });
                 }
                 (uuid::Uuid::new_v4().to_string(), None, d)
             }
@@ -281,12 +301,18 @@ impl Shared {
         .await?;
         let cx = self.cx(name, &token);
         if physical.is_none() {
-            physical = provider.adopt(&cx, &resolved.value).await.map_err(|e| e.to_string())?;
+            physical = provider
+                .adopt(&cx, &resolved.value)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let id = match physical {
             Some(id) => id,
             None => {
-                let id = provider.create(&cx, &resolved.value).await.map_err(|e| e.to_string())?;
+                let id = provider
+                    .create(&cx, &resolved.value)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let id2 = id.clone();
                 self.record(|rs| {
                     if let Some(r) = rs.get_mut(name) {
@@ -298,7 +324,10 @@ impl Shared {
                 id
             }
         };
-        match self.wait_ready(task, label, provider.as_ref(), &cx, &id).await {
+        match self
+            .wait_ready(task, label, provider.as_ref(), &cx, &id)
+            .await
+        {
             Ok(outputs) => {
                 self.record(|rs| {
                     if let Some(r) = rs.get_mut(name) {
@@ -335,7 +364,10 @@ impl Shared {
         let Some(rec) = snap.resources.get(name).cloned() else {
             return Err("it is not in the state any more".into());
         };
-        let id = rec.physical_id.clone().ok_or("it has no physical id in the state")?;
+        let id = rec
+            .physical_id
+            .clone()
+            .ok_or("it has no physical id in the state")?;
         let changed: Vec<String> = self
             .plan
             .get(name)
@@ -349,8 +381,14 @@ impl Shared {
         })
         .await?;
         let cx = self.cx(name, &rec.token);
-        let result = match provider.update(&cx, &id, &rec.props, &resolved.value, &changed).await {
-            Ok(()) => self.wait_ready(task, label, provider.as_ref(), &cx, &id).await,
+        let result = match provider
+            .update(&cx, &id, &rec.props, &resolved.value, &changed)
+            .await
+        {
+            Ok(()) => {
+                self.wait_ready(task, label, provider.as_ref(), &cx, &id)
+                    .await
+            }
             Err(e) => Err(e.to_string()),
         };
         let stored = redact(&resolved.value, &secrets);
@@ -384,8 +422,12 @@ impl Shared {
         let provider = self.provider(&rec.kind)?;
         let cx = self.cx(name, &rec.token);
         for d in &rec.deposed {
-            provider.delete(&cx, &d.physical_id).await.map_err(|e| e.to_string())?;
-            self.wait_deleted(provider.as_ref(), &cx, &d.physical_id).await?;
+            provider
+                .delete(&cx, &d.physical_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.wait_deleted(provider.as_ref(), &cx, &d.physical_id)
+                .await?;
             let pid = d.physical_id.clone();
             self.record(|rs| {
                 if let Some(r) = rs.get_mut(name) {
@@ -406,7 +448,10 @@ impl Shared {
         .await?;
         let physical = match rec.physical_id.clone() {
             Some(id) => Some(id),
-            None => provider.adopt(&cx, &rec.props).await.map_err(|e| e.to_string())?,
+            None => provider
+                .adopt(&cx, &rec.props)
+                .await
+                .map_err(|e| e.to_string())?,
         };
         if let Some(id) = physical {
             provider.delete(&cx, &id).await.map_err(|e| e.to_string())?;
@@ -453,8 +498,17 @@ impl Shared {
         };
         let secs = started.elapsed().as_secs_f64();
         let line = match &result {
-            Ok(()) => format!("{} {}: {} in {secs:.1}s", symbol(op.kind), op.resource, op.kind.verb().1),
-            Err(e) => format!("! {}: {} failed after {secs:.1}s: {e}", op.resource, op.kind.verb().0),
+            Ok(()) => format!(
+                "{} {}: {} in {secs:.1}s",
+                symbol(op.kind),
+                op.resource,
+                op.kind.verb().1
+            ),
+            Err(e) => format!(
+                "! {}: {} failed after {secs:.1}s: {e}",
+                op.resource,
+                op.kind.verb().0
+            ),
         };
         self.progress.finish(task, &line);
         result
@@ -619,10 +673,17 @@ mod tests {
         );
         let recorded = BTreeMap::from([
             ("app".to_string(), vec!["net".to_string()]),
-            ("web".to_string(), vec!["app".to_string(), "old".to_string()]),
+            (
+                "web".to_string(),
+                vec!["app".to_string(), "old".to_string()],
+            ),
         ]);
         let ops = operations(&plan, &recorded);
-        let find = |r: &str, k: OpKind| ops.iter().position(|o| o.resource == r && o.kind == k).unwrap();
+        let find = |r: &str, k: OpKind| {
+            ops.iter()
+                .position(|o| o.resource == r && o.kind == k)
+                .unwrap()
+        };
         let net_del = find("net", OpKind::Delete);
         let net_new = find("net", OpKind::Create);
         let app_new = find("app", OpKind::Create);
@@ -633,6 +694,9 @@ mod tests {
         assert!(ops[app_new].deps.contains(&net_new));
         assert!(ops[app_old].deps.contains(&app_new) && ops[app_old].deps.contains(&web));
         assert!(ops[web].deps.contains(&app_new));
-        assert!(ops[old].deps.contains(&web), "a removed resource waits for its former dependents");
+        assert!(
+            ops[old].deps.contains(&web),
+            "a removed resource waits for its former dependents"
+        );
     }
 }

@@ -92,7 +92,8 @@ mod tests {
     #[test]
     fn compares_only_declared_fields() {
         let desired = json!({"name": "a", "tags": {"x": "1"}, "size": 2});
-        let actual = json!({"name": "a", "tags": {"x": "2", "extra": "y"}, "size": 2.0, "arn": "z"});
+        let actual =
+            json!({"name": "a", "tags": {"x": "2", "extra": "y"}, "size": 2.0, "arn": "z"});
         let d = diff(&desired, &actual);
         assert_eq!(
             d,
@@ -108,7 +109,10 @@ mod tests {
     fn lists_of_objects_compare_by_index_and_scalars_whole() {
         let desired = json!({"routes": [{"path": "/a"}, {"path": "/b"}], "ports": [1, 2]});
         let actual = json!({"routes": [{"path": "/a"}, {"path": "/c"}], "ports": [1]});
-        let paths: Vec<String> = diff(&desired, &actual).into_iter().map(|d| d.path).collect();
+        let paths: Vec<String> = diff(&desired, &actual)
+            .into_iter()
+            .map(|d| d.path)
+            .collect();
         assert_eq!(paths, vec!["routes[1].path", "ports"]);
         assert_eq!(pointer_of("routes[1].path"), "/routes/1/path");
     }

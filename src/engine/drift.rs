@@ -63,7 +63,9 @@ pub async fn drift(
                     .into_iter()
                     .filter(|d| {
                         let p = pointer_of(&d.path);
-                        !rec.secret_paths.iter().any(|s| p == *s || p.starts_with(&format!("{s}/")))
+                        !rec.secret_paths
+                            .iter()
+                            .any(|s| p == *s || p.starts_with(&format!("{s}/")))
                     })
                     .map(|d| FieldDrift {
                         path: d.path,

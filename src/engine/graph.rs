@@ -59,7 +59,10 @@ pub fn topo_order<'a>(graph: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<&'a str> {
         let ready: Vec<&str> = graph
             .iter()
             .filter(|(n, deps)| {
-                !done.contains(*n) && deps.iter().all(|d| done.contains(d) || !graph.contains_key(d))
+                !done.contains(*n)
+                    && deps
+                        .iter()
+                        .all(|d| done.contains(d) || !graph.contains_key(d))
             })
             .map(|(n, _)| *n)
             .collect();
@@ -86,7 +89,10 @@ pub struct GraphNode<'a> {
 pub fn to_dot(stack: &str, env: &str, nodes: &[GraphNode]) -> String {
     let mut s = format!("digraph \"{stack}/{env}\" {{\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
     for n in nodes {
-        s.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.name, n.name, n.kind));
+        s.push_str(&format!(
+            "  \"{}\" [label=\"{}\\n{}\"];\n",
+            n.name, n.name, n.kind
+        ));
     }
     for n in nodes {
         for d in &n.deps {
@@ -100,7 +106,10 @@ pub fn to_dot(stack: &str, env: &str, nodes: &[GraphNode]) -> String {
 pub fn to_mermaid(nodes: &[GraphNode]) -> String {
     let mut s = String::from("flowchart LR\n");
     for n in nodes {
-        s.push_str(&format!("  {}[\"{}<br/><small>{}</small>\"]\n", n.name, n.name, n.kind));
+        s.push_str(&format!(
+            "  {}[\"{}<br/><small>{}</small>\"]\n",
+            n.name, n.name, n.kind
+        ));
     }
     for n in nodes {
         for d in &n.deps {
@@ -120,7 +129,13 @@ mod tests {
 
     #[test]
     fn finds_each_cycle_once_from_its_smallest_node() {
-        let graph = g(&[("c", &["a"]), ("a", &["b"]), ("b", &["c"]), ("d", &["d"]), ("e", &[])]);
+        let graph = g(&[
+            ("c", &["a"]),
+            ("a", &["b"]),
+            ("b", &["c"]),
+            ("d", &["d"]),
+            ("e", &[]),
+        ]);
         assert_eq!(find_cycles(&graph), vec![vec!["a", "b", "c"], vec!["d"]]);
     }
 

@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::diff::{diff, pointer_of};
 use super::graph::topo_order;
 use super::provider::{Cx, Live, Providers};
 use super::EngineError;
-use crate::stack::resolve::{self, contains_unknown, is_unknown, Lookup, Resolved, UNKNOWN};
+use crate::stack::resolve::{self, contains_unknown, is_unknown, Lookup, Resolved};
 use crate::stack::Stack;
-use crate::state::model::{redact, secret_digest};
+use crate::state::model::secret_digest;
 use crate::state::{StateFile, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,8 +135,14 @@ pub fn lookup_in(
     if let Some(p) = props.get(name) {
         if let Some(v) = p.value.get(attr) {
             if !is_unknown(v) {
-                let secret = p.secret_paths.iter().any(|s| s == &format!("/{attr}") || s.starts_with(&format!("/{attr}/")));
-                return Lookup::Known { value: v.clone(), secret };
+                let secret = p
+                    .secret_paths
+                    .iter()
+                    .any(|s| s == &format!("/{attr}") || s.starts_with(&format!("/{attr}/")));
+                return Lookup::Known {
+                    value: v.clone(),
+                    secret,
+                };
             }
         }
     }
@@ -162,7 +168,9 @@ pub async fn refresh(
     let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (name, rec) in &state.resources {
-        let Some(pid) = rec.physical_id.clone() else { continue };
+        let Some(pid) = rec.physical_id.clone() else {
+            continue;
+        };
         if rec.status == Status::Creating {
             continue;
         }
@@ -241,13 +249,17 @@ pub async fn plan(
             .ok_or_else(|| EngineError::UnknownKind(res.kind.clone()))?;
         let info = provider.info().clone();
         let r = {
-            let unknown = |n: &str| matches!(pending.get(n), Some(Action::Create | Action::Replace));
+            let unknown =
+                |n: &str| matches!(pending.get(n), Some(Action::Create | Action::Replace));
             let secret_out = |n: &str, a: &str| {
-                stack.resources.get(n)
+                stack
+                    .resources
+                    .get(n)
                     .and_then(|r| providers.get(&r.kind))
                     .is_some_and(|p| p.info().secret.contains(&a))
             };
-            let lookup = |n: &str, a: &str| lookup_in(state, &resolved, &unknown, &secret_out, n, a);
+            let lookup =
+                |n: &str, a: &str| lookup_in(state, &resolved, &unknown, &secret_out, n, a);
             resolve::resolve(stack, &res.props, &lookup)
         };
         let secrets = secret_pointers(&r, info.secret);
@@ -266,11 +278,17 @@ pub async fn plan(
             let mut out = Vec::new();
             if let Value::Object(m) = &r.value {
                 for (k, v) in m {
-                    let sensitive = secrets.iter().any(|s| s == &format!("/{k}") || s.starts_with(&format!("/{k}/")));
+                    let sensitive = secrets
+                        .iter()
+                        .any(|s| s == &format!("/{k}") || s.starts_with(&format!("/{k}/")));
                     out.push(FieldChange {
                         path: k.clone(),
                         old: None,
-                        new: Some(if sensitive && !contains_unknown(v) { sensitive_marker() } else { v.clone() }),
+                        new: Some(if sensitive && !contains_unknown(v) {
+                            sensitive_marker()
+                        } else {
+                            v.clone()
+                        }),
                         forces_replacement: false,
                         reason: None,
                         sensitive,
@@ -287,12 +305,18 @@ pub async fn plan(
             }
             Some(rec) if rec.status == Status::Creating => {
                 plan.action = Action::Create;
-                plan.reason = Some(format!("resumes the creation interrupted at {}", rec.updated_at));
+                plan.reason = Some(format!(
+                    "resumes the creation interrupted at {}",
+                    rec.updated_at
+                ));
                 plan.changes = all_new(&r);
             }
             Some(rec) if rec.kind != res.kind => {
                 plan.action = Action::Replace;
-                plan.reason = Some(format!("its type changed from `{}` to `{}`", rec.kind, res.kind));
+                plan.reason = Some(format!(
+                    "its type changed from `{}` to `{}`",
+                    rec.kind, res.kind
+                ));
                 plan.changes = all_new(&r);
             }
             Some(rec) if rec.status == Status::Failed => {
@@ -331,11 +355,15 @@ pub async fn plan(
                     let desired = redact_known(&r.value, &secrets);
                     for d in diff(&desired, &baseline) {
                         let ptr = pointer_of(&d.path);
-                        let sensitive = secrets.iter().any(|s| ptr == *s || ptr.starts_with(&format!("{s}/")));
+                        let sensitive = secrets
+                            .iter()
+                            .any(|s| ptr == *s || ptr.starts_with(&format!("{s}/")));
                         let reason = info.replace_reason(&d.path).map(str::to_string);
                         let unknown = d.new.as_ref().is_some_and(contains_unknown);
                         let hide = |v: Option<Value>| match v {
-                            Some(v) if sensitive && !contains_unknown(&v) => Some(sensitive_marker()),
+                            Some(v) if sensitive && !contains_unknown(&v) => {
+                                Some(sensitive_marker())
+                            }
                             other => other,
                         };
                         plan.changes.push(FieldChange {
@@ -367,7 +395,12 @@ pub async fn plan(
         .resources
         .iter()
         .filter(|(n, _)| opts.destroy || !stack.resources.contains_key(*n))
-        .map(|(n, r)| (n.as_str(), r.depends_on.iter().map(String::as_str).collect()))
+        .map(|(n, r)| {
+            (
+                n.as_str(),
+                r.depends_on.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     let mut delete_order = topo_order(&gone);
     delete_order.reverse();
@@ -405,20 +438,7 @@ fn redact_known(v: &Value, secrets: &[String]) -> Value {
     out
 }
 
-/// The props as recorded in state: secrets hashed.
-pub fn recorded_props(r: &Resolved, secrets: &[String]) -> Value {
-    redact(&r.value, secrets)
-}
-
 /// What a plan shows instead of a secret.
 pub fn sensitive_marker() -> Value {
     Value::String("(sensitive)".into())
-}
-
-pub fn unknown_value() -> Value {
-    Value::String(UNKNOWN.into())
-}
-
-pub fn empty_outputs() -> Map<String, Value> {
-    Map::new()
 }

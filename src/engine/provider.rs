@@ -71,7 +71,12 @@ pub trait Provider: Send + Sync {
     fn info(&self) -> &KindInfo;
 
     /// The live resource, or `None` when it no longer exists.
-    async fn read(&self, cx: &Cx, physical_id: &str, recorded: &Value) -> Result<Option<Live>, ProviderError>;
+    async fn read(
+        &self,
+        cx: &Cx,
+        physical_id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError>;
 
     /// Finds a resource an interrupted run created with `cx.token`, if any.
     async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
@@ -86,7 +91,14 @@ pub trait Provider: Send + Sync {
     async fn poll(&self, cx: &Cx, physical_id: &str) -> Result<Poll, ProviderError>;
 
     /// Changes in place the fields listed in `changed` (paths as shown in plans).
-    async fn update(&self, cx: &Cx, physical_id: &str, old: &Value, new: &Value, changed: &[String]) -> Result<(), ProviderError>;
+    async fn update(
+        &self,
+        cx: &Cx,
+        physical_id: &str,
+        old: &Value,
+        new: &Value,
+        changed: &[String],
+    ) -> Result<(), ProviderError>;
 
     /// Starts the deletion; a resource already gone is not an error.
     async fn delete(&self, cx: &Cx, physical_id: &str) -> Result<(), ProviderError>;

@@ -13,7 +13,11 @@ fn one_value(v: &Value) -> String {
         Value::String(s) if s.contains('\n') => {
             let first = s.lines().next().unwrap_or_default();
             let n = s.lines().count();
-            format!("{:?}… ({n} line{})", truncate(first, 60), if n == 1 { "" } else { "s" })
+            format!(
+                "{:?}… ({n} line{})",
+                truncate(first, 60),
+                if n == 1 { "" } else { "s" }
+            )
         }
         Value::String(s) => format!("{:?}", truncate(s, 120)),
         other => {
@@ -93,7 +97,12 @@ pub fn plan_text(plan: &Plan, state_location: &str) -> String {
             Action::Delete => "will be deleted",
             Action::NoOp => "",
         };
-        out.push_str(&format!("  {} {} ({}) {what}\n", r.action.symbol(), r.name, r.kind));
+        out.push_str(&format!(
+            "  {} {} ({}) {what}\n",
+            r.action.symbol(),
+            r.name,
+            r.kind
+        ));
         if let Some(reason) = &r.reason {
             out.push_str(&format!("      because {reason}\n"));
         }
@@ -118,7 +127,10 @@ pub fn plan_text(plan: &Plan, state_location: &str) -> String {
 }
 
 pub fn drift_text(report: &DriftReport) -> String {
-    let mut out = format!("Drift of stack `{}`, env `{}`\n\n", report.stack, report.env);
+    let mut out = format!(
+        "Drift of stack `{}`, env `{}`\n\n",
+        report.stack, report.env
+    );
     for r in &report.resources {
         match r.status {
             DriftStatus::InSync => {}
@@ -131,7 +143,10 @@ pub fn drift_text(report: &DriftReport) -> String {
                 r.name, r.kind
             )),
             DriftStatus::Drifted => {
-                out.push_str(&format!("  ~ {} ({}): changed outside pinctl\n", r.name, r.kind));
+                out.push_str(&format!(
+                    "  ~ {} ({}): changed outside pinctl\n",
+                    r.name, r.kind
+                ));
                 for c in &r.changes {
                     out.push_str(&format!(
                         "      {}: recorded {} , live {}\n",

@@ -49,8 +49,11 @@ fn is_null(s: &MarkedScalarNode) -> bool {
 
 fn looks_numeric(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.')
-        && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.')
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
         && s.chars().any(|c| c.is_ascii_digit())
 }
 
@@ -176,9 +179,10 @@ impl<'a> Checker<'a> {
             let target = r
                 .strip_prefix("#/$defs/")
                 .and_then(|name| self.root.get("$defs").and_then(|d| d.get(name)))
-                .or_else(|| r.strip_prefix("#/definitions/").and_then(|name| {
-                    self.root.get("definitions").and_then(|d| d.get(name))
-                }));
+                .or_else(|| {
+                    r.strip_prefix("#/definitions/")
+                        .and_then(|name| self.root.get("definitions").and_then(|d| d.get(name)))
+                });
             match target {
                 Some(t) => s = t,
                 None => return &Value::Bool(true),
@@ -204,9 +208,19 @@ impl<'a> Checker<'a> {
 
     fn check_inner(&mut self, node: &Node, schema: &Value, path: &str, partial: bool) -> Value {
         let schema = self.resolve(schema);
-        const STRUCTURAL: &[&str] = &["type", "anyOf", "oneOf", "enum", "const", "properties", "items"];
+        const STRUCTURAL: &[&str] = &[
+            "type",
+            "anyOf",
+            "oneOf",
+            "enum",
+            "const",
+            "properties",
+            "items",
+        ];
         if schema == &Value::Bool(true)
-            || schema.as_object().is_some_and(|o| !STRUCTURAL.iter().any(|k| o.contains_key(*k)))
+            || schema
+                .as_object()
+                .is_some_and(|o| !STRUCTURAL.iter().any(|k| o.contains_key(*k)))
         {
             return infer(node);
         }
@@ -285,12 +299,18 @@ impl<'a> Checker<'a> {
             if let Ok(i) = text.parse::<i64>() {
                 if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
                     if (i as f64) < min {
-                        self.err(loc.clone(), format!("`{path}`: must be at least {min}, found {i}"));
+                        self.err(
+                            loc.clone(),
+                            format!("`{path}`: must be at least {min}, found {i}"),
+                        );
                     }
                 }
                 if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
                     if (i as f64) > max {
-                        self.err(loc.clone(), format!("`{path}`: must be at most {max}, found {i}"));
+                        self.err(
+                            loc.clone(),
+                            format!("`{path}`: must be at most {max}, found {i}"),
+                        );
                     }
                 }
                 return Value::Number(i.into());
@@ -311,10 +331,17 @@ impl<'a> Checker<'a> {
         if allows("string") {
             return Value::String(text.into());
         }
-        let shown = if text.is_empty() { "an empty value".to_string() } else { format!("`{text}`") };
+        let shown = if text.is_empty() {
+            "an empty value".to_string()
+        } else {
+            format!("`{text}`")
+        };
         self.err(
             loc,
-            format!("`{path}`: expected {}, found {shown}", describe_types(schema)),
+            format!(
+                "`{path}`: expected {}, found {shown}",
+                describe_types(schema)
+            ),
         );
         Value::Null
     }
@@ -331,7 +358,11 @@ impl<'a> Checker<'a> {
         let mut out = Map::new();
         match (template, file) {
             (Some(t), None) => {
-                let p = self.check(t, &serde_json::json!({"type": "string"}), &join(path, "template"));
+                let p = self.check(
+                    t,
+                    &serde_json::json!({"type": "string"}),
+                    &join(path, "template"),
+                );
                 out.insert(TEMPLATE_KEY.into(), p);
                 let vars = match map.get_node("vars") {
                     Some(v) => self.check(
@@ -356,13 +387,20 @@ impl<'a> Checker<'a> {
                 }
             }
             (None, Some(f)) => {
-                let p = self.check(f, &serde_json::json!({"type": "string"}), &join(path, "file"));
+                let p = self.check(
+                    f,
+                    &serde_json::json!({"type": "string"}),
+                    &join(path, "file"),
+                );
                 out.insert(FILE_KEY.into(), p);
                 for (k, _) in map.iter() {
                     if k.as_str() != "file" {
                         self.err(
                             scalar_location(self.file, k),
-                            format!("`{path}`: unknown key `{}` in a file source; expected only `file`", k.as_str()),
+                            format!(
+                                "`{path}`: unknown key `{}` in a file source; expected only `file`",
+                                k.as_str()
+                            ),
                         );
                     }
                 }
@@ -401,7 +439,11 @@ impl<'a> Checker<'a> {
                             .map(|p| p.keys().map(String::as_str).collect())
                             .unwrap_or_default();
                         let hint = did_you_mean(key, &names);
-                        let where_ = if path.is_empty() { "the stack".to_string() } else { format!("`{path}`") };
+                        let where_ = if path.is_empty() {
+                            "the stack".to_string()
+                        } else {
+                            format!("`{path}`")
+                        };
                         self.err(
                             scalar_location(self.file, k),
                             format!(
@@ -424,13 +466,21 @@ impl<'a> Checker<'a> {
             if let Some(Value::Array(req)) = schema.get("required") {
                 for r in req.iter().filter_map(Value::as_str) {
                     if map.get_node(r).is_none() {
-                        let start = map.keys().next().and_then(|k| k.span().start()).or(map.span().start());
+                        let start = map
+                            .keys()
+                            .next()
+                            .and_then(|k| k.span().start())
+                            .or(map.span().start());
                         let loc = Location::new(
                             self.file,
                             start.map(|m| m.line()).unwrap_or(1),
                             start.map(|m| m.column()).unwrap_or(1),
                         );
-                        let where_ = if path.is_empty() { "the stack".to_string() } else { format!("`{path}`") };
+                        let where_ = if path.is_empty() {
+                            "the stack".to_string()
+                        } else {
+                            format!("`{path}`")
+                        };
                         self.err(loc, format!("{where_}: missing required key `{r}`"));
                     }
                 }
@@ -461,7 +511,10 @@ impl<'a> Checker<'a> {
         };
         self.err(
             node_location(self.file, node),
-            format!("`{path}`: expected one of {}, found {found}", names.join(", ")),
+            format!(
+                "`{path}`: expected one of {}, found {found}",
+                names.join(", ")
+            ),
         );
         Value::Null
     }

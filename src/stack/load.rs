@@ -62,6 +62,8 @@ pub struct Stack {
 pub struct LoadOptions {
     /// `--param name=value` overrides, applied over the env's values.
     pub param_overrides: BTreeMap<String, String>,
+    /// Only checking the stack: a param read from the environment (`from_env`) may be unset.
+    pub validate_only: bool,
 }
 
 struct Parsed {
@@ -107,11 +109,14 @@ pub fn stack_schema(kinds: &Kinds) -> Value {
     root
 }
 
-fn parse(path: &Path, kinds: &Kinds, diags: &mut Diagnostics) -> Option<Parsed> {
+fn parse(path: &Path, diags: &mut Diagnostics) -> Option<Parsed> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Location::new(path, 1, 1), format!("cannot read the stack file: {e}"));
+            diags.push(
+                Location::new(path, 1, 1),
+                format!("cannot read the stack file: {e}"),
+            );
             return None;
         }
     };
@@ -121,7 +126,13 @@ fn parse(path: &Path, kinds: &Kinds, diags: &mut Diagnostics) -> Option<Parsed> 
         Err(marked_yaml::LoadError::DuplicateKey(inner)) => {
             let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
             let loc = check::scalar_location(path, &inner.key);
-            diags.push(loc, format!("invalid YAML: duplicate key `{}` (first defined on line {first})", inner.key.as_str()));
+            diags.push(
+                loc,
+                format!(
+                    "invalid YAML: duplicate key `{}` (first defined on line {first})",
+                    inner.key.as_str()
+                ),
+            );
             return None;
         }
         Err(e) => {
@@ -156,7 +167,6 @@ fn parse(path: &Path, kinds: &Kinds, diags: &mut Diagnostics) -> Option<Parsed> 
         }),
         Err(e) => {
             diags.push(Location::new(path, 1, 1), format!("invalid stack: {e}"));
-            let _ = kinds;
             None
         }
     }
@@ -221,7 +231,8 @@ fn expr_location(file: &Path, text: &str, node: &Node, value: &str, offset: usiz
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("invalid duration `{s}` ({e}); expected e.g. `90s`, `30m`, `2h`"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration `{s}` ({e}); expected e.g. `90s`, `30m`, `2h`"))
 }
 
 fn type_matches(t: ParamType, v: &Value) -> bool {
@@ -265,7 +276,9 @@ pub fn deep_merge(base: &mut Value, over: &Value) {
                     continue;
                 }
                 match b.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => deep_merge(existing, v),
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        deep_merge(existing, v)
+                    }
                     _ => {
                         b.insert(k.clone(), v.clone());
                     }
@@ -289,10 +302,6 @@ struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
-    fn file(&self) -> &Path {
-        &self.p.file
-    }
-
     fn at(&self, keys: &[&str]) -> Location {
         key_location(&self.p.file, &self.p.node, keys)
     }
@@ -315,7 +324,13 @@ impl<'a> Loader<'a> {
             if !doc.envs.contains_key(d) {
                 let loc = self.value_at(&["default_env"]);
                 let hint = did_you_mean(d, &self.env_names());
-                self.diags.push(loc, format!("`default_env`: unknown env `{d}`{hint}; declared envs: {}", self.env_names().join(", ")));
+                self.diags.push(
+                    loc,
+                    format!(
+                        "`default_env`: unknown env `{d}`{hint}; declared envs: {}",
+                        self.env_names().join(", ")
+                    ),
+                );
             }
         }
         for (name, decl) in &doc.params {
@@ -326,7 +341,10 @@ impl<'a> Loader<'a> {
             if let Some(p) = &decl.pattern {
                 if let Err(e) = Regex::new(p) {
                     let loc = self.value_at(&["params", name, "pattern"]);
-                    self.diags.push(loc, format!("`params.{name}.pattern`: invalid regular expression: {e}"));
+                    self.diags.push(
+                        loc,
+                        format!("`params.{name}.pattern`: invalid regular expression: {e}"),
+                    );
                 }
             }
             if let Some(d) = &decl.default {
@@ -344,7 +362,8 @@ impl<'a> Loader<'a> {
             if let Some(t) = &r.timeout {
                 if let Err(e) = parse_duration(t) {
                     let l = self.value_at(&["resources", name, "timeout"]);
-                    self.diags.push(l, format!("`resources.{name}.timeout`: {e}"));
+                    self.diags
+                        .push(l, format!("`resources.{name}.timeout`: {e}"));
                 }
             }
             if let Some(envs) = &r.envs {
@@ -370,13 +389,23 @@ impl<'a> Loader<'a> {
             let schema = kind.schema_json();
             let props_node = node_at(&self.p.node, &["resources", name, "props"]);
             let typed = match props_node {
-                Some(n) => Checker { root: &schema, file: &self.p.file, diags: &mut self.diags }
-                    .check(n, &schema, &format!("resources.{name}.props")),
+                Some(n) => Checker {
+                    root: &schema,
+                    file: &self.p.file,
+                    diags: &mut self.diags,
+                }
+                .check(n, &schema, &format!("resources.{name}.props")),
                 None => {
-                    let empty = Node::Mapping(marked_yaml::types::MarkedMappingNode::new_empty(marked_yaml::Span::new_blank()));
+                    let empty = Node::Mapping(marked_yaml::types::MarkedMappingNode::new_empty(
+                        marked_yaml::Span::new_blank(),
+                    ));
                     let before = self.diags.len();
-                    let v = Checker { root: &schema, file: &self.p.file, diags: &mut self.diags }
-                        .check(&empty, &schema, &format!("resources.{name}.props"));
+                    let v = Checker {
+                        root: &schema,
+                        file: &self.p.file,
+                        diags: &mut self.diags,
+                    }
+                    .check(&empty, &schema, &format!("resources.{name}.props"));
                     // Point missing-prop errors at the resource itself.
                     for d in &mut self.diags.0[before..] {
                         d.location = loc.clone();
@@ -395,7 +424,9 @@ impl<'a> Loader<'a> {
                         let hint = did_you_mean(pname, &names);
                         self.diags.push(l, format!("`envs.{env}.params`: unknown param `{pname}`{hint}; declare it under `params:`"));
                     }
-                    Some(pd) => self.check_param_value(pname, pd, v, &["envs", env, "params", pname]),
+                    Some(pd) => {
+                        self.check_param_value(pname, pd, v, &["envs", env, "params", pname])
+                    }
                 }
             }
             for (rname, ov) in &decl.resources {
@@ -403,7 +434,10 @@ impl<'a> Loader<'a> {
                     let l = self.at(&["envs", env, "resources", rname]);
                     let names: Vec<&str> = doc.resources.keys().map(String::as_str).collect();
                     let hint = did_you_mean(rname, &names);
-                    self.diags.push(l, format!("`envs.{env}.resources`: unknown resource `{rname}`{hint}"));
+                    self.diags.push(
+                        l,
+                        format!("`envs.{env}.resources`: unknown resource `{rname}`{hint}"),
+                    );
                     continue;
                 };
                 if r.envs.as_ref().is_some_and(|e| !e.contains(env)) {
@@ -413,14 +447,26 @@ impl<'a> Loader<'a> {
                 if let Some(t) = &ov.timeout {
                     if let Err(e) = parse_duration(t) {
                         let l = self.value_at(&["envs", env, "resources", rname, "timeout"]);
-                        self.diags.push(l, format!("`envs.{env}.resources.{rname}.timeout`: {e}"));
+                        self.diags
+                            .push(l, format!("`envs.{env}.resources.{rname}.timeout`: {e}"));
                     }
                 }
-                let Some(kind) = self.kinds.get(&r.kind) else { continue };
+                let Some(kind) = self.kinds.get(&r.kind) else {
+                    continue;
+                };
                 let schema = kind.schema_json();
-                if let Some(n) = node_at(&self.p.node, &["envs", env, "resources", rname, "props"]) {
-                    let typed = Checker { root: &schema, file: &self.p.file, diags: &mut self.diags }
-                        .check_partial(n, &schema, &format!("envs.{env}.resources.{rname}.props"));
+                if let Some(n) = node_at(&self.p.node, &["envs", env, "resources", rname, "props"])
+                {
+                    let typed = Checker {
+                        root: &schema,
+                        file: &self.p.file,
+                        diags: &mut self.diags,
+                    }
+                    .check_partial(
+                        n,
+                        &schema,
+                        &format!("envs.{env}.resources.{rname}.props"),
+                    );
                     self.overlays.insert((env.clone(), rname.clone()), typed);
                 }
             }
@@ -430,14 +476,28 @@ impl<'a> Loader<'a> {
     fn check_param_value(&mut self, name: &str, decl: &ParamDecl, v: &Value, keys: &[&str]) {
         if !type_matches(decl.kind, v) {
             let loc = self.value_at(keys);
-            self.diags.push(loc, format!("`{}`: param `{name}` is {}, found {}", keys.join("."), decl.kind.name(), short(v)));
+            self.diags.push(
+                loc,
+                format!(
+                    "`{}`: param `{name}` is {}, found {}",
+                    keys.join("."),
+                    decl.kind.name(),
+                    short(v)
+                ),
+            );
             return;
         }
         if let (Some(p), Some(s)) = (&decl.pattern, v.as_str()) {
             if let Ok(re) = Regex::new(p) {
                 if !re.is_match(s) && !decl.secret {
                     let loc = self.value_at(keys);
-                    self.diags.push(loc, format!("`{}`: `{s}` does not match the pattern `{p}` of param `{name}`", keys.join(".")));
+                    self.diags.push(
+                        loc,
+                        format!(
+                            "`{}`: `{s}` does not match the pattern `{p}` of param `{name}`",
+                            keys.join(".")
+                        ),
+                    );
                 }
             }
         }
@@ -448,9 +508,7 @@ impl<'a> Loader<'a> {
         match env {
             Some(e) if doc.envs.is_empty() && e == IMPLICIT_ENV => Ok(vec![e.into()]),
             Some(e) if doc.envs.contains_key(e) => Ok(vec![e.into()]),
-            Some(e) => Err({
-                let _ = e;
-            }),
+            Some(_) => Err(()),
             None if doc.envs.is_empty() => Ok(vec![IMPLICIT_ENV.into()]),
             None => Ok(doc.envs.keys().cloned().collect()),
         }
@@ -476,7 +534,10 @@ impl<'a> Loader<'a> {
                         }
                         Err(e) => {
                             let loc = self.value_at(&["params", name, "from_env"]);
-                            self.diags.push(loc, format!("param `{name}` from environment variable `{var}`: {e}"));
+                            self.diags.push(
+                                loc,
+                                format!("param `{name}` from environment variable `{var}`: {e}"),
+                            );
                         }
                     }
                 }
@@ -498,11 +559,30 @@ impl<'a> Loader<'a> {
                     if let (true, Some(p), Some(s)) = (from_outside, &decl.pattern, v.as_str()) {
                         if Regex::new(p).is_ok_and(|re| !re.is_match(s)) {
                             let loc = self.at(&["params", name]);
-                            let shown = if decl.secret { "the value".to_string() } else { format!("`{s}`") };
+                            let shown = if decl.secret {
+                                "the value".to_string()
+                            } else {
+                                format!("`{s}`")
+                            };
                             self.diags.push(loc, format!("param `{name}` in env `{env}`: {shown} does not match the pattern `{p}`"));
                         }
                     }
-                    out.insert(name.clone(), ParamValue { value: v, secret: decl.secret });
+                    out.insert(
+                        name.clone(),
+                        ParamValue {
+                            value: v,
+                            secret: decl.secret,
+                        },
+                    );
+                }
+                None if opts.validate_only && decl.from_env.is_some() => {
+                    out.insert(
+                        name.clone(),
+                        ParamValue {
+                            value: Value::Null,
+                            secret: decl.secret,
+                        },
+                    );
                 }
                 None => {
                     let loc = self.at(&["params", name]);
@@ -518,16 +598,21 @@ impl<'a> Loader<'a> {
             if !doc.params.contains_key(name) {
                 let names: Vec<&str> = doc.params.keys().map(String::as_str).collect();
                 let hint = did_you_mean(name, &names);
-                self.diags.push(Location::new(&self.p.file, 1, 1), format!("--param {name}: the stack declares no param `{name}`{hint}"));
+                self.diags.push(
+                    Location::new(&self.p.file, 1, 1),
+                    format!("--param {name}: the stack declares no param `{name}`{hint}"),
+                );
             }
         }
         out
     }
 
     fn in_env(&self, name: &str, env: &str) -> bool {
-        self.p.doc.resources.get(name).is_some_and(|r| {
-            r.envs.as_ref().is_none_or(|e| e.iter().any(|x| x == env))
-        })
+        self.p
+            .doc
+            .resources
+            .get(name)
+            .is_some_and(|r| r.envs.as_ref().is_none_or(|e| e.iter().any(|x| x == env)))
     }
 
     /// The resources of `env`, with overlays merged and references checked.
@@ -539,7 +624,9 @@ impl<'a> Loader<'a> {
                 continue;
             }
             let decl = self.p.doc.resources[&name].clone();
-            let Some(base) = self.props.get(&name).cloned() else { continue };
+            let Some(base) = self.props.get(&name).cloned() else {
+                continue;
+            };
             let mut props = base;
             let overlay = self.overlays.get(&(env.to_string(), name.clone())).cloned();
             if let Some(o) = &overlay {
@@ -558,7 +645,11 @@ impl<'a> Loader<'a> {
                     deps.insert(d.clone());
                 }
             }
-            let timeout = self.p.doc.envs.get(env)
+            let timeout = self
+                .p
+                .doc
+                .envs
+                .get(env)
                 .and_then(|e| e.resources.get(&name))
                 .and_then(|o| o.timeout.clone())
                 .or(decl.timeout.clone())
@@ -583,10 +674,19 @@ impl<'a> Loader<'a> {
         let p: &'a Parsed = self.p;
         node_at(&p.node, &["envs", env, "resources", name, "props"])
             .and_then(|n| node_at_path(n, path))
-            .or_else(|| node_at(&p.node, &["resources", name, "props"]).and_then(|n| node_at_path(n, path)))
+            .or_else(|| {
+                node_at(&p.node, &["resources", name, "props"]).and_then(|n| node_at_path(n, path))
+            })
     }
 
-    fn collect_refs(&mut self, name: &str, env: &str, v: &Value, path: &mut Vec<PathSeg>, deps: &mut BTreeSet<String>) {
+    fn collect_refs(
+        &mut self,
+        name: &str,
+        env: &str,
+        v: &Value,
+        path: &mut Vec<PathSeg>,
+        deps: &mut BTreeSet<String>,
+    ) {
         match v {
             Value::String(s) if expr::has_expr(s) => {
                 let node = self.string_node(name, env, path);
@@ -618,9 +718,14 @@ impl<'a> Loader<'a> {
                     self.collect_refs(name, env, vars, path, deps);
                     path.pop();
                 }
-                let rel = map.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+                let rel = map
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 path.push(PathSeg::Key(yaml_key.into()));
-                let loc = self.string_node(name, env, path)
+                let loc = self
+                    .string_node(name, env, path)
                     .map(|n| node_location(&self.p.file, n))
                     .unwrap_or_else(|| self.at(&["resources", name]));
                 path.pop();
@@ -633,16 +738,24 @@ impl<'a> Loader<'a> {
                             Some(c)
                         }
                         Err(e) => {
-                            self.diags.push(loc, format!("{yaml_key} `{rel}` not found at {} ({e})", full.display()));
+                            self.diags.push(
+                                loc,
+                                format!("{yaml_key} `{rel}` not found at {} ({e})", full.display()),
+                            );
                             None
                         }
                     },
                 };
                 if let (true, Some(text)) = (is_template, content) {
-                    let vars: Vec<String> = map.get("vars").and_then(Value::as_object)
-                        .map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                    let vars: Vec<String> = map
+                        .get("vars")
+                        .and_then(Value::as_object)
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default();
                     match expr::parse(&text) {
-                        Err(e) => self.diags.push(Location::at_offset(&full, &text, e.offset), e.message),
+                        Err(e) => self
+                            .diags
+                            .push(Location::at_offset(&full, &text, e.offset), e.message),
                         Ok(segs) => {
                             for seg in segs {
                                 if let expr::Segment::Ref(r, off) = seg {
@@ -672,7 +785,14 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn check_ref(&mut self, r: &Ref, env: &str, loc: Location, vars: Option<&[String]>, deps: &mut BTreeSet<String>) {
+    fn check_ref(
+        &mut self,
+        r: &Ref,
+        env: &str,
+        loc: Location,
+        vars: Option<&[String]>,
+        deps: &mut BTreeSet<String>,
+    ) {
         match r {
             Ref::Param(p) => {
                 if !self.p.doc.params.contains_key(p) {
@@ -683,15 +803,26 @@ impl<'a> Loader<'a> {
             }
             Ref::Stack(a) => {
                 if !STACK_ATTRS.contains(&a.as_str()) {
-                    self.diags.push(loc, format!("unknown attribute `stack.{a}`: expected `stack.name` or `stack.env`"));
+                    self.diags.push(
+                        loc,
+                        format!(
+                            "unknown attribute `stack.{a}`: expected `stack.name` or `stack.env`"
+                        ),
+                    );
                 }
             }
             Ref::Var(v) => match vars {
-                None => self.diags.push(loc, format!("`${{vars.{v}}}` is only available inside a template")),
+                None => self.diags.push(
+                    loc,
+                    format!("`${{vars.{v}}}` is only available inside a template"),
+                ),
                 Some(vs) if !vs.iter().any(|x| x == v) => {
                     let names: Vec<&str> = vs.iter().map(String::as_str).collect();
                     let hint = did_you_mean(v, &names);
-                    self.diags.push(loc, format!("template variable `{v}` is not given in `vars`{hint}"));
+                    self.diags.push(
+                        loc,
+                        format!("template variable `{v}` is not given in `vars`{hint}"),
+                    );
                 }
                 Some(_) => {}
             },
@@ -704,21 +835,31 @@ impl<'a> Loader<'a> {
     }
 
     /// Checks that `name` (and `attr`) can be referenced from env `env`.
-    fn check_resource_ref(&mut self, name: &str, attr: Option<&str>, env: &str, loc: Location) -> bool {
+    fn check_resource_ref(
+        &mut self,
+        name: &str,
+        attr: Option<&str>,
+        env: &str,
+        loc: Location,
+    ) -> bool {
         let doc = &self.p.doc;
         let Some(target) = doc.resources.get(name) else {
             let names: Vec<&str> = doc.resources.keys().map(String::as_str).collect();
             let hint = did_you_mean(name, &names);
             let what = match attr {
                 Some(a) => format!("`${{{name}.{a}}}`"),
-                None => format!("`depends_on`"),
+                None => "`depends_on`".to_string(),
             };
-            self.diags.push(loc, format!("unknown resource `{name}` in {what}{hint}"));
+            self.diags
+                .push(loc, format!("unknown resource `{name}` in {what}{hint}"));
             return false;
         };
         if !self.in_env(name, env) {
             let only = target.envs.clone().unwrap_or_default().join(", ");
-            self.diags.push(loc, format!("resource `{name}` is not part of env `{env}` (it is only in: {only})"));
+            self.diags.push(
+                loc,
+                format!("resource `{name}` is not part of env `{env}` (it is only in: {only})"),
+            );
             return false;
         }
         if let (Some(a), Some(kind)) = (attr, self.kinds.get(&target.kind)) {
@@ -726,7 +867,14 @@ impl<'a> Loader<'a> {
             if !attrs.iter().any(|x| x == a) {
                 let names: Vec<&str> = attrs.iter().map(String::as_str).collect();
                 let hint = did_you_mean(a, &names);
-                self.diags.push(loc, format!("resource `{name}` ({}) has no attribute `{a}`{hint}; it has: {}", target.kind, attrs.join(", ")));
+                self.diags.push(
+                    loc,
+                    format!(
+                        "resource `{name}` ({}) has no attribute `{a}`{hint}; it has: {}",
+                        target.kind,
+                        attrs.join(", ")
+                    ),
+                );
                 return false;
             }
         }
@@ -736,15 +884,31 @@ impl<'a> Loader<'a> {
     fn check_cycles(&mut self, env: &str, resources: &BTreeMap<String, Resource>) {
         let graph: BTreeMap<&str, Vec<&str>> = resources
             .iter()
-            .map(|(n, r)| (n.as_str(), r.deps.iter().map(String::as_str).filter(|d| resources.contains_key(*d)).collect()))
+            .map(|(n, r)| {
+                (
+                    n.as_str(),
+                    r.deps
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|d| resources.contains_key(*d))
+                        .collect(),
+                )
+            })
             .collect();
         for cycle in crate::engine::graph::find_cycles(&graph) {
             let first = cycle[0];
             let loc = resources[first].location.clone();
             let mut shown: Vec<&str> = cycle.clone();
             shown.push(first);
-            let env_note = if self.p.doc.envs.is_empty() { String::new() } else { format!(" in env `{env}`") };
-            self.diags.push(loc, format!("dependency cycle{env_note}: {}", shown.join(" -> ")));
+            let env_note = if self.p.doc.envs.is_empty() {
+                String::new()
+            } else {
+                format!(" in env `{env}`")
+            };
+            self.diags.push(
+                loc,
+                format!("dependency cycle{env_note}: {}", shown.join(" -> ")),
+            );
         }
     }
 }
@@ -775,7 +939,9 @@ fn normalize(p: &Path) -> PathBuf {
     for c in p.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
                 out.pop();
             }
             other => out.push(other.as_os_str()),
@@ -789,12 +955,18 @@ fn normalize(p: &Path) -> PathBuf {
 }
 
 /// Validates the stack in every env it declares (or only `env`). No service is contacted.
-pub fn validate(path: &Path, env: Option<&str>, kinds: &Kinds, opts: &LoadOptions) -> Result<Vec<Stack>, Diagnostics> {
+pub fn validate(
+    path: &Path,
+    env: Option<&str>,
+    kinds: &Kinds,
+    opts: &LoadOptions,
+) -> Result<Vec<Stack>, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let Some(parsed) = parse(path, kinds, &mut diags) else {
+    let Some(parsed) = parse(path, &mut diags) else {
         return Err(diags.finish());
     };
-    let root = normalize(&root_dir(path).join(parsed.doc.root.clone().unwrap_or_else(|| ".".into())));
+    let root =
+        normalize(&root_dir(path).join(parsed.doc.root.clone().unwrap_or_else(|| ".".into())));
     let mut loader = Loader {
         p: &parsed,
         kinds,
@@ -809,11 +981,22 @@ pub fn validate(path: &Path, env: Option<&str>, kinds: &Kinds, opts: &LoadOption
         Ok(e) => e,
         Err(()) => {
             let e = env.unwrap_or_default();
-            let loc = if parsed.doc.envs.is_empty() { Location::new(path, 1, 1) } else { loader.at(&["envs"]) };
+            let loc = if parsed.doc.envs.is_empty() {
+                Location::new(path, 1, 1)
+            } else {
+                loader.at(&["envs"])
+            };
             let names = loader.env_names();
             let hint = did_you_mean(e, &names);
-            let declared = if names.is_empty() { format!("none (the only env is `{IMPLICIT_ENV}`)") } else { names.join(", ") };
-            loader.diags.push(loc, format!("unknown env `{e}`{hint}; declared envs: {declared}"));
+            let declared = if names.is_empty() {
+                format!("none (the only env is `{IMPLICIT_ENV}`)")
+            } else {
+                names.join(", ")
+            };
+            loader.diags.push(
+                loc,
+                format!("unknown env `{e}`{hint}; declared envs: {declared}"),
+            );
             return Err(loader.diags.finish());
         }
     };
@@ -836,7 +1019,6 @@ pub fn validate(path: &Path, env: Option<&str>, kinds: &Kinds, opts: &LoadOption
     if !loader.diags.is_empty() {
         return Err(loader.diags.finish());
     }
-    let _ = loader.file();
     for s in &mut stacks {
         s.files = loader.files.clone();
     }
@@ -844,12 +1026,12 @@ pub fn validate(path: &Path, env: Option<&str>, kinds: &Kinds, opts: &LoadOption
 }
 
 /// The env a command works on: `--env`, else the stack's `default_env`, else its only env.
-pub fn pick_env(path: &Path, requested: Option<&str>, kinds: &Kinds) -> Result<Option<String>, Diagnostics> {
+pub fn pick_env(path: &Path, requested: Option<&str>) -> Result<Option<String>, Diagnostics> {
     if let Some(e) = requested {
         return Ok(Some(e.to_string()));
     }
     let mut diags = Diagnostics::default();
-    let Some(parsed) = parse(path, kinds, &mut diags) else {
+    let Some(parsed) = parse(path, &mut diags) else {
         return Err(diags.finish());
     };
     Ok(match (&parsed.doc.default_env, parsed.doc.envs.len()) {
@@ -865,8 +1047,13 @@ pub fn pick_env(path: &Path, requested: Option<&str>, kinds: &Kinds) -> Result<O
 }
 
 /// Loads the stack for one env.
-pub fn load(path: &Path, env: Option<&str>, kinds: &Kinds, opts: &LoadOptions) -> Result<Stack, Diagnostics> {
-    let env = pick_env(path, env, kinds)?;
+pub fn load(
+    path: &Path,
+    env: Option<&str>,
+    kinds: &Kinds,
+    opts: &LoadOptions,
+) -> Result<Stack, Diagnostics> {
+    let env = pick_env(path, env)?;
     let mut stacks = validate(path, env.as_deref(), kinds, opts)?;
     Ok(stacks.remove(0))
 }

@@ -124,11 +124,17 @@ impl Resolver<'_> {
                 value
             }
             Value::Object(map) if map.contains_key(FILE_KEY) => {
-                let rel = map.get(FILE_KEY).and_then(Value::as_str).unwrap_or_default();
+                let rel = map
+                    .get(FILE_KEY)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 Value::String(self.stack.files.get(rel).cloned().unwrap_or_default())
             }
             Value::Object(map) if map.contains_key(TEMPLATE_KEY) => {
-                let rel = map.get(TEMPLATE_KEY).and_then(Value::as_str).unwrap_or_default();
+                let rel = map
+                    .get(TEMPLATE_KEY)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let text = self.stack.files.get(rel).cloned().unwrap_or_default();
                 let mut tvars = Map::new();
                 let before = self.secret_paths.len();

@@ -68,10 +68,14 @@ impl Backend for LocalBackend {
     async fn read(&self) -> Result<Option<StateFile>, StateError> {
         let path = self.state_path();
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Corrupt {
-                location: path.display().to_string(),
-                message: e.to_string(),
-            }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        location: path.display().to_string(),
+                        message: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Self::io(&path, e)),
         }
@@ -87,10 +91,16 @@ impl Backend for LocalBackend {
     async fn try_lock(&self, info: &LockInfo) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path();
         std::fs::create_dir_all(&self.dir).map_err(|e| Self::io(&self.dir, e))?;
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
             Ok(mut f) => {
                 let bytes = serde_json::to_vec_pretty(info).expect("lock serializes");
-                f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| Self::io(&path, e))?;
+                f.write_all(&bytes)
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| Self::io(&path, e))?;
                 Ok(None)
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -56,7 +56,11 @@ pub trait Backend: Send + Sync {
     async fn force_unlock(&self) -> Result<Option<LockInfo>, StateError>;
 }
 
-async fn read_checked(backend: &dyn Backend, stack: &str, env: &str) -> Result<StateFile, StateError> {
+async fn read_checked(
+    backend: &dyn Backend,
+    stack: &str,
+    env: &str,
+) -> Result<StateFile, StateError> {
     match backend.read().await? {
         None => Ok(StateFile::new(stack, env)),
         Some(s) if s.stack == stack && s.env == env => Ok(s),

@@ -18,7 +18,13 @@ pub struct S3Backend {
 }
 
 impl S3Backend {
-    pub async fn new(bucket: &str, prefix: &str, region: Option<&str>, stack: &str, env: &str) -> Self {
+    pub async fn new(
+        bucket: &str,
+        prefix: &str,
+        region: Option<&str>,
+        stack: &str,
+        env: &str,
+    ) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = region {
             loader = loader.region(aws_config::Region::new(r.to_string()));
@@ -43,12 +49,22 @@ impl S3Backend {
         StateError::Remote {
             operation: format!("{op} s3://{}", self.bucket),
             code: e.code().unwrap_or("unknown").to_string(),
-            message: e.message().map(str::to_string).unwrap_or_else(|| format!("{e:?}")),
+            message: e
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{e:?}")),
         }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => {
                 let bytes = out.body.collect().await.map_err(|e| StateError::Remote {
                     operation: format!("GetObject s3://{}/{key}", self.bucket),
@@ -78,10 +94,14 @@ impl Backend for S3Backend {
     async fn read(&self) -> Result<Option<StateFile>, StateError> {
         match self.get(&self.state_key).await? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Corrupt {
-                location: self.describe(),
-                message: e.to_string(),
-            }),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        location: self.describe(),
+                        message: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -114,7 +134,10 @@ impl Backend for S3Backend {
             Ok(_) => Ok(None),
             Err(e) => {
                 let svc = e.into_service_error();
-                if matches!(svc.code(), Some("PreconditionFailed" | "ConditionalRequestConflict")) {
+                if matches!(
+                    svc.code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) {
                     let holder = self
                         .get(&self.lock_key)
                         .await?

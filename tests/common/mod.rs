@@ -28,13 +28,21 @@ impl Run {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -94,7 +102,10 @@ impl Project {
     }
 
     pub fn state_path(&self, stack: &str, env: &str) -> PathBuf {
-        self.path().join(".pinctl/state").join(stack).join(format!("{env}.json"))
+        self.path()
+            .join(".pinctl/state")
+            .join(stack)
+            .join(format!("{env}.json"))
     }
 
     pub fn state(&self, stack: &str, env: &str) -> Value {
@@ -105,7 +116,9 @@ impl Project {
     /// The simulated cloud's objects.
     pub fn objects(&self) -> Vec<Value> {
         let dir = self.sim_dir().join("objects");
-        let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return vec![];
+        };
         let mut v: Vec<Value> = entries
             .flatten()
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
@@ -116,7 +129,9 @@ impl Project {
     }
 
     pub fn object_named(&self, name: &str) -> Option<Value> {
-        self.objects().into_iter().find(|o| o["props"]["name"] == name)
+        self.objects()
+            .into_iter()
+            .find(|o| o["props"]["name"] == name)
     }
 
     /// Replaces an object's props behind pinctl's back, as someone using the console would.
@@ -136,7 +151,9 @@ impl Project {
 
     /// Events the simulated cloud logged: (time ns, begin|end|refused, op, resource, id).
     pub fn events(&self) -> Vec<Event> {
-        let Ok(text) = std::fs::read_to_string(self.sim_dir().join("events.log")) else { return vec![] };
+        let Ok(text) = std::fs::read_to_string(self.sim_dir().join("events.log")) else {
+            return vec![];
+        };
         text.lines()
             .map(|l| {
                 let v: Value = serde_json::from_str(l).unwrap();
@@ -182,4 +199,79 @@ pub fn first(events: &[Event], event: &str, op: &str, resource: &str) -> u128 {
         .find(|e| e.event == event && e.op == op && e.resource == resource)
         .unwrap_or_else(|| panic!("no {event} {op} of {resource}"))
         .ts
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let exe = std::env::var("PINCTL_MOTO_SERVER").unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap_or_default();
+            format!("{home}/.cache/pinctl/venv/bin/moto_server")
+        });
+        assert!(
+            Path::new(&exe).exists(),
+            "moto_server not found at {exe}: run the tests with scripts/test.sh, which installs it"
+        );
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&exe)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let endpoint = format!("http://127.0.0.1:{port}");
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Moto { child, endpoint };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto_server did not start");
+    }
+
+    /// Environment that points the AWS SDK (in pinctl and in the test) at this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command (README.md): installs what the tests need when it is missing, then runs the
+# whole suite. Reuses an existing venv, cargo-nextest and build directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/pinctl"
+venv="${PINCTL_VENV:-$cache/venv}"
+mkdir -p "$cache"
+
+# Python venv with moto server (the AWS APIs the tests talk to through the official Rust SDK).
+if [ ! -x "$venv/bin/python" ]; then
+  echo "test.sh: creating the Python venv at $venv"
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import moto, flask, flask_cors' 2>/dev/null; then
+  echo "test.sh: installing moto[server] into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.0,<6'
+fi
+export PINCTL_MOTO_SERVER="$venv/bin/moto_server"
+
+# A stable build directory outside the checkout, so a fresh clone does not rebuild everything.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast "$@"
+else
+  cargo test --no-fail-fast "$@"
+fi
