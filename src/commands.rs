@@ -201,7 +201,11 @@ fn validate(cli: &Cli) -> Result<Exit> {
 }
 
 fn graph(cli: &Cli, format: GraphFormat) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else {
+    let opts = LoadOptions {
+        validate_only: true,
+        ..load_options(cli)?
+    };
+    let Ok(stack) = load_with(cli, opts)? else {
         return Ok(Exit::Error);
     };
     let deps: BTreeMap<&str, Vec<&str>> = stack
