@@ -591,7 +591,7 @@ fn env_overlays_params_and_templates() {
     let p = Project::new();
     p.write(
         "templates/motd.txt",
-        "hello ${vars.who} from ${stack.env}: ${base.id} uid=${params.uid}\n$${HOME} stays\n",
+        "hello ${vars.who} from ${stack.env}: ${base.id} uid=${params.uid} on ${vars.base}\n$${HOME} stays\n",
     );
     p.stack(
         r#"
@@ -617,7 +617,7 @@ resources:
       name: motd
       content:
         template: templates/motd.txt
-        vars: {who: "${params.uid}"}
+        vars: {who: "${params.uid}", base: "${base.name}"}
 "#,
     );
     p.run(&["up", "--yes"]).expect(0);
@@ -626,7 +626,7 @@ resources:
     let id = base["id"].as_str().unwrap();
     assert_eq!(
         p.object_named("motd").unwrap()["props"]["content"],
-        format!("hello aaaaaaaaaaaa from dev: {id} uid=aaaaaaaaaaaa\n${{HOME}} stays\n")
+        format!("hello aaaaaaaaaaaa from dev: {id} uid=aaaaaaaaaaaa on base-aaaaaaaaaaaa\n${{HOME}} stays\n")
     );
     p.run(&["up", "--yes", "--env", "prod"]).expect(0);
     let prod = p.object_named("base-bbbbbbbbbbbb").unwrap();

@@ -205,9 +205,10 @@ impl Shared {
         let lookup = |n: &str, a: &str| lookup_in(&snap, &none, &unknown, &secret_out, n, a);
         let r = resolve::resolve(&self.stack, &res.props, &lookup);
         if contains_unknown(&r.value) {
-            return Err(
-                "a value it depends on is still unknown (a dependency has no such output)".into(),
-            );
+            return Err(format!(
+                "cannot resolve {}: it refers to a value that is not available (an output the dependency did not report, or a secret prop of another resource, which state keeps only as a hash)",
+                unknown_paths(&r.value, "").join(", ")
+            ));
         }
         Ok(r)
     }
@@ -512,6 +513,31 @@ impl Shared {
         };
         self.progress.finish(task, &line);
         result
+    }
+}
+
+fn unknown_paths(v: &Value, at: &str) -> Vec<String> {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .flat_map(|(k, x)| {
+                unknown_paths(
+                    x,
+                    &if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    },
+                )
+            })
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .flat_map(|(i, x)| unknown_paths(x, &format!("{at}[{i}]")))
+            .collect(),
+        other if contains_unknown(other) => vec![format!("`{at}`")],
+        _ => vec![],
     }
 }
 

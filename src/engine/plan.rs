@@ -149,12 +149,26 @@ pub fn lookup_in(
     if unknown(name) {
         return Lookup::Unknown;
     }
-    match state.resources.get(name).and_then(|r| r.outputs.get(attr)) {
-        Some(v) => Lookup::Known {
+    let Some(rec) = state.resources.get(name) else {
+        return Lookup::Unknown;
+    };
+    if let Some(v) = rec.outputs.get(attr) {
+        return Lookup::Known {
             value: v.clone(),
             secret: secret_outputs(name, attr),
+        };
+    }
+    // A prop of an applied resource, as recorded; a secret one is only a digest there.
+    let is_secret = rec
+        .secret_paths
+        .iter()
+        .any(|s| s == &format!("/{attr}") || s.starts_with(&format!("/{attr}/")));
+    match rec.props.get(attr) {
+        Some(v) if !is_secret => Lookup::Known {
+            value: v.clone(),
+            secret: false,
         },
-        None => Lookup::Unknown,
+        _ => Lookup::Unknown,
     }
 }
 
