@@ -31,6 +31,7 @@ pub enum Exit {
 pub fn kinds() -> Kinds {
     let mut all = crate::aws::kinds();
     all.push(crate::sim::kind_info());
+    all.push(crate::sim::versioned_kind_info());
     Kinds::new(all)
 }
 
@@ -42,7 +43,12 @@ fn providers() -> Arc<dyn Providers> {
             Arc::new(crate::aws::NotBuilt { info }),
         );
     }
-    map.insert("sim.thing".into(), Arc::new(crate::sim::SimProvider::new()));
+    for info in [crate::sim::kind_info(), crate::sim::versioned_kind_info()] {
+        map.insert(
+            info.name.to_string(),
+            Arc::new(crate::sim::SimProvider::new(info)),
+        );
+    }
     Arc::new(map)
 }
 

@@ -45,6 +45,17 @@ pub struct ThingProps {
     pub fail: Option<bool>,
 }
 
+/// `sim.versioned`: like `sim.thing`, but a replacement creates the new one before deleting
+/// the old (as API Gateway deployments and MSK Connect plugins are replaced).
+pub fn versioned_kind_info() -> KindInfo {
+    KindInfo {
+        name: "sim.versioned",
+        summary: "A simulated resource replaced new-one-first (for tests and offline trials)",
+        create_before_destroy: true,
+        ..kind_info()
+    }
+}
+
 pub fn kind_info() -> KindInfo {
     KindInfo {
         name: "sim.thing",
@@ -73,14 +84,8 @@ pub struct SimProvider {
 }
 
 impl SimProvider {
-    pub fn new() -> Self {
-        SimProvider { info: kind_info() }
-    }
-}
-
-impl Default for SimProvider {
-    fn default() -> Self {
-        Self::new()
+    pub fn new(info: KindInfo) -> Self {
+        SimProvider { info }
     }
 }
 

@@ -673,3 +673,136 @@ fn graph_outputs_and_state_commands() {
     assert_eq!(show.json()["physical_id"], id);
     p.run(&["state", "show", "nope"]).expect(1);
 }
+
+#[test]
+fn create_before_destroy_replaces_new_one_first() {
+    let p = Project::new();
+    let stack = r#"
+stack: cbd
+resources:
+  deployment:
+    type: sim.versioned
+    props: {name: deployment, zone: v1}
+  stage:
+    type: sim.thing
+    props: {name: stage, content: "${deployment.id}"}
+"#;
+    p.stack(stack);
+    p.run(&["up", "--yes"]).expect(0);
+    let old_id = p.object_named("deployment").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.stack(&stack.replace("zone: v1", "zone: v2"));
+    let plan = p.run(&["plan"]);
+    plan.expect(2);
+    assert!(
+        plan.stdout
+            .contains("-/+ deployment (sim.versioned) will be replaced (new one first)"),
+        "{}",
+        plan.stdout
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let new_id = p.object_named("deployment").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_id, old_id);
+    assert_eq!(p.object_named("stage").unwrap()["props"]["content"], new_id);
+    let ev = p.events();
+    let old_deleted = ev
+        .iter()
+        .find(|e| e.op == "delete" && e.event == "begin")
+        .unwrap()
+        .ts;
+    assert!(
+        first(&ev, "end", "create", "deployment") < old_deleted,
+        "the old one stays until the new one exists"
+    );
+    let stage_updated = ev
+        .iter()
+        .find(|e| e.op == "update" && e.resource == "stage")
+        .unwrap()
+        .ts;
+    assert!(
+        stage_updated < old_deleted,
+        "the stage moves to the new one before the old one goes"
+    );
+    assert_eq!(p.objects().len(), 2);
+    let state = p.state("cbd", "default");
+    assert!(
+        state["resources"]["deployment"].get("deposed").is_none(),
+        "no deposed instance left"
+    );
+    p.run(&["plan"]).expect(0);
+}
+
+#[test]
+fn a_timeout_is_recorded_and_the_next_run_keeps_waiting() {
+    let p = Project::new();
+    let stack = r#"
+stack: slow
+resources:
+  slow:
+    type: sim.thing
+    timeout: 1s
+    props: {name: slow, delay_ms: 2500}
+"#;
+    p.stack(stack);
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(r.stderr.contains("timed out after 1s"), "{}", r.stderr);
+    let state = p.state("slow", "default");
+    assert_eq!(state["resources"]["slow"]["status"], "creating");
+    let id = state["resources"]["slow"]["physical_id"]
+        .as_str()
+        .expect("physical id recorded before the wait")
+        .to_string();
+    let plan = p.run(&["plan", "--json"]);
+    plan.expect(2);
+    assert!(resource(&plan.json(), "slow")["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("resumes the creation"));
+    p.stack(&stack.replace("timeout: 1s", "timeout: 30s"));
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(p.objects().len(), 1, "waited for the same one");
+    assert_eq!(
+        p.state("slow", "default")["resources"]["slow"]["physical_id"],
+        id.as_str()
+    );
+}
+
+#[test]
+fn schema_describes_every_kind() {
+    let p = Project::new();
+    p.stack(THREE);
+    let r = p.run(&["schema"]);
+    r.expect(0);
+    let schema = r.json();
+    let decl = &schema["$defs"]["ResourceDecl"];
+    let kinds: Vec<&str> = decl["properties"]["type"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for k in [
+        "s3.bucket",
+        "ec2.instance",
+        "msk.topic",
+        "mskconnect.connector",
+        "apigateway.rest_api",
+        "kinesis.stream",
+        "mwaa.environment",
+        "workers.deployment",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    let branches = decl["allOf"].as_array().unwrap();
+    let stream = branches
+        .iter()
+        .find(|b| b["if"]["properties"]["type"]["const"] == "kinesis.stream")
+        .unwrap();
+    assert!(stream["then"]["properties"]["props"]["properties"]["retention_hours"].is_object());
+}
