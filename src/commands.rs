@@ -35,14 +35,8 @@ pub fn kinds() -> Kinds {
     Kinds::new(all)
 }
 
-fn providers() -> Arc<dyn Providers> {
-    let mut map: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
-    for info in crate::aws::kinds() {
-        map.insert(
-            info.name.to_string(),
-            Arc::new(crate::aws::NotBuilt { info }),
-        );
-    }
+fn providers(stack: &Stack) -> Arc<dyn Providers> {
+    let mut map: BTreeMap<String, Arc<dyn Provider>> = crate::aws::providers(&stack.root);
     for info in [crate::sim::kind_info(), crate::sim::versioned_kind_info()] {
         map.insert(
             info.name.to_string(),
@@ -241,7 +235,7 @@ async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
     };
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
-    let providers = providers();
+    let providers = providers(&stack);
     let opts = PlanOptions {
         refresh: !args.no_refresh,
         destroy: args.destroy,
@@ -285,7 +279,7 @@ async fn up_locked(
     stack: Stack,
     store: StateStore,
 ) -> Result<Exit> {
-    let providers = providers();
+    let providers = providers(&stack);
     let state = store.snapshot().await;
     let opts = PlanOptions {
         refresh: !args.no_refresh,
@@ -396,7 +390,7 @@ async fn diff_cmd(cli: &Cli) -> Result<Exit> {
     };
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
-    let providers = providers();
+    let providers = providers(&stack);
     let report = drift::drift(
         &stack,
         &state,

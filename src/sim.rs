@@ -66,6 +66,8 @@ pub fn kind_info() -> KindInfo {
         secret: &["password"],
         create_before_destroy: false,
         timeout: Duration::from_secs(600),
+        volatile_outputs: &[],
+        prepare: None,
     }
 }
 
@@ -267,7 +269,7 @@ impl Provider for SimProvider {
         save(&o)
     }
 
-    async fn delete(&self, cx: &Cx, id: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
         log("begin", "delete", &cx.resource, id)?;
         match std::fs::remove_file(path_of(id)?) {
             Ok(()) => {}

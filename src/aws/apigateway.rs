@@ -112,6 +112,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(600),
+            volatile_outputs: &["definition_hash"],
+            prepare: None,
         },
         KindInfo {
             name: "apigateway.deployment",
@@ -129,6 +131,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: true,
             timeout: Duration::from_secs(300),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "apigateway.stage",
@@ -142,6 +146,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(300),
+            volatile_outputs: &[],
+            prepare: None,
         },
     ]
 }

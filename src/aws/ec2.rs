@@ -109,6 +109,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(120),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "ec2.key_pair",
@@ -122,6 +124,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(120),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "ec2.security_group",
@@ -136,6 +140,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(600),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "ec2.instance",
@@ -152,6 +158,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(900),
+            volatile_outputs: &[],
+            prepare: None,
         },
     ]
 }

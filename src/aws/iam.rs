@@ -72,6 +72,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(300),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "iam.instance_profile",
@@ -82,6 +84,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(300),
+            volatile_outputs: &[],
+            prepare: None,
         },
     ]
 }

@@ -46,5 +46,7 @@ pub fn kinds() -> Vec<KindInfo> {
         secret: &[],
         create_before_destroy: false,
         timeout: Duration::from_secs(600),
+        volatile_outputs: &[],
+        prepare: None,
     }]
 }

@@ -2,9 +2,11 @@
 //! and, as they are built, the providers over the official AWS SDK for Rust.
 
 pub mod apigateway;
+pub mod client;
 pub mod ec2;
 pub mod iam;
 pub mod kinesis;
+pub mod limiter;
 pub mod msk;
 pub mod mskconnect;
 pub mod mwaa;
@@ -12,10 +14,36 @@ pub mod s3;
 pub mod ssm;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::kind::KindInfo;
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+
+/// The providers of every AWS kind; kinds whose service calls are not built yet refuse.
+pub fn providers(
+    root: &std::path::Path,
+) -> std::collections::BTreeMap<String, std::sync::Arc<dyn Provider>> {
+    use std::sync::Arc;
+    let clients = Arc::new(client::Clients::new());
+    let mut map: std::collections::BTreeMap<String, Arc<dyn Provider>> =
+        std::collections::BTreeMap::new();
+    for info in kinds() {
+        let c = clients.clone();
+        let p: Arc<dyn Provider> = match info.name {
+            "s3.bucket" => Arc::new(s3::BucketProvider { info, clients: c }),
+            "s3.object" => Arc::new(s3::ObjectProvider {
+                info,
+                clients: c,
+                root: root.to_path_buf(),
+            }),
+            _ => Arc::new(NotBuilt { info }),
+        };
+        map.insert(p.info().name.to_string(), p);
+    }
+    map
+}
 
 pub fn kinds() -> Vec<KindInfo> {
     [
@@ -71,7 +99,29 @@ impl Provider for NotBuilt {
     ) -> Result<(), ProviderError> {
         Err(self.refuse())
     }
-    async fn delete(&self, _: &Cx, _: &str) -> Result<(), ProviderError> {
+    async fn delete(&self, _: &Cx, _: &str, _: &Value) -> Result<(), ProviderError> {
         Err(self.refuse())
     }
+}
+
+/// Typed props from the engine's JSON.
+pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ProviderError> {
+    serde_json::from_value(v.clone()).map_err(|e| ProviderError::Invalid(e.to_string()))
+}
+
+/// JSON of typed props, as a provider reports what it reads.
+pub fn json<T: Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+/// Whether tags read from a service mark the resource as this stack's `cx.resource`.
+pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, cx: &Cx) -> bool {
+    cx.tags().iter().all(|(k, v)| tags.get(k) == Some(v))
+}
+
+/// A resource exists under the name the stack wants but belongs to something else.
+pub fn not_ours(what: &str, name: &str) -> ProviderError {
+    ProviderError::Other(format!(
+        "{what} `{name}` already exists and is not tagged as this stack's (pinctl:stack, pinctl:env, pinctl:id); pinctl will not take it over"
+    ))
 }

@@ -71,6 +71,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(120 * 60),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "msk.topic",
@@ -88,6 +90,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(600),
+            volatile_outputs: &[],
+            prepare: None,
         },
     ]
 }

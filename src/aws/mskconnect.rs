@@ -89,6 +89,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: true,
             timeout: Duration::from_secs(30 * 60),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "mskconnect.worker_configuration",
@@ -102,6 +104,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: true,
             timeout: Duration::from_secs(10 * 60),
+            volatile_outputs: &[],
+            prepare: None,
         },
         KindInfo {
             name: "mskconnect.connector",
@@ -124,6 +128,8 @@ pub fn kinds() -> Vec<KindInfo> {
             secret: &[],
             create_before_destroy: false,
             timeout: Duration::from_secs(60 * 60),
+            volatile_outputs: &[],
+            prepare: None,
         },
     ]
 }

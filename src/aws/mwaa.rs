@@ -58,5 +58,7 @@ pub fn kinds() -> Vec<KindInfo> {
         secret: &[],
         create_before_destroy: false,
         timeout: Duration::from_secs(120 * 60),
+        volatile_outputs: &[],
+        prepare: None,
     }]
 }

@@ -38,5 +38,7 @@ pub fn kinds() -> Vec<KindInfo> {
         secret: &[],
         create_before_destroy: false,
         timeout: Duration::from_secs(900),
+        volatile_outputs: &[],
+        prepare: None,
     }]
 }

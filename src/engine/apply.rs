@@ -194,7 +194,7 @@ impl Shared {
         let snap = self.store.snapshot().await;
         let res = &self.stack.resources[name];
         let none = BTreeMap::new();
-        let unknown = |_: &str| false;
+        let unknown = |_: &str, _: &str| false;
         let secret_out = |n: &str, a: &str| {
             self.stack
                 .resources
@@ -203,7 +203,10 @@ impl Shared {
                 .is_some_and(|p| p.info().secret.contains(&a))
         };
         let lookup = |n: &str, a: &str| lookup_in(&snap, &none, &unknown, &secret_out, n, a);
-        let r = resolve::resolve(&self.stack, &res.props, &lookup);
+        let mut r = resolve::resolve(&self.stack, &res.props, &lookup);
+        if let Some(prepare) = self.providers.get(&res.kind).and_then(|p| p.info().prepare) {
+            prepare(&mut r.value, &self.stack.root)?;
+        }
         if contains_unknown(&r.value) {
             return Err(format!(
                 "cannot resolve {}: it refers to a value that is not available (an output the dependency did not report, or a secret prop of another resource, which state keeps only as a hash)",
@@ -424,7 +427,7 @@ impl Shared {
         let cx = self.cx(name, &rec.token);
         for d in &rec.deposed {
             provider
-                .delete(&cx, &d.physical_id)
+                .delete(&cx, &d.physical_id, &d.props)
                 .await
                 .map_err(|e| e.to_string())?;
             self.wait_deleted(provider.as_ref(), &cx, &d.physical_id)
@@ -455,7 +458,10 @@ impl Shared {
                 .map_err(|e| e.to_string())?,
         };
         if let Some(id) = physical {
-            provider.delete(&cx, &id).await.map_err(|e| e.to_string())?;
+            provider
+                .delete(&cx, &id, &rec.props)
+                .await
+                .map_err(|e| e.to_string())?;
             self.wait_deleted(provider.as_ref(), &cx, &id).await?;
         }
         self.record(|rs| {

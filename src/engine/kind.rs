@@ -24,6 +24,12 @@ pub struct KindInfo {
     pub create_before_destroy: bool,
     /// How long one create, update or delete may take unless the stack says otherwise.
     pub timeout: Duration,
+    /// Outputs that an in-place update changes (a definition hash, a revision): dependents see
+    /// them as `(known after apply)` when this resource is updated.
+    pub volatile_outputs: &'static [&'static str],
+    /// Completes resolved props before they are compared or applied, e.g. the digest of a local
+    /// file, so a change of the file is a change of the resource. Paths are relative to `root`.
+    pub prepare: Option<fn(&mut Value, &std::path::Path) -> Result<(), String>>,
 }
 
 impl KindInfo {

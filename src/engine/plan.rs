@@ -127,7 +127,7 @@ pub struct PlanOptions {
 pub fn lookup_in(
     state: &StateFile,
     props: &BTreeMap<String, Resolved>,
-    unknown: &dyn Fn(&str) -> bool,
+    unknown: &dyn Fn(&str, &str) -> bool,
     secret_outputs: &dyn Fn(&str, &str) -> bool,
     name: &str,
     attr: &str,
@@ -146,7 +146,7 @@ pub fn lookup_in(
             }
         }
     }
-    if unknown(name) {
+    if unknown(name, attr) {
         return Lookup::Unknown;
     }
     let Some(rec) = state.resources.get(name) else {
@@ -263,8 +263,15 @@ pub async fn plan(
             .ok_or_else(|| EngineError::UnknownKind(res.kind.clone()))?;
         let info = provider.info().clone();
         let r = {
-            let unknown =
-                |n: &str| matches!(pending.get(n), Some(Action::Create | Action::Replace));
+            let unknown = |n: &str, a: &str| match pending.get(n) {
+                Some(Action::Create | Action::Replace) => true,
+                Some(Action::Update) => stack
+                    .resources
+                    .get(n)
+                    .and_then(|r| providers.get(&r.kind))
+                    .is_some_and(|p| p.info().volatile_outputs.contains(&a)),
+                _ => false,
+            };
             let secret_out = |n: &str, a: &str| {
                 stack
                     .resources
@@ -276,6 +283,13 @@ pub async fn plan(
                 |n: &str, a: &str| lookup_in(state, &resolved, &unknown, &secret_out, n, a);
             resolve::resolve(stack, &res.props, &lookup)
         };
+        let mut r = r;
+        if let Some(prepare) = info.prepare {
+            prepare(&mut r.value, &stack.root).map_err(|message| EngineError::Provider {
+                resource: name.to_string(),
+                message,
+            })?;
+        }
         let secrets = secret_pointers(&r, info.secret);
         let recorded = state.resources.get(name);
         let mut plan = ResourcePlan {

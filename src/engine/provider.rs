@@ -100,8 +100,14 @@ pub trait Provider: Send + Sync {
         changed: &[String],
     ) -> Result<(), ProviderError>;
 
-    /// Starts the deletion; a resource already gone is not an error.
-    async fn delete(&self, cx: &Cx, physical_id: &str) -> Result<(), ProviderError>;
+    /// Starts the deletion; a resource already gone is not an error. `recorded` are the props
+    /// it was last applied with.
+    async fn delete(
+        &self,
+        cx: &Cx,
+        physical_id: &str,
+        recorded: &Value,
+    ) -> Result<(), ProviderError>;
 
     /// Whether the deletion has finished.
     async fn is_deleted(&self, cx: &Cx, physical_id: &str) -> Result<bool, ProviderError> {

@@ -1,0 +1,175 @@
+//! The AWS SDK clients, built once per run from the default configuration chain (credentials,
+//! region, `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_MAX_ATTEMPTS`). Every call goes
+//! through here, so retries (the SDK's standard mode: throttling and 5xx with backoff and jitter),
+//! the API Gateway rate limiter and the optional call log are set in one place.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::OnceCell;
+
+use super::limiter::Limiter;
+use crate::engine::provider::ProviderError;
+
+/// Appends `service operation` for every call to the file in `PINCTL_CALL_LOG`, so a test (or a
+/// curious user) can see exactly which API calls a run made.
+#[derive(Debug, Clone)]
+struct CallLog {
+    file: Arc<Mutex<std::fs::File>>,
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "pinctl-call-log"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            if let Ok(mut f) = self.file.lock() {
+                let _ = writeln!(f, "{} {}", m.service(), m.name());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn call_log() -> Option<CallLog> {
+    let path = std::env::var_os("PINCTL_CALL_LOG")?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .ok()?;
+    Some(CallLog {
+        file: Arc::new(Mutex::new(file)),
+    })
+}
+
+/// One client per service, made on first use.
+pub struct Clients {
+    config: OnceCell<aws_config::SdkConfig>,
+    iam: OnceCell<aws_sdk_iam::Client>,
+    s3: OnceCell<aws_sdk_s3::Client>,
+    ec2: OnceCell<aws_sdk_ec2::Client>,
+    ssm: OnceCell<aws_sdk_ssm::Client>,
+    kinesis: OnceCell<aws_sdk_kinesis::Client>,
+    apigateway: OnceCell<aws_sdk_apigateway::Client>,
+    pub limiter: Limiter,
+    log: Option<CallLog>,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! client {
+    ($fn:ident, $field:ident, $sdk:ident, $extra:expr) => {
+        pub async fn $fn(&self) -> &$sdk::Client {
+            self.$field
+                .get_or_init(|| async {
+                    let shared = self.config().await;
+                    let mut b = $sdk::config::Builder::from(shared);
+                    if let Some(log) = &self.log {
+                        b = b.interceptor(log.clone());
+                    }
+                    #[allow(clippy::redundant_closure_call)]
+                    let b = ($extra)(b);
+                    $sdk::Client::from_conf(b.build())
+                })
+                .await
+        }
+    };
+}
+
+impl Clients {
+    pub fn new() -> Self {
+        Clients {
+            config: OnceCell::new(),
+            iam: OnceCell::new(),
+            s3: OnceCell::new(),
+            ec2: OnceCell::new(),
+            ssm: OnceCell::new(),
+            kinesis: OnceCell::new(),
+            apigateway: OnceCell::new(),
+            limiter: Limiter::from_env(),
+            log: call_log(),
+        }
+    }
+
+    pub async fn config(&self) -> &aws_config::SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+            })
+            .await
+    }
+
+    pub async fn region(&self) -> String {
+        self.config()
+            .await
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+
+    client!(iam, iam, aws_sdk_iam, |b| b);
+    client!(ec2, ec2, aws_sdk_ec2, |b| b);
+    client!(ssm, ssm, aws_sdk_ssm, |b| b);
+    client!(kinesis, kinesis, aws_sdk_kinesis, |b| b);
+    client!(apigateway, apigateway, aws_sdk_apigateway, |b| b);
+    client!(s3, s3, aws_sdk_s3, |b: aws_sdk_s3::config::Builder| {
+        // Local S3 endpoints (moto, MinIO) serve buckets by path, not by host name.
+        let custom = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        b.force_path_style(custom)
+    });
+}
+
+/// The service's error code of a failed call, if it got that far.
+pub fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+    match e {
+        SdkError::ServiceError(s) => s.err().code(),
+        _ => None,
+    }
+}
+
+/// A failed call as the engine reports it: operation, AWS error code, message.
+pub fn api_error<E, R>(operation: &str, e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &e {
+        SdkError::ServiceError(s) => ProviderError::Api {
+            operation: operation.into(),
+            code: s.err().code().unwrap_or("Unknown").into(),
+            message: s.err().message().unwrap_or_default().into(),
+        },
+        other => ProviderError::Api {
+            operation: operation.into(),
+            code: match other {
+                SdkError::TimeoutError(_) => "Timeout",
+                SdkError::DispatchFailure(_) => "DispatchFailure",
+                SdkError::ResponseError(_) => "ResponseError",
+                _ => "ClientError",
+            }
+            .into(),
+            message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        },
+    }
+}
