@@ -33,6 +33,13 @@ pub fn providers(
         let c = clients.clone();
         let p: Arc<dyn Provider> = match info.name {
             "s3.bucket" => Arc::new(s3::BucketProvider { info, clients: c }),
+            "iam.role" => Arc::new(iam::RoleProvider { info, clients: c }),
+            "iam.role_policy" => Arc::new(iam::RolePolicyProvider { info, clients: c }),
+            "iam.instance_profile" => Arc::new(iam::InstanceProfileProvider { info, clients: c }),
+            "ec2.default_network" => Arc::new(ec2::DefaultNetworkProvider { info, clients: c }),
+            "ec2.key_pair" => Arc::new(ec2::KeyPairProvider { info, clients: c, root: root.to_path_buf() }),
+            "ec2.security_group" => Arc::new(ec2::SecurityGroupProvider { info, clients: c }),
+            "ec2.instance" => Arc::new(ec2::InstanceProvider { info, clients: c }),
             "s3.object" => Arc::new(s3::ObjectProvider {
                 info,
                 clients: c,
