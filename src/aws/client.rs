@@ -67,6 +67,8 @@ pub struct Clients {
     ssm: OnceCell<aws_sdk_ssm::Client>,
     kinesis: OnceCell<aws_sdk_kinesis::Client>,
     apigateway: OnceCell<aws_sdk_apigateway::Client>,
+    sts: OnceCell<aws_sdk_sts::Client>,
+    account: OnceCell<String>,
     pub limiter: Limiter,
     log: Option<CallLog>,
 }
@@ -106,6 +108,8 @@ impl Clients {
             ssm: OnceCell::new(),
             kinesis: OnceCell::new(),
             apigateway: OnceCell::new(),
+            sts: OnceCell::new(),
+            account: OnceCell::new(),
             limiter: Limiter::from_env(),
             log: call_log(),
         }
@@ -132,6 +136,24 @@ impl Clients {
     client!(ssm, ssm, aws_sdk_ssm, |b| b);
     client!(kinesis, kinesis, aws_sdk_kinesis, |b| b);
     client!(apigateway, apigateway, aws_sdk_apigateway, |b| b);
+    client!(sts, sts, aws_sdk_sts, |b| b);
+
+    /// The account the credentials belong to (for ARNs the services do not return).
+    pub async fn account(&self) -> Result<&str, ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = self
+                    .sts()
+                    .await
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| api_error("GetCallerIdentity", e))?;
+                Ok::<String, ProviderError>(out.account().unwrap_or_default().to_string())
+            })
+            .await
+            .map(String::as_str)
+    }
     client!(s3, s3, aws_sdk_s3, |b: aws_sdk_s3::config::Builder| {
         // Local S3 endpoints (moto, MinIO) serve buckets by path, not by host name.
         let custom = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()

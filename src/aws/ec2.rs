@@ -168,8 +168,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IamInstanceProfileSpecification, InstanceStateName, IpPermission, IpRange, PrefixListId, ResourceType,
-    Tag, TagSpecification, UserIdGroupPair,
+    Filter, IamInstanceProfileSpecification, InstanceStateName, IpPermission, IpRange,
+    PrefixListId, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -183,18 +183,30 @@ fn tag_spec(cx: &Cx, kind: ResourceType, extra: &BTreeMap<String, String>) -> Ta
     tags.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     TagSpecification::builder()
         .resource_type(kind)
-        .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .set_tags(Some(
+            tags.into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
         .build()
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
 fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder().name(name).set_values(Some(values.iter().map(|v| v.to_string()).collect())).build()
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
 }
 
 // ── ec2.default_network ─────────────────────────────────────────────────────────────────
@@ -210,10 +222,26 @@ impl Provider for DefaultNetworkProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, vpc_id: &str, recorded: &Value) -> Result<Option<Live>, ProviderError> {
-        match self.clients.ec2().await.describe_vpcs().vpc_ids(vpc_id).send().await {
+    async fn read(
+        &self,
+        _cx: &Cx,
+        vpc_id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        match self
+            .clients
+            .ec2()
+            .await
+            .describe_vpcs()
+            .vpc_ids(vpc_id)
+            .send()
+            .await
+        {
             Ok(out) if !out.vpcs().is_empty() => match self.poll(_cx, vpc_id).await? {
-                Poll::Ready(outputs) => Ok(Some(Live { props: recorded.clone(), outputs })),
+                Poll::Ready(outputs) => Ok(Some(Live {
+                    props: recorded.clone(),
+                    outputs,
+                })),
                 _ => Ok(None),
             },
             Ok(_) => Ok(None),
@@ -236,14 +264,28 @@ impl Provider for DefaultNetworkProvider {
         out.vpcs()
             .first()
             .and_then(|v| v.vpc_id().map(str::to_string))
-            .ok_or_else(|| ProviderError::Other(format!("region {region} has no default VPC; create one (`aws ec2 create-default-vpc`)")))
+            .ok_or_else(|| {
+                ProviderError::Other(format!(
+                    "region {region} has no default VPC; create one (`aws ec2 create-default-vpc`)"
+                ))
+            })
     }
 
     async fn poll(&self, cx: &Cx, vpc_id: &str) -> Result<Poll, ProviderError> {
         let _ = cx;
         let ec2 = self.clients.ec2().await;
-        let vpcs = ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(|e| api_error("DescribeVpcs", e))?;
-        let cidr = vpcs.vpcs().first().and_then(|v| v.cidr_block()).unwrap_or_default().to_string();
+        let vpcs = ec2
+            .describe_vpcs()
+            .vpc_ids(vpc_id)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeVpcs", e))?;
+        let cidr = vpcs
+            .vpcs()
+            .first()
+            .and_then(|v| v.cidr_block())
+            .unwrap_or_default()
+            .to_string();
         let subnets = ec2
             .describe_subnets()
             .filters(filter("vpc-id", &[vpc_id]))
@@ -254,19 +296,37 @@ impl Provider for DefaultNetworkProvider {
         let mut by_zone: Vec<(String, String)> = subnets
             .subnets()
             .iter()
-            .filter_map(|s| Some((s.availability_zone()?.to_string(), s.subnet_id()?.to_string())))
+            .filter_map(|s| {
+                Some((
+                    s.availability_zone()?.to_string(),
+                    s.subnet_id()?.to_string(),
+                ))
+            })
             .collect();
         by_zone.sort();
-        let ids: Vec<Value> = by_zone.into_iter().map(|(_, id)| Value::String(id)).collect();
+        let ids: Vec<Value> = by_zone
+            .into_iter()
+            .map(|(_, id)| Value::String(id))
+            .collect();
         let mut m = Map::new();
         m.insert("vpc_id".into(), Value::String(vpc_id.into()));
         m.insert("cidr".into(), Value::String(cidr));
-        m.insert("subnet_id".into(), ids.first().cloned().unwrap_or(Value::Null));
+        m.insert(
+            "subnet_id".into(),
+            ids.first().cloned().unwrap_or(Value::Null),
+        );
         m.insert("subnet_ids".into(), Value::Array(ids));
         Ok(Poll::Ready(m))
     }
 
-    async fn update(&self, _cx: &Cx, _id: &str, _old: &Value, _new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        _cx: &Cx,
+        _id: &str,
+        _old: &Value,
+        _new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 
@@ -289,8 +349,19 @@ pub struct KeyPairProvider {
 }
 
 impl KeyPairProvider {
-    async fn describe(&self, id: &str) -> Result<Option<aws_sdk_ec2::types::KeyPairInfo>, ProviderError> {
-        match self.clients.ec2().await.describe_key_pairs().key_pair_ids(id).send().await {
+    async fn describe(
+        &self,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::KeyPairInfo>, ProviderError> {
+        match self
+            .clients
+            .ec2()
+            .await
+            .describe_key_pairs()
+            .key_pair_ids(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.key_pairs().first().cloned()),
             Err(e) if code_of(&e) == Some("InvalidKeyPair.NotFound") => Ok(None),
             Err(e) => Err(api_error("DescribeKeyPairs", e)),
@@ -299,8 +370,14 @@ impl KeyPairProvider {
 
     fn outputs(k: &aws_sdk_ec2::types::KeyPairInfo) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("id".into(), Value::String(k.key_pair_id().unwrap_or_default().into()));
-        m.insert("fingerprint".into(), Value::String(k.key_fingerprint().unwrap_or_default().into()));
+        m.insert(
+            "id".into(),
+            Value::String(k.key_pair_id().unwrap_or_default().into()),
+        );
+        m.insert(
+            "fingerprint".into(),
+            Value::String(k.key_fingerprint().unwrap_or_default().into()),
+        );
         m
     }
 }
@@ -309,15 +386,23 @@ fn write_private_key(path: &std::path::Path, material: &str) -> Result<(), Provi
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ProviderError::Other(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ProviderError::Other(format!("{}: {e}", dir.display())))?;
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| ProviderError::Other(format!("writing the private key to {}: {e}", path.display())))?;
-    f.write_all(material.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| ProviderError::Other(e.to_string()))
+        .map_err(|e| {
+            ProviderError::Other(format!(
+                "writing the private key to {}: {e}",
+                path.display()
+            ))
+        })?;
+    f.write_all(material.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| ProviderError::Other(e.to_string()))
 }
 
 #[async_trait]
@@ -326,21 +411,42 @@ impl Provider for KeyPairProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, id: &str, recorded: &Value) -> Result<Option<Live>, ProviderError> {
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
         Ok(self.describe(id).await?.map(|k| {
             let mut props = recorded.clone();
             if let Value::Object(m) = &mut props {
-                m.insert("name".into(), Value::String(k.key_name().unwrap_or_default().into()));
+                m.insert(
+                    "name".into(),
+                    Value::String(k.key_name().unwrap_or_default().into()),
+                );
             }
-            Live { props, outputs: Self::outputs(&k) }
+            Live {
+                props,
+                outputs: Self::outputs(&k),
+            }
         }))
     }
 
     async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
         let p: KeyPairProps = typed(props)?;
-        match self.clients.ec2().await.describe_key_pairs().key_names(&p.name).send().await {
+        match self
+            .clients
+            .ec2()
+            .await
+            .describe_key_pairs()
+            .key_names(&p.name)
+            .send()
+            .await
+        {
             Ok(out) => {
-                let Some(k) = out.key_pairs().first() else { return Ok(None) };
+                let Some(k) = out.key_pairs().first() else {
+                    return Ok(None);
+                };
                 if !owned_by(&tag_map(k.tags()), cx) {
                     return Err(not_ours("key pair", &p.name));
                 }
@@ -389,12 +495,27 @@ impl Provider for KeyPairProvider {
         })
     }
 
-    async fn update(&self, _cx: &Cx, _id: &str, _old: &Value, _new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        _cx: &Cx,
+        _id: &str,
+        _old: &Value,
+        _new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, recorded: &Value) -> Result<(), ProviderError> {
-        match self.clients.ec2().await.delete_key_pair().key_pair_id(id).send().await {
+        match self
+            .clients
+            .ec2()
+            .await
+            .delete_key_pair()
+            .key_pair_id(id)
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("InvalidKeyPair.NotFound") => {}
             Err(e) => return Err(api_error("DeleteKeyPair", e)),
@@ -455,15 +576,33 @@ fn rule_of(k: &RuleKey) -> IngressRule {
 }
 
 fn permission_of(k: &RuleKey) -> IpPermission {
-    let mut p = IpPermission::builder().ip_protocol(&k.protocol).set_from_port(k.from).set_to_port(k.to);
+    let mut p = IpPermission::builder()
+        .ip_protocol(&k.protocol)
+        .set_from_port(k.from)
+        .set_to_port(k.to);
     if let Some(c) = &k.cidr {
-        p = p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(k.description.clone()).build());
+        p = p.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(c)
+                .set_description(k.description.clone())
+                .build(),
+        );
     }
     if let Some(g) = &k.group {
-        p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(k.description.clone()).build());
+        p = p.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(k.description.clone())
+                .build(),
+        );
     }
     if let Some(pl) = &k.prefix_list {
-        p = p.prefix_list_ids(PrefixListId::builder().prefix_list_id(pl).set_description(k.description.clone()).build());
+        p = p.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(pl)
+                .set_description(k.description.clone())
+                .build(),
+        );
     }
     p.build()
 }
@@ -473,23 +612,55 @@ fn flatten(perms: &[IpPermission]) -> Vec<RuleKey> {
     for p in perms {
         let protocol = p.ip_protocol().unwrap_or("-1").to_string();
         let all = protocol == "-1";
-        let (from, to) = if all { (None, None) } else { (p.from_port(), p.to_port()) };
-        let base = RuleKey { protocol, from, to, cidr: None, group: None, prefix_list: None, description: None };
+        let (from, to) = if all {
+            (None, None)
+        } else {
+            (p.from_port(), p.to_port())
+        };
+        let base = RuleKey {
+            protocol,
+            from,
+            to,
+            cidr: None,
+            group: None,
+            prefix_list: None,
+            description: None,
+        };
         for r in p.ip_ranges() {
-            out.push(RuleKey { cidr: r.cidr_ip().map(str::to_string), description: r.description().map(str::to_string), ..base.clone() });
+            out.push(RuleKey {
+                cidr: r.cidr_ip().map(str::to_string),
+                description: r.description().map(str::to_string),
+                ..base.clone()
+            });
         }
         for g in p.user_id_group_pairs() {
-            out.push(RuleKey { group: g.group_id().map(str::to_string), description: g.description().map(str::to_string), ..base.clone() });
+            out.push(RuleKey {
+                group: g.group_id().map(str::to_string),
+                description: g.description().map(str::to_string),
+                ..base.clone()
+            });
         }
         for pl in p.prefix_list_ids() {
-            out.push(RuleKey { prefix_list: pl.prefix_list_id().map(str::to_string), description: pl.description().map(str::to_string), ..base.clone() });
+            out.push(RuleKey {
+                prefix_list: pl.prefix_list_id().map(str::to_string),
+                description: pl.description().map(str::to_string),
+                ..base.clone()
+            });
         }
     }
     out
 }
 
 fn self_rule(group_id: &str) -> RuleKey {
-    RuleKey { protocol: "-1".into(), from: None, to: None, cidr: None, group: Some(group_id.into()), prefix_list: None, description: Some("members of the group".into()) }
+    RuleKey {
+        protocol: "-1".into(),
+        from: None,
+        to: None,
+        cidr: None,
+        group: Some(group_id.into()),
+        prefix_list: None,
+        description: Some("members of the group".into()),
+    }
 }
 
 fn wanted(p: &SecurityGroupProps, group_id: &str) -> Vec<RuleKey> {
@@ -501,8 +672,19 @@ fn wanted(p: &SecurityGroupProps, group_id: &str) -> Vec<RuleKey> {
 }
 
 impl SecurityGroupProvider {
-    async fn describe(&self, id: &str) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
-        match self.clients.ec2().await.describe_security_groups().group_ids(id).send().await {
+    async fn describe(
+        &self,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
+        match self
+            .clients
+            .ec2()
+            .await
+            .describe_security_groups()
+            .group_ids(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.security_groups().first().cloned()),
             Err(e) if code_of(&e) == Some("InvalidGroup.NotFound") => Ok(None),
             Err(e) => Err(api_error("DescribeSecurityGroups", e)),
@@ -514,7 +696,13 @@ impl SecurityGroupProvider {
         let id = g.group_id().unwrap_or_default();
         let mut m = Map::new();
         m.insert("id".into(), Value::String(id.into()));
-        m.insert("arn".into(), Value::String(format!("arn:aws:ec2:{region}:{}:security-group/{id}", g.owner_id().unwrap_or_default())));
+        m.insert(
+            "arn".into(),
+            Value::String(format!(
+                "arn:aws:ec2:{region}:{}:security-group/{id}",
+                g.owner_id().unwrap_or_default()
+            )),
+        );
         m
     }
 
@@ -522,15 +710,37 @@ impl SecurityGroupProvider {
         let ec2 = self.clients.ec2().await;
         let have = match self.describe(group_id).await? {
             Some(g) => flatten(g.ip_permissions()),
-            None => return Err(ProviderError::Other(format!("security group {group_id} disappeared"))),
+            None => {
+                return Err(ProviderError::Other(format!(
+                    "security group {group_id} disappeared"
+                )))
+            }
         };
-        let revoke: Vec<IpPermission> = have.iter().filter(|k| !want.contains(k)).map(permission_of).collect();
-        let grant: Vec<IpPermission> = want.iter().filter(|k| !have.contains(k)).map(permission_of).collect();
+        let revoke: Vec<IpPermission> = have
+            .iter()
+            .filter(|k| !want.contains(k))
+            .map(permission_of)
+            .collect();
+        let grant: Vec<IpPermission> = want
+            .iter()
+            .filter(|k| !have.contains(k))
+            .map(permission_of)
+            .collect();
         if !revoke.is_empty() {
-            ec2.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(revoke)).send().await.map_err(|e| api_error("RevokeSecurityGroupIngress", e))?;
+            ec2.revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(revoke))
+                .send()
+                .await
+                .map_err(|e| api_error("RevokeSecurityGroupIngress", e))?;
         }
         if !grant.is_empty() {
-            ec2.authorize_security_group_ingress().group_id(group_id).set_ip_permissions(Some(grant)).send().await.map_err(|e| api_error("AuthorizeSecurityGroupIngress", e))?;
+            ec2.authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(grant))
+                .send()
+                .await
+                .map_err(|e| api_error("AuthorizeSecurityGroupIngress", e))?;
         }
         Ok(())
     }
@@ -542,10 +752,20 @@ impl Provider for SecurityGroupProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, id: &str, recorded: &Value) -> Result<Option<Live>, ProviderError> {
-        let Some(g) = self.describe(id).await? else { return Ok(None) };
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some(g) = self.describe(id).await? else {
+            return Ok(None);
+        };
         let mut have = flatten(g.ip_permissions());
-        let allow_self = match have.iter().position(|k| k.protocol == "-1" && k.group.as_deref() == Some(id)) {
+        let allow_self = match have
+            .iter()
+            .position(|k| k.protocol == "-1" && k.group.as_deref() == Some(id))
+        {
             Some(i) => {
                 have.remove(i);
                 true
@@ -560,7 +780,11 @@ impl Provider for SecurityGroupProvider {
             .iter()
             .map(key_of)
             .collect();
-        let mut ordered: Vec<RuleKey> = recorded_rules.iter().filter(|k| have.contains(k)).cloned().collect();
+        let mut ordered: Vec<RuleKey> = recorded_rules
+            .iter()
+            .filter(|k| have.contains(k))
+            .cloned()
+            .collect();
         ordered.extend(have.iter().filter(|k| !recorded_rules.contains(k)).cloned());
         let live = SecurityGroupProps {
             name: g.group_name().unwrap_or_default().into(),
@@ -569,7 +793,10 @@ impl Provider for SecurityGroupProvider {
             ingress: ordered.iter().map(rule_of).collect(),
             allow_self,
         };
-        Ok(Some(Live { props: json(&live), outputs: self.outputs(&g).await }))
+        Ok(Some(Live {
+            props: json(&live),
+            outputs: self.outputs(&g).await,
+        }))
     }
 
     async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
@@ -586,12 +813,20 @@ impl Provider for SecurityGroupProvider {
         let id = match created {
             Ok(out) => out.group_id().unwrap_or_default().to_string(),
             Err(e) if code_of(&e) == Some("InvalidGroup.Duplicate") => {
-                let mut req = ec2.describe_security_groups().filters(filter("group-name", &[&p.name]));
+                let mut req = ec2
+                    .describe_security_groups()
+                    .filters(filter("group-name", &[&p.name]));
                 if let Some(v) = &p.vpc_id {
                     req = req.filters(filter("vpc-id", &[v]));
                 }
-                let out = req.send().await.map_err(|e| api_error("DescribeSecurityGroups", e))?;
-                let g = out.security_groups().first().ok_or_else(|| not_ours("security group", &p.name))?;
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| api_error("DescribeSecurityGroups", e))?;
+                let g = out
+                    .security_groups()
+                    .first()
+                    .ok_or_else(|| not_ours("security group", &p.name))?;
                 if !owned_by(&tag_map(g.tags()), cx) {
                     return Err(not_ours("security group", &p.name));
                 }
@@ -610,7 +845,14 @@ impl Provider for SecurityGroupProvider {
         })
     }
 
-    async fn update(&self, _cx: &Cx, id: &str, _old: &Value, new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         let p: SecurityGroupProps = typed(new)?;
         self.sync_rules(id, &wanted(&p, id)).await
     }
@@ -642,10 +884,23 @@ pub struct InstanceProvider {
 }
 
 impl InstanceProvider {
-    async fn describe(&self, id: &str) -> Result<Option<(aws_sdk_ec2::types::Instance, String)>, ProviderError> {
-        match self.clients.ec2().await.describe_instances().instance_ids(id).send().await {
+    async fn describe(
+        &self,
+        id: &str,
+    ) -> Result<Option<(aws_sdk_ec2::types::Instance, String)>, ProviderError> {
+        match self
+            .clients
+            .ec2()
+            .await
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.reservations().iter().find_map(|r| {
-                r.instances().first().map(|i| (i.clone(), r.owner_id().unwrap_or_default().to_string()))
+                r.instances()
+                    .first()
+                    .map(|i| (i.clone(), r.owner_id().unwrap_or_default().to_string()))
             })),
             Err(e) if code_of(&e) == Some("InvalidInstanceID.NotFound") => Ok(None),
             Err(e) => Err(api_error("DescribeInstances", e)),
@@ -657,10 +912,22 @@ impl InstanceProvider {
         let id = i.instance_id().unwrap_or_default();
         let mut m = Map::new();
         m.insert("id".into(), Value::String(id.into()));
-        m.insert("arn".into(), Value::String(format!("arn:aws:ec2:{region}:{owner}:instance/{id}")));
-        m.insert("public_dns".into(), Value::String(i.public_dns_name().unwrap_or_default().into()));
-        m.insert("public_ip".into(), Value::String(i.public_ip_address().unwrap_or_default().into()));
-        m.insert("private_ip".into(), Value::String(i.private_ip_address().unwrap_or_default().into()));
+        m.insert(
+            "arn".into(),
+            Value::String(format!("arn:aws:ec2:{region}:{owner}:instance/{id}")),
+        );
+        m.insert(
+            "public_dns".into(),
+            Value::String(i.public_dns_name().unwrap_or_default().into()),
+        );
+        m.insert(
+            "public_ip".into(),
+            Value::String(i.public_ip_address().unwrap_or_default().into()),
+        );
+        m.insert(
+            "private_ip".into(),
+            Value::String(i.private_ip_address().unwrap_or_default().into()),
+        );
         m
     }
 
@@ -669,9 +936,19 @@ impl InstanceProvider {
             return Ok(a.clone());
         }
         let Some(param) = &p.ami_ssm_parameter else {
-            return Err(ProviderError::Invalid("give `ami` or `ami_ssm_parameter`".into()));
+            return Err(ProviderError::Invalid(
+                "give `ami` or `ami_ssm_parameter`".into(),
+            ));
         };
-        let out = self.clients.ssm().await.get_parameter().name(param).send().await.map_err(|e| api_error("GetParameter", e))?;
+        let out = self
+            .clients
+            .ssm()
+            .await
+            .get_parameter()
+            .name(param)
+            .send()
+            .await
+            .map_err(|e| api_error("GetParameter", e))?;
         out.parameter()
             .and_then(|p| p.value())
             .map(str::to_string)
@@ -681,7 +958,10 @@ impl InstanceProvider {
     async fn wait_state(&self, id: &str, want: InstanceStateName) -> Result<(), ProviderError> {
         let mut delay = std::time::Duration::from_millis(500);
         loop {
-            let state = self.describe(id).await?.and_then(|(i, _)| i.state().and_then(|s| s.name().cloned()));
+            let state = self
+                .describe(id)
+                .await?
+                .and_then(|(i, _)| i.state().and_then(|s| s.name().cloned()));
             if state.as_ref() == Some(&want) {
                 return Ok(());
             }
@@ -708,8 +988,15 @@ impl Provider for InstanceProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, id: &str, recorded: &Value) -> Result<Option<Live>, ProviderError> {
-        let Some((i, owner)) = self.describe(id).await? else { return Ok(None) };
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some((i, owner)) = self.describe(id).await? else {
+            return Ok(None);
+        };
         if !alive(&i) {
             return Ok(None);
         }
@@ -726,7 +1013,11 @@ impl Provider for InstanceProvider {
             .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned());
         let rec: Option<InstanceProps> = typed(recorded).ok();
-        let mut groups: Vec<String> = i.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+        let mut groups: Vec<String> = i
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect();
         if let Some(r) = &rec {
             let mut a = groups.clone();
             let mut b = r.security_group_ids.clone();
@@ -738,34 +1029,63 @@ impl Provider for InstanceProvider {
         }
         let tags = tag_map(i.tags());
         let live = InstanceProps {
-            ami: rec.as_ref().and_then(|r| r.ami.as_ref()).map(|_| i.image_id().unwrap_or_default().to_string()),
+            ami: rec
+                .as_ref()
+                .and_then(|r| r.ami.as_ref())
+                .map(|_| i.image_id().unwrap_or_default().to_string()),
             ami_ssm_parameter: rec.as_ref().and_then(|r| r.ami_ssm_parameter.clone()),
-            instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            instance_type: i
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
             key_name: i.key_name().map(str::to_string),
             security_group_ids: groups,
             subnet_id: i.subnet_id().map(str::to_string),
-            instance_profile: i.iam_instance_profile().and_then(|p| p.arn()).map(profile_name),
+            instance_profile: i
+                .iam_instance_profile()
+                .and_then(|p| p.arn())
+                .map(profile_name),
             user_data,
             root_volume_gib: rec.as_ref().and_then(|r| r.root_volume_gib),
             tags: rec
                 .as_ref()
-                .map(|r| r.tags.keys().filter_map(|k| Some((k.clone(), tags.get(k)?.clone()))).collect())
+                .map(|r| {
+                    r.tags
+                        .keys()
+                        .filter_map(|k| Some((k.clone(), tags.get(k)?.clone())))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
-        Ok(Some(Live { props: json(&live), outputs: self.outputs(&i, &owner).await }))
+        Ok(Some(Live {
+            props: json(&live),
+            outputs: self.outputs(&i, &owner).await,
+        }))
     }
 
     async fn adopt(&self, cx: &Cx, _props: &Value) -> Result<Option<String>, ProviderError> {
         let tags = cx.tags();
-        let mut req = self.clients.ec2().await.describe_instances().filters(filter(
-            "instance-state-name",
-            &["pending", "running", "stopping", "stopped"],
-        ));
+        let mut req = self
+            .clients
+            .ec2()
+            .await
+            .describe_instances()
+            .filters(filter(
+                "instance-state-name",
+                &["pending", "running", "stopping", "stopped"],
+            ));
         for (k, v) in &tags {
             req = req.filters(filter(&format!("tag:{k}"), &[v]));
         }
-        let out = req.send().await.map_err(|e| api_error("DescribeInstances", e))?;
-        Ok(out.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.instance_id().map(str::to_string)))
+        let out = req
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeInstances", e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| i.instance_id().map(str::to_string)))
     }
 
     async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
@@ -775,27 +1095,49 @@ impl Provider for InstanceProvider {
         let mut req = ec2
             .run_instances()
             .image_id(&ami)
-            .instance_type(aws_sdk_ec2::types::InstanceType::from(p.instance_type.as_str()))
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(
+                p.instance_type.as_str(),
+            ))
             .min_count(1)
             .max_count(1)
             .client_token(&cx.token)
             .set_key_name(p.key_name.clone())
-            .set_security_group_ids((!p.security_group_ids.is_empty()).then(|| p.security_group_ids.clone()))
+            .set_security_group_ids(
+                (!p.security_group_ids.is_empty()).then(|| p.security_group_ids.clone()),
+            )
             .set_subnet_id(p.subnet_id.clone())
             .tag_specifications(tag_spec(cx, ResourceType::Instance, &p.tags));
         if let Some(profile) = &p.instance_profile {
-            req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(profile).build());
+            req = req.iam_instance_profile(
+                IamInstanceProfileSpecification::builder()
+                    .name(profile)
+                    .build(),
+            );
         }
         if let Some(ud) = &p.user_data {
             req = req.user_data(base64::engine::general_purpose::STANDARD.encode(ud));
         }
         if let Some(gib) = p.root_volume_gib {
-            let images = ec2.describe_images().image_ids(&ami).send().await.map_err(|e| api_error("DescribeImages", e))?;
-            let device = images.images().first().and_then(|i| i.root_device_name()).unwrap_or("/dev/xvda").to_string();
+            let images = ec2
+                .describe_images()
+                .image_ids(&ami)
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeImages", e))?;
+            let device = images
+                .images()
+                .first()
+                .and_then(|i| i.root_device_name())
+                .unwrap_or("/dev/xvda")
+                .to_string();
             req = req.block_device_mappings(
                 aws_sdk_ec2::types::BlockDeviceMapping::builder()
                     .device_name(device)
-                    .ebs(aws_sdk_ec2::types::EbsBlockDevice::builder().volume_size(gib as i32).build())
+                    .ebs(
+                        aws_sdk_ec2::types::EbsBlockDevice::builder()
+                            .volume_size(gib as i32)
+                            .build(),
+                    )
                     .build(),
             );
         }
@@ -812,35 +1154,59 @@ impl Provider for InstanceProvider {
         };
         Ok(match i.state().and_then(|s| s.name()) {
             Some(InstanceStateName::Running) => Poll::Ready(self.outputs(&i, &owner).await),
-            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) => {
-                Poll::Failed(i.state_reason().and_then(|r| r.message()).unwrap_or("terminated").to_string())
-            }
+            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) => Poll::Failed(
+                i.state_reason()
+                    .and_then(|r| r.message())
+                    .unwrap_or("terminated")
+                    .to_string(),
+            ),
             Some(other) => Poll::Pending(other.as_str().to_string()),
             None => Poll::Pending("unknown".into()),
         })
     }
 
-    async fn update(&self, cx: &Cx, id: &str, old: &Value, new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        id: &str,
+        old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         let p: InstanceProps = typed(new)?;
         let o: InstanceProps = typed(old)?;
         let ec2 = self.clients.ec2().await;
         let needs_stop = p.instance_type != o.instance_type || p.user_data != o.user_data;
         if needs_stop {
-            ec2.stop_instances().instance_ids(id).send().await.map_err(|e| api_error("StopInstances", e))?;
+            ec2.stop_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(|e| api_error("StopInstances", e))?;
             self.wait_state(id, InstanceStateName::Stopped).await?;
             if p.instance_type != o.instance_type {
                 ec2.modify_instance_attribute()
                     .instance_id(id)
-                    .instance_type(aws_sdk_ec2::types::AttributeValue::builder().value(&p.instance_type).build())
+                    .instance_type(
+                        aws_sdk_ec2::types::AttributeValue::builder()
+                            .value(&p.instance_type)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
             }
             if p.user_data != o.user_data {
-                let blob = aws_sdk_ec2::primitives::Blob::new(p.user_data.clone().unwrap_or_default().into_bytes());
+                let blob = aws_sdk_ec2::primitives::Blob::new(
+                    p.user_data.clone().unwrap_or_default().into_bytes(),
+                );
                 ec2.modify_instance_attribute()
                     .instance_id(id)
-                    .user_data(aws_sdk_ec2::types::SecureBlobAttributeValue::builder().value(blob).build())
+                    .user_data(
+                        aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
+                            .value(blob)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
@@ -863,13 +1229,21 @@ impl Provider for InstanceProvider {
                 .map_err(|e| api_error("DescribeIamInstanceProfileAssociations", e))?;
             for a in assoc.iam_instance_profile_associations() {
                 if let Some(aid) = a.association_id() {
-                    ec2.disassociate_iam_instance_profile().association_id(aid).send().await.map_err(|e| api_error("DisassociateIamInstanceProfile", e))?;
+                    ec2.disassociate_iam_instance_profile()
+                        .association_id(aid)
+                        .send()
+                        .await
+                        .map_err(|e| api_error("DisassociateIamInstanceProfile", e))?;
                 }
             }
             if let Some(name) = &p.instance_profile {
                 ec2.associate_iam_instance_profile()
                     .instance_id(id)
-                    .iam_instance_profile(IamInstanceProfileSpecification::builder().name(name).build())
+                    .iam_instance_profile(
+                        IamInstanceProfileSpecification::builder()
+                            .name(name)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| api_error("AssociateIamInstanceProfile", e))?;
@@ -880,19 +1254,35 @@ impl Provider for InstanceProvider {
             tags.extend(p.tags.clone());
             ec2.create_tags()
                 .resources(id)
-                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .set_tags(Some(
+                    tags.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
                 .send()
                 .await
                 .map_err(|e| api_error("CreateTags", e))?;
         }
         if needs_stop {
-            ec2.start_instances().instance_ids(id).send().await.map_err(|e| api_error("StartInstances", e))?;
+            ec2.start_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(|e| api_error("StartInstances", e))?;
         }
         Ok(())
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
-        match self.clients.ec2().await.terminate_instances().instance_ids(id).send().await {
+        match self
+            .clients
+            .ec2()
+            .await
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some("InvalidInstanceID.NotFound") => Ok(()),
             Err(e) => Err(api_error("TerminateInstances", e)),
@@ -901,7 +1291,10 @@ impl Provider for InstanceProvider {
 
     async fn is_deleted(&self, _cx: &Cx, id: &str) -> Result<bool, ProviderError> {
         Ok(self.describe(id).await?.is_none_or(|(i, _)| {
-            matches!(i.state().and_then(|s| s.name()), Some(InstanceStateName::Terminated))
+            matches!(
+                i.state().and_then(|s| s.name()),
+                Some(InstanceStateName::Terminated)
+            )
         }))
     }
 }

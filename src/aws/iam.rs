@@ -131,7 +131,11 @@ const NOT_FOUND: &str = "NoSuchEntity";
 fn as_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => vec![],
     }
 }
@@ -141,9 +145,12 @@ fn parse_document(text: &str) -> Result<Value, ProviderError> {
     let decoded = if text.trim_start().starts_with('{') {
         text.to_string()
     } else {
-        percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
     };
-    serde_json::from_str(&decoded).map_err(|e| ProviderError::Other(format!("unreadable policy document: {e}")))
+    serde_json::from_str(&decoded)
+        .map_err(|e| ProviderError::Other(format!("unreadable policy document: {e}")))
 }
 
 fn statements_of(doc: &Value) -> Vec<Value> {
@@ -162,7 +169,13 @@ pub fn policy_document(statements: &[Statement]) -> String {
             if let Some(sid) = &s.sid {
                 m.insert("Sid".into(), Value::String(sid.clone()));
             }
-            m.insert("Effect".into(), json!(match s.effect { Effect::Allow => "Allow", Effect::Deny => "Deny" }));
+            m.insert(
+                "Effect".into(),
+                json!(match s.effect {
+                    Effect::Allow => "Allow",
+                    Effect::Deny => "Deny",
+                }),
+            );
             m.insert("Action".into(), json!(s.actions));
             m.insert("Resource".into(), json!(s.resources));
             if let Some(c) = &s.condition {
@@ -179,7 +192,11 @@ fn read_statements(doc: &Value) -> Vec<Statement> {
         .iter()
         .map(|s| Statement {
             sid: s.get("Sid").and_then(Value::as_str).map(str::to_string),
-            effect: if s.get("Effect").and_then(Value::as_str) == Some("Deny") { Effect::Deny } else { Effect::Allow },
+            effect: if s.get("Effect").and_then(Value::as_str) == Some("Deny") {
+                Effect::Deny
+            } else {
+                Effect::Allow
+            },
             actions: as_list(s.get("Action")),
             resources: as_list(s.get("Resource")),
             condition: s.get("Condition").cloned(),
@@ -194,7 +211,10 @@ fn trust_document(services: &[String]) -> String {
 }
 
 fn trusted_services(doc: &Value) -> Vec<String> {
-    statements_of(doc).iter().flat_map(|s| as_list(s.pointer("/Principal/Service"))).collect()
+    statements_of(doc)
+        .iter()
+        .flat_map(|s| as_list(s.pointer("/Principal/Service")))
+        .collect()
 }
 
 /// Least privilege: every action is named; `*` and `service:*` are refused.
@@ -214,7 +234,13 @@ pub fn check_actions(statements: &[Statement]) -> Result<(), ProviderError> {
 fn iam_tags(cx: &Cx) -> Vec<Tag> {
     cx.tags()
         .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set"))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
         .collect()
 }
 
@@ -225,7 +251,15 @@ pub struct RoleProvider {
 
 impl RoleProvider {
     async fn outputs(&self, name: &str) -> Result<Option<Map<String, Value>>, ProviderError> {
-        match self.clients.iam().await.get_role().role_name(name).send().await {
+        match self
+            .clients
+            .iam()
+            .await
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.role().map(|r| {
                 let mut m = Map::new();
                 m.insert("arn".into(), Value::String(r.arn().into()));
@@ -240,7 +274,9 @@ impl RoleProvider {
     async fn sync(&self, old: Option<&RoleProps>, new: &RoleProps) -> Result<(), ProviderError> {
         let iam = self.clients.iam().await;
         let name = &new.name;
-        if old.is_some_and(|o| o.description != new.description || o.max_session_seconds != new.max_session_seconds) {
+        if old.is_some_and(|o| {
+            o.description != new.description || o.max_session_seconds != new.max_session_seconds
+        }) {
             iam.update_role()
                 .role_name(name)
                 .set_description(new.description.clone())
@@ -258,9 +294,10 @@ impl RoleProvider {
                 .map_err(|e| api_error("UpdateAssumeRolePolicy", e))?;
         }
         for (pname, stmts) in &new.policies {
-            if old.and_then(|o| o.policies.get(pname)).is_some_and(|o| {
-                serde_json::to_value(o).ok() == serde_json::to_value(stmts).ok()
-            }) {
+            if old
+                .and_then(|o| o.policies.get(pname))
+                .is_some_and(|o| serde_json::to_value(o).ok() == serde_json::to_value(stmts).ok())
+            {
                 continue;
             }
             iam.put_role_policy()
@@ -272,9 +309,18 @@ impl RoleProvider {
                 .map_err(|e| api_error("PutRolePolicy", e))?;
         }
         // Only inline policies this resource declared are removed; others belong to iam.role_policy.
-        for pname in old.map(|o| o.policies.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+        for pname in old
+            .map(|o| o.policies.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             if !new.policies.contains_key(&pname) {
-                match iam.delete_role_policy().role_name(name).policy_name(&pname).send().await {
+                match iam
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(&pname)
+                    .send()
+                    .await
+                {
                     Ok(_) => {}
                     Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
                     Err(e) => return Err(api_error("DeleteRolePolicy", e)),
@@ -293,11 +339,24 @@ impl RoleProvider {
             .collect();
         for arn in &new.managed_policy_arns {
             if !attached.contains(arn) {
-                iam.attach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(|e| api_error("AttachRolePolicy", e))?;
+                iam.attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("AttachRolePolicy", e))?;
             }
         }
-        for arn in attached.iter().filter(|a| !new.managed_policy_arns.contains(a)) {
-            iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(|e| api_error("DetachRolePolicy", e))?;
+        for arn in attached
+            .iter()
+            .filter(|a| !new.managed_policy_arns.contains(a))
+        {
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| api_error("DetachRolePolicy", e))?;
         }
         Ok(())
     }
@@ -309,7 +368,12 @@ impl Provider for RoleProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, name: &str, recorded: &Value) -> Result<Option<Live>, ProviderError> {
+    async fn read(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
         let iam = self.clients.iam().await;
         let role = match iam.get_role().role_name(name).send().await {
             Ok(out) => match out.role {
@@ -319,7 +383,11 @@ impl Provider for RoleProvider {
             Err(e) if code_of(&e) == Some(NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("GetRole", e)),
         };
-        let trust = role.assume_role_policy_document().map(parse_document).transpose()?.unwrap_or(Value::Null);
+        let trust = role
+            .assume_role_policy_document()
+            .map(parse_document)
+            .transpose()?
+            .unwrap_or(Value::Null);
         let declared: Vec<String> = recorded
             .get("policies")
             .and_then(Value::as_object)
@@ -327,9 +395,18 @@ impl Provider for RoleProvider {
             .unwrap_or_default();
         let mut policies = std::collections::BTreeMap::new();
         for pname in declared {
-            match iam.get_role_policy().role_name(name).policy_name(&pname).send().await {
+            match iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&pname)
+                .send()
+                .await
+            {
                 Ok(p) => {
-                    policies.insert(pname, read_statements(&parse_document(p.policy_document())?));
+                    policies.insert(
+                        pname,
+                        read_statements(&parse_document(p.policy_document())?),
+                    );
                 }
                 Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
                 Err(e) => return Err(api_error("GetRolePolicy", e)),
@@ -356,7 +433,10 @@ impl Provider for RoleProvider {
         let mut outputs = Map::new();
         outputs.insert("arn".into(), Value::String(role.arn().into()));
         outputs.insert("id".into(), Value::String(role.role_id().into()));
-        Ok(Some(Live { props: json(&live), outputs }))
+        Ok(Some(Live {
+            props: json(&live),
+            outputs,
+        }))
     }
 
     async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
@@ -377,8 +457,17 @@ impl Provider for RoleProvider {
         let adopted = match created {
             Ok(_) => None,
             Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
-                let tags = iam.list_role_tags().role_name(&p.name).send().await.map_err(|e| api_error("ListRoleTags", e))?;
-                let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                let tags = iam
+                    .list_role_tags()
+                    .role_name(&p.name)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ListRoleTags", e))?;
+                let tags = tags
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
                 if !owned_by(&tags, cx) {
                     return Err(not_ours("IAM role", &p.name));
                 }
@@ -387,7 +476,14 @@ impl Provider for RoleProvider {
             Err(e) => return Err(api_error("CreateRole", e)),
         };
         // An adopted role is brought fully in line, as if everything had changed.
-        let blank = RoleProps { description: None, max_session_seconds: None, trusted_services: vec![], policies: Default::default(), managed_policy_arns: vec![], name: p.name.clone() };
+        let blank = RoleProps {
+            description: None,
+            max_session_seconds: None,
+            trusted_services: vec![],
+            policies: Default::default(),
+            managed_policy_arns: vec![],
+            name: p.name.clone(),
+        };
         self.sync(adopted.map(|_| &blank), &p).await?;
         Ok(p.name)
     }
@@ -399,7 +495,14 @@ impl Provider for RoleProvider {
         })
     }
 
-    async fn update(&self, _cx: &Cx, _name: &str, old: &Value, new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        _cx: &Cx,
+        _name: &str,
+        old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         let new: RoleProps = typed(new)?;
         for stmts in new.policies.values() {
             check_actions(stmts)?;
@@ -410,21 +513,46 @@ impl Provider for RoleProvider {
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
         let iam = self.clients.iam().await;
-        let attached = match iam.list_attached_role_policies().role_name(name).send().await {
+        let attached = match iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+        {
             Ok(a) => a,
             Err(e) if code_of(&e) == Some(NOT_FOUND) => return Ok(()),
             Err(e) => return Err(api_error("ListAttachedRolePolicies", e)),
         };
         for p in attached.attached_policies() {
             if let Some(arn) = p.policy_arn() {
-                iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(|e| api_error("DetachRolePolicy", e))?;
+                iam.detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("DetachRolePolicy", e))?;
             }
         }
-        let inline = iam.list_role_policies().role_name(name).send().await.map_err(|e| api_error("ListRolePolicies", e))?;
+        let inline = iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| api_error("ListRolePolicies", e))?;
         for pname in inline.policy_names() {
-            iam.delete_role_policy().role_name(name).policy_name(pname).send().await.map_err(|e| api_error("DeleteRolePolicy", e))?;
+            iam.delete_role_policy()
+                .role_name(name)
+                .policy_name(pname)
+                .send()
+                .await
+                .map_err(|e| api_error("DeleteRolePolicy", e))?;
         }
-        let profiles = iam.list_instance_profiles_for_role().role_name(name).send().await.map_err(|e| api_error("ListInstanceProfilesForRole", e))?;
+        let profiles = iam
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| api_error("ListInstanceProfilesForRole", e))?;
         for ip in profiles.instance_profiles() {
             iam.remove_role_from_instance_profile()
                 .instance_profile_name(ip.instance_profile_name())
@@ -447,7 +575,8 @@ pub struct RolePolicyProvider {
 }
 
 fn split_policy_id(id: &str) -> Result<(&str, &str), ProviderError> {
-    id.split_once(':').ok_or_else(|| ProviderError::Other(format!("malformed role policy id `{id}`")))
+    id.split_once(':')
+        .ok_or_else(|| ProviderError::Other(format!("malformed role policy id `{id}`")))
 }
 
 #[async_trait]
@@ -456,16 +585,33 @@ impl Provider for RolePolicyProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<Option<Live>, ProviderError> {
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        _recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
         let (role, name) = split_policy_id(id)?;
-        match self.clients.iam().await.get_role_policy().role_name(role).policy_name(name).send().await {
+        match self
+            .clients
+            .iam()
+            .await
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+        {
             Ok(p) => {
                 let live = RolePolicyProps {
                     role: role.into(),
                     name: name.into(),
                     statements: read_statements(&parse_document(p.policy_document())?),
                 };
-                Ok(Some(Live { props: json(&live), outputs: Map::new() }))
+                Ok(Some(Live {
+                    props: json(&live),
+                    outputs: Map::new(),
+                }))
             }
             Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
             Err(e) => Err(api_error("GetRolePolicy", e)),
@@ -492,13 +638,29 @@ impl Provider for RolePolicyProvider {
         Ok(Poll::Ready(Map::new()))
     }
 
-    async fn update(&self, cx: &Cx, _id: &str, _old: &Value, new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        cx: &Cx,
+        _id: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         self.create(cx, new).await.map(|_| ())
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
         let (role, name) = split_policy_id(id)?;
-        match self.clients.iam().await.delete_role_policy().role_name(role).policy_name(name).send().await {
+        match self
+            .clients
+            .iam()
+            .await
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("DeleteRolePolicy", e)),
@@ -512,8 +674,19 @@ pub struct InstanceProfileProvider {
 }
 
 impl InstanceProfileProvider {
-    async fn get(&self, name: &str) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, ProviderError> {
-        match self.clients.iam().await.get_instance_profile().instance_profile_name(name).send().await {
+    async fn get(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, ProviderError> {
+        match self
+            .clients
+            .iam()
+            .await
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.instance_profile),
             Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
             Err(e) => Err(api_error("GetInstanceProfile", e)),
@@ -534,33 +707,68 @@ impl Provider for InstanceProfileProvider {
         &self.info
     }
 
-    async fn read(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<Option<Live>, ProviderError> {
+    async fn read(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
         Ok(self.get(name).await?.map(|ip| {
             let live = InstanceProfileProps {
                 name: ip.instance_profile_name().into(),
-                role: ip.roles().first().map(|r| r.role_name().to_string()).unwrap_or_default(),
+                role: ip
+                    .roles()
+                    .first()
+                    .map(|r| r.role_name().to_string())
+                    .unwrap_or_default(),
             };
-            Live { props: json(&live), outputs: Self::outputs(&ip) }
+            Live {
+                props: json(&live),
+                outputs: Self::outputs(&ip),
+            }
         }))
     }
 
     async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
         let p: InstanceProfileProps = typed(props)?;
         let iam = self.clients.iam().await;
-        match iam.create_instance_profile().instance_profile_name(&p.name).set_tags(Some(iam_tags(cx))).send().await {
+        match iam
+            .create_instance_profile()
+            .instance_profile_name(&p.name)
+            .set_tags(Some(iam_tags(cx)))
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
-                let tags = iam.list_instance_profile_tags().instance_profile_name(&p.name).send().await.map_err(|e| api_error("ListInstanceProfileTags", e))?;
-                let tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                let tags = iam
+                    .list_instance_profile_tags()
+                    .instance_profile_name(&p.name)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ListInstanceProfileTags", e))?;
+                let tags = tags
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
                 if !owned_by(&tags, cx) {
                     return Err(not_ours("instance profile", &p.name));
                 }
             }
             Err(e) => return Err(api_error("CreateInstanceProfile", e)),
         }
-        let has_role = self.get(&p.name).await?.is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == p.role));
+        let has_role = self
+            .get(&p.name)
+            .await?
+            .is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == p.role));
         if !has_role {
-            iam.add_role_to_instance_profile().instance_profile_name(&p.name).role_name(&p.role).send().await.map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
+            iam.add_role_to_instance_profile()
+                .instance_profile_name(&p.name)
+                .role_name(&p.role)
+                .send()
+                .await
+                .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
         }
         Ok(p.name)
     }
@@ -572,17 +780,34 @@ impl Provider for InstanceProfileProvider {
         })
     }
 
-    async fn update(&self, _cx: &Cx, name: &str, _old: &Value, new: &Value, _changed: &[String]) -> Result<(), ProviderError> {
+    async fn update(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
         let p: InstanceProfileProps = typed(new)?;
         let iam = self.clients.iam().await;
         if let Some(ip) = self.get(name).await? {
             for r in ip.roles() {
                 if r.role_name() != p.role {
-                    iam.remove_role_from_instance_profile().instance_profile_name(name).role_name(r.role_name()).send().await.map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+                    iam.remove_role_from_instance_profile()
+                        .instance_profile_name(name)
+                        .role_name(r.role_name())
+                        .send()
+                        .await
+                        .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
                 }
             }
             if !ip.roles().iter().any(|r| r.role_name() == p.role) {
-                iam.add_role_to_instance_profile().instance_profile_name(name).role_name(&p.role).send().await.map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
+                iam.add_role_to_instance_profile()
+                    .instance_profile_name(name)
+                    .role_name(&p.role)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
             }
         }
         Ok(())
@@ -590,11 +815,23 @@ impl Provider for InstanceProfileProvider {
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
         let iam = self.clients.iam().await;
-        let Some(ip) = self.get(name).await? else { return Ok(()) };
+        let Some(ip) = self.get(name).await? else {
+            return Ok(());
+        };
         for r in ip.roles() {
-            iam.remove_role_from_instance_profile().instance_profile_name(name).role_name(r.role_name()).send().await.map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+            iam.remove_role_from_instance_profile()
+                .instance_profile_name(name)
+                .role_name(r.role_name())
+                .send()
+                .await
+                .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
         }
-        match iam.delete_instance_profile().instance_profile_name(name).send().await {
+        match iam
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("DeleteInstanceProfile", e)),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::kind::KindInfo;
 
 /// Capacity mode of a stream.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamMode {
     #[default]
@@ -49,4 +49,273 @@ pub fn kinds() -> Vec<KindInfo> {
         volatile_outputs: &[],
         prepare: None,
     }]
+}
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_kinesis::types::{ScalingType, StreamMode as SdkMode, StreamModeDetails, StreamStatus};
+use serde_json::{Map, Value};
+
+use super::client::{api_error, code_of, Clients};
+use super::{json, not_ours, owned_by, typed};
+use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+
+pub struct StreamProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+}
+
+fn sdk_mode(m: StreamMode) -> SdkMode {
+    match m {
+        StreamMode::OnDemand => SdkMode::OnDemand,
+        StreamMode::Provisioned => SdkMode::Provisioned,
+    }
+}
+
+impl StreamProvider {
+    async fn summary(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_kinesis::types::StreamDescriptionSummary>, ProviderError> {
+        match self
+            .clients
+            .kinesis()
+            .await
+            .describe_stream_summary()
+            .stream_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.stream_description_summary),
+            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("DescribeStreamSummary", e)),
+        }
+    }
+
+    /// Waits until the stream accepts the next change (one change at a time is allowed).
+    async fn wait_active(&self, name: &str) -> Result<String, ProviderError> {
+        let mut delay = std::time::Duration::from_millis(200);
+        loop {
+            match self.summary(name).await? {
+                Some(s) if s.stream_status() == &StreamStatus::Active => {
+                    return Ok(s.stream_arn().to_string())
+                }
+                Some(_) => {}
+                None => return Err(ProviderError::Other(format!("stream {name} disappeared"))),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+        }
+    }
+
+    async fn tag(&self, cx: &Cx, name: &str) -> Result<(), ProviderError> {
+        self.clients
+            .kinesis()
+            .await
+            .add_tags_to_stream()
+            .stream_name(name)
+            .set_tags(Some(cx.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("AddTagsToStream", e))?;
+        Ok(())
+    }
+
+    async fn reconcile(&self, name: &str, p: &StreamProps) -> Result<(), ProviderError> {
+        let k = self.clients.kinesis().await;
+        let arn = self.wait_active(name).await?;
+        let Some(s) = self.summary(name).await? else {
+            return Ok(());
+        };
+        let mode = s
+            .stream_mode_details()
+            .map(|m| m.stream_mode().clone())
+            .unwrap_or(SdkMode::Provisioned);
+        if mode != sdk_mode(p.mode) {
+            k.update_stream_mode()
+                .stream_arn(&arn)
+                .stream_mode_details(
+                    StreamModeDetails::builder()
+                        .stream_mode(sdk_mode(p.mode))
+                        .build()
+                        .expect("mode set"),
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateStreamMode", e))?;
+            self.wait_active(name).await?;
+        }
+        if let (StreamMode::Provisioned, Some(n)) = (p.mode, p.shard_count) {
+            let open = self
+                .summary(name)
+                .await?
+                .map(|s| s.open_shard_count())
+                .unwrap_or(0);
+            if open != n as i32 {
+                k.update_shard_count()
+                    .stream_name(name)
+                    .target_shard_count(n as i32)
+                    .scaling_type(ScalingType::UniformScaling)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("UpdateShardCount", e))?;
+                self.wait_active(name).await?;
+            }
+        }
+        let retention = self
+            .summary(name)
+            .await?
+            .map(|s| s.retention_period_hours())
+            .unwrap_or(24);
+        let want = p.retention_hours as i32;
+        if retention < want {
+            k.increase_stream_retention_period()
+                .stream_name(name)
+                .retention_period_hours(want)
+                .send()
+                .await
+                .map_err(|e| api_error("IncreaseStreamRetentionPeriod", e))?;
+        } else if retention > want {
+            k.decrease_stream_retention_period()
+                .stream_name(name)
+                .retention_period_hours(want)
+                .send()
+                .await
+                .map_err(|e| api_error("DecreaseStreamRetentionPeriod", e))?;
+        }
+        Ok(())
+    }
+}
+
+fn outputs(name: &str, arn: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arn".into(), Value::String(arn.into()));
+    m.insert("name".into(), Value::String(name.into()));
+    m
+}
+
+#[async_trait]
+impl Provider for StreamProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some(s) = self.summary(name).await? else {
+            return Ok(None);
+        };
+        if s.stream_status() == &StreamStatus::Deleting {
+            return Ok(None);
+        }
+        let mode = match s.stream_mode_details().map(|m| m.stream_mode().clone()) {
+            Some(SdkMode::OnDemand) => StreamMode::OnDemand,
+            _ => StreamMode::Provisioned,
+        };
+        let live = StreamProps {
+            name: s.stream_name().to_string(),
+            mode,
+            shard_count: match mode {
+                StreamMode::Provisioned => Some(s.open_shard_count() as u32),
+                StreamMode::OnDemand => None,
+            },
+            retention_hours: s.retention_period_hours() as u32,
+        };
+        Ok(Some(Live {
+            props: json(&live),
+            outputs: outputs(name, s.stream_arn()),
+        }))
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: StreamProps = typed(props)?;
+        let k = self.clients.kinesis().await;
+        let mut req = k.create_stream().stream_name(&p.name).stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(sdk_mode(p.mode))
+                .build()
+                .expect("mode set"),
+        );
+        if p.mode == StreamMode::Provisioned {
+            req = req.shard_count(p.shard_count.unwrap_or(1) as i32);
+        }
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) if code_of(&e) == Some("ResourceInUseException") => {
+                let tags = k
+                    .list_tags_for_stream()
+                    .stream_name(&p.name)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ListTagsForStream", e))?;
+                let tags = tags
+                    .tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                if !owned_by(&tags, cx) {
+                    return Err(not_ours("Kinesis stream", &p.name));
+                }
+            }
+            Err(e) => return Err(api_error("CreateStream", e)),
+        }
+        self.wait_active(&p.name).await?;
+        self.tag(cx, &p.name).await?;
+        self.reconcile(&p.name, &p).await?;
+        Ok(p.name)
+    }
+
+    async fn poll(&self, _cx: &Cx, name: &str) -> Result<Poll, ProviderError> {
+        Ok(match self.summary(name).await? {
+            Some(s) if s.stream_status() == &StreamStatus::Active => {
+                Poll::Ready(outputs(name, s.stream_arn()))
+            }
+            Some(s) => Poll::Pending(s.stream_status().as_str().to_string()),
+            None => Poll::Pending("not visible yet".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<(), ProviderError> {
+        self.reconcile(name, &typed(new)?).await
+    }
+
+    async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        match self
+            .clients
+            .kinesis()
+            .await
+            .delete_stream()
+            .stream_name(name)
+            .enforce_consumer_deletion(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("DeleteStream", e)),
+        }
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, name: &str) -> Result<bool, ProviderError> {
+        Ok(self.summary(name).await?.is_none())
+    }
 }

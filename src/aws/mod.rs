@@ -37,9 +37,19 @@ pub fn providers(
             "iam.role_policy" => Arc::new(iam::RolePolicyProvider { info, clients: c }),
             "iam.instance_profile" => Arc::new(iam::InstanceProfileProvider { info, clients: c }),
             "ec2.default_network" => Arc::new(ec2::DefaultNetworkProvider { info, clients: c }),
-            "ec2.key_pair" => Arc::new(ec2::KeyPairProvider { info, clients: c, root: root.to_path_buf() }),
+            "ec2.key_pair" => Arc::new(ec2::KeyPairProvider {
+                info,
+                clients: c,
+                root: root.to_path_buf(),
+            }),
             "ec2.security_group" => Arc::new(ec2::SecurityGroupProvider { info, clients: c }),
             "ec2.instance" => Arc::new(ec2::InstanceProvider { info, clients: c }),
+            "kinesis.stream" => Arc::new(kinesis::StreamProvider { info, clients: c }),
+            "apigateway.rest_api" => Arc::new(apigateway::RestApiProvider { info, clients: c }),
+            "apigateway.deployment" => {
+                Arc::new(apigateway::DeploymentProvider { info, clients: c })
+            }
+            "apigateway.stage" => Arc::new(apigateway::StageProvider { info, clients: c }),
             "s3.object" => Arc::new(s3::ObjectProvider {
                 info,
                 clients: c,
