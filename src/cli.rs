@@ -64,7 +64,11 @@ pub enum Command {
     /// Compare live resources with what was recorded. Exit 0: no drift; 2: drift; 1: error.
     Diff,
     /// Delete every resource the stack created, dependents first.
-    Down,
+    Down {
+        /// Only this resource (repeatable) and what depends on it.
+        #[arg(long = "target", value_name = "RESOURCE")]
+        targets: Vec<String>,
+    },
     /// Print the outputs of the applied resources.
     Outputs {
         /// Only this resource.
@@ -84,8 +88,11 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
-#[derive(Debug, Args, Clone, Copy)]
+#[derive(Debug, Args, Clone)]
 pub struct PlanArgs {
+    /// Only this resource (repeatable), with what it depends on (or, for `down`, what depends on it).
+    #[arg(long = "target", value_name = "RESOURCE")]
+    pub targets: Vec<String>,
     /// Trust recorded state instead of reading live resources.
     #[arg(long)]
     pub no_refresh: bool,

@@ -13,6 +13,7 @@ use crate::engine::graph::{to_dot, to_mermaid, topo_order, GraphNode};
 use crate::engine::kind::Kinds;
 use crate::engine::plan::{self, PlanOptions};
 use crate::engine::provider::{Provider, Providers};
+use crate::engine::target::restrict;
 use crate::engine::{drift, render};
 use crate::stack::model::BackendKind;
 use crate::stack::{self, LoadOptions, Stack};
@@ -142,12 +143,13 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Graph { format } => graph(&cli, *format),
-        Command::Plan(args) => plan_cmd(&cli, *args).await,
-        Command::Up(args) => up(&cli, *args, false).await,
-        Command::Down => {
+        Command::Plan(args) => plan_cmd(&cli, args.clone()).await,
+        Command::Up(args) => up(&cli, args.clone(), false).await,
+        Command::Down { targets } => {
             up(
                 &cli,
                 PlanArgs {
+                    targets: targets.clone(),
                     no_refresh: false,
                     destroy: true,
                 },
@@ -241,7 +243,9 @@ async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
         destroy: args.destroy,
         parallelism: cli.global.parallelism.into(),
     };
-    let (plan, _) = plan::plan(&stack, &state, providers.as_ref(), opts).await?;
+    let (scoped, state) =
+        restrict(&stack, &state, &args.targets, args.destroy).map_err(anyhow::Error::msg)?;
+    let (plan, _) = plan::plan(&scoped, &state, providers.as_ref(), opts).await?;
     if cli.global.json {
         print_json(&plan)?;
     } else {
@@ -286,12 +290,17 @@ async fn up_locked(
         destroy: destroy || args.destroy,
         parallelism: cli.global.parallelism.into(),
     };
-    let planned = plan::plan(&stack, &state, providers.as_ref(), opts).await;
+    let planned = match restrict(&stack, &state, &args.targets, opts.destroy) {
+        Ok((scoped, state)) => plan::plan(&scoped, &state, providers.as_ref(), opts)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(anyhow::Error::msg(e)),
+    };
     let plan = match planned {
         Ok((p, _)) => p,
         Err(e) => {
             store.close().await?;
-            return Err(e.into());
+            return Err(e);
         }
     };
     let text = render::plan_text(&plan, &store.describe());

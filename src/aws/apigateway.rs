@@ -161,7 +161,7 @@ use aws_sdk_apigateway::types::{
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::client::{api_error, code_of, Clients};
+use super::client::{api_error, code_of, is_not_found, Clients};
 use super::{json, typed};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
@@ -290,7 +290,7 @@ impl RestApiProvider {
             .await
         {
             Ok(_) => {}
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
+            Err(e) if is_not_found(&e, NOT_FOUND) => {}
             Err(e) => return Err(api_error("DeleteMethod", e)),
         }
         gw.put_method()
@@ -381,7 +381,7 @@ impl RestApiProvider {
                     .await
                 {
                     Ok(_) => {}
-                    Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
+                    Err(e) if is_not_found(&e, NOT_FOUND) => {}
                     Err(e) => return Err(api_error("DeleteMethod", e)),
                 }
             }
@@ -519,7 +519,7 @@ impl Provider for RestApiProvider {
             .await
         {
             Ok(o) => o,
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => return Ok(None),
+            Err(e) if is_not_found(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("GetRestApi", e)),
         };
         let rec: Option<RestApiProps> = typed(recorded).ok();
@@ -650,7 +650,7 @@ impl Provider for RestApiProvider {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("DeleteRestApi", e)),
         }
     }
@@ -679,36 +679,39 @@ impl Provider for DeploymentProvider {
         recorded: &Value,
     ) -> Result<Option<Live>, ProviderError> {
         let (api, dep) = split2(id)?;
-        match self
+        // Listed rather than fetched: moto answers GetDeployment for a missing id with a 500.
+        let listed = match self
             .clients
             .apigateway()
             .await
-            .get_deployment()
+            .get_deployments()
             .rest_api_id(api)
-            .deployment_id(dep)
+            .limit(500)
             .send()
             .await
         {
-            Ok(d) => {
-                let mut props = recorded.clone();
-                if let Value::Object(m) = &mut props {
-                    m.insert("rest_api_id".into(), Value::String(api.into()));
-                    if m.contains_key("description") {
-                        m.insert(
-                            "description".into(),
-                            d.description()
-                                .map(|s| Value::String(s.into()))
-                                .unwrap_or(Value::Null),
-                        );
-                    }
-                }
-                let mut outputs = Map::new();
-                outputs.insert("id".into(), Value::String(dep.into()));
-                Ok(Some(Live { props, outputs }))
+            Ok(out) => out,
+            Err(e) if is_not_found(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("GetDeployments", e)),
+        };
+        let Some(d) = listed.items().iter().find(|d| d.id() == Some(dep)) else {
+            return Ok(None);
+        };
+        let mut props = recorded.clone();
+        if let Value::Object(m) = &mut props {
+            m.insert("rest_api_id".into(), Value::String(api.into()));
+            if m.contains_key("description") {
+                m.insert(
+                    "description".into(),
+                    d.description()
+                        .map(|s| Value::String(s.into()))
+                        .unwrap_or(Value::Null),
+                );
             }
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("GetDeployment", e)),
         }
+        let mut outputs = Map::new();
+        outputs.insert("id".into(), Value::String(dep.into()));
+        Ok(Some(Live { props, outputs }))
     }
 
     async fn create(&self, _cx: &Cx, props: &Value) -> Result<String, ProviderError> {
@@ -762,7 +765,7 @@ impl Provider for DeploymentProvider {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("DeleteDeployment", e)),
         }
     }
@@ -832,7 +835,7 @@ impl Provider for StageProvider {
                     outputs: self.outputs(api, stage).await,
                 }))
             }
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
             Err(e) => Err(api_error("GetStage", e)),
         }
     }
@@ -941,7 +944,7 @@ impl Provider for StageProvider {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("DeleteStage", e)),
         }
     }

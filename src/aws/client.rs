@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 use super::limiter::Limiter;
 use crate::engine::provider::ProviderError;
 
-/// Appends `service operation` for every call to the file in `PINCTL_CALL_LOG`, so a test (or a
+/// Appends `milliseconds service operation` for every call to the file in `PINCTL_CALL_LOG`, so a test (or a
 /// curious user) can see exactly which API calls a run made.
 #[derive(Debug, Clone)]
 struct CallLog {
@@ -39,7 +39,11 @@ impl Intercept for CallLog {
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             if let Ok(mut f) = self.file.lock() {
-                let _ = writeln!(f, "{} {}", m.service(), m.name());
+                let ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0);
+                let _ = writeln!(f, "{ms} {} {}", m.service().replace(' ', ""), m.name());
             }
         }
         Ok(())
@@ -167,6 +171,29 @@ pub fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
     match e {
         SdkError::ServiceError(s) => s.err().code(),
         _ => None,
+    }
+}
+
+/// Whether a call failed because the thing is not there: by error code, or by HTTP 404 when a
+/// service (or an emulator) answers without a code.
+pub fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool
+where
+    R: HasStatus,
+{
+    match e {
+        SdkError::ServiceError(s) => s.err().code() == Some(code) || s.raw().status_code() == 404,
+        _ => false,
+    }
+}
+
+/// The HTTP status of a raw response.
+pub trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
     }
 }
 

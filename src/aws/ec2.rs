@@ -211,6 +211,14 @@ fn filter(name: &str, values: &[&str]) -> Filter {
 
 // ── ec2.default_network ─────────────────────────────────────────────────────────────────
 
+/// `vpc-123#2` → (`vpc-123`, Some(2)).
+fn network_id(id: &str) -> (&str, Option<usize>) {
+    match id.split_once('#') {
+        Some((vpc, n)) => (vpc, n.parse().ok()),
+        None => (id, None),
+    }
+}
+
 pub struct DefaultNetworkProvider {
     pub info: KindInfo,
     pub clients: Arc<Clients>,
@@ -224,10 +232,11 @@ impl Provider for DefaultNetworkProvider {
 
     async fn read(
         &self,
-        _cx: &Cx,
-        vpc_id: &str,
+        cx: &Cx,
+        id: &str,
         recorded: &Value,
     ) -> Result<Option<Live>, ProviderError> {
+        let (vpc_id, _) = network_id(id);
         match self
             .clients
             .ec2()
@@ -237,7 +246,7 @@ impl Provider for DefaultNetworkProvider {
             .send()
             .await
         {
-            Ok(out) if !out.vpcs().is_empty() => match self.poll(_cx, vpc_id).await? {
+            Ok(out) if !out.vpcs().is_empty() => match self.poll(cx, id).await? {
                 Poll::Ready(outputs) => Ok(Some(Live {
                     props: recorded.clone(),
                     outputs,
@@ -250,7 +259,8 @@ impl Provider for DefaultNetworkProvider {
         }
     }
 
-    async fn create(&self, _cx: &Cx, _props: &Value) -> Result<String, ProviderError> {
+    async fn create(&self, _cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: DefaultNetworkProps = typed(props)?;
         let out = self
             .clients
             .ec2()
@@ -261,18 +271,24 @@ impl Provider for DefaultNetworkProvider {
             .await
             .map_err(|e| api_error("DescribeVpcs", e))?;
         let region = self.clients.region().await;
-        out.vpcs()
+        let vpc = out
+            .vpcs()
             .first()
             .and_then(|v| v.vpc_id().map(str::to_string))
             .ok_or_else(|| {
                 ProviderError::Other(format!(
                     "region {region} has no default VPC; create one (`aws ec2 create-default-vpc`)"
                 ))
-            })
+            })?;
+        // The id carries the subnet count, so polling knows how many subnets to report.
+        Ok(match p.subnet_count {
+            Some(n) => format!("{vpc}#{n}"),
+            None => vpc,
+        })
     }
 
-    async fn poll(&self, cx: &Cx, vpc_id: &str) -> Result<Poll, ProviderError> {
-        let _ = cx;
+    async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
+        let (vpc_id, count) = network_id(id);
         let ec2 = self.clients.ec2().await;
         let vpcs = ec2
             .describe_vpcs()
@@ -306,6 +322,7 @@ impl Provider for DefaultNetworkProvider {
         by_zone.sort();
         let ids: Vec<Value> = by_zone
             .into_iter()
+            .take(count.unwrap_or(usize::MAX))
             .map(|(_, id)| Value::String(id))
             .collect();
         let mut m = Map::new();
@@ -362,7 +379,12 @@ impl KeyPairProvider {
             .send()
             .await
         {
-            Ok(out) => Ok(out.key_pairs().first().cloned()),
+            // Matched by id here too: moto does not filter by key pair id.
+            Ok(out) => Ok(out
+                .key_pairs()
+                .iter()
+                .find(|k| k.key_pair_id() == Some(id))
+                .cloned()),
             Err(e) if code_of(&e) == Some("InvalidKeyPair.NotFound") => Ok(None),
             Err(e) => Err(api_error("DescribeKeyPairs", e)),
         }
@@ -507,15 +529,14 @@ impl Provider for KeyPairProvider {
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, recorded: &Value) -> Result<(), ProviderError> {
-        match self
-            .clients
-            .ec2()
-            .await
-            .delete_key_pair()
-            .key_pair_id(id)
-            .send()
-            .await
-        {
+        // By name when known: moto deletes key pairs only by name.
+        let name = recorded.get("name").and_then(Value::as_str);
+        let mut req = self.clients.ec2().await.delete_key_pair();
+        req = match name {
+            Some(n) => req.key_name(n),
+            None => req.key_pair_id(id),
+        };
+        match req.send().await {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("InvalidKeyPair.NotFound") => {}
             Err(e) => return Err(api_error("DeleteKeyPair", e)),
@@ -1197,8 +1218,11 @@ impl Provider for InstanceProvider {
                     .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
             }
             if p.user_data != o.user_data {
+                // This API takes user data base64-encoded by the caller (the SDK encodes it again).
                 let blob = aws_sdk_ec2::primitives::Blob::new(
-                    p.user_data.clone().unwrap_or_default().into_bytes(),
+                    base64::engine::general_purpose::STANDARD
+                        .encode(p.user_data.clone().unwrap_or_default())
+                        .into_bytes(),
                 );
                 ec2.modify_instance_attribute()
                     .instance_id(id)

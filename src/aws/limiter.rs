@@ -18,10 +18,12 @@ pub const DEFAULT_RATES: &[(&str, f64)] = &[
     ("CreateResource", 5.0),
 ];
 
+/// The minimum spacing of one operation's calls, and when the next may start.
+type Slot = (Duration, Mutex<Option<Instant>>);
+
 #[derive(Clone, Default)]
 pub struct Limiter {
-    /// Per operation: the minimum spacing and the time the next call may start.
-    slots: Arc<BTreeMap<String, (Duration, Mutex<Option<Instant>>)>>,
+    slots: Arc<BTreeMap<String, Slot>>,
 }
 
 impl Limiter {

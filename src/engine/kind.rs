@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// Completes a kind's resolved props, given the directory paths are relative to.
+pub type Prepare = fn(&mut Value, &std::path::Path) -> Result<(), String>;
+
 /// Static description of a resource kind.
 #[derive(Clone)]
 pub struct KindInfo {
@@ -29,7 +32,7 @@ pub struct KindInfo {
     pub volatile_outputs: &'static [&'static str],
     /// Completes resolved props before they are compared or applied, e.g. the digest of a local
     /// file, so a change of the file is a change of the resource. Paths are relative to `root`.
-    pub prepare: Option<fn(&mut Value, &std::path::Path) -> Result<(), String>>,
+    pub prepare: Option<Prepare>,
 }
 
 impl KindInfo {

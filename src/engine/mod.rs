@@ -10,6 +10,7 @@ pub mod plan;
 pub mod progress;
 pub mod provider;
 pub mod render;
+pub mod target;
 
 use crate::state::StateError;
 

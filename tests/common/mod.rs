@@ -10,6 +10,8 @@ use serde_json::Value;
 pub struct Project {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
+    /// The stack file, relative to the project.
+    pub file: String,
 }
 
 pub struct Run {
@@ -52,6 +54,7 @@ impl Project {
         Project {
             dir: tempfile::tempdir().expect("temp dir"),
             env: Vec::new(),
+            file: "stack.yaml".into(),
         }
     }
 
@@ -77,7 +80,7 @@ impl Project {
         let mut c = Command::new(env!("CARGO_BIN_EXE_pinctl"));
         c.current_dir(self.path())
             .arg("-f")
-            .arg("stack.yaml")
+            .arg(&self.file)
             .args(args)
             .env("PINCTL_SIM_DIR", self.sim_dir())
             .env_remove("PINCTL_ENV")
@@ -225,6 +228,8 @@ impl Moto {
                 .port();
             let mut child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // AWS managed policies (AmazonSSMManagedInstanceCore, ...) exist as on AWS.
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -254,6 +259,18 @@ impl Moto {
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ]
+    }
+
+    /// SDK configuration pointing at this server, for checks made from the test.
+    pub async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
     }
 
     pub async fn s3(&self) -> aws_sdk_s3::Client {
