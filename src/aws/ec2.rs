@@ -473,10 +473,21 @@ impl Provider for KeyPairProvider {
                     return Err(not_ours("key pair", &p.name));
                 }
                 if !self.root.join(&p.private_key_file).exists() {
-                    return Err(ProviderError::Other(format!(
-                        "key pair `{}` exists but its private key file {} is gone; delete the key pair to make a new one",
-                        p.name, p.private_key_file
-                    )));
+                    // Created by a run that died before saving the private key: nobody can use
+                    // it, so it is replaced rather than adopted.
+                    tracing::warn!(
+                        "key pair `{}` was created by an interrupted run whose private key was never saved; making a new one",
+                        p.name
+                    );
+                    self.clients
+                        .ec2()
+                        .await
+                        .delete_key_pair()
+                        .key_name(&p.name)
+                        .send()
+                        .await
+                        .map_err(|e| api_error("DeleteKeyPair", e))?;
+                    return Ok(None);
                 }
                 Ok(k.key_pair_id().map(str::to_string))
             }

@@ -131,9 +131,12 @@ pub fn json<T: Serialize>(t: &T) -> Value {
     serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
-/// Whether tags read from a service mark the resource as this stack's `cx.resource`.
+/// Whether tags read from a service mark the resource as this stack's `cx.resource`. While
+/// resuming its own interrupted creation, an untagged resource of the expected name is taken as
+/// the one that creation made before it could tag it.
 pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, cx: &Cx) -> bool {
     cx.tags().iter().all(|(k, v)| tags.get(k) == Some(v))
+        || (cx.resuming && !tags.contains_key("pinctl:stack"))
 }
 
 /// A resource exists under the name the stack wants but belongs to something else.

@@ -181,12 +181,13 @@ impl Shared {
             .ok_or_else(|| format!("no provider for resource type `{kind}`"))
     }
 
-    fn cx(&self, name: &str, token: &str) -> Cx {
+    fn cx(&self, name: &str, token: &str, resuming: bool) -> Cx {
         Cx {
             stack: self.stack.name.clone(),
             env: self.stack.env.clone(),
             resource: name.to_string(),
             token: token.to_string(),
+            resuming,
         }
     }
 
@@ -269,6 +270,10 @@ impl Shared {
             .plan
             .get(name)
             .is_some_and(|r| r.action == Action::Replace && r.create_before_destroy);
+        let resuming = snap
+            .resources
+            .get(name)
+            .is_some_and(|r| r.status == Status::Creating && r.kind == res.kind);
         let (token, mut physical, mut deposed) = match snap.resources.get(name) {
             Some(r) if r.status == Status::Creating && r.kind == res.kind => {
                 (r.token.clone(), r.physical_id.clone(), r.deposed.clone())
@@ -303,7 +308,7 @@ impl Shared {
             rs.insert(name.to_string(), entry);
         })
         .await?;
-        let cx = self.cx(name, &token);
+        let cx = self.cx(name, &token, resuming);
         if physical.is_none() {
             physical = provider
                 .adopt(&cx, &resolved.value)
@@ -384,7 +389,7 @@ impl Shared {
             }
         })
         .await?;
-        let cx = self.cx(name, &rec.token);
+        let cx = self.cx(name, &rec.token, false);
         let result = match provider
             .update(&cx, &id, &rec.props, &resolved.value, &changed)
             .await
@@ -424,7 +429,7 @@ impl Shared {
             return Ok(());
         };
         let provider = self.provider(&rec.kind)?;
-        let cx = self.cx(name, &rec.token);
+        let cx = self.cx(name, &rec.token, false);
         for d in &rec.deposed {
             provider
                 .delete(&cx, &d.physical_id, &d.props)

@@ -196,6 +196,7 @@ pub async fn refresh(
             env: stack.env.clone(),
             resource: name.clone(),
             token: rec.token.clone(),
+            resuming: false,
         };
         let recorded = rec.props.clone();
         let name = name.clone();

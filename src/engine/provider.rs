@@ -16,6 +16,8 @@ pub struct Cx {
     pub resource: String,
     /// Idempotency token of the current creation (client token, or part of a physical name).
     pub token: String,
+    /// This run resumes a creation an earlier run started and did not finish.
+    pub resuming: bool,
 }
 
 impl Cx {
