@@ -84,6 +84,9 @@ pub enum Command {
     /// Inspect or repair recorded state.
     #[command(subcommand)]
     State(StateCommand),
+    /// The local twin's services.
+    #[command(subcommand)]
+    Local(LocalCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -115,4 +118,29 @@ pub enum StateCommand {
     Show { resource: String },
     /// Remove a lock left by a run that is gone.
     Unlock,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Serve the emulator of the AWS APIs moto lacks: MSK (`kafka`), MSK Connect
+    /// (`kafkaconnect`) and MWAA (`airflow`), on one port.
+    Emulator {
+        /// Address to listen on (`127.0.0.1:0` picks a free port, printed on stdout).
+        #[arg(long, default_value = "127.0.0.1:4510")]
+        listen: std::net::SocketAddr,
+        /// State file, so the emulator's resources survive a restart.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// How long CREATING, UPDATING and DELETING last.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        delay: std::time::Duration,
+        /// Share of calls (0 to 1) answered with a throttling error or a 500.
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        /// The Kafka broker every MSK cluster's bootstrap brokers point at.
+        #[arg(long)]
+        broker: Option<String>,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::cli::{Cli, Command, GraphFormat, PlanArgs, StateCommand};
+use crate::cli::{Cli, Command, GraphFormat, LocalCommand, PlanArgs, StateCommand};
 use crate::engine::apply::{self, ApplyOptions};
 use crate::engine::graph::{to_dot, to_mermaid, topo_order, GraphNode};
 use crate::engine::kind::Kinds;
@@ -160,6 +160,25 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Diff => diff_cmd(&cli).await,
         Command::Outputs { resource } => outputs(&cli, resource.as_deref()).await,
         Command::State(sc) => state_cmd(&cli, sc).await,
+        Command::Local(LocalCommand::Emulator { listen, state, delay, fault_rate, broker, region }) => {
+            let opts = crate::local::emulator::Options {
+                delay: *delay,
+                fault_rate: *fault_rate,
+                state_file: state.clone(),
+                broker: broker.clone(),
+                region: region.clone(),
+                ..Default::default()
+            };
+            let (addr, handle) = crate::local::emulator::serve(*listen, opts).await?;
+            println!("http://{addr}");
+            use std::io::Write as _;
+            std::io::stdout().flush()?;
+            tokio::select! {
+                _ = handle => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            Ok(Exit::Ok)
+        }
     }
 }
 

@@ -4,6 +4,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod local;
 pub mod sim;
 pub mod stack;
 pub mod state;
