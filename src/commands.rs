@@ -160,7 +160,14 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Diff => diff_cmd(&cli).await,
         Command::Outputs { resource } => outputs(&cli, resource.as_deref()).await,
         Command::State(sc) => state_cmd(&cli, sc).await,
-        Command::Local(LocalCommand::Emulator { listen, state, delay, fault_rate, broker, region }) => {
+        Command::Local(LocalCommand::Emulator {
+            listen,
+            state,
+            delay,
+            fault_rate,
+            broker,
+            region,
+        }) => {
             let opts = crate::local::emulator::Options {
                 delay: *delay,
                 fault_rate: *fault_rate,

@@ -50,6 +50,32 @@ impl Intercept for CallLog {
     }
 }
 
+/// MWAA's client puts `api.` in front of the endpoint's host name. Against an endpoint override
+/// (the local twin's emulator on 127.0.0.1) that name does not resolve, so the prefix is dropped.
+#[derive(Debug, Clone)]
+struct NoHostPrefix;
+
+impl Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "pinctl-no-host-prefix"
+    }
+
+    fn modify_before_retry_loop(
+        &self,
+        _context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .unset::<aws_smithy_runtime_api::client::endpoint::EndpointPrefix>();
+        Ok(())
+    }
+}
+
+fn endpoint_overridden(service_env: &str) -> bool {
+    std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os(service_env).is_some()
+}
+
 fn call_log() -> Option<CallLog> {
     let path = std::env::var_os("PINCTL_CALL_LOG")?;
     let file = std::fs::OpenOptions::new()
@@ -71,6 +97,9 @@ pub struct Clients {
     ssm: OnceCell<aws_sdk_ssm::Client>,
     kinesis: OnceCell<aws_sdk_kinesis::Client>,
     apigateway: OnceCell<aws_sdk_apigateway::Client>,
+    kafka: OnceCell<aws_sdk_kafka::Client>,
+    kafkaconnect: OnceCell<aws_sdk_kafkaconnect::Client>,
+    mwaa: OnceCell<aws_sdk_mwaa::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
     account: OnceCell<String>,
     pub limiter: Limiter,
@@ -112,6 +141,9 @@ impl Clients {
             ssm: OnceCell::new(),
             kinesis: OnceCell::new(),
             apigateway: OnceCell::new(),
+            kafka: OnceCell::new(),
+            kafkaconnect: OnceCell::new(),
+            mwaa: OnceCell::new(),
             sts: OnceCell::new(),
             account: OnceCell::new(),
             limiter: Limiter::from_env(),
@@ -141,6 +173,20 @@ impl Clients {
     client!(kinesis, kinesis, aws_sdk_kinesis, |b| b);
     client!(apigateway, apigateway, aws_sdk_apigateway, |b| b);
     client!(sts, sts, aws_sdk_sts, |b| b);
+    client!(kafka, kafka, aws_sdk_kafka, |b| b);
+    client!(kafkaconnect, kafkaconnect, aws_sdk_kafkaconnect, |b| b);
+    client!(
+        mwaa,
+        mwaa,
+        aws_sdk_mwaa,
+        |b: aws_sdk_mwaa::config::Builder| {
+            if endpoint_overridden("AWS_ENDPOINT_URL_MWAA") {
+                b.interceptor(NoHostPrefix)
+            } else {
+                b
+            }
+        }
+    );
 
     /// The account the credentials belong to (for ARNs the services do not return).
     pub async fn account(&self) -> Result<&str, ProviderError> {

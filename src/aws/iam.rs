@@ -502,13 +502,17 @@ impl Provider for RoleProvider {
         old: &Value,
         new: &Value,
         _changed: &[String],
-    ) -> Result<(), ProviderError> {
-        let new: RoleProps = typed(new)?;
-        for stmts in new.policies.values() {
-            check_actions(stmts)?;
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> = async {
+            let new: RoleProps = typed(new)?;
+            for stmts in new.policies.values() {
+                check_actions(stmts)?;
+            }
+            let old: Option<RoleProps> = typed(old).ok();
+            self.sync(old.as_ref(), &new).await
         }
-        let old: Option<RoleProps> = typed(old).ok();
-        self.sync(old.as_ref(), &new).await
+        .await;
+        done.map(|()| None)
     }
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -645,8 +649,10 @@ impl Provider for RolePolicyProvider {
         _old: &Value,
         new: &Value,
         _changed: &[String],
-    ) -> Result<(), ProviderError> {
-        self.create(cx, new).await.map(|_| ())
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> =
+            async { self.create(cx, new).await.map(|_| ()) }.await;
+        done.map(|()| None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -741,17 +747,17 @@ impl Provider for InstanceProfileProvider {
         {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("EntityAlreadyExists") => {
-                let tags = iam
-                    .list_instance_profile_tags()
-                    .instance_profile_name(&p.name)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("ListInstanceProfileTags", e))?;
-                let tags = tags
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect();
+                // GetInstanceProfile carries the tags (moto has no ListInstanceProfileTags).
+                let tags = self
+                    .get(&p.name)
+                    .await?
+                    .map(|ip| {
+                        ip.tags()
+                            .iter()
+                            .map(|t| (t.key().to_string(), t.value().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 if !owned_by(&tags, cx) {
                     return Err(not_ours("instance profile", &p.name));
                 }
@@ -787,30 +793,34 @@ impl Provider for InstanceProfileProvider {
         _old: &Value,
         new: &Value,
         _changed: &[String],
-    ) -> Result<(), ProviderError> {
-        let p: InstanceProfileProps = typed(new)?;
-        let iam = self.clients.iam().await;
-        if let Some(ip) = self.get(name).await? {
-            for r in ip.roles() {
-                if r.role_name() != p.role {
-                    iam.remove_role_from_instance_profile()
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> = async {
+            let p: InstanceProfileProps = typed(new)?;
+            let iam = self.clients.iam().await;
+            if let Some(ip) = self.get(name).await? {
+                for r in ip.roles() {
+                    if r.role_name() != p.role {
+                        iam.remove_role_from_instance_profile()
+                            .instance_profile_name(name)
+                            .role_name(r.role_name())
+                            .send()
+                            .await
+                            .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+                    }
+                }
+                if !ip.roles().iter().any(|r| r.role_name() == p.role) {
+                    iam.add_role_to_instance_profile()
                         .instance_profile_name(name)
-                        .role_name(r.role_name())
+                        .role_name(&p.role)
                         .send()
                         .await
-                        .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+                        .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
                 }
             }
-            if !ip.roles().iter().any(|r| r.role_name() == p.role) {
-                iam.add_role_to_instance_profile()
-                    .instance_profile_name(name)
-                    .role_name(&p.role)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
-            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        done.map(|()| None)
     }
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {

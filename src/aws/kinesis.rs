@@ -294,8 +294,10 @@ impl Provider for StreamProvider {
         _old: &Value,
         new: &Value,
         _changed: &[String],
-    ) -> Result<(), ProviderError> {
-        self.reconcile(name, &typed(new)?).await
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> =
+            async { self.reconcile(name, &typed(new)?).await }.await;
+        done.map(|()| None)
     }
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {

@@ -50,6 +50,18 @@ pub fn providers(
                 Arc::new(apigateway::DeploymentProvider { info, clients: c })
             }
             "apigateway.stage" => Arc::new(apigateway::StageProvider { info, clients: c }),
+            "msk.cluster" => Arc::new(msk::ClusterProvider { info, clients: c }),
+            "msk.topic" => Arc::new(msk::TopicProvider { info, clients: c }),
+            "mskconnect.custom_plugin" => Arc::new(mskconnect::CustomPluginProvider {
+                info,
+                clients: c,
+                root: root.to_path_buf(),
+            }),
+            "mskconnect.worker_configuration" => {
+                Arc::new(mskconnect::WorkerConfigurationProvider { info, clients: c })
+            }
+            "mskconnect.connector" => Arc::new(mskconnect::ConnectorProvider { info, clients: c }),
+            "mwaa.environment" => Arc::new(mwaa::EnvironmentProvider { info, clients: c }),
             "s3.object" => Arc::new(s3::ObjectProvider {
                 info,
                 clients: c,
@@ -113,8 +125,9 @@ impl Provider for NotBuilt {
         _: &Value,
         _: &Value,
         _: &[String],
-    ) -> Result<(), ProviderError> {
-        Err(self.refuse())
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> = async { Err(self.refuse()) }.await;
+        done.map(|()| None)
     }
     async fn delete(&self, _: &Cx, _: &str, _: &Value) -> Result<(), ProviderError> {
         Err(self.refuse())

@@ -95,3 +95,506 @@ pub fn kinds() -> Vec<KindInfo> {
         },
     ]
 }
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_kafka::types::{
+    BrokerNodeGroupInfo, ClientAuthentication, ClusterState, EbsStorageInfo, Iam,
+    ProvisionedRequest, Sasl, StorageInfo, TopicState,
+};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::client::{api_error, is_not_found, Clients};
+use super::{json, not_ours, owned_by, typed};
+use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+
+const NOT_FOUND: &str = "NotFoundException";
+
+pub struct ClusterProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+}
+
+impl ClusterProvider {
+    async fn describe(
+        &self,
+        arn: &str,
+    ) -> Result<Option<aws_sdk_kafka::types::Cluster>, ProviderError> {
+        match self
+            .clients
+            .kafka()
+            .await
+            .describe_cluster_v2()
+            .cluster_arn(arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.cluster_info),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("DescribeClusterV2", e)),
+        }
+    }
+
+    async fn outputs(&self, arn: &str) -> Result<Map<String, Value>, ProviderError> {
+        let b = self
+            .clients
+            .kafka()
+            .await
+            .get_bootstrap_brokers()
+            .cluster_arn(arn)
+            .send()
+            .await
+            .map_err(|e| api_error("GetBootstrapBrokers", e))?;
+        let mut m = Map::new();
+        m.insert("arn".into(), Value::String(arn.into()));
+        m.insert(
+            "bootstrap_brokers".into(),
+            Value::String(b.bootstrap_broker_string().unwrap_or_default().into()),
+        );
+        m.insert(
+            "bootstrap_brokers_iam".into(),
+            Value::String(
+                b.bootstrap_broker_string_sasl_iam()
+                    .unwrap_or_default()
+                    .into(),
+            ),
+        );
+        m.insert("zookeeper_connect".into(), Value::String(String::new()));
+        Ok(m)
+    }
+}
+
+#[async_trait]
+impl Provider for ClusterProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        arn: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some(c) = self.describe(arn).await? else {
+            return Ok(None);
+        };
+        if c.state() == Some(&ClusterState::Deleting) {
+            return Ok(None);
+        }
+        let p = c.provisioned();
+        let group = p.and_then(|p| p.broker_node_group_info());
+        let rec: Option<ClusterProps> = typed(recorded).ok();
+        let live = ClusterProps {
+            name: c.cluster_name().unwrap_or_default().into(),
+            kafka_version: p
+                .and_then(|p| p.current_broker_software_info())
+                .and_then(|s| s.kafka_version())
+                .unwrap_or_default()
+                .into(),
+            broker_instance_type: group
+                .and_then(|g| g.instance_type())
+                .unwrap_or_default()
+                .into(),
+            broker_count: p.and_then(|p| p.number_of_broker_nodes()).unwrap_or(0) as u32,
+            storage_gib: group
+                .and_then(|g| g.storage_info())
+                .and_then(|s| s.ebs_storage_info())
+                .and_then(|e| e.volume_size())
+                .unwrap_or(0) as u32,
+            client_subnets: group
+                .map(|g| g.client_subnets().to_vec())
+                .unwrap_or_default(),
+            security_groups: group
+                .map(|g| g.security_groups().to_vec())
+                .unwrap_or_default(),
+            iam_auth: p
+                .and_then(|p| p.client_authentication())
+                .and_then(|a| a.sasl())
+                .and_then(|s| s.iam())
+                .and_then(|i| i.enabled())
+                .unwrap_or(false),
+            configuration: rec.map(|r| r.configuration).unwrap_or_default(),
+        };
+        let outputs = match c.state() {
+            Some(ClusterState::Active | ClusterState::Updating) => self.outputs(arn).await?,
+            _ => Map::new(),
+        };
+        Ok(Some(Live {
+            props: json(&live),
+            outputs,
+        }))
+    }
+
+    async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
+        let p: ClusterProps = typed(props)?;
+        let out = self
+            .clients
+            .kafka()
+            .await
+            .list_clusters_v2()
+            .cluster_name_filter(&p.name)
+            .send()
+            .await
+            .map_err(|e| api_error("ListClustersV2", e))?;
+        for c in out.cluster_info_list() {
+            if c.cluster_name() == Some(p.name.as_str()) {
+                let tags = c
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                if owned_by(&tags, cx) {
+                    return Ok(c.cluster_arn().map(str::to_string));
+                }
+                return Err(not_ours("MSK cluster", &p.name));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: ClusterProps = typed(props)?;
+        let group = BrokerNodeGroupInfo::builder()
+            .instance_type(&p.broker_instance_type)
+            .set_client_subnets(Some(p.client_subnets.clone()))
+            .set_security_groups(Some(p.security_groups.clone()))
+            .storage_info(
+                StorageInfo::builder()
+                    .ebs_storage_info(
+                        EbsStorageInfo::builder()
+                            .volume_size(p.storage_gib as i32)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let mut provisioned = ProvisionedRequest::builder()
+            .broker_node_group_info(group)
+            .kafka_version(&p.kafka_version)
+            .number_of_broker_nodes(p.broker_count as i32);
+        if p.iam_auth {
+            provisioned = provisioned.client_authentication(
+                ClientAuthentication::builder()
+                    .sasl(
+                        Sasl::builder()
+                            .iam(Iam::builder().enabled(true).build())
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let out = self
+            .clients
+            .kafka()
+            .await
+            .create_cluster_v2()
+            .cluster_name(&p.name)
+            .provisioned(provisioned.build())
+            .set_tags(Some(cx.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("CreateClusterV2", e))?;
+        out.cluster_arn()
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Other("CreateClusterV2 returned no ARN".into()))
+    }
+
+    async fn poll(&self, _cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
+        let Some(c) = self.describe(arn).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match c.state() {
+            Some(ClusterState::Active) => Poll::Ready(self.outputs(arn).await?),
+            Some(ClusterState::Failed) => Poll::Failed(
+                c.state_info()
+                    .and_then(|s| s.message())
+                    .unwrap_or("the cluster failed")
+                    .to_string(),
+            ),
+            Some(s) => Poll::Pending(s.as_str().to_string()),
+            None => Poll::Pending("unknown".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        arn: &str,
+        old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        let (o, p): (ClusterProps, ClusterProps) = (typed(old)?, typed(new)?);
+        for (field, differs) in [
+            ("kafka_version", o.kafka_version != p.kafka_version),
+            (
+                "broker_instance_type",
+                o.broker_instance_type != p.broker_instance_type,
+            ),
+            ("storage_gib", o.storage_gib != p.storage_gib),
+            ("iam_auth", o.iam_auth != p.iam_auth),
+            ("configuration", o.configuration != p.configuration),
+        ] {
+            if differs {
+                return Err(ProviderError::Unsupported(format!(
+                    "changing `{field}` of an MSK cluster in place is not supported by this build; change it in the console or replace the cluster"
+                )));
+            }
+        }
+        if o.broker_count != p.broker_count {
+            let current = self
+                .describe(arn)
+                .await?
+                .and_then(|c| c.current_version().map(str::to_string))
+                .ok_or_else(|| ProviderError::Other(format!("cluster {arn} disappeared")))?;
+            self.clients
+                .kafka()
+                .await
+                .update_broker_count()
+                .cluster_arn(arn)
+                .current_version(current)
+                .target_number_of_broker_nodes(p.broker_count as i32)
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateBrokerCount", e))?;
+        }
+        Ok(None)
+    }
+
+    async fn delete(&self, _cx: &Cx, arn: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        match self
+            .clients
+            .kafka()
+            .await
+            .delete_cluster()
+            .cluster_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("DeleteCluster", e)),
+        }
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, arn: &str) -> Result<bool, ProviderError> {
+        Ok(self.describe(arn).await?.is_none())
+    }
+}
+
+pub struct TopicProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+}
+
+fn topic_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('|')
+        .ok_or_else(|| ProviderError::Other(format!("malformed topic id `{id}`")))
+}
+
+fn encode_configs(c: &BTreeMap<String, String>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(c).unwrap_or_default())
+}
+
+fn decode_configs(s: Option<&str>) -> BTreeMap<String, String> {
+    s.and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .and_then(|b| serde_json::from_slice::<BTreeMap<String, Value>>(&b).ok())
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl TopicProvider {
+    async fn describe(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<aws_sdk_kafka::operation::describe_topic::DescribeTopicOutput>, ProviderError>
+    {
+        match self
+            .clients
+            .kafka()
+            .await
+            .describe_topic()
+            .cluster_arn(cluster)
+            .topic_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(e)
+                if is_not_found(&e, NOT_FOUND)
+                    || super::client::code_of(&e) == Some("UnknownTopicOrPartitionException") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(api_error("DescribeTopic", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for TopicProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let (cluster, name) = topic_id(id)?;
+        let Some(t) = self.describe(cluster, name).await? else {
+            return Ok(None);
+        };
+        if t.status() == Some(&TopicState::Deleting) {
+            return Ok(None);
+        }
+        let declared: Vec<String> = recorded
+            .get("configs")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let all = decode_configs(t.configs());
+        // Only declared configs are compared; the broker's defaults are not drift.
+        let configs = all
+            .into_iter()
+            .filter(|(k, _)| declared.contains(k))
+            .collect();
+        let live = TopicProps {
+            cluster_arn: cluster.into(),
+            name: name.into(),
+            partitions: t.partition_count().unwrap_or(0) as u32,
+            replication_factor: t.replication_factor().unwrap_or(0) as u32,
+            configs,
+        };
+        let mut outputs = Map::new();
+        outputs.insert(
+            "arn".into(),
+            Value::String(t.topic_arn().unwrap_or_default().into()),
+        );
+        Ok(Some(Live {
+            props: json(&live),
+            outputs,
+        }))
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: TopicProps = typed(props)?;
+        let id = format!("{}|{}", p.cluster_arn, p.name);
+        let created = self
+            .clients
+            .kafka()
+            .await
+            .create_topic()
+            .cluster_arn(&p.cluster_arn)
+            .topic_name(&p.name)
+            .partition_count(p.partitions as i32)
+            .replication_factor(p.replication_factor as i32)
+            .configs(encode_configs(&p.configs))
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(id),
+            // Topics carry no tags: an existing one is this run's only when resuming its creation.
+            Err(e) if super::client::code_of(&e) == Some("TopicExistsException") && cx.resuming => {
+                Ok(id)
+            }
+            Err(e) => Err(api_error("CreateTopic", e)),
+        }
+    }
+
+    async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
+        let (cluster, name) = topic_id(id)?;
+        let Some(t) = self.describe(cluster, name).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match t.status() {
+            Some(TopicState::Active) => {
+                let mut m = Map::new();
+                m.insert(
+                    "arn".into(),
+                    Value::String(t.topic_arn().unwrap_or_default().into()),
+                );
+                Poll::Ready(m)
+            }
+            Some(s) => Poll::Pending(s.as_str().to_string()),
+            None => Poll::Pending("unknown".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        let (cluster, name) = topic_id(id)?;
+        let (o, p): (TopicProps, TopicProps) = (typed(old)?, typed(new)?);
+        if p.partitions < o.partitions {
+            return Err(ProviderError::Invalid(format!(
+                "a topic's partitions can only grow ({} -> {}); replace the topic to shrink it",
+                o.partitions, p.partitions
+            )));
+        }
+        let mut req = self
+            .clients
+            .kafka()
+            .await
+            .update_topic()
+            .cluster_arn(cluster)
+            .topic_name(name);
+        if p.partitions != o.partitions {
+            req = req.partition_count(p.partitions as i32);
+        }
+        if p.configs != o.configs {
+            req = req.configs(encode_configs(&p.configs));
+        }
+        req.send().await.map_err(|e| api_error("UpdateTopic", e))?;
+        Ok(None)
+    }
+
+    async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        let (cluster, name) = topic_id(id)?;
+        match self
+            .clients
+            .kafka()
+            .await
+            .delete_topic()
+            .cluster_arn(cluster)
+            .topic_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if is_not_found(&e, NOT_FOUND)
+                    || super::client::code_of(&e) == Some("UnknownTopicOrPartitionException") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(api_error("DeleteTopic", e)),
+        }
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, id: &str) -> Result<bool, ProviderError> {
+        let (cluster, name) = topic_id(id)?;
+        Ok(self.describe(cluster, name).await?.is_none())
+    }
+}

@@ -133,3 +133,783 @@ pub fn kinds() -> Vec<KindInfo> {
         },
     ]
 }
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_kafkaconnect::types::{
+    ApacheKafkaCluster, Capacity as SdkCapacity, ConnectorState, CustomPlugin,
+    CustomPluginContentType, CustomPluginLocation, CustomPluginState, KafkaCluster,
+    KafkaClusterClientAuthentication, KafkaClusterClientAuthenticationType,
+    KafkaClusterEncryptionInTransit, KafkaClusterEncryptionInTransitType, Plugin,
+    ProvisionedCapacity, S3Location, Vpc, WorkerConfiguration,
+};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::client::{api_error, is_not_found, Clients};
+use super::{json, typed};
+use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+
+const NOT_FOUND: &str = "NotFoundException";
+
+/// A plugin manifest (`plugins/*.yaml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    /// A path relative to the repository root.
+    pub source: String,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+pub fn parse_manifest(text: &str) -> Result<Manifest, ProviderError> {
+    let node = marked_yaml::parse_yaml(0, text)
+        .map_err(|e| ProviderError::Invalid(format!("plugin manifest: {e}")))?;
+    marked_yaml::from_node(&node)
+        .map_err(|e| ProviderError::Invalid(format!("plugin manifest: {e}")))
+}
+
+/// Properties text (`key=value` lines) as a map; comments and blank lines dropped.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+/// A map as properties text, sorted by key.
+pub fn render_properties(m: &BTreeMap<String, String>) -> String {
+    m.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
+pub struct CustomPluginProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+    pub root: std::path::PathBuf,
+}
+
+impl CustomPluginProvider {
+    /// Reads the artifact, checks it against the manifest's digest, and uploads it unless the
+    /// bucket already holds the same bytes.
+    async fn upload(
+        &self,
+        p: &CustomPluginProps,
+        m: &Manifest,
+    ) -> Result<(String, String), ProviderError> {
+        if m.source.contains("://") {
+            return Err(ProviderError::Unsupported(format!(
+                "plugin `{}`: this build reads artifacts from local paths; download {} into plugins/artifacts/ and set `source` to that path",
+                m.name, m.source
+            )));
+        }
+        let path = self.root.join(&m.source);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            ProviderError::Other(format!("plugin artifact {}: {e}", path.display()))
+        })?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if m.sha256.is_empty() {
+            return Err(ProviderError::Invalid(format!(
+                "plugin manifest `{}` has no sha256; the artifact at {} has sha256 {digest} — check it and put it in the manifest",
+                m.name, m.source
+            )));
+        }
+        if !digest.eq_ignore_ascii_case(&m.sha256) {
+            return Err(ProviderError::Invalid(format!(
+                "plugin artifact {} has sha256 {digest}, but the manifest says {}: refusing to upload it",
+                m.source, m.sha256
+            )));
+        }
+        let file = std::path::Path::new(&m.source)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("plugin.zip");
+        let key = p.key.clone().unwrap_or_else(|| format!("plugins/{file}"));
+        let s3 = self.clients.s3().await;
+        let present = s3
+            .head_object()
+            .bucket(&p.bucket)
+            .key(&key)
+            .send()
+            .await
+            .ok()
+            .and_then(|h| h.metadata().and_then(|md| md.get("pinctl-sha256").cloned()))
+            .is_some_and(|d| d == digest);
+        if !present {
+            s3.put_object()
+                .bucket(&p.bucket)
+                .key(&key)
+                .body(bytes.into())
+                .metadata("pinctl-sha256", &digest)
+                .send()
+                .await
+                .map_err(|e| api_error("PutObject", e))?;
+        }
+        Ok((format!("arn:aws:s3:::{}", p.bucket), key))
+    }
+
+    async fn describe(
+        &self,
+        arn: &str,
+    ) -> Result<
+        Option<aws_sdk_kafkaconnect::operation::describe_custom_plugin::DescribeCustomPluginOutput>,
+        ProviderError,
+    > {
+        match self
+            .clients
+            .kafkaconnect()
+            .await
+            .describe_custom_plugin()
+            .custom_plugin_arn(arn)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("DescribeCustomPlugin", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for CustomPluginProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        arn: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some(d) = self.describe(arn).await? else {
+            return Ok(None);
+        };
+        if d.custom_plugin_state() == Some(&CustomPluginState::Deleting) {
+            return Ok(None);
+        }
+        let mut props = recorded.clone();
+        let loc = d
+            .latest_revision()
+            .and_then(|r| r.location())
+            .and_then(|l| l.s3_location());
+        if let Value::Object(m) = &mut props {
+            m.insert(
+                "name".into(),
+                Value::String(d.name().unwrap_or_default().into()),
+            );
+            if let Some(l) = loc {
+                m.insert(
+                    "bucket".into(),
+                    Value::String(
+                        l.bucket_arn()
+                            .unwrap_or_default()
+                            .trim_start_matches("arn:aws:s3:::")
+                            .into(),
+                    ),
+                );
+            }
+        }
+        let mut outputs = Map::new();
+        outputs.insert("arn".into(), Value::String(arn.into()));
+        outputs.insert(
+            "revision".into(),
+            Value::from(d.latest_revision().map(|r| r.revision()).unwrap_or(1)),
+        );
+        outputs.insert(
+            "location".into(),
+            Value::String(
+                loc.map(|l| {
+                    format!(
+                        "s3://{}/{}",
+                        l.bucket_arn()
+                            .unwrap_or_default()
+                            .trim_start_matches("arn:aws:s3:::"),
+                        l.file_key().unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default(),
+            ),
+        );
+        Ok(Some(Live { props, outputs }))
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: CustomPluginProps = typed(props)?;
+        let m = parse_manifest(&p.manifest)?;
+        let (bucket_arn, key) = self.upload(&p, &m).await?;
+        let content_type = CustomPluginContentType::from(m.content_type.as_str());
+        let out = self
+            .clients
+            .kafkaconnect()
+            .await
+            .create_custom_plugin()
+            .name(&p.name)
+            .set_description(p.description.clone())
+            .content_type(content_type)
+            .location(
+                CustomPluginLocation::builder()
+                    .s3_location(
+                        S3Location::builder()
+                            .bucket_arn(bucket_arn)
+                            .file_key(key)
+                            .build()
+                            .map_err(|e| ProviderError::Invalid(e.to_string()))?,
+                    )
+                    .build(),
+            )
+            .set_tags(Some(cx.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("CreateCustomPlugin", e))?;
+        out.custom_plugin_arn()
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Other("CreateCustomPlugin returned no ARN".into()))
+    }
+
+    async fn poll(&self, cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
+        let Some(d) = self.describe(arn).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match d.custom_plugin_state() {
+            Some(CustomPluginState::Active) => {
+                match self.read(cx, arn, &Value::Object(Map::new())).await? {
+                    Some(l) => Poll::Ready(l.outputs),
+                    None => Poll::Pending("not visible yet".into()),
+                }
+            }
+            Some(CustomPluginState::CreateFailed) => Poll::Failed(
+                d.state_description()
+                    .and_then(|s| s.message())
+                    .unwrap_or("creation failed")
+                    .into(),
+            ),
+            Some(s) => Poll::Pending(s.as_str().into()),
+            None => Poll::Pending("unknown".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        _arn: &str,
+        _old: &Value,
+        _new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn delete(&self, _cx: &Cx, arn: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        match self
+            .clients
+            .kafkaconnect()
+            .await
+            .delete_custom_plugin()
+            .custom_plugin_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("DeleteCustomPlugin", e)),
+        }
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, arn: &str) -> Result<bool, ProviderError> {
+        Ok(self.describe(arn).await?.is_none())
+    }
+}
+
+pub struct WorkerConfigurationProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+}
+
+#[async_trait]
+impl Provider for WorkerConfigurationProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        arn: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let d = match self
+            .clients
+            .kafkaconnect()
+            .await
+            .describe_worker_configuration()
+            .worker_configuration_arn(arn)
+            .send()
+            .await
+        {
+            Ok(d) => d,
+            Err(e) if is_not_found(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("DescribeWorkerConfiguration", e)),
+        };
+        let content = d
+            .latest_revision()
+            .and_then(|r| r.properties_file_content())
+            .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let rec: Option<WorkerConfigurationProps> = typed(recorded).ok();
+        // Compared as properties, so formatting is not drift.
+        let properties = match &rec {
+            Some(r) if parse_properties(&r.properties) == parse_properties(&content) => {
+                r.properties.clone()
+            }
+            _ => content,
+        };
+        let live = WorkerConfigurationProps {
+            name: d.name().unwrap_or_default().into(),
+            description: rec.and_then(|r| r.description),
+            properties,
+        };
+        let mut outputs = Map::new();
+        outputs.insert("arn".into(), Value::String(arn.into()));
+        outputs.insert(
+            "revision".into(),
+            Value::from(d.latest_revision().map(|r| r.revision()).unwrap_or(1)),
+        );
+        Ok(Some(Live {
+            props: json(&live),
+            outputs,
+        }))
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: WorkerConfigurationProps = typed(props)?;
+        let out = self
+            .clients
+            .kafkaconnect()
+            .await
+            .create_worker_configuration()
+            .name(&p.name)
+            .set_description(p.description.clone())
+            .properties_file_content(
+                base64::engine::general_purpose::STANDARD.encode(&p.properties),
+            )
+            .set_tags(Some(cx.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("CreateWorkerConfiguration", e))?;
+        out.worker_configuration_arn()
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Other("no ARN returned".into()))
+    }
+
+    async fn poll(&self, cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
+        Ok(match self.read(cx, arn, &Value::Null).await? {
+            Some(l) => Poll::Ready(l.outputs),
+            None => Poll::Pending("not visible yet".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        _arn: &str,
+        _old: &Value,
+        _new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn delete(&self, _cx: &Cx, arn: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        match self
+            .clients
+            .kafkaconnect()
+            .await
+            .delete_worker_configuration()
+            .worker_configuration_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("DeleteWorkerConfiguration", e)),
+        }
+    }
+}
+
+pub struct ConnectorProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+}
+
+fn capacity(c: &Capacity) -> SdkCapacity {
+    SdkCapacity::builder()
+        .provisioned_capacity(
+            ProvisionedCapacity::builder()
+                .mcu_count(c.mcu_count as i32)
+                .worker_count(c.worker_count as i32)
+                .build(),
+        )
+        .build()
+}
+
+impl ConnectorProvider {
+    async fn describe(
+        &self,
+        arn: &str,
+    ) -> Result<
+        Option<aws_sdk_kafkaconnect::operation::describe_connector::DescribeConnectorOutput>,
+        ProviderError,
+    > {
+        match self
+            .clients
+            .kafkaconnect()
+            .await
+            .describe_connector()
+            .connector_arn(arn)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("DescribeConnector", e)),
+        }
+    }
+
+    async fn wait_gone(&self, arn: &str) -> Result<(), ProviderError> {
+        let mut delay = std::time::Duration::from_millis(200);
+        while self.describe(arn).await?.is_some() {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(15));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for ConnectorProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        arn: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some(d) = self.describe(arn).await? else {
+            return Ok(None);
+        };
+        if d.connector_state() == Some(&ConnectorState::Deleting) {
+            return Ok(None);
+        }
+        let rec: Option<ConnectorProps> = typed(recorded).ok();
+        let live_config: BTreeMap<String, String> = d
+            .connector_configuration()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let config = match &rec {
+            Some(r) if parse_properties(&r.config) == live_config => r.config.clone(),
+            _ => render_properties(&live_config),
+        };
+        let cluster = d.kafka_cluster().and_then(|k| k.apache_kafka_cluster());
+        let plugin = d.plugins().first().and_then(|p| p.custom_plugin());
+        let cap = d.capacity().and_then(|c| c.provisioned_capacity());
+        let live = ConnectorProps {
+            name: d.connector_name().unwrap_or_default().into(),
+            kafka_connect_version: d.kafka_connect_version().unwrap_or_default().into(),
+            plugin_arn: plugin
+                .and_then(|p| p.custom_plugin_arn())
+                .unwrap_or_default()
+                .into(),
+            plugin_revision: plugin.map(|p| p.revision() as u64).unwrap_or(0),
+            worker_configuration_arn: d
+                .worker_configuration()
+                .and_then(|w| w.worker_configuration_arn())
+                .map(str::to_string),
+            worker_configuration_revision: d.worker_configuration().map(|w| w.revision() as u64),
+            service_execution_role_arn: d.service_execution_role_arn().unwrap_or_default().into(),
+            bootstrap_servers: cluster
+                .and_then(|c| c.bootstrap_servers())
+                .unwrap_or_default()
+                .into(),
+            subnets: cluster
+                .and_then(|c| c.vpc())
+                .map(|v| v.subnets().to_vec())
+                .unwrap_or_default(),
+            security_groups: cluster
+                .and_then(|c| c.vpc())
+                .map(|v| v.security_groups().to_vec())
+                .unwrap_or_default(),
+            iam_auth: d
+                .kafka_cluster_client_authentication()
+                .and_then(|a| a.authentication_type())
+                == Some(&KafkaClusterClientAuthenticationType::Iam),
+            config,
+            capacity: Capacity {
+                mcu_count: cap.map(|c| c.mcu_count() as u32).unwrap_or(0),
+                worker_count: cap.map(|c| c.worker_count() as u32).unwrap_or(0),
+            },
+        };
+        let mut outputs = Map::new();
+        outputs.insert("arn".into(), Value::String(arn.into()));
+        outputs.insert(
+            "state".into(),
+            Value::String(
+                d.connector_state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
+        );
+        Ok(Some(Live {
+            props: json(&live),
+            outputs,
+        }))
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: ConnectorProps = typed(props)?;
+        let auth = if p.iam_auth {
+            KafkaClusterClientAuthenticationType::Iam
+        } else {
+            KafkaClusterClientAuthenticationType::None
+        };
+        let transit = if p.iam_auth {
+            KafkaClusterEncryptionInTransitType::Tls
+        } else {
+            KafkaClusterEncryptionInTransitType::Plaintext
+        };
+        let invalid =
+            |e: aws_sdk_kafkaconnect::error::BuildError| ProviderError::Invalid(e.to_string());
+        let mut req = self
+            .clients
+            .kafkaconnect()
+            .await
+            .create_connector()
+            .connector_name(&p.name)
+            .kafka_connect_version(&p.kafka_connect_version)
+            .capacity(capacity(&p.capacity))
+            .set_connector_configuration(Some(parse_properties(&p.config).into_iter().collect()))
+            .kafka_cluster(
+                KafkaCluster::builder()
+                    .apache_kafka_cluster(
+                        ApacheKafkaCluster::builder()
+                            .bootstrap_servers(&p.bootstrap_servers)
+                            .vpc(
+                                Vpc::builder()
+                                    .set_subnets(Some(p.subnets.clone()))
+                                    .set_security_groups(Some(p.security_groups.clone()))
+                                    .build()
+                                    .map_err(invalid)?,
+                            )
+                            .build()
+                            .map_err(invalid)?,
+                    )
+                    .build(),
+            )
+            .kafka_cluster_client_authentication(
+                KafkaClusterClientAuthentication::builder()
+                    .authentication_type(auth)
+                    .build()
+                    .map_err(invalid)?,
+            )
+            .kafka_cluster_encryption_in_transit(
+                KafkaClusterEncryptionInTransit::builder()
+                    .encryption_type(transit)
+                    .build()
+                    .map_err(invalid)?,
+            )
+            .plugins(
+                Plugin::builder()
+                    .custom_plugin(
+                        CustomPlugin::builder()
+                            .custom_plugin_arn(&p.plugin_arn)
+                            .revision(p.plugin_revision as i64)
+                            .build()
+                            .map_err(invalid)?,
+                    )
+                    .build(),
+            )
+            .service_execution_role_arn(&p.service_execution_role_arn)
+            .set_tags(Some(cx.tags().into_iter().collect()));
+        if let (Some(arn), Some(rev)) =
+            (&p.worker_configuration_arn, p.worker_configuration_revision)
+        {
+            req = req.worker_configuration(
+                WorkerConfiguration::builder()
+                    .worker_configuration_arn(arn)
+                    .revision(rev as i64)
+                    .build()
+                    .map_err(invalid)?,
+            );
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| api_error("CreateConnector", e))?;
+        out.connector_arn()
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Other("no ARN returned".into()))
+    }
+
+    async fn poll(&self, cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
+        let Some(d) = self.describe(arn).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match d.connector_state() {
+            Some(ConnectorState::Running) => match self.read(cx, arn, &Value::Null).await? {
+                Some(l) => Poll::Ready(l.outputs),
+                None => Poll::Pending("not visible yet".into()),
+            },
+            Some(ConnectorState::Failed) => Poll::Failed(
+                d.state_description()
+                    .and_then(|s| s.message())
+                    .unwrap_or("the connector failed")
+                    .into(),
+            ),
+            Some(s) => Poll::Pending(s.as_str().into()),
+            None => Poll::Pending("unknown".into()),
+        })
+    }
+
+    /// UpdateConnector, then the operation is followed until it ends and the connector is read
+    /// back: an update that did not take is reported and the connector is made again.
+    async fn update(
+        &self,
+        cx: &Cx,
+        arn: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        let p: ConnectorProps = typed(new)?;
+        let want = parse_properties(&p.config);
+        let kc = self.clients.kafkaconnect().await;
+        let mut delay = std::time::Duration::from_millis(200);
+        let version = loop {
+            let d = self
+                .describe(arn)
+                .await?
+                .ok_or_else(|| ProviderError::Other(format!("connector {arn} disappeared")))?;
+            match d.connector_state() {
+                Some(ConnectorState::Running) => {
+                    break d.current_version().unwrap_or_default().to_string()
+                }
+                Some(ConnectorState::Failed) => break String::new(),
+                _ => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(15));
+                }
+            }
+        };
+        let mut outcome = Err(String::from(
+            "the connector is FAILED and cannot be updated",
+        ));
+        if !version.is_empty() {
+            let out = kc
+                .update_connector()
+                .connector_arn(arn)
+                .current_version(&version)
+                .capacity(
+                    aws_sdk_kafkaconnect::types::CapacityUpdate::builder()
+                        .provisioned_capacity(
+                            aws_sdk_kafkaconnect::types::ProvisionedCapacityUpdate::builder()
+                                .mcu_count(p.capacity.mcu_count as i32)
+                                .worker_count(p.capacity.worker_count as i32)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .set_connector_configuration(Some(want.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateConnector", e))?;
+            let op = out
+                .connector_operation_arn()
+                .unwrap_or_default()
+                .to_string();
+            let mut delay = std::time::Duration::from_millis(200);
+            outcome = loop {
+                let d = kc
+                    .describe_connector_operation()
+                    .connector_operation_arn(&op)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("DescribeConnectorOperation", e))?;
+                let state = d
+                    .connector_operation_state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                match state.as_str() {
+                    "UPDATE_COMPLETE" => break Ok(()),
+                    "UPDATE_FAILED" | "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
+                        break Err(format!(
+                            "operation {op} ended {state}: {}",
+                            d.error_info()
+                                .and_then(|e| e.message())
+                                .unwrap_or("no detail")
+                        ))
+                    }
+                    _ => {
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(std::time::Duration::from_secs(15));
+                    }
+                }
+            };
+        }
+        // Verify by reading the connector back, whatever the operation said.
+        if outcome.is_ok() {
+            let live: BTreeMap<String, String> = self
+                .describe(arn)
+                .await?
+                .and_then(|d| {
+                    d.connector_configuration()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                })
+                .unwrap_or_default();
+            if live != want {
+                outcome = Err("the connector still runs its previous configuration".into());
+            }
+        }
+        match outcome {
+            Ok(()) => Ok(None),
+            Err(why) => {
+                tracing::warn!("connector {}: the update did not take ({why}); deleting it and creating it again", p.name);
+                self.delete(cx, arn, &Value::Null).await?;
+                self.wait_gone(arn).await?;
+                Ok(Some(self.create(cx, new).await?))
+            }
+        }
+    }
+
+    async fn delete(&self, _cx: &Cx, arn: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        match self
+            .clients
+            .kafkaconnect()
+            .await
+            .delete_connector()
+            .connector_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("DeleteConnector", e)),
+        }
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, arn: &str) -> Result<bool, ProviderError> {
+        Ok(self.describe(arn).await?.is_none())
+    }
+}

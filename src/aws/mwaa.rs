@@ -62,3 +62,256 @@ pub fn kinds() -> Vec<KindInfo> {
         prepare: None,
     }]
 }
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_mwaa::types::{
+    EnvironmentStatus, NetworkConfiguration, UpdateNetworkConfigurationInput, WebserverAccessMode,
+};
+use serde_json::{Map, Value};
+
+use super::client::{api_error, is_not_found, Clients};
+use super::{json, not_ours, owned_by, typed};
+use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+
+const NOT_FOUND: &str = "ResourceNotFoundException";
+
+pub struct EnvironmentProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+}
+
+impl EnvironmentProvider {
+    async fn get(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_mwaa::types::Environment>, ProviderError> {
+        match self
+            .clients
+            .mwaa()
+            .await
+            .get_environment()
+            .name(name)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.environment),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("GetEnvironment", e)),
+        }
+    }
+
+    fn outputs(e: &aws_sdk_mwaa::types::Environment) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "arn".into(),
+            Value::String(e.arn().unwrap_or_default().into()),
+        );
+        m.insert(
+            "webserver_url".into(),
+            Value::String(e.webserver_url().unwrap_or_default().into()),
+        );
+        m.insert(
+            "status".into(),
+            Value::String(
+                e.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
+        );
+        m
+    }
+}
+
+#[async_trait]
+impl Provider for EnvironmentProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Some(e) = self.get(name).await? else {
+            return Ok(None);
+        };
+        if e.status() == Some(&EnvironmentStatus::Deleting)
+            || e.status() == Some(&EnvironmentStatus::Deleted)
+        {
+            return Ok(None);
+        }
+        let rec: Option<EnvironmentProps> = typed(recorded).ok();
+        let net = e.network_configuration();
+        let live = EnvironmentProps {
+            name: e.name().unwrap_or_default().into(),
+            airflow_version: e.airflow_version().unwrap_or_default().into(),
+            environment_class: e.environment_class().unwrap_or_default().into(),
+            execution_role_arn: e.execution_role_arn().unwrap_or_default().into(),
+            source_bucket_arn: e.source_bucket_arn().unwrap_or_default().into(),
+            dag_s3_path: e.dag_s3_path().unwrap_or_default().into(),
+            requirements_s3_path: e.requirements_s3_path().map(str::to_string),
+            max_workers: e
+                .max_workers()
+                .map(|n| n as u32)
+                .or(rec.as_ref().and_then(|r| r.max_workers)),
+            webserver_access_mode: e.webserver_access_mode().map(|m| m.as_str().to_string()),
+            network: Network {
+                subnet_ids: net.map(|n| n.subnet_ids().to_vec()).unwrap_or_default(),
+                security_group_ids: net
+                    .map(|n| n.security_group_ids().to_vec())
+                    .unwrap_or_default(),
+            },
+            airflow_configuration_options: e
+                .airflow_configuration_options()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        };
+        Ok(Some(Live {
+            props: json(&live),
+            outputs: Self::outputs(&e),
+        }))
+    }
+
+    async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
+        let p: EnvironmentProps = typed(props)?;
+        let Some(e) = self.get(&p.name).await? else {
+            return Ok(None);
+        };
+        let tags = e
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if owned_by(&tags, cx) {
+            Ok(Some(p.name))
+        } else {
+            Err(not_ours("MWAA environment", &p.name))
+        }
+    }
+
+    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: EnvironmentProps = typed(props)?;
+        self.clients
+            .mwaa()
+            .await
+            .create_environment()
+            .name(&p.name)
+            .airflow_version(&p.airflow_version)
+            .environment_class(&p.environment_class)
+            .execution_role_arn(&p.execution_role_arn)
+            .source_bucket_arn(&p.source_bucket_arn)
+            .dag_s3_path(&p.dag_s3_path)
+            .set_requirements_s3_path(p.requirements_s3_path.clone())
+            .set_max_workers(p.max_workers.map(|n| n as i32))
+            .set_webserver_access_mode(
+                p.webserver_access_mode
+                    .as_deref()
+                    .map(WebserverAccessMode::from),
+            )
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .set_subnet_ids(Some(p.network.subnet_ids.clone()))
+                    .set_security_group_ids(Some(p.network.security_group_ids.clone()))
+                    .build(),
+            )
+            .set_airflow_configuration_options((!p.airflow_configuration_options.is_empty()).then(
+                || {
+                    p.airflow_configuration_options
+                        .clone()
+                        .into_iter()
+                        .collect()
+                },
+            ))
+            .set_tags(Some(cx.tags().into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("CreateEnvironment", e))?;
+        Ok(p.name)
+    }
+
+    async fn poll(&self, _cx: &Cx, name: &str) -> Result<Poll, ProviderError> {
+        let Some(e) = self.get(name).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match e.status() {
+            Some(EnvironmentStatus::Available) => Poll::Ready(Self::outputs(&e)),
+            Some(EnvironmentStatus::CreateFailed | EnvironmentStatus::UpdateFailed) => {
+                Poll::Failed(
+                    e.last_update()
+                        .and_then(|u| u.error())
+                        .and_then(|er| er.error_message())
+                        .unwrap_or("the environment failed")
+                        .into(),
+                )
+            }
+            Some(s) => Poll::Pending(s.as_str().into()),
+            None => Poll::Pending("unknown".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        let p: EnvironmentProps = typed(new)?;
+        self.clients
+            .mwaa()
+            .await
+            .update_environment()
+            .name(name)
+            .airflow_version(&p.airflow_version)
+            .environment_class(&p.environment_class)
+            .execution_role_arn(&p.execution_role_arn)
+            .dag_s3_path(&p.dag_s3_path)
+            .set_requirements_s3_path(p.requirements_s3_path.clone())
+            .set_max_workers(p.max_workers.map(|n| n as i32))
+            .set_webserver_access_mode(
+                p.webserver_access_mode
+                    .as_deref()
+                    .map(WebserverAccessMode::from),
+            )
+            .network_configuration(
+                UpdateNetworkConfigurationInput::builder()
+                    .set_security_group_ids(Some(p.network.security_group_ids.clone()))
+                    .build()
+                    .map_err(|e| ProviderError::Invalid(e.to_string()))?,
+            )
+            .set_airflow_configuration_options(Some(
+                p.airflow_configuration_options
+                    .clone()
+                    .into_iter()
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| api_error("UpdateEnvironment", e))?;
+        Ok(None)
+    }
+
+    async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        match self
+            .clients
+            .mwaa()
+            .await
+            .delete_environment()
+            .name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("DeleteEnvironment", e)),
+        }
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, name: &str) -> Result<bool, ProviderError> {
+        Ok(self.get(name).await?.is_none())
+    }
+}

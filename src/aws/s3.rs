@@ -356,8 +356,10 @@ impl Provider for BucketProvider {
         _old: &Value,
         new: &Value,
         _changed: &[String],
-    ) -> Result<(), ProviderError> {
-        self.configure(cx, &typed(new)?).await
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> =
+            async { self.configure(cx, &typed(new)?).await }.await;
+        done.map(|()| None)
     }
 
     async fn delete(&self, _cx: &Cx, name: &str, recorded: &Value) -> Result<(), ProviderError> {
@@ -651,8 +653,9 @@ impl Provider for ObjectProvider {
         _old: &Value,
         new: &Value,
         _changed: &[String],
-    ) -> Result<(), ProviderError> {
-        self.put(cx, new).await.map(|_| ())
+    ) -> Result<Option<String>, ProviderError> {
+        let done: Result<(), ProviderError> = async { self.put(cx, new).await.map(|_| ()) }.await;
+        done.map(|()| None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {

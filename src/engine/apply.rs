@@ -309,7 +309,8 @@ impl Shared {
         })
         .await?;
         let cx = self.cx(name, &token, resuming);
-        if physical.is_none() {
+        // Only a resumed creation looks for what an earlier run may have made.
+        if physical.is_none() && resuming {
             physical = provider
                 .adopt(&cx, &resolved.value)
                 .await
@@ -394,7 +395,21 @@ impl Shared {
             .update(&cx, &id, &rec.props, &resolved.value, &changed)
             .await
         {
-            Ok(()) => {
+            Ok(replaced) => {
+                // The service replaced it to apply the change: from now on the new one is it.
+                let id = match replaced {
+                    Some(new_id) => {
+                        let recorded = new_id.clone();
+                        self.record(|rs| {
+                            if let Some(r) = rs.get_mut(name) {
+                                r.physical_id = Some(recorded);
+                            }
+                        })
+                        .await?;
+                        new_id
+                    }
+                    None => id.clone(),
+                };
                 self.wait_ready(task, label, provider.as_ref(), &cx, &id)
                     .await
             }

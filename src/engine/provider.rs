@@ -92,7 +92,8 @@ pub trait Provider: Send + Sync {
     /// Whether a create or update has finished; `Ready` carries the outputs.
     async fn poll(&self, cx: &Cx, physical_id: &str) -> Result<Poll, ProviderError>;
 
-    /// Changes in place the fields listed in `changed` (paths as shown in plans).
+    /// Changes in place the fields listed in `changed` (paths as shown in plans). Returns a new
+    /// physical id when the service had to replace the resource to apply the change.
     async fn update(
         &self,
         cx: &Cx,
@@ -100,7 +101,7 @@ pub trait Provider: Send + Sync {
         old: &Value,
         new: &Value,
         changed: &[String],
-    ) -> Result<(), ProviderError>;
+    ) -> Result<Option<String>, ProviderError>;
 
     /// Starts the deletion; a resource already gone is not an error. `recorded` are the props
     /// it was last applied with.

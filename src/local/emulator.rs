@@ -76,7 +76,10 @@ struct Store {
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 fn iso_now() -> String {
@@ -132,7 +135,18 @@ impl Store {
             .chain(self.plugins.keys())
             .chain(self.worker_configs.keys())
             .chain(self.connectors.keys())
-            .chain(self.environments.values().filter_map(|e| e.body.get("Arn").and_then(Value::as_str).map(str::to_string)).collect::<Vec<_>>().iter())
+            .chain(
+                self.environments
+                    .values()
+                    .filter_map(|e| {
+                        e.body
+                            .get("Arn")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .collect::<Vec<_>>()
+                    .iter(),
+            )
             .cloned()
             .collect();
         self.tags.retain(|arn, _| live.contains(arn));
@@ -150,12 +164,24 @@ struct ApiError(StatusCode, &'static str, String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"message": self.2, "Message": self.2});
-        (self.0, [("x-amzn-errortype", self.1), ("content-type", "application/json")], body.to_string()).into_response()
+        (
+            self.0,
+            [
+                ("x-amzn-errortype", self.1),
+                ("content-type", "application/json"),
+            ],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 
 fn not_found(what: &str) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, "NotFoundException", format!("{what} does not exist"))
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "NotFoundException",
+        format!("{what} does not exist"),
+    )
 }
 
 fn bad_request(msg: impl Into<String>) -> ApiError {
@@ -182,27 +208,45 @@ fn segments(uri: &Uri) -> Vec<String> {
     uri.path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect()
 }
 
 fn query(uri: &Uri) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for pair in uri.query().unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         out.entry(dec(k)).or_default().push(dec(v));
     }
     out
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Result<&'a str, ApiError> {
-    v.get(key).and_then(Value::as_str).ok_or_else(|| bad_request(format!("{key} is required")))
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_request(format!("{key} is required")))
 }
 
 impl Emulator {
     fn arn(&self, service: &str, rest: &str) -> String {
-        format!("arn:aws:{service}:{}:{}:{rest}", self.opts.region, self.opts.account)
+        format!(
+            "arn:aws:{service}:{}:{}:{rest}",
+            self.opts.region, self.opts.account
+        )
     }
 
     fn settles(&self) -> u128 {
@@ -210,7 +254,13 @@ impl Emulator {
     }
 
     fn item(&self, body: Value, state: &str, next: &str) -> Item {
-        Item { body, state: state.into(), created: iso_now(), settles_at_ms: self.settles(), next_state: Some(next.into()) }
+        Item {
+            body,
+            state: state.into(),
+            created: iso_now(),
+            settles_at_ms: self.settles(),
+            next_state: Some(next.into()),
+        }
     }
 
     async fn save(&self, store: &Store) {
@@ -232,11 +282,23 @@ impl Emulator {
             return None;
         }
         Some(if n % 2 == 0 {
-            let kind = if service == "kafka" { "TooManyRequestsException" } else { "ThrottlingException" };
+            let kind = if service == "kafka" {
+                "TooManyRequestsException"
+            } else {
+                "ThrottlingException"
+            };
             ApiError(StatusCode::TOO_MANY_REQUESTS, kind, "Rate exceeded".into())
         } else {
-            let kind = if service == "airflow" { "InternalServerException" } else { "InternalServerErrorException" };
-            ApiError(StatusCode::INTERNAL_SERVER_ERROR, kind, "injected failure".into())
+            let kind = if service == "airflow" {
+                "InternalServerException"
+            } else {
+                "InternalServerErrorException"
+            };
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                kind,
+                "injected failure".into(),
+            )
         })
     }
 
@@ -263,22 +325,44 @@ impl Emulator {
             "kafka" => self.kafka(&mut store, &method, &seg, &q, &body),
             "kafkaconnect" => self.kafkaconnect(&mut store, &method, &seg, &q, &body),
             "airflow" | "mwaa" => self.mwaa(&mut store, &method, &seg, &q, &body),
-            other => Err(ApiError(StatusCode::BAD_REQUEST, "UnrecognizedClientException", format!("the emulator serves kafka, kafkaconnect and airflow, not `{other}`"))),
+            other => Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "UnrecognizedClientException",
+                format!("the emulator serves kafka, kafkaconnect and airflow, not `{other}`"),
+            )),
         };
-        if matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+        if matches!(
+            method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        ) {
             self.save(&store).await;
         }
         match reply {
-            Ok((status, v)) => (status, [("content-type", "application/json")], v.to_string()).into_response(),
+            Ok((status, v)) => (
+                status,
+                [("content-type", "application/json")],
+                v.to_string(),
+            )
+                .into_response(),
             Err(e) => e.into_response(),
         }
     }
 
-    fn tags_api(&self, store: &mut Store, method: &Method, arn: &str, q: &BTreeMap<String, Vec<String>>, body: &Value, key: &str) -> Reply {
+    fn tags_api(
+        &self,
+        store: &mut Store,
+        method: &Method,
+        arn: &str,
+        q: &BTreeMap<String, Vec<String>>,
+        body: &Value,
+        key: &str,
+    ) -> Reply {
         match *method {
             Method::GET => ok(json!({ key: store.tags.get(arn).cloned().unwrap_or_default() })),
             Method::POST => {
-                let tags: BTreeMap<String, String> = serde_json::from_value(body.get(key).cloned().unwrap_or(json!({}))).map_err(|e| bad_request(e.to_string()))?;
+                let tags: BTreeMap<String, String> =
+                    serde_json::from_value(body.get(key).cloned().unwrap_or(json!({})))
+                        .map_err(|e| bad_request(e.to_string()))?;
                 store.tags.entry(arn.to_string()).or_default().extend(tags);
                 Ok((StatusCode::NO_CONTENT, json!({})))
             }
@@ -311,7 +395,10 @@ impl Emulator {
         let mut p = provisioned.unwrap_or(json!({}));
         if let Some(o) = p.as_object_mut() {
             let version = o.get("kafkaVersion").cloned().unwrap_or(json!("3.6.0"));
-            o.insert("currentBrokerSoftwareInfo".into(), json!({"kafkaVersion": version}));
+            o.insert(
+                "currentBrokerSoftwareInfo".into(),
+                json!({"kafkaVersion": version}),
+            );
             o.remove("kafkaVersion");
             o.insert("zookeeperConnectString".into(), json!(""));
         }
@@ -327,62 +414,128 @@ impl Emulator {
         })
     }
 
-    fn kafka(&self, store: &mut Store, method: &Method, seg: &[&str], q: &BTreeMap<String, Vec<String>>, body: &Value) -> Reply {
+    fn kafka(
+        &self,
+        store: &mut Store,
+        method: &Method,
+        seg: &[&str],
+        q: &BTreeMap<String, Vec<String>>,
+        body: &Value,
+    ) -> Reply {
         match (method, seg) {
             (&Method::POST, ["api", "v2", "clusters"]) | (&Method::POST, ["v1", "clusters"]) => {
                 let name = str_of(body, "clusterName")?.to_string();
-                if store.clusters.values().any(|c| c.body.get("clusterName").and_then(Value::as_str) == Some(&name)) {
-                    return Err(conflict(format!("A cluster with name {name} already exists")));
+                if store
+                    .clusters
+                    .values()
+                    .any(|c| c.body.get("clusterName").and_then(Value::as_str) == Some(&name))
+                {
+                    return Err(conflict(format!(
+                        "A cluster with name {name} already exists"
+                    )));
                 }
                 if body.get("serverless").is_some() {
-                    return Err(bad_request("the emulator provides provisioned clusters only"));
+                    return Err(bad_request(
+                        "the emulator provides provisioned clusters only",
+                    ));
                 }
                 let arn = self.arn("kafka", &format!("cluster/{name}/{}-1", uuid()));
                 let mut b = body.clone();
                 b.as_object_mut().map(|o| o.remove("tags"));
                 if let Some(tags) = body.get("tags").and_then(Value::as_object) {
-                    store.tags.insert(arn.clone(), tags.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
+                    store.tags.insert(
+                        arn.clone(),
+                        tags.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect(),
+                    );
                 }
-                store.clusters.insert(arn.clone(), self.item(b, "CREATING", "ACTIVE"));
-                ok(json!({"clusterArn": arn, "clusterName": name, "state": "CREATING", "clusterType": "PROVISIONED"}))
+                store
+                    .clusters
+                    .insert(arn.clone(), self.item(b, "CREATING", "ACTIVE"));
+                ok(
+                    json!({"clusterArn": arn, "clusterName": name, "state": "CREATING", "clusterType": "PROVISIONED"}),
+                )
             }
             (&Method::GET, ["api", "v2", "clusters"]) | (&Method::GET, ["v1", "clusters"]) => {
-                let list: Vec<Value> = store.clusters.iter().map(|(a, c)| self.cluster_info(store, a, c)).collect();
-                let key = if seg[0] == "api" { "clusterInfoList" } else { "clusterInfoList" };
+                let list: Vec<Value> = store
+                    .clusters
+                    .iter()
+                    .map(|(a, c)| self.cluster_info(store, a, c))
+                    .collect();
+                let key = if seg[0] == "api" {
+                    "clusterInfoList"
+                } else {
+                    "clusterInfoList"
+                };
                 ok(json!({ key: list }))
             }
-            (&Method::GET, ["api", "v2", "clusters", arn]) | (&Method::GET, ["v1", "clusters", arn]) => {
-                let c = store.clusters.get(*arn).ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
+            (&Method::GET, ["api", "v2", "clusters", arn])
+            | (&Method::GET, ["v1", "clusters", arn]) => {
+                let c = store
+                    .clusters
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
                 ok(json!({"clusterInfo": self.cluster_info(store, arn, c)}))
             }
             (&Method::DELETE, ["v1", "clusters", arn]) => {
-                let c = store.clusters.get_mut(*arn).ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
+                let c = store
+                    .clusters
+                    .get_mut(*arn)
+                    .ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
                 c.state = "DELETING".into();
                 c.settles_at_ms = self.settles();
                 c.next_state = None;
                 let arn = arn.to_string();
-                store.topics.retain(|k, _| !k.starts_with(&format!("{arn}|")));
+                store
+                    .topics
+                    .retain(|k, _| !k.starts_with(&format!("{arn}|")));
                 ok(json!({"clusterArn": arn, "state": "DELETING"}))
             }
             (&Method::GET, ["v1", "clusters", arn, "bootstrap-brokers"]) => {
-                let c = store.clusters.get(*arn).ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
+                let c = store
+                    .clusters
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
                 if c.state != "ACTIVE" && c.state != "UPDATING" {
-                    return Err(bad_request(format!("the cluster is {}; bootstrap brokers are available once it is ACTIVE", c.state)));
+                    return Err(bad_request(format!(
+                        "the cluster is {}; bootstrap brokers are available once it is ACTIVE",
+                        c.state
+                    )));
                 }
-                let broker = self.opts.broker.clone().unwrap_or_else(|| "127.0.0.1:9092".into());
-                let iam = c.body.pointer("/provisioned/clientAuthentication/sasl/iam/enabled").and_then(Value::as_bool).unwrap_or(false);
+                let broker = self
+                    .opts
+                    .broker
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1:9092".into());
+                let iam = c
+                    .body
+                    .pointer("/provisioned/clientAuthentication/sasl/iam/enabled")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 let mut out = json!({"bootstrapBrokerString": broker});
                 if iam {
                     out["bootstrapBrokerStringSaslIam"] = json!(broker);
                 }
                 ok(out)
             }
-            (&Method::PUT, ["v1", "clusters", arn, "configuration"]) | (&Method::PUT, ["v1", "clusters", arn, "nodes", "count"]) => {
+            (&Method::PUT, ["v1", "clusters", arn, "configuration"])
+            | (&Method::PUT, ["v1", "clusters", arn, "nodes", "count"]) => {
                 let current = str_of(body, "currentVersion")?.to_string();
-                let c = store.clusters.get_mut(*arn).ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
-                let have = c.body.get("currentVersion").and_then(Value::as_str).unwrap_or("K1").to_string();
+                let c = store
+                    .clusters
+                    .get_mut(*arn)
+                    .ok_or_else(|| not_found(&format!("Cluster {arn}")))?;
+                let have = c
+                    .body
+                    .get("currentVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("K1")
+                    .to_string();
                 if current != have {
-                    return Err(bad_request(format!("The provided current cluster version {current} is not valid; it is {have}")));
+                    return Err(bad_request(format!(
+                        "The provided current cluster version {current} is not valid; it is {have}"
+                    )));
                 }
                 if c.state != "ACTIVE" {
                     return Err(bad_request(format!("the cluster is {}", c.state)));
@@ -393,7 +546,10 @@ impl Emulator {
                 if let Some(ci) = body.get("configurationInfo") {
                     c.body["provisioned"]["configurationInfo"] = ci.clone();
                 }
-                let next = format!("K{}", have.trim_start_matches('K').parse::<u64>().unwrap_or(1) + 1);
+                let next = format!(
+                    "K{}",
+                    have.trim_start_matches('K').parse::<u64>().unwrap_or(1) + 1
+                );
                 c.body["currentVersion"] = json!(next);
                 c.state = "UPDATING".into();
                 c.settles_at_ms = self.settles();
@@ -401,41 +557,91 @@ impl Emulator {
                 let op = self.arn("kafka", &format!("cluster-operation/{}", uuid()));
                 ok(json!({"clusterArn": arn, "clusterOperationArn": op}))
             }
-            (_, ["v1", "clusters", arn, "topics", ..]) => self.topics(store, method, arn, &seg[4..], body),
+            (_, ["v1", "clusters", arn, "topics", ..]) => {
+                self.topics(store, method, arn, &seg[4..], body)
+            }
             (_, ["v1", "tags", arn]) => {
-                if !store.clusters.contains_key(*arn) && !store.topics.values().any(|t| t.body.get("topicArn").and_then(Value::as_str) == Some(*arn)) {
+                if !store.clusters.contains_key(*arn)
+                    && !store
+                        .topics
+                        .values()
+                        .any(|t| t.body.get("topicArn").and_then(Value::as_str) == Some(*arn))
+                {
                     return Err(not_found(&format!("Resource {arn}")));
                 }
                 self.tags_api(store, method, arn, q, body, "tags")
             }
-            _ => Err(ApiError(StatusCode::NOT_FOUND, "UnknownOperationException", format!("the emulator has no kafka operation {method} /{}", seg.join("/")))),
+            _ => Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!(
+                    "the emulator has no kafka operation {method} /{}",
+                    seg.join("/")
+                ),
+            )),
         }
     }
 
-    fn topics(&self, store: &mut Store, method: &Method, cluster: &str, rest: &[&str], body: &Value) -> Reply {
-        let c = store.clusters.get(cluster).ok_or_else(|| not_found(&format!("Cluster {cluster}")))?;
+    fn topics(
+        &self,
+        store: &mut Store,
+        method: &Method,
+        cluster: &str,
+        rest: &[&str],
+        body: &Value,
+    ) -> Reply {
+        let c = store
+            .clusters
+            .get(cluster)
+            .ok_or_else(|| not_found(&format!("Cluster {cluster}")))?;
         if c.state != "ACTIVE" && c.state != "UPDATING" {
-            return Err(bad_request(format!("topic operations need an ACTIVE cluster; it is {}", c.state)));
+            return Err(bad_request(format!(
+                "topic operations need an ACTIVE cluster; it is {}",
+                c.state
+            )));
         }
         let parts: Vec<&str> = cluster.rsplitn(3, '/').collect();
-        let (cluster_uuid, cluster_name) = (parts.first().copied().unwrap_or_default(), parts.get(1).copied().unwrap_or_default());
+        let (cluster_uuid, cluster_name) = (
+            parts.first().copied().unwrap_or_default(),
+            parts.get(1).copied().unwrap_or_default(),
+        );
         let key = |t: &str| format!("{cluster}|{t}");
         match (method, rest) {
             (&Method::POST, []) => {
                 let name = str_of(body, "topicName")?.to_string();
                 if store.topics.contains_key(&key(&name)) {
-                    return Err(ApiError(StatusCode::CONFLICT, "TopicExistsException", format!("Topic '{name}' already exists.")));
+                    return Err(ApiError(
+                        StatusCode::CONFLICT,
+                        "TopicExistsException",
+                        format!("Topic '{name}' already exists."),
+                    ));
                 }
-                let partitions = body.get("partitionCount").and_then(Value::as_i64).ok_or_else(|| bad_request("partitionCount is required"))?;
-                let rf = body.get("replicationFactor").and_then(Value::as_i64).ok_or_else(|| bad_request("replicationFactor is required"))?;
-                let brokers = c.body.pointer("/provisioned/numberOfBrokerNodes").or_else(|| c.body.get("numberOfBrokerNodes")).and_then(Value::as_i64).unwrap_or(1);
+                let partitions = body
+                    .get("partitionCount")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| bad_request("partitionCount is required"))?;
+                let rf = body
+                    .get("replicationFactor")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| bad_request("replicationFactor is required"))?;
+                let brokers = c
+                    .body
+                    .pointer("/provisioned/numberOfBrokerNodes")
+                    .or_else(|| c.body.get("numberOfBrokerNodes"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
                 if rf > brokers || rf < 1 || partitions < 1 {
                     return Err(ApiError(StatusCode::BAD_REQUEST, "KafkaRequestException", format!("Replication factor: {rf} larger than available brokers: {brokers}, or partitions {partitions} < 1")));
                 }
-                let arn = self.arn("kafka", &format!("topic/{cluster_name}/{cluster_uuid}/{name}"));
+                let arn = self.arn(
+                    "kafka",
+                    &format!("topic/{cluster_name}/{cluster_uuid}/{name}"),
+                );
                 let b = json!({"topicArn": arn, "topicName": name, "partitionCount": partitions, "replicationFactor": rf,
                                "configs": body.get("configs").cloned().unwrap_or(json!(""))});
-                store.topics.insert(key(&name), self.item(b, "CREATING", "ACTIVE"));
+                store
+                    .topics
+                    .insert(key(&name), self.item(b, "CREATING", "ACTIVE"));
                 ok(json!({"topicArn": arn, "topicName": name, "status": "CREATING"}))
             }
             (&Method::GET, []) => {
@@ -448,13 +654,19 @@ impl Emulator {
                 ok(json!({"topics": list}))
             }
             (&Method::GET, [name]) => {
-                let t = store.topics.get(&key(name)).ok_or_else(|| not_found(&format!("Topic {name}")))?;
+                let t = store
+                    .topics
+                    .get(&key(name))
+                    .ok_or_else(|| not_found(&format!("Topic {name}")))?;
                 let mut v = t.body.clone();
                 v["status"] = json!(t.state);
                 ok(v)
             }
             (&Method::PUT, [name]) => {
-                let t = store.topics.get_mut(&key(name)).ok_or_else(|| not_found(&format!("Topic {name}")))?;
+                let t = store
+                    .topics
+                    .get_mut(&key(name))
+                    .ok_or_else(|| not_found(&format!("Topic {name}")))?;
                 if let Some(p) = body.get("partitionCount").and_then(Value::as_i64) {
                     let have = t.body["partitionCount"].as_i64().unwrap_or(1);
                     if p < have {
@@ -471,7 +683,10 @@ impl Emulator {
                 ok(json!({"topicArn": t.body["topicArn"], "topicName": name, "status": "UPDATING"}))
             }
             (&Method::DELETE, [name]) => {
-                let t = store.topics.get_mut(&key(name)).ok_or_else(|| not_found(&format!("Topic {name}")))?;
+                let t = store
+                    .topics
+                    .get_mut(&key(name))
+                    .ok_or_else(|| not_found(&format!("Topic {name}")))?;
                 t.state = "DELETING".into();
                 t.settles_at_ms = self.settles();
                 t.next_state = None;
@@ -483,19 +698,39 @@ impl Emulator {
 
     // ── kafkaconnect (MSK Connect) ──────────────────────────────────────────────────────
 
-    fn kafkaconnect(&self, store: &mut Store, method: &Method, seg: &[&str], q: &BTreeMap<String, Vec<String>>, body: &Value) -> Reply {
+    fn kafkaconnect(
+        &self,
+        store: &mut Store,
+        method: &Method,
+        seg: &[&str],
+        q: &BTreeMap<String, Vec<String>>,
+        body: &Value,
+    ) -> Reply {
         let tag_new = |store: &mut Store, arn: &str| {
             if let Some(tags) = body.get("tags").and_then(Value::as_object) {
-                store.tags.insert(arn.to_string(), tags.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
+                store.tags.insert(
+                    arn.to_string(),
+                    tags.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect(),
+                );
             }
         };
         match (method, seg) {
             (&Method::POST, ["v1", "custom-plugins"]) => {
                 let name = str_of(body, "name")?.to_string();
-                if store.plugins.values().any(|p| p.body["name"] == name.as_str()) {
-                    return Err(conflict(format!("A custom plugin with name {name} already exists")));
+                if store
+                    .plugins
+                    .values()
+                    .any(|p| p.body["name"] == name.as_str())
+                {
+                    return Err(conflict(format!(
+                        "A custom plugin with name {name} already exists"
+                    )));
                 }
-                let loc = body.pointer("/location/s3Location").ok_or_else(|| bad_request("location.s3Location is required"))?;
+                let loc = body
+                    .pointer("/location/s3Location")
+                    .ok_or_else(|| bad_request("location.s3Location is required"))?;
                 for k in ["bucketArn", "fileKey"] {
                     if loc.get(k).and_then(Value::as_str).is_none() {
                         return Err(bad_request(format!("location.s3Location.{k} is required")));
@@ -503,28 +738,49 @@ impl Emulator {
                 }
                 let ct = str_of(body, "contentType")?;
                 if ct != "ZIP" && ct != "JAR" {
-                    return Err(bad_request(format!("contentType must be ZIP or JAR, not {ct}")));
+                    return Err(bad_request(format!(
+                        "contentType must be ZIP or JAR, not {ct}"
+                    )));
                 }
                 let arn = self.arn("kafkaconnect", &format!("custom-plugin/{name}/{}", uuid()));
                 tag_new(store, &arn);
                 let mut b = body.clone();
                 b.as_object_mut().map(|o| o.remove("tags"));
-                store.plugins.insert(arn.clone(), self.item(b, "CREATING", "ACTIVE"));
-                ok(json!({"customPluginArn": arn, "customPluginState": "CREATING", "name": name, "revision": 1}))
+                store
+                    .plugins
+                    .insert(arn.clone(), self.item(b, "CREATING", "ACTIVE"));
+                ok(
+                    json!({"customPluginArn": arn, "customPluginState": "CREATING", "name": name, "revision": 1}),
+                )
             }
             (&Method::GET, ["v1", "custom-plugins"]) => {
-                let list: Vec<Value> = store.plugins.iter().map(|(a, p)| self.plugin_json(a, p)).collect();
+                let list: Vec<Value> = store
+                    .plugins
+                    .iter()
+                    .map(|(a, p)| self.plugin_json(a, p))
+                    .collect();
                 ok(json!({"customPlugins": list}))
             }
             (&Method::GET, ["v1", "custom-plugins", arn]) => {
-                let p = store.plugins.get(*arn).ok_or_else(|| not_found(&format!("Custom plugin {arn}")))?;
+                let p = store
+                    .plugins
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Custom plugin {arn}")))?;
                 ok(self.plugin_json(arn, p))
             }
             (&Method::DELETE, ["v1", "custom-plugins", arn]) => {
-                if store.connectors.values().any(|c| c.body.pointer("/plugins/0/customPlugin/customPluginArn").and_then(Value::as_str) == Some(*arn)) {
+                if store.connectors.values().any(|c| {
+                    c.body
+                        .pointer("/plugins/0/customPlugin/customPluginArn")
+                        .and_then(Value::as_str)
+                        == Some(*arn)
+                }) {
                     return Err(conflict("the custom plugin is used by a connector"));
                 }
-                let p = store.plugins.get_mut(*arn).ok_or_else(|| not_found(&format!("Custom plugin {arn}")))?;
+                let p = store
+                    .plugins
+                    .get_mut(*arn)
+                    .ok_or_else(|| not_found(&format!("Custom plugin {arn}")))?;
                 p.state = "DELETING".into();
                 p.settles_at_ms = self.settles();
                 p.next_state = None;
@@ -532,52 +788,110 @@ impl Emulator {
             }
             (&Method::POST, ["v1", "worker-configurations"]) => {
                 let name = str_of(body, "name")?.to_string();
-                if store.worker_configs.values().any(|w| w.body["name"] == name.as_str()) {
-                    return Err(conflict(format!("A worker configuration with name {name} already exists")));
+                if store
+                    .worker_configs
+                    .values()
+                    .any(|w| w.body["name"] == name.as_str())
+                {
+                    return Err(conflict(format!(
+                        "A worker configuration with name {name} already exists"
+                    )));
                 }
                 let content = str_of(body, "propertiesFileContent")?;
-                if base64::engine::general_purpose::STANDARD.decode(content).is_err() {
+                if base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .is_err()
+                {
                     return Err(bad_request("propertiesFileContent must be base64"));
                 }
-                let arn = self.arn("kafkaconnect", &format!("worker-configuration/{name}/{}", uuid()));
+                let arn = self.arn(
+                    "kafkaconnect",
+                    &format!("worker-configuration/{name}/{}", uuid()),
+                );
                 tag_new(store, &arn);
                 let mut b = body.clone();
                 b.as_object_mut().map(|o| o.remove("tags"));
-                let item = Item { body: b, state: "ACTIVE".into(), created: iso_now(), settles_at_ms: 0, next_state: None };
+                let item = Item {
+                    body: b,
+                    state: "ACTIVE".into(),
+                    created: iso_now(),
+                    settles_at_ms: 0,
+                    next_state: None,
+                };
                 let created = item.created.clone();
                 store.worker_configs.insert(arn.clone(), item);
-                ok(json!({"workerConfigurationArn": arn, "name": name, "workerConfigurationState": "ACTIVE", "creationTime": created,
-                          "latestRevision": {"revision": 1, "creationTime": created}}))
+                ok(
+                    json!({"workerConfigurationArn": arn, "name": name, "workerConfigurationState": "ACTIVE", "creationTime": created,
+                          "latestRevision": {"revision": 1, "creationTime": created}}),
+                )
             }
             (&Method::GET, ["v1", "worker-configurations"]) => {
-                let list: Vec<Value> = store.worker_configs.iter().map(|(a, w)| self.worker_json(a, w)).collect();
+                let list: Vec<Value> = store
+                    .worker_configs
+                    .iter()
+                    .map(|(a, w)| self.worker_json(a, w))
+                    .collect();
                 ok(json!({"workerConfigurations": list}))
             }
             (&Method::GET, ["v1", "worker-configurations", arn]) => {
-                let w = store.worker_configs.get(*arn).ok_or_else(|| not_found(&format!("Worker configuration {arn}")))?;
+                let w = store
+                    .worker_configs
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Worker configuration {arn}")))?;
                 ok(self.worker_json(arn, w))
             }
             (&Method::DELETE, ["v1", "worker-configurations", arn]) => {
-                if store.connectors.values().any(|c| c.body.pointer("/workerConfiguration/workerConfigurationArn").and_then(Value::as_str) == Some(*arn)) {
+                if store.connectors.values().any(|c| {
+                    c.body
+                        .pointer("/workerConfiguration/workerConfigurationArn")
+                        .and_then(Value::as_str)
+                        == Some(*arn)
+                }) {
                     return Err(conflict("the worker configuration is used by a connector"));
                 }
-                store.worker_configs.remove(*arn).ok_or_else(|| not_found(&format!("Worker configuration {arn}")))?;
+                store
+                    .worker_configs
+                    .remove(*arn)
+                    .ok_or_else(|| not_found(&format!("Worker configuration {arn}")))?;
                 ok(json!({"workerConfigurationArn": arn, "workerConfigurationState": "DELETING"}))
             }
             (&Method::POST, ["v1", "connectors"]) => {
                 let name = str_of(body, "connectorName")?.to_string();
-                if store.connectors.values().any(|c| c.body["connectorName"] == name.as_str()) {
-                    return Err(conflict(format!("A connector with name {name} already exists")));
+                if store
+                    .connectors
+                    .values()
+                    .any(|c| c.body["connectorName"] == name.as_str())
+                {
+                    return Err(conflict(format!(
+                        "A connector with name {name} already exists"
+                    )));
                 }
-                for k in ["capacity", "connectorConfiguration", "kafkaCluster", "kafkaClusterClientAuthentication", "kafkaClusterEncryptionInTransit", "kafkaConnectVersion", "plugins", "serviceExecutionRoleArn"] {
+                for k in [
+                    "capacity",
+                    "connectorConfiguration",
+                    "kafkaCluster",
+                    "kafkaClusterClientAuthentication",
+                    "kafkaClusterEncryptionInTransit",
+                    "kafkaConnectVersion",
+                    "plugins",
+                    "serviceExecutionRoleArn",
+                ] {
                     if body.get(k).is_none() {
                         return Err(bad_request(format!("{k} is required")));
                     }
                 }
-                let plugin = body.pointer("/plugins/0/customPlugin/customPluginArn").and_then(Value::as_str).unwrap_or_default();
+                let plugin = body
+                    .pointer("/plugins/0/customPlugin/customPluginArn")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 match store.plugins.get(plugin) {
                     Some(p) if p.state == "ACTIVE" => {}
-                    Some(p) => return Err(bad_request(format!("custom plugin {plugin} is {}", p.state))),
+                    Some(p) => {
+                        return Err(bad_request(format!(
+                            "custom plugin {plugin} is {}",
+                            p.state
+                        )))
+                    }
                     None => return Err(not_found(&format!("Custom plugin {plugin}"))),
                 }
                 let arn = self.arn("kafkaconnect", &format!("connector/{name}/{}", uuid()));
@@ -585,23 +899,44 @@ impl Emulator {
                 let mut b = body.clone();
                 b.as_object_mut().map(|o| o.remove("tags"));
                 b["currentVersion"] = json!("1");
-                store.connectors.insert(arn.clone(), self.item(b, "CREATING", "RUNNING"));
-                ok(json!({"connectorArn": arn, "connectorName": name, "connectorState": "CREATING"}))
+                store
+                    .connectors
+                    .insert(arn.clone(), self.item(b, "CREATING", "RUNNING"));
+                ok(
+                    json!({"connectorArn": arn, "connectorName": name, "connectorState": "CREATING"}),
+                )
             }
             (&Method::GET, ["v1", "connectors"]) => {
-                let list: Vec<Value> = store.connectors.iter().map(|(a, c)| self.connector_json(a, c)).collect();
+                let list: Vec<Value> = store
+                    .connectors
+                    .iter()
+                    .map(|(a, c)| self.connector_json(a, c))
+                    .collect();
                 ok(json!({"connectors": list}))
             }
             (&Method::GET, ["v1", "connectors", arn]) => {
-                let c = store.connectors.get(*arn).ok_or_else(|| not_found(&format!("Connector {arn}")))?;
+                let c = store
+                    .connectors
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Connector {arn}")))?;
                 ok(self.connector_json(arn, c))
             }
             (&Method::PUT, ["v1", "connectors", arn]) => {
-                let version = q.get("currentVersion").and_then(|v| v.first()).cloned().ok_or_else(|| bad_request("currentVersion is required"))?;
+                let version = q
+                    .get("currentVersion")
+                    .and_then(|v| v.first())
+                    .cloned()
+                    .ok_or_else(|| bad_request("currentVersion is required"))?;
                 let op_arn = {
-                    let c = store.connectors.get_mut(*arn).ok_or_else(|| not_found(&format!("Connector {arn}")))?;
+                    let c = store
+                        .connectors
+                        .get_mut(*arn)
+                        .ok_or_else(|| not_found(&format!("Connector {arn}")))?;
                     if c.state != "RUNNING" {
-                        return Err(bad_request(format!("the connector is {}; it can be updated when RUNNING", c.state)));
+                        return Err(bad_request(format!(
+                            "the connector is {}; it can be updated when RUNNING",
+                            c.state
+                        )));
                     }
                     let have = c.body["currentVersion"].as_str().unwrap_or("1").to_string();
                     if version != have {
@@ -615,23 +950,37 @@ impl Emulator {
                     if let Some(cap) = body.get("capacity") {
                         c.body["capacity"] = cap.clone();
                     }
-                    c.body["currentVersion"] = json!((have.parse::<u64>().unwrap_or(1) + 1).to_string());
+                    c.body["currentVersion"] =
+                        json!((have.parse::<u64>().unwrap_or(1) + 1).to_string());
                     c.state = "UPDATING".into();
                     c.settles_at_ms = self.settles();
                     c.next_state = Some("RUNNING".into());
-                    let name = c.body["connectorName"].as_str().unwrap_or_default().to_string();
+                    let name = c.body["connectorName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
                     let conn_uuid = arn.rsplit('/').next().unwrap_or_default().to_string();
-                    let op_arn = self.arn("kafkaconnect", &format!("connector-operation/{name}/{conn_uuid}/{}", uuid()));
+                    let op_arn = self.arn(
+                        "kafkaconnect",
+                        &format!("connector-operation/{name}/{conn_uuid}/{}", uuid()),
+                    );
                     let op = json!({"connectorArn": arn, "connectorOperationArn": op_arn, "connectorOperationType": "UPDATE_CONNECTOR_CONFIGURATION",
                                     "originConnectorConfiguration": origin, "targetConnectorConfiguration": body.get("connectorConfiguration"),
                                     "originWorkerSetting": {"capacity": origin_capacity}, "targetWorkerSetting": {"capacity": body.get("capacity")}});
-                    store.operations.insert(op_arn.clone(), self.item(op, "PENDING", "UPDATE_COMPLETE"));
+                    store
+                        .operations
+                        .insert(op_arn.clone(), self.item(op, "PENDING", "UPDATE_COMPLETE"));
                     op_arn
                 };
-                ok(json!({"connectorArn": arn, "connectorState": "UPDATING", "connectorOperationArn": op_arn}))
+                ok(
+                    json!({"connectorArn": arn, "connectorState": "UPDATING", "connectorOperationArn": op_arn}),
+                )
             }
             (&Method::DELETE, ["v1", "connectors", arn]) => {
-                let c = store.connectors.get_mut(*arn).ok_or_else(|| not_found(&format!("Connector {arn}")))?;
+                let c = store
+                    .connectors
+                    .get_mut(*arn)
+                    .ok_or_else(|| not_found(&format!("Connector {arn}")))?;
                 c.state = "DELETING".into();
                 c.settles_at_ms = self.settles();
                 c.next_state = None;
@@ -650,20 +999,32 @@ impl Emulator {
                 ok(json!({"connectorOperations": list}))
             }
             (&Method::GET, ["v1", "connectorOperations", arn]) => {
-                let o = store.operations.get(*arn).ok_or_else(|| not_found(&format!("Connector operation {arn}")))?;
+                let o = store
+                    .operations
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Connector operation {arn}")))?;
                 let mut v = o.body.clone();
                 v["connectorOperationState"] = json!(o.state);
                 v["creationTime"] = json!(o.created);
                 ok(v)
             }
             (_, ["v1", "tags", arn]) => {
-                let known = store.plugins.contains_key(*arn) || store.worker_configs.contains_key(*arn) || store.connectors.contains_key(*arn);
+                let known = store.plugins.contains_key(*arn)
+                    || store.worker_configs.contains_key(*arn)
+                    || store.connectors.contains_key(*arn);
                 if !known {
                     return Err(not_found(&format!("Resource {arn}")));
                 }
                 self.tags_api(store, method, arn, q, body, "tags")
             }
-            _ => Err(ApiError(StatusCode::NOT_FOUND, "UnknownOperationException", format!("the emulator has no kafkaconnect operation {method} /{}", seg.join("/")))),
+            _ => Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!(
+                    "the emulator has no kafkaconnect operation {method} /{}",
+                    seg.join("/")
+                ),
+            )),
         }
     }
 
@@ -725,20 +1086,45 @@ impl Emulator {
         v
     }
 
-    fn mwaa(&self, store: &mut Store, method: &Method, seg: &[&str], q: &BTreeMap<String, Vec<String>>, body: &Value) -> Reply {
+    fn mwaa(
+        &self,
+        store: &mut Store,
+        method: &Method,
+        seg: &[&str],
+        q: &BTreeMap<String, Vec<String>>,
+        body: &Value,
+    ) -> Reply {
         match (method, seg) {
             (&Method::PUT, ["environments", name]) => {
                 if store.environments.contains_key(*name) {
-                    return Err(ApiError(StatusCode::BAD_REQUEST, "ValidationException", format!("Environment {name} already exists")));
+                    return Err(ApiError(
+                        StatusCode::BAD_REQUEST,
+                        "ValidationException",
+                        format!("Environment {name} already exists"),
+                    ));
                 }
-                for k in ["ExecutionRoleArn", "SourceBucketArn", "DagS3Path", "NetworkConfiguration"] {
+                for k in [
+                    "ExecutionRoleArn",
+                    "SourceBucketArn",
+                    "DagS3Path",
+                    "NetworkConfiguration",
+                ] {
                     if body.get(k).is_none() {
-                        return Err(ApiError(StatusCode::BAD_REQUEST, "ValidationException", format!("{k} is required")));
+                        return Err(ApiError(
+                            StatusCode::BAD_REQUEST,
+                            "ValidationException",
+                            format!("{k} is required"),
+                        ));
                     }
                 }
                 let arn = self.arn("airflow", &format!("environment/{name}"));
                 if let Some(tags) = body.get("Tags").and_then(Value::as_object) {
-                    store.tags.insert(arn.clone(), tags.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect());
+                    store.tags.insert(
+                        arn.clone(),
+                        tags.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect(),
+                    );
                 }
                 let mut b = body.clone();
                 if let Some(o) = b.as_object_mut() {
@@ -747,20 +1133,50 @@ impl Emulator {
                     o.insert("Arn".into(), json!(arn));
                     o.entry("AirflowVersion").or_insert(json!("2.10.3"));
                     o.entry("EnvironmentClass").or_insert(json!("mw1.small"));
-                    o.insert("WebserverUrl".into(), json!(format!("{}.{}.airflow.amazonaws.com", uuid(), self.opts.region)));
+                    o.insert(
+                        "WebserverUrl".into(),
+                        json!(format!(
+                            "{}.{}.airflow.amazonaws.com",
+                            uuid(),
+                            self.opts.region
+                        )),
+                    );
                 }
-                store.environments.insert(name.to_string(), self.item(b, "CREATING", "AVAILABLE"));
+                store
+                    .environments
+                    .insert(name.to_string(), self.item(b, "CREATING", "AVAILABLE"));
                 ok(json!({"Arn": arn}))
             }
-            (&Method::GET, ["environments"]) => ok(json!({"Environments": store.environments.keys().collect::<Vec<_>>()})),
+            (&Method::GET, ["environments"]) => {
+                ok(json!({"Environments": store.environments.keys().collect::<Vec<_>>()}))
+            }
             (&Method::GET, ["environments", name]) => {
-                let e = store.environments.get(*name).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "ResourceNotFoundException", format!("Environment {name} not found")))?;
+                let e = store.environments.get(*name).ok_or_else(|| {
+                    ApiError(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFoundException",
+                        format!("Environment {name} not found"),
+                    )
+                })?;
                 ok(json!({"Environment": self.environment_json(store, e)}))
             }
             (&Method::PATCH, ["environments", name]) => {
-                let e = store.environments.get_mut(*name).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "ResourceNotFoundException", format!("Environment {name} not found")))?;
+                let e = store.environments.get_mut(*name).ok_or_else(|| {
+                    ApiError(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFoundException",
+                        format!("Environment {name} not found"),
+                    )
+                })?;
                 if e.state != "AVAILABLE" {
-                    return Err(ApiError(StatusCode::BAD_REQUEST, "ValidationException", format!("Environment {name} is {}; it can be updated when AVAILABLE", e.state)));
+                    return Err(ApiError(
+                        StatusCode::BAD_REQUEST,
+                        "ValidationException",
+                        format!(
+                            "Environment {name} is {}; it can be updated when AVAILABLE",
+                            e.state
+                        ),
+                    ));
                 }
                 if let (Some(o), Some(b)) = (e.body.as_object_mut(), body.as_object()) {
                     for (k, v) in b {
@@ -773,7 +1189,13 @@ impl Emulator {
                 ok(json!({"Arn": e.body["Arn"]}))
             }
             (&Method::DELETE, ["environments", name]) => {
-                let e = store.environments.get_mut(*name).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "ResourceNotFoundException", format!("Environment {name} not found")))?;
+                let e = store.environments.get_mut(*name).ok_or_else(|| {
+                    ApiError(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFoundException",
+                        format!("Environment {name} not found"),
+                    )
+                })?;
                 e.state = "DELETING".into();
                 e.settles_at_ms = self.settles();
                 e.next_state = None;
@@ -781,11 +1203,22 @@ impl Emulator {
             }
             (_, ["tags", arn]) => {
                 if !store.environments.values().any(|e| e.body["Arn"] == *arn) {
-                    return Err(ApiError(StatusCode::NOT_FOUND, "ResourceNotFoundException", format!("Resource {arn} not found")));
+                    return Err(ApiError(
+                        StatusCode::NOT_FOUND,
+                        "ResourceNotFoundException",
+                        format!("Resource {arn} not found"),
+                    ));
                 }
                 self.tags_api(store, method, arn, q, body, "Tags")
             }
-            _ => Err(ApiError(StatusCode::NOT_FOUND, "UnknownOperationException", format!("the emulator has no mwaa operation {method} /{}", seg.join("/")))),
+            _ => Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!(
+                    "the emulator has no mwaa operation {method} /{}",
+                    seg.join("/")
+                ),
+            )),
         }
     }
 }
@@ -810,20 +1243,37 @@ fn merge_configs(old: Option<&Value>, new: &Value) -> Value {
     json!(base64::engine::general_purpose::STANDARD.encode(Value::Object(m).to_string()))
 }
 
-async fn dispatch(AxState(emu): AxState<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn dispatch(
+    AxState(emu): AxState<Arc<Emulator>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     emu.handle(method, uri, headers, body).await
 }
 
 /// Serves the emulator on `addr` until the future is dropped. Returns the bound address.
-pub async fn serve(addr: SocketAddr, opts: Options) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    addr: SocketAddr,
+    opts: Options,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let store = match &opts.state_file {
         Some(p) if p.exists() => {
             let bytes = std::fs::read(p)?;
-            serde_json::from_slice(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))?
+            serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", p.display()),
+                )
+            })?
         }
         _ => Store::default(),
     };
-    let emu = Arc::new(Emulator { opts, store: Mutex::new(store) });
+    let emu = Arc::new(Emulator {
+        opts,
+        store: Mutex::new(store),
+    });
     let app = axum::Router::new().fallback(dispatch).with_state(emu);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;

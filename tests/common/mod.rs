@@ -286,6 +286,65 @@ impl Moto {
     }
 }
 
+/// The pinctl emulator of MSK, MSK Connect and MWAA, in its own process on a free port.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Emulator {
+    pub fn start(delay: &str, state: Option<&Path>) -> Emulator {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
+        cmd.args([
+            "local",
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--delay",
+            delay,
+            "--broker",
+            "127.0.0.1:9092",
+        ]);
+        if let Some(s) = state {
+            cmd.arg("--state").arg(s);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        Emulator {
+            child,
+            endpoint: line.trim().to_string(),
+        }
+    }
+
+    /// Points the kafka, kafkaconnect and mwaa clients at the emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            "AWS_ENDPOINT_URL_KAFKA",
+            "AWS_ENDPOINT_URL_KAFKACONNECT",
+            "AWS_ENDPOINT_URL_MWAA",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), self.endpoint.clone()))
+        .collect()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
