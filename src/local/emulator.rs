@@ -281,7 +281,7 @@ impl Emulator {
         if x >= self.opts.fault_rate {
             return None;
         }
-        Some(if n % 2 == 0 {
+        Some(if n.is_multiple_of(2) {
             let kind = if service == "kafka" {
                 "TooManyRequestsException"
             } else {
@@ -463,12 +463,7 @@ impl Emulator {
                     .iter()
                     .map(|(a, c)| self.cluster_info(store, a, c))
                     .collect();
-                let key = if seg[0] == "api" {
-                    "clusterInfoList"
-                } else {
-                    "clusterInfoList"
-                };
-                ok(json!({ key: list }))
+                ok(json!({ "clusterInfoList": list }))
             }
             (&Method::GET, ["api", "v2", "clusters", arn])
             | (&Method::GET, ["v1", "clusters", arn]) => {
