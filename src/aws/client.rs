@@ -53,7 +53,7 @@ impl Intercept for CallLog {
 /// MWAA's client puts `api.` in front of the endpoint's host name. Against an endpoint override
 /// (the local twin's emulator on 127.0.0.1) that name does not resolve, so the prefix is dropped.
 #[derive(Debug, Clone)]
-struct NoHostPrefix;
+pub struct NoHostPrefix;
 
 impl Intercept for NoHostPrefix {
     fn name(&self) -> &'static str {

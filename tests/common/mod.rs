@@ -294,17 +294,13 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(delay: &str, state: Option<&Path>) -> Emulator {
+        Self::start_with(delay, state, 0.0)
+    }
+
+    pub fn start_with(delay: &str, state: Option<&Path>, fault_rate: f64) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
-        cmd.args([
-            "local",
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--delay",
-            delay,
-            "--broker",
-            "127.0.0.1:9092",
-        ]);
+        let rate = fault_rate.to_string();
+        cmd.args(["local", "emulator", "--listen", "127.0.0.1:0", "--delay", delay, "--broker", "127.0.0.1:9092", "--fault-rate", &rate]);
         if let Some(s) = state {
             cmd.arg("--state").arg(s);
         }
@@ -323,6 +319,29 @@ impl Emulator {
             child,
             endpoint: line.trim().to_string(),
         }
+    }
+
+    pub async fn config(&self, max_attempts: u32) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(max_attempts).with_initial_backoff(std::time::Duration::from_millis(5)))
+            .load()
+            .await
+    }
+
+    pub async fn kafka(&self) -> aws_sdk_kafka::Client {
+        aws_sdk_kafka::Client::new(&self.config(1).await)
+    }
+
+    pub async fn kafkaconnect(&self) -> aws_sdk_kafkaconnect::Client {
+        aws_sdk_kafkaconnect::Client::new(&self.config(1).await)
+    }
+
+    pub async fn mwaa(&self) -> aws_sdk_mwaa::Client {
+        let conf = aws_sdk_mwaa::config::Builder::from(&self.config(1).await).interceptor(pinctl::aws::client::NoHostPrefix).build();
+        aws_sdk_mwaa::Client::from_conf(conf)
     }
 
     /// Points the kafka, kafkaconnect and mwaa clients at the emulator.
