@@ -1,6 +1,6 @@
-//! The moto-supported part of `stacks/pinterest.yaml` (`--env local`): everything except MSK,
-//! MSK Connect, MWAA, the worker rollout and what depends on them. It goes up, plans clean,
-//! survives kill -9 at several points without duplicates, and comes down leaving nothing.
+//! `stacks/pinterest.yaml` with `--env local` against moto server and the pinctl emulator (MSK,
+//! MSK Connect, MWAA): everything but the worker rollout. It goes up, plans clean, survives
+//! kill -9 at several points without duplicates, and comes down leaving nothing.
 
 mod common;
 
@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Moto, Project};
+use common::{Emulator, Moto, Project};
 
-const NOT_IN_MOTO: &[&str] = &["msk.", "mskconnect.", "mwaa.", "workers."];
+/// Kinds no local service holds yet.
+const NOT_LOCAL: &[&str] = &["workers."];
 
-fn pipeline(moto: &Moto) -> Project {
+fn pipeline(moto: &Moto, emu: &Emulator) -> Project {
     let mut p = Project::new();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir_all(p.path().join("stacks")).unwrap();
@@ -26,6 +27,7 @@ fn pipeline(moto: &Moto) -> Project {
     }
     p.file = "stacks/pinterest.yaml".into();
     p.env = moto.env();
+    p.env.extend(emu.env());
     p.env.push((
         "PINCTL_APIGW_RATES".into(),
         "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50".into(),
@@ -58,7 +60,7 @@ fn supported(p: &Project) -> Vec<String> {
         );
     }
     fn ok(n: &str, kind: &BTreeMap<String, String>, deps: &BTreeMap<String, Vec<String>>) -> bool {
-        !NOT_IN_MOTO.iter().any(|k| kind[n].starts_with(k))
+        !NOT_LOCAL.iter().any(|k| kind[n].starts_with(k))
             && deps[n].iter().all(|d| ok(d, kind, deps))
     }
     kind.keys()
@@ -74,6 +76,38 @@ fn with_targets<'a>(base: &[&'a str], targets: &'a [String]) -> Vec<&'a str> {
         v.push(t);
     }
     v
+}
+
+/// What the emulator still holds.
+async fn emulated(emu: &Emulator) -> (usize, usize, usize) {
+    let clusters = emu
+        .kafka()
+        .await
+        .list_clusters_v2()
+        .send()
+        .await
+        .unwrap()
+        .cluster_info_list()
+        .len();
+    let connectors = emu
+        .kafkaconnect()
+        .await
+        .list_connectors()
+        .send()
+        .await
+        .unwrap()
+        .connectors()
+        .len();
+    let envs = emu
+        .mwaa()
+        .await
+        .list_environments()
+        .send()
+        .await
+        .unwrap()
+        .environments()
+        .len();
+    (clusters, connectors, envs)
 }
 
 struct Scan {
@@ -184,9 +218,14 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     let moto = Moto::start();
-    let p = pipeline(&moto);
+    let emu = Emulator::start("100ms", None);
+    let p = pipeline(&moto, &emu);
     let targets = supported(&p);
     for must in [
+        "msk",
+        "topic_pin",
+        "sink",
+        "mwaa",
         "data_bucket",
         "client",
         "client_profile",
@@ -318,14 +357,20 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         p.state("pinterest", "local")["resources"],
         serde_json::json!({})
     );
+    assert_eq!(
+        emulated(&emu).await,
+        (0, 0, 0),
+        "clusters, connectors, environments left in the emulator"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_any_point_the_pipeline_converges_without_duplicates() {
     let mut interrupted = 0;
-    for kill_after_ms in [60u64, 200, 450, 900] {
+    for kill_after_ms in [60u64, 250, 600, 1200] {
         let moto = Moto::start();
-        let p = pipeline(&moto);
+        let emu = Emulator::start("100ms", None);
+        let p = pipeline(&moto, &emu);
         let targets = supported(&p);
         let args = with_targets(&["--env", "local", "up", "--yes"], &targets);
         let mut child = p.spawn(&args);
@@ -369,6 +414,11 @@ async fn killed_at_any_point_the_pipeline_converges_without_duplicates() {
                 r["status"]
             );
         }
+        assert_eq!(
+            emulated(&emu).await,
+            (1, 1, 1),
+            "killed at {kill_after_ms} ms: one cluster, connector, environment"
+        );
         let instance = state["resources"]["client"]["physical_id"]
             .as_str()
             .unwrap();

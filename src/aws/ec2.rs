@@ -506,16 +506,31 @@ impl Provider for KeyPairProvider {
                 path.display()
             )));
         }
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .create_key_pair()
-            .key_name(&p.name)
-            .tag_specifications(tag_spec(cx, ResourceType::KeyPair, &BTreeMap::new()))
-            .send()
-            .await
-            .map_err(|e| api_error("CreateKeyPair", e))?;
+        let create = || async {
+            self.clients
+                .ec2()
+                .await
+                .create_key_pair()
+                .key_name(&p.name)
+                .tag_specifications(tag_spec(cx, ResourceType::KeyPair, &BTreeMap::new()))
+                .send()
+                .await
+        };
+        let out = match create().await {
+            Ok(out) => out,
+            // The interrupted run's own CreateKeyPair may land only now: look again.
+            Err(e) if cx.resuming && code_of(&e) == Some("InvalidKeyPair.Duplicate") => {
+                if path.exists() {
+                    if let Some(id) = self.adopt(cx, props).await? {
+                        return Ok(id);
+                    }
+                }
+                // Without its private key it is useless: adopt() removed it; make it anew.
+                let _ = self.adopt(cx, props).await?;
+                create().await.map_err(|e| api_error("CreateKeyPair", e))?
+            }
+            Err(e) => return Err(api_error("CreateKeyPair", e)),
+        };
         write_private_key(&path, out.key_material().unwrap_or_default())?;
         out.key_pair_id()
             .map(str::to_string)

@@ -91,25 +91,24 @@ impl Backend for LocalBackend {
     async fn try_lock(&self, info: &LockInfo) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path();
         std::fs::create_dir_all(&self.dir).map_err(|e| Self::io(&self.dir, e))?;
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                let bytes = serde_json::to_vec_pretty(info).expect("lock serializes");
-                f.write_all(&bytes)
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| Self::io(&path, e))?;
-                Ok(None)
-            }
+        // Written whole under a temporary name, then linked into place: the link fails if a
+        // lock exists, and a lock is never seen half-written, even after a kill.
+        let tmp = self
+            .dir
+            .join(format!(".{}.lock.{}.tmp", self.env, std::process::id()));
+        let bytes = serde_json::to_vec_pretty(info).expect("lock serializes");
+        write_atomically(&tmp, &bytes).map_err(|e| Self::io(&tmp, e))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read(&path)
                     .ok()
                     .and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok());
                 match holder {
                     Some(h) => Ok(Some(h)),
-                    // Being written this instant, or garbage: report it as held by someone unknown.
+                    // Not a lock pinctl wrote: report it as held by someone unknown.
                     None => Ok(Some(LockInfo {
                         id: String::new(),
                         operation: "?".into(),

@@ -300,7 +300,18 @@ impl Emulator {
     pub fn start_with(delay: &str, state: Option<&Path>, fault_rate: f64) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
         let rate = fault_rate.to_string();
-        cmd.args(["local", "emulator", "--listen", "127.0.0.1:0", "--delay", delay, "--broker", "127.0.0.1:9092", "--fault-rate", &rate]);
+        cmd.args([
+            "local",
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--delay",
+            delay,
+            "--broker",
+            "127.0.0.1:9092",
+            "--fault-rate",
+            &rate,
+        ]);
         if let Some(s) = state {
             cmd.arg("--state").arg(s);
         }
@@ -325,8 +336,14 @@ impl Emulator {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(max_attempts).with_initial_backoff(std::time::Duration::from_millis(5)))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(max_attempts)
+                    .with_initial_backoff(std::time::Duration::from_millis(5)),
+            )
             .load()
             .await
     }
@@ -340,7 +357,9 @@ impl Emulator {
     }
 
     pub async fn mwaa(&self) -> aws_sdk_mwaa::Client {
-        let conf = aws_sdk_mwaa::config::Builder::from(&self.config(1).await).interceptor(pinctl::aws::client::NoHostPrefix).build();
+        let conf = aws_sdk_mwaa::config::Builder::from(&self.config(1).await)
+            .interceptor(pinctl::aws::client::NoHostPrefix)
+            .build();
         aws_sdk_mwaa::Client::from_conf(conf)
     }
 
