@@ -1173,11 +1173,8 @@ impl Emulator {
                         ),
                     ));
                 }
-                if let (Some(o), Some(b)) = (e.body.as_object_mut(), body.as_object()) {
-                    for (k, v) in b {
-                        o.insert(k.clone(), v.clone());
-                    }
-                }
+                // Nested settings merge: an update of the security groups keeps the subnets.
+                crate::stack::load::deep_merge(&mut e.body, body);
                 e.state = "UPDATING".into();
                 e.settles_at_ms = self.settles();
                 e.next_state = Some("AVAILABLE".into());
