@@ -89,13 +89,26 @@ fn plan(p: &Project) -> Value {
 }
 
 fn action(plan: &Value, name: &str) -> (String, Vec<String>) {
-    let r = plan["resources"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap();
-    let fields = r["changes"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string()).collect();
+    let r = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap();
+    let fields = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap().to_string())
+        .collect();
     (r["action"].as_str().unwrap().to_string(), fields)
 }
 
 fn id(p: &Project, name: &str) -> String {
-    p.state("kafka", "default")["resources"][name]["physical_id"].as_str().unwrap().to_string()
+    p.state("kafka", "default")["resources"][name]["physical_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,19 +125,54 @@ async fn every_kind_through_its_life() {
     let kc = emu.kafkaconnect().await;
     let mw = emu.mwaa().await;
     let cluster = id(&p, "msk");
-    let t = k.describe_topic().cluster_arn(&cluster).topic_name("abc.pin").send().await.unwrap();
-    assert_eq!((t.partition_count(), t.replication_factor()), (Some(1), Some(2)));
+    let t = k
+        .describe_topic()
+        .cluster_arn(&cluster)
+        .topic_name("abc.pin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.partition_count(), t.replication_factor()),
+        (Some(1), Some(2))
+    );
     // The artifact was verified and uploaded, and the plugin points at it.
     let s3 = moto.s3().await;
-    let obj = s3.head_object().bucket("abc-artifacts").key("plugins/pinctl-local-s3-sink-1.0.zip").send().await.unwrap();
-    assert_eq!(obj.metadata().unwrap()["pinctl-sha256"], "130142feae5a860f067b12d30227882dae6f192e3589921f867bad312ceb254f");
+    let obj = s3
+        .head_object()
+        .bucket("abc-artifacts")
+        .key("plugins/pinctl-local-s3-sink-1.0.zip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        obj.metadata().unwrap()["pinctl-sha256"],
+        "130142feae5a860f067b12d30227882dae6f192e3589921f867bad312ceb254f"
+    );
     let connector = id(&p, "sink");
-    let d = kc.describe_connector().connector_arn(&connector).send().await.unwrap();
+    let d = kc
+        .describe_connector()
+        .connector_arn(&connector)
+        .send()
+        .await
+        .unwrap();
     let cfg = d.connector_configuration().unwrap();
     assert_eq!(cfg["topics.regex"], "abc.*");
     assert_eq!(cfg["s3.bucket.name"], "abc-artifacts");
-    assert_eq!(d.kafka_cluster().unwrap().apache_kafka_cluster().unwrap().bootstrap_servers(), Some("127.0.0.1:9092"));
-    let tags = kc.list_tags_for_resource().resource_arn(&connector).send().await.unwrap();
+    assert_eq!(
+        d.kafka_cluster()
+            .unwrap()
+            .apache_kafka_cluster()
+            .unwrap()
+            .bootstrap_servers(),
+        Some("127.0.0.1:9092")
+    );
+    let tags = kc
+        .list_tags_for_resource()
+        .resource_arn(&connector)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags().unwrap()["pinctl:id"], "sink");
     let env = mw.get_environment().name("abc-env").send().await.unwrap();
     assert_eq!(env.environment().unwrap().max_workers(), Some(2));
@@ -138,27 +186,76 @@ async fn every_kind_through_its_life() {
         .replace("max_workers: 2", "max_workers: 3");
     p.stack(&changed);
     let doc = plan(&p);
-    assert_eq!(action(&doc, "msk"), ("update".into(), vec!["broker_count".into()]));
+    assert_eq!(
+        action(&doc, "msk"),
+        ("update".into(), vec!["broker_count".into()])
+    );
     let (a, mut f) = action(&doc, "pin");
     f.sort();
-    assert_eq!((a.as_str(), f), ("update", vec!["configs.retention.ms".to_string(), "partitions".to_string()]));
-    assert_eq!(action(&doc, "sink"), ("update".into(), vec!["config".into()]));
-    assert_eq!(action(&doc, "airflow"), ("update".into(), vec!["max_workers".into()]));
+    assert_eq!(
+        (a.as_str(), f),
+        (
+            "update",
+            vec!["configs.retention.ms".to_string(), "partitions".to_string()]
+        )
+    );
+    assert_eq!(
+        action(&doc, "sink"),
+        ("update".into(), vec!["config".into()])
+    );
+    assert_eq!(
+        action(&doc, "airflow"),
+        ("update".into(), vec!["max_workers".into()])
+    );
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(id(&p, "msk"), cluster);
-    assert_eq!(id(&p, "sink"), connector, "the connector was updated, not replaced");
-    let d = kc.describe_connector().connector_arn(&connector).send().await.unwrap();
-    assert_eq!(d.connector_configuration().unwrap()["topics.regex"], "abcd.*");
-    let ops = kc.list_connector_operations().connector_arn(&connector).send().await.unwrap();
-    assert_eq!(ops.connector_operations().len(), 1, "one UpdateConnector, followed to completion");
-    let t = k.describe_topic().cluster_arn(&cluster).topic_name("abc.pin").send().await.unwrap();
+    assert_eq!(
+        id(&p, "sink"),
+        connector,
+        "the connector was updated, not replaced"
+    );
+    let d = kc
+        .describe_connector()
+        .connector_arn(&connector)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.connector_configuration().unwrap()["topics.regex"],
+        "abcd.*"
+    );
+    let ops = kc
+        .list_connector_operations()
+        .connector_arn(&connector)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ops.connector_operations().len(),
+        1,
+        "one UpdateConnector, followed to completion"
+    );
+    let t = k
+        .describe_topic()
+        .cluster_arn(&cluster)
+        .topic_name("abc.pin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.partition_count(), Some(3));
-    let cfg = base64::engine::general_purpose::STANDARD.decode(t.configs().unwrap()).unwrap();
+    let cfg = base64::engine::general_purpose::STANDARD
+        .decode(t.configs().unwrap())
+        .unwrap();
     assert!(String::from_utf8(cfg).unwrap().contains("86400000"));
     p.run(&["plan"]).expect(0);
 
     // Replacements: a replication factor, a worker configuration's properties.
-    let replaced = changed.replace("replication_factor: 2", "replication_factor: 1").replace("{file: templates/connect/worker.properties}", "\"key.converter=org.apache.kafka.connect.storage.StringConverter\\n\"");
+    let replaced = changed
+        .replace("replication_factor: 2", "replication_factor: 1")
+        .replace(
+            "{file: templates/connect/worker.properties}",
+            "\"key.converter=org.apache.kafka.connect.storage.StringConverter\\n\"",
+        );
     p.stack(&replaced);
     let doc = plan(&p);
     assert_eq!(action(&doc, "pin").0, "replace");
@@ -166,16 +263,41 @@ async fn every_kind_through_its_life() {
     let old_workers = id(&p, "workers");
     p.run(&["up", "--yes"]).expect(0);
     assert_ne!(id(&p, "workers"), old_workers);
-    let t = k.describe_topic().cluster_arn(&cluster).topic_name("abc.pin").send().await.unwrap();
+    let t = k
+        .describe_topic()
+        .cluster_arn(&cluster)
+        .topic_name("abc.pin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.replication_factor(), Some(1));
     p.run(&["plan"]).expect(0);
 
     // Drift: someone changes the connector and the environment behind pinctl's back.
     let connector = id(&p, "sink");
-    let version = kc.describe_connector().connector_arn(&connector).send().await.unwrap().current_version().unwrap().to_string();
-    kc.update_connector().connector_arn(&connector).current_version(&version).connector_configuration("topics.regex", "evil.*").send().await.unwrap();
+    let version = kc
+        .describe_connector()
+        .connector_arn(&connector)
+        .send()
+        .await
+        .unwrap()
+        .current_version()
+        .unwrap()
+        .to_string();
+    kc.update_connector()
+        .connector_arn(&connector)
+        .current_version(&version)
+        .connector_configuration("topics.regex", "evil.*")
+        .send()
+        .await
+        .unwrap();
     for _ in 0..100 {
-        let d = kc.describe_connector().connector_arn(&connector).send().await.unwrap();
+        let d = kc
+            .describe_connector()
+            .connector_arn(&connector)
+            .send()
+            .await
+            .unwrap();
         if d.connector_state() == Some(&aws_sdk_kafkaconnect::types::ConnectorState::Running) {
             break;
         }
@@ -184,23 +306,66 @@ async fn every_kind_through_its_life() {
     let r = p.run(&["diff", "--json"]);
     r.expect(2);
     let doc = r.json();
-    let sink = doc["resources"].as_array().unwrap().iter().find(|r| r["name"] == "sink").unwrap();
+    let sink = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "sink")
+        .unwrap();
     assert_eq!(sink["changes"][0]["path"], "config");
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
 
     // A manifest whose digest does not match is refused before anything is uploaded.
     p.write("plugins-bad/bad.yaml", "name: bad\nversion: '1'\nsource: plugins/artifacts/pinctl-local-s3-sink-1.0.zip\ncontent_type: ZIP\nsha256: 00\n");
-    p.stack(&replaced.replace("plugins/pinctl-local-s3-sink-1.0.yaml", "plugins-bad/bad.yaml"));
+    p.stack(&replaced.replace(
+        "plugins/pinctl-local-s3-sink-1.0.yaml",
+        "plugins-bad/bad.yaml",
+    ));
     let r = p.run(&["up", "--yes"]);
     r.expect(1);
-    assert!(r.stderr.contains("but the manifest says 00: refusing to upload it"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("but the manifest says 00: refusing to upload it"),
+        "{}",
+        r.stderr
+    );
     p.stack(&replaced);
 
     p.run(&["down", "--yes"]).expect(0);
-    assert!(k.list_clusters_v2().send().await.unwrap().cluster_info_list().is_empty());
-    assert!(kc.list_connectors().send().await.unwrap().connectors().is_empty());
-    assert!(kc.list_custom_plugins().send().await.unwrap().custom_plugins().is_empty());
-    assert!(kc.list_worker_configurations().send().await.unwrap().worker_configurations().is_empty());
-    assert!(mw.list_environments().send().await.unwrap().environments().is_empty());
+    assert!(k
+        .list_clusters_v2()
+        .send()
+        .await
+        .unwrap()
+        .cluster_info_list()
+        .is_empty());
+    assert!(kc
+        .list_connectors()
+        .send()
+        .await
+        .unwrap()
+        .connectors()
+        .is_empty());
+    assert!(kc
+        .list_custom_plugins()
+        .send()
+        .await
+        .unwrap()
+        .custom_plugins()
+        .is_empty());
+    assert!(kc
+        .list_worker_configurations()
+        .send()
+        .await
+        .unwrap()
+        .worker_configurations()
+        .is_empty());
+    assert!(mw
+        .list_environments()
+        .send()
+        .await
+        .unwrap()
+        .environments()
+        .is_empty());
 }

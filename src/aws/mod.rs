@@ -8,6 +8,7 @@ pub mod iam;
 pub mod kinesis;
 pub mod limiter;
 pub mod msk;
+pub mod msk_iam;
 pub mod mskconnect;
 pub mod mwaa;
 pub mod s3;
