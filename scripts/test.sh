@@ -20,6 +20,15 @@ fi
 export PINCTL_MOTO_SERVER="$venv/bin/moto_server"
 export PINCTL_VENV="$venv"
 
+# Apache Airflow, MWAA's version, in a venv of its own (its pins clash with moto's).
+airflow_venv="${PINCTL_AIRFLOW_VENV:-$cache/venv-airflow}"
+if ! "$airflow_venv/bin/airflow" version 2>/dev/null | grep -q '^2\.10\.'; then
+  echo "test.sh: installing apache-airflow 2.10 into $airflow_venv"
+  python3 -m venv "$airflow_venv"
+  "$airflow_venv/bin/pip" install --quiet --disable-pip-version-check 'apache-airflow==2.10.*'
+fi
+export PINCTL_AIRFLOW_VENV="$airflow_venv"
+
 # A stable build directory outside the checkout, so a fresh clone does not rebuild everything.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 

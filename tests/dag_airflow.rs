@@ -1,0 +1,120 @@
+//! The DAG template, rendered by pinctl, in real Apache Airflow 2.10 (MWAA's version, installed
+//! by the test command): it imports without errors, is `@daily` with `catchup=False` and retries
+//! 2 minutes apart, and `airflow dags test` runs its task with the local runner. The batch worker
+//! itself is not part of this check: the runner is pointed at `echo`, which prints the command
+//! line the task would run.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Project;
+
+fn airflow() -> String {
+    let venv = std::env::var("PINCTL_AIRFLOW_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/pinctl/venv-airflow",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let bin = format!("{venv}/bin/airflow");
+    assert!(
+        Path::new(&bin).exists(),
+        "{bin} not found: run the tests with scripts/test.sh, which installs Airflow"
+    );
+    bin
+}
+
+#[test]
+fn the_rendered_dag_runs_in_airflow() {
+    let p = Project::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::os::unix::fs::symlink(root.join("templates"), p.path().join("templates")).unwrap();
+    p.stack(
+        r#"
+stack: dag
+resources:
+  dag:
+    type: sim.thing
+    props:
+      name: dag
+      content:
+        template: templates/dags/dag.py
+        vars:
+          uid: 0e36c8cd403d
+          runner: local
+          bucket: user-0e36c8cd403d-bucket
+          out: /tmp/pinctl-delta
+          pinctl: /bin/echo
+          instance_id: ""
+          databricks_cluster_id: ""
+          databricks_notebook: ""
+"#,
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let dag = p.object_named("dag").unwrap()["props"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let home = p.path().join("airflow");
+    std::fs::create_dir_all(home.join("dags")).unwrap();
+    std::fs::write(home.join("dags/0e36c8cd403d_dag.py"), &dag).unwrap();
+
+    let bin = airflow();
+    let python = Path::new(&bin).with_file_name("python");
+    let run = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .env("AIRFLOW_HOME", &home)
+            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+            .env("AIRFLOW__CORE__DAGS_FOLDER", home.join("dags"))
+            .output()
+            .unwrap()
+    };
+    let migrate = run(&["db", "migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let check = Command::new(&python)
+        .args(["-c", r#"
+import sys
+from airflow.models import DagBag
+bag = DagBag(sys.argv[1], include_examples=False)
+assert not bag.import_errors, bag.import_errors
+dag = bag.get_dag("0e36c8cd403d_dag")
+print(dag.schedule_interval, dag.catchup, dag.default_args["retries"], dag.default_args["retry_delay"].total_seconds(), [t.task_id for t in dag.tasks])
+"#])
+        .arg(home.join("dags"))
+        .env("AIRFLOW_HOME", &home)
+        .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        stdout,
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(
+        stdout.trim().lines().last().unwrap(),
+        "@daily False 2 120.0 ['run_batch']"
+    );
+
+    let test = run(&["dags", "test", "0e36c8cd403d_dag", "2024-01-01"]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    assert!(test.status.success(), "{out}");
+    assert!(out.contains("worker batch --bucket user-0e36c8cd403d-bucket --uid 0e36c8cd403d --out /tmp/pinctl-delta"), "{out}");
+    assert!(
+        out.contains("state=success") || out.contains("DagRun Finished") && out.contains("success"),
+        "{out}"
+    );
+}
