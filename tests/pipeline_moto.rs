@@ -1,6 +1,6 @@
-//! `stacks/pinterest.yaml` with `--env local` against moto server and the pinctl emulator (MSK,
-//! MSK Connect, MWAA): everything but the worker rollout. It goes up, plans clean, survives
-//! kill -9 at several points without duplicates, and comes down leaving nothing.
+//! The whole of `stacks/pinterest.yaml` with `--env local` against moto server and the pinctl
+//! emulator (MSK, MSK Connect, MWAA). It goes up, plans clean, survives kill -9 at several
+//! points without duplicates, and comes down leaving nothing.
 
 mod common;
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{Emulator, Moto, Project};
 
 /// Kinds no local service holds yet.
-const NOT_LOCAL: &[&str] = &["workers."];
+const NOT_LOCAL: &[&str] = &[];
 
 fn pipeline(moto: &Moto, emu: &Emulator) -> Project {
     let mut p = Project::new();
@@ -28,6 +28,11 @@ fn pipeline(moto: &Moto, emu: &Emulator) -> Project {
     p.file = "stacks/pinterest.yaml".into();
     p.env = moto.env();
     p.env.extend(emu.env());
+    // The worker rollout ships this very binary.
+    p.env.push((
+        "PINCTL_WORKER_BINARY".into(),
+        env!("CARGO_BIN_EXE_pinctl").into(),
+    ));
     p.env.push((
         "PINCTL_APIGW_RATES".into(),
         "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50".into(),
@@ -223,6 +228,7 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     let targets = supported(&p);
     for must in [
         "msk",
+        "workers",
         "topic_pin",
         "sink",
         "mwaa",
@@ -348,6 +354,70 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     p.run(&with_targets(&["--env", "local", "plan"], &targets))
         .expect(0);
     p.run(&["--env", "local", "diff"]).expect(0);
+
+    // The workers are in the artifact bucket; a new binary is rolled out through SSM.
+    let s3 = moto.s3().await;
+    for key in [
+        "workers/pinctl",
+        "workers/files/pinctl-rest-proxy.service",
+        "workers/files/kafka-rest.properties",
+    ] {
+        s3.head_object()
+            .bucket("pinctl-artifacts-0e36c8cd403d")
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let unit = s3
+        .get_object()
+        .bucket("pinctl-artifacts-0e36c8cd403d")
+        .key("workers/files/pinctl-rest-proxy.service")
+        .send()
+        .await
+        .unwrap();
+    let unit = String::from_utf8(unit.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+    assert!(unit.contains("--listen 0.0.0.0:8082"), "{unit}");
+    let mut newer = std::fs::read(env!("CARGO_BIN_EXE_pinctl")).unwrap();
+    newer.extend_from_slice(b"\0new build");
+    std::fs::write(p.path().join("pinctl-next"), &newer).unwrap();
+    let mut p = p;
+    p.env.retain(|(k, _)| k != "PINCTL_WORKER_BINARY");
+    p.env.push((
+        "PINCTL_WORKER_BINARY".into(),
+        p.path().join("pinctl-next").display().to_string(),
+    ));
+    let plan = p.run(&with_targets(
+        &["--env", "local", "plan", "--json"],
+        &targets,
+    ));
+    plan.expect(2);
+    let doc = plan.json();
+    let workers = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "workers")
+        .unwrap();
+    assert_eq!(workers["action"], "update");
+    assert!(
+        workers["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "binary_sha256"),
+        "{workers}"
+    );
+    let _ = std::fs::remove_file(p.path().join("calls.log"));
+    p.run(&with_targets(&["--env", "local", "up", "--yes"], &targets))
+        .expect(0);
+    let calls = std::fs::read_to_string(p.path().join("calls.log")).unwrap_or_default();
+    assert!(
+        calls.contains("SSM SendCommand") && calls.contains("SSM GetCommandInvocation"),
+        "{calls}"
+    );
+    p.run(&with_targets(&["--env", "local", "plan"], &targets))
+        .expect(0);
 
     p.run(&["--env", "local", "down", "--yes"]).expect(0);
     let s = scan(&moto).await;

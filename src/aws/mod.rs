@@ -63,6 +63,11 @@ pub fn providers(
             }
             "mskconnect.connector" => Arc::new(mskconnect::ConnectorProvider { info, clients: c }),
             "mwaa.environment" => Arc::new(mwaa::EnvironmentProvider { info, clients: c }),
+            "workers.deployment" => Arc::new(ssm::DeploymentProvider {
+                info,
+                clients: c,
+                root: root.to_path_buf(),
+            }),
             "s3.object" => Arc::new(s3::ObjectProvider {
                 info,
                 clients: c,

@@ -25,6 +25,9 @@ pub struct DeploymentProps {
     pub files: BTreeMap<String, String>,
     /// The instance the workers run on.
     pub instance_id: String,
+    /// Computed by pinctl: the digest of the binary (set it and it is overwritten).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary_sha256: Option<String>,
 }
 
 pub fn kinds() -> Vec<KindInfo> {
@@ -34,11 +37,362 @@ pub fn kinds() -> Vec<KindInfo> {
             "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
         schema: || schemars::schema_for!(DeploymentProps),
         outputs: &["binary_sha256", "files_sha256", "command_id"],
-        replace: &[("instance_id", "a rollout targets one instance")],
+        replace: &[
+            ("instance_id", "a rollout targets one instance"),
+            ("bucket", "the artifacts move to another bucket"),
+            ("prefix", "the artifacts move to another prefix"),
+        ],
         secret: &[],
         create_before_destroy: false,
         timeout: Duration::from_secs(900),
-        volatile_outputs: &[],
-        prepare: None,
+        volatile_outputs: &["command_id", "binary_sha256", "files_sha256"],
+        prepare: Some(prepare_deployment),
     }]
+}
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::client::{api_error, code_of, Clients};
+use super::{json, typed};
+use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+
+/// The binary's digest goes into the props, so a new build is a change the plan shows.
+pub fn prepare_deployment(props: &mut Value, root: &std::path::Path) -> Result<(), String> {
+    let path = props
+        .get("binary")
+        .and_then(Value::as_str)
+        .map(|b| root.join(b))
+        .ok_or("`binary` is required")?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        format!(
+            "the worker binary {}: {e} (build it with `cargo build --release`)",
+            path.display()
+        )
+    })?;
+    if let Value::Object(m) = props {
+        m.insert(
+            "binary_sha256".into(),
+            Value::String(hex::encode(Sha256::digest(&bytes))),
+        );
+    }
+    Ok(())
+}
+
+fn files_digest(files: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in files {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+fn prefix_of(p: &DeploymentProps) -> String {
+    let mut prefix = p.prefix.clone().unwrap_or_else(|| "workers/".into());
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    prefix
+}
+
+/// What the instance runs to install a new binary and units; the same steps as the user-data.
+fn rollout_script(bucket: &str, prefix: &str) -> Vec<String> {
+    vec![
+        "set -euo pipefail".into(),
+        "install -d -m 0755 /etc/pinctl /opt/pinctl/bin".into(),
+        format!("aws s3 cp s3://{bucket}/{prefix}pinctl /opt/pinctl/bin/pinctl.new"),
+        "install -m 0755 /opt/pinctl/bin/pinctl.new /opt/pinctl/bin/pinctl && rm /opt/pinctl/bin/pinctl.new".into(),
+        "ln -sf /opt/pinctl/bin/pinctl /usr/local/bin/pinctl".into(),
+        format!("aws s3 cp --recursive s3://{bucket}/{prefix}files/ /etc/pinctl/"),
+        "for u in /etc/pinctl/*.service; do install -m 0644 \"$u\" /etc/systemd/system/; done".into(),
+        "systemctl daemon-reload".into(),
+        "for u in /etc/pinctl/*.service; do systemctl enable \"$(basename \"$u\")\"; systemctl restart \"$(basename \"$u\")\"; done".into(),
+    ]
+}
+
+pub struct DeploymentProvider {
+    pub info: KindInfo,
+    pub clients: Arc<Clients>,
+    pub root: std::path::PathBuf,
+}
+
+impl DeploymentProvider {
+    async fn put(
+        &self,
+        key: &str,
+        bucket: &str,
+        body: Vec<u8>,
+        digest: &str,
+    ) -> Result<(), ProviderError> {
+        self.clients
+            .s3()
+            .await
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .metadata("pinctl-sha256", digest)
+            .send()
+            .await
+            .map_err(|e| api_error("PutObject", e))?;
+        Ok(())
+    }
+
+    async fn digest_of(&self, bucket: &str, key: &str) -> Result<Option<String>, ProviderError> {
+        match self
+            .clients
+            .s3()
+            .await
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(h) => Ok(Some(
+                h.metadata()
+                    .and_then(|m| m.get("pinctl-sha256"))
+                    .cloned()
+                    .unwrap_or_default(),
+            )),
+            Err(e)
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                    || code_of(&e) == Some("NotFound") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(api_error("HeadObject", e)),
+        }
+    }
+
+    /// Uploads what differs from what the bucket holds; returns whether anything did.
+    async fn upload(&self, p: &DeploymentProps) -> Result<bool, ProviderError> {
+        let prefix = prefix_of(p);
+        let mut changed = false;
+        let binary = std::fs::read(self.root.join(&p.binary))
+            .map_err(|e| ProviderError::Other(format!("{}: {e}", p.binary)))?;
+        let digest = hex::encode(Sha256::digest(&binary));
+        if self
+            .digest_of(&p.bucket, &format!("{prefix}pinctl"))
+            .await?
+            .as_deref()
+            != Some(digest.as_str())
+        {
+            self.put(&format!("{prefix}pinctl"), &p.bucket, binary, &digest)
+                .await?;
+            changed = true;
+        }
+        for (name, content) in &p.files {
+            let d = hex::encode(Sha256::digest(content.as_bytes()));
+            let key = format!("{prefix}files/{name}");
+            if self.digest_of(&p.bucket, &key).await?.as_deref() != Some(d.as_str()) {
+                self.put(&key, &p.bucket, content.clone().into_bytes(), &d)
+                    .await?;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Runs the rollout on the instance through SSM Run Command and waits for its outcome.
+    async fn roll_out(&self, p: &DeploymentProps) -> Result<String, ProviderError> {
+        let ssm = self.clients.ssm().await;
+        let out = ssm
+            .send_command()
+            .instance_ids(&p.instance_id)
+            .document_name("AWS-RunShellScript")
+            .comment("pinctl: roll out the pipeline's workers")
+            .parameters("commands", rollout_script(&p.bucket, &prefix_of(p)))
+            .send()
+            .await
+            .map_err(|e| api_error("SendCommand", e))?;
+        let id = out
+            .command()
+            .and_then(|c| c.command_id())
+            .unwrap_or_default()
+            .to_string();
+        let mut delay = std::time::Duration::from_millis(500);
+        loop {
+            match ssm
+                .get_command_invocation()
+                .command_id(&id)
+                .instance_id(&p.instance_id)
+                .send()
+                .await
+            {
+                Ok(inv) => match inv.status().map(|s| s.as_str()) {
+                    Some("Success") => return Ok(id),
+                    Some(s @ ("Failed" | "Cancelled" | "TimedOut")) => {
+                        return Err(ProviderError::Other(format!(
+                            "the rollout on {} ended {s}: {}",
+                            p.instance_id,
+                            inv.standard_error_content().unwrap_or_default()
+                        )))
+                    }
+                    _ => {}
+                },
+                Err(e) if code_of(&e) == Some("InvocationDoesNotExist") => {}
+                Err(e) => return Err(api_error("GetCommandInvocation", e)),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// Whether SSM manages the instance yet (a new one registers a while after booting; until
+    /// then its user-data installs the workers). Asked once, without retries: a service that
+    /// cannot say (moto has no DescribeInstanceInformation) leaves the installation to the
+    /// user-data as well.
+    async fn managed(&self, instance: &str) -> bool {
+        let filter = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+            .key("InstanceIds")
+            .values(instance)
+            .build();
+        let Ok(filter) = filter else { return false };
+        let asked = self
+            .clients
+            .ssm()
+            .await
+            .describe_instance_information()
+            .filters(filter)
+            .customize()
+            .config_override(
+                aws_sdk_ssm::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        match asked {
+            Ok(out) => !out.instance_information_list().is_empty(),
+            Err(e) => {
+                tracing::warn!("cannot tell whether SSM manages {instance} ({}); its user-data installs the workers", aws_smithy_types::error::display::DisplayErrorContext(&e));
+                false
+            }
+        }
+    }
+}
+
+fn id_of(p: &DeploymentProps) -> String {
+    format!("{}|{}|{}", p.bucket, prefix_of(p), p.instance_id)
+}
+
+#[async_trait]
+impl Provider for DeploymentProvider {
+    fn info(&self) -> &KindInfo {
+        &self.info
+    }
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        _id: &str,
+        recorded: &Value,
+    ) -> Result<Option<Live>, ProviderError> {
+        let Ok(rec) = typed::<DeploymentProps>(recorded) else {
+            return Ok(None);
+        };
+        let prefix = prefix_of(&rec);
+        let Some(binary) = self
+            .digest_of(&rec.bucket, &format!("{prefix}pinctl"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut files = BTreeMap::new();
+        for (name, content) in &rec.files {
+            let want = hex::encode(Sha256::digest(content.as_bytes()));
+            match self
+                .digest_of(&rec.bucket, &format!("{prefix}files/{name}"))
+                .await?
+            {
+                Some(d) if d == want => {
+                    files.insert(name.clone(), content.clone());
+                }
+                Some(d) => {
+                    files.insert(
+                        name.clone(),
+                        format!("(changed outside pinctl: sha256 {d})"),
+                    );
+                }
+                None => {}
+            }
+        }
+        let live = DeploymentProps {
+            binary_sha256: Some(binary.clone()),
+            files: files.clone(),
+            ..rec
+        };
+        let mut outputs = Map::new();
+        outputs.insert("binary_sha256".into(), Value::String(binary));
+        outputs.insert("files_sha256".into(), Value::String(files_digest(&files)));
+        Ok(Some(Live {
+            props: json(&live),
+            outputs,
+        }))
+    }
+
+    async fn create(&self, _cx: &Cx, props: &Value) -> Result<String, ProviderError> {
+        let p: DeploymentProps = typed(props)?;
+        self.upload(&p).await?;
+        if self.managed(&p.instance_id).await {
+            self.roll_out(&p).await?;
+        }
+        Ok(id_of(&p))
+    }
+
+    async fn poll(&self, cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
+        let mut parts = id.splitn(3, '|');
+        let (bucket, prefix, instance) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let probe = serde_json::json!({"bucket": bucket, "prefix": prefix, "binary": "", "files": {}, "instance_id": instance});
+        Ok(match self.read(cx, id, &probe).await? {
+            Some(l) => Poll::Ready(l.outputs),
+            None => Poll::Pending("uploading".into()),
+        })
+    }
+
+    async fn update(
+        &self,
+        _cx: &Cx,
+        _id: &str,
+        _old: &Value,
+        new: &Value,
+        _changed: &[String],
+    ) -> Result<Option<String>, ProviderError> {
+        let p: DeploymentProps = typed(new)?;
+        self.upload(&p).await?;
+        self.roll_out(&p).await?;
+        Ok(None)
+    }
+
+    async fn delete(&self, _cx: &Cx, _id: &str, recorded: &Value) -> Result<(), ProviderError> {
+        let Ok(p) = typed::<DeploymentProps>(recorded) else {
+            return Ok(());
+        };
+        let prefix = prefix_of(&p);
+        let s3 = self.clients.s3().await;
+        let mut keys = vec![format!("{prefix}pinctl")];
+        keys.extend(p.files.keys().map(|n| format!("{prefix}files/{n}")));
+        for key in keys {
+            match s3.delete_object().bucket(&p.bucket).key(&key).send().await {
+                Ok(_) => {}
+                Err(e) if matches!(code_of(&e), Some("NoSuchBucket" | "NoSuchKey")) => {}
+                Err(e) => return Err(api_error("DeleteObject", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn is_deleted(&self, _cx: &Cx, _id: &str) -> Result<bool, ProviderError> {
+        Ok(true)
+    }
 }
