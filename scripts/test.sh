@@ -29,6 +29,15 @@ if ! "$airflow_venv/bin/airflow" version 2>/dev/null | grep -q '^2\.10\.'; then
 fi
 export PINCTL_AIRFLOW_VENV="$airflow_venv"
 
+# tansu, the Kafka broker of the local twin (a long release build, done once).
+if ! command -v tansu >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/tansu" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! tansu --version >/dev/null 2>&1; then
+  echo "test.sh: installing tansu (cargo install; this takes a while once)"
+  cargo install tansu --locked --features dynostore,libsql
+fi
+
 # A stable build directory outside the checkout, so a fresh clone does not rebuild everything.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 

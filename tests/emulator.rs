@@ -656,7 +656,7 @@ async fn state_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn injected_faults_are_throttles_and_5xx_that_retries_absorb() {
-    let emu = Emulator::start_with("10ms", None, 0.4);
+    let emu = Emulator::start_with("10ms", None, 0.4, None);
     let bare = aws_sdk_kafka::Client::new(&emu.config(1).await);
     let mut codes = std::collections::BTreeMap::new();
     for _ in 0..40 {

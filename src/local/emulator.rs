@@ -62,7 +62,7 @@ struct Item {
     next_state: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Store {
     clusters: BTreeMap<String, Item>,
     topics: BTreeMap<String, Item>,
@@ -156,6 +156,8 @@ impl Store {
 struct Emulator {
     opts: Options,
     store: Mutex<Store>,
+    /// The broker the topic API acts on, when there is one.
+    broker: Option<super::kafka_admin::BrokerAdmin>,
 }
 
 /// An AWS error: status, error type (the `x-amzn-errortype` header) and message.
@@ -321,16 +323,29 @@ impl Emulator {
         }
         store.settle();
         let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
-        let reply = match service.as_str() {
-            "kafka" => self.kafka(&mut store, &method, &seg, &q, &body),
-            "kafkaconnect" => self.kafkaconnect(&mut store, &method, &seg, &q, &body),
-            "airflow" | "mwaa" => self.mwaa(&mut store, &method, &seg, &q, &body),
+        // Work on a draft: a change the broker refuses leaves the emulator's state as it was.
+        let mut draft = store.clone();
+        let mut reply = match service.as_str() {
+            "kafka" => self.kafka(&mut draft, &method, &seg, &q, &body),
+            "kafkaconnect" => self.kafkaconnect(&mut draft, &method, &seg, &q, &body),
+            "airflow" | "mwaa" => self.mwaa(&mut draft, &method, &seg, &q, &body),
             other => Err(ApiError(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 format!("the emulator serves kafka, kafkaconnect and airflow, not `{other}`"),
             )),
         };
+        if let (Some(admin), "kafka", Ok(_)) = (&self.broker, service.as_str(), &reply) {
+            if let ["v1", "clusters", cluster, "topics", rest @ ..] = seg.as_slice() {
+                if let Err(e) = self
+                    .topic_on_broker(admin, &draft, &method, cluster, rest, &body, &mut reply)
+                    .await
+                {
+                    return e.into_response();
+                }
+            }
+        }
+        *store = draft;
         if matches!(
             method,
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -346,6 +361,110 @@ impl Emulator {
                 .into_response(),
             Err(e) => e.into_response(),
         }
+    }
+
+    /// Applies a topic call to the broker, and reports the broker's view of a topic.
+    #[allow(clippy::too_many_arguments)]
+    async fn topic_on_broker(
+        &self,
+        admin: &super::kafka_admin::BrokerAdmin,
+        draft: &Store,
+        method: &Method,
+        cluster: &str,
+        rest: &[&str],
+        body: &Value,
+        reply: &mut Reply,
+    ) -> Result<(), ApiError> {
+        let kafka_error = |e: super::kafka_admin::AdminError| {
+            if e.exists {
+                ApiError(StatusCode::CONFLICT, "TopicExistsException", e.message)
+            } else {
+                ApiError(StatusCode::BAD_REQUEST, "KafkaRequestException", e.message)
+            }
+        };
+        let decode = |v: Option<&Value>| -> BTreeMap<String, String> {
+            v.and_then(Value::as_str)
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .and_then(|b| serde_json::from_slice::<BTreeMap<String, Value>>(&b).ok())
+                .map(|m| {
+                    m.into_iter()
+                        .map(|(k, v)| {
+                            (
+                                k,
+                                v.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string()),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match (method, rest) {
+            (&Method::POST, []) => {
+                let name = str_of(body, "topicName")?;
+                let partitions = body["partitionCount"].as_i64().unwrap_or(1) as i32;
+                let rf = body["replicationFactor"].as_i64().unwrap_or(1) as i32;
+                admin
+                    .create(name, partitions, rf, &decode(body.get("configs")))
+                    .await
+                    .map_err(kafka_error)?;
+            }
+            (&Method::PUT, [name]) => {
+                if let Some(p) = body.get("partitionCount").and_then(Value::as_i64) {
+                    let have = admin
+                        .describe(name)
+                        .await
+                        .map_err(|e| {
+                            ApiError(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "ClusterConnectivityException",
+                                e,
+                            )
+                        })?
+                        .map(|t| t.partitions)
+                        .unwrap_or(0);
+                    if p > have {
+                        admin.grow(name, p as usize).await.map_err(kafka_error)?;
+                    }
+                }
+                if body.get("configs").is_some() {
+                    // AlterConfigs sets the whole set: send everything the topic now has.
+                    let merged = draft
+                        .topics
+                        .get(&format!("{cluster}|{name}"))
+                        .and_then(|t| t.body.get("configs"))
+                        .cloned();
+                    admin
+                        .alter(name, &decode(merged.as_ref()))
+                        .await
+                        .map_err(kafka_error)?;
+                }
+            }
+            (&Method::DELETE, [name]) => admin.delete(name).await.map_err(kafka_error)?,
+            (&Method::GET, [name]) => {
+                let seen = admin.describe(name).await.map_err(|e| {
+                    ApiError(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "ClusterConnectivityException",
+                        e,
+                    )
+                })?;
+                if let (Ok((_, v)), Some(t)) = (reply, seen) {
+                    v["partitionCount"] = json!(t.partitions);
+                    v["replicationFactor"] = json!(t.replication_factor);
+                    let all: BTreeMap<String, Value> = t
+                        .configs
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                    v["configs"] = json!(base64::engine::general_purpose::STANDARD
+                        .encode(serde_json::to_string(&all).unwrap_or_default()));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn tags_api(
@@ -1262,9 +1381,16 @@ pub async fn serve(
         }
         _ => Store::default(),
     };
+    let broker = match &opts.broker {
+        Some(b) => {
+            Some(super::kafka_admin::BrokerAdmin::connect(b).map_err(std::io::Error::other)?)
+        }
+        None => None,
+    };
     let emu = Arc::new(Emulator {
         opts,
         store: Mutex::new(store),
+        broker,
     });
     let app = axum::Router::new().fallback(dispatch).with_state(emu);
     let listener = tokio::net::TcpListener::bind(addr).await?;

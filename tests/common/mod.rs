@@ -294,10 +294,16 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(delay: &str, state: Option<&Path>) -> Emulator {
-        Self::start_with(delay, state, 0.0)
+        Self::start_with(delay, state, 0.0, None)
     }
 
-    pub fn start_with(delay: &str, state: Option<&Path>, fault_rate: f64) -> Emulator {
+    /// `broker`: the Kafka broker the topic API acts on (none: topics live in the emulator only).
+    pub fn start_with(
+        delay: &str,
+        state: Option<&Path>,
+        fault_rate: f64,
+        broker: Option<&str>,
+    ) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
         let rate = fault_rate.to_string();
         cmd.args([
@@ -307,11 +313,12 @@ impl Emulator {
             "127.0.0.1:0",
             "--delay",
             delay,
-            "--broker",
-            "127.0.0.1:9092",
             "--fault-rate",
             &rate,
         ]);
+        if let Some(b) = broker {
+            cmd.args(["--broker", b]);
+        }
         if let Some(s) = state {
             cmd.arg("--state").arg(s);
         }
@@ -381,6 +388,72 @@ impl Drop for Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A tansu Kafka broker on a free loopback port, in memory, stopped when dropped.
+pub struct Tansu {
+    child: Child,
+    pub address: String,
+}
+
+impl Tansu {
+    pub fn start() -> Tansu {
+        let exe = which("tansu").unwrap_or_else(|| {
+            format!(
+                "{}/.cargo/bin/tansu",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        assert!(
+            Path::new(&exe).exists(),
+            "tansu not found: run the tests with scripts/test.sh, which installs it"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&exe)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        Tansu {
+            child,
+            address: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(name: &str) -> Option<String> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| format!("{d}/{name}"))
+        .find(|p| Path::new(p).exists())
 }
 
 impl Drop for Moto {

@@ -1,0 +1,200 @@
+//! The emulator's MSK topic API acting on a real Kafka broker (tansu in the local twin) through
+//! the Kafka admin protocol, so topics created with the AWS API exist where clients produce.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::RDKafkaErrorCode;
+
+/// A topic as the broker has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerTopic {
+    pub partitions: i64,
+    pub replication_factor: i64,
+    pub configs: BTreeMap<String, String>,
+}
+
+/// An admin call the broker refused: the Kafka error and its text.
+#[derive(Debug, Clone)]
+pub struct AdminError {
+    pub exists: bool,
+    pub message: String,
+}
+
+pub struct BrokerAdmin {
+    admin: AdminClient<DefaultClientContext>,
+    bootstrap: String,
+}
+
+fn options() -> AdminOptions {
+    AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)))
+}
+
+fn refused(code: RDKafkaErrorCode, what: &str) -> AdminError {
+    AdminError {
+        exists: code == RDKafkaErrorCode::TopicAlreadyExists,
+        message: format!("{what}: {code}"),
+    }
+}
+
+/// An admin request the broker failed as a whole; an unsupported one is named as such.
+fn failed(e: rdkafka::error::KafkaError, what: &str, bootstrap: &str) -> AdminError {
+    let unsupported = matches!(
+        &e,
+        rdkafka::error::KafkaError::AdminOp(RDKafkaErrorCode::UnsupportedFeature)
+    );
+    AdminError {
+        exists: false,
+        message: if unsupported {
+            format!("{what}: the broker at {bootstrap} does not support this admin operation")
+        } else {
+            format!("{what}: {e}")
+        },
+    }
+}
+
+impl BrokerAdmin {
+    pub fn connect(bootstrap: &str) -> Result<Self, String> {
+        let admin = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
+        Ok(BrokerAdmin {
+            admin,
+            bootstrap: bootstrap.to_string(),
+        })
+    }
+
+    pub async fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        rf: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), AdminError> {
+        let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(rf));
+        for (k, v) in configs {
+            topic = topic.set(k, v);
+        }
+        let out = self
+            .admin
+            .create_topics(&[topic], &options())
+            .await
+            .map_err(|e| AdminError {
+                exists: false,
+                message: e.to_string(),
+            })?;
+        match out.into_iter().next() {
+            Some(Err((_, code))) => Err(refused(code, &format!("creating topic {name}"))),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn grow(&self, name: &str, partitions: usize) -> Result<(), AdminError> {
+        let out = self
+            .admin
+            .create_partitions(&[NewPartitions::new(name, partitions)], &options())
+            .await
+            .map_err(|e| {
+                failed(
+                    e,
+                    &format!("growing topic {name} (CreatePartitions)"),
+                    &self.bootstrap,
+                )
+            })?;
+        match out.into_iter().next() {
+            Some(Err((_, code))) => Err(refused(code, &format!("growing topic {name}"))),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn alter(
+        &self,
+        name: &str,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), AdminError> {
+        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
+        for (k, v) in configs {
+            alter = alter.set(k, v);
+        }
+        let out = self
+            .admin
+            .alter_configs(&[alter], &options())
+            .await
+            .map_err(|e| {
+                failed(
+                    e,
+                    &format!("altering topic {name} (AlterConfigs)"),
+                    &self.bootstrap,
+                )
+            })?;
+        match out.into_iter().next() {
+            Some(Err((_, code))) => Err(refused(code, &format!("altering topic {name}"))),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), AdminError> {
+        let out = self
+            .admin
+            .delete_topics(&[name], &options())
+            .await
+            .map_err(|e| AdminError {
+                exists: false,
+                message: e.to_string(),
+            })?;
+        match out.into_iter().next() {
+            Some(Err((_, RDKafkaErrorCode::UnknownTopicOrPartition))) | None | Some(Ok(_)) => {
+                Ok(())
+            }
+            Some(Err((_, code))) => Err(refused(code, &format!("deleting topic {name}"))),
+        }
+    }
+
+    /// The topic's partitions, replication and configs, or `None` when the broker has no such topic.
+    pub async fn describe(&self, name: &str) -> Result<Option<BrokerTopic>, String> {
+        let client = self.admin.inner();
+        let metadata = tokio::task::block_in_place(|| {
+            client.fetch_metadata(Some(name), Duration::from_secs(10))
+        })
+        .map_err(|e| e.to_string())?;
+        let Some(t) = metadata.topics().iter().find(|t| t.name() == name) else {
+            return Ok(None);
+        };
+        if t.error().is_some() || t.partitions().is_empty() {
+            return Ok(None);
+        }
+        let partitions = t.partitions().len() as i64;
+        let replication_factor = t
+            .partitions()
+            .first()
+            .map(|p| p.replicas().len() as i64)
+            .unwrap_or(0);
+        let described = self
+            .admin
+            .describe_configs(&[ResourceSpecifier::Topic(name)], &options())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut configs = BTreeMap::new();
+        if let Some(Ok(resource)) = described.into_iter().next() {
+            for entry in resource.entries {
+                if let Some(v) = entry.value {
+                    configs.insert(entry.name, v);
+                }
+            }
+        }
+        Ok(Some(BrokerTopic {
+            partitions,
+            replication_factor,
+            configs,
+        }))
+    }
+}

@@ -1,0 +1,88 @@
+//! In the local twin an MSK cluster is the local Kafka broker (tansu, installed by the test
+//! command): topics created, grown, configured and deleted through the MSK API really exist on
+//! the broker with the declared partitions and configs.
+
+mod common;
+
+use common::{Emulator, Project, Tansu};
+use pinctl::local::kafka_admin::BrokerAdmin;
+
+const STACK: &str = r#"
+stack: broker
+resources:
+  msk:
+    type: msk.cluster
+    props:
+      name: abc-msk
+      kafka_version: 3.6.0
+      broker_instance_type: kafka.t3.small
+      broker_count: 1
+      storage_gib: 100
+      client_subnets: [subnet-a]
+  pin:
+    type: msk.topic
+    props:
+      cluster_arn: ${msk.arn}
+      name: abc.pin
+      partitions: 2
+      replication_factor: 1
+      configs: {retention.ms: "604800000"}
+  geo:
+    type: msk.topic
+    props: {cluster_arn: "${msk.arn}", name: abc.geo, partitions: 1, replication_factor: 1}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn topics_exist_on_the_broker() {
+    let tansu = Tansu::start();
+    let emu = Emulator::start_with("100ms", None, 0.0, Some(&tansu.address));
+    let mut p = Project::new();
+    p.env = emu.env();
+    p.env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ]);
+    p.stack(STACK);
+    p.run(&["up", "--yes"]).expect(0);
+    let admin = BrokerAdmin::connect(&tansu.address).unwrap();
+    let pin = admin
+        .describe("abc.pin")
+        .await
+        .unwrap()
+        .expect("abc.pin on the broker");
+    assert_eq!((pin.partitions, pin.replication_factor), (2, 1));
+    assert_eq!(
+        pin.configs.get("retention.ms").map(String::as_str),
+        Some("604800000")
+    );
+    assert!(admin.describe("abc.geo").await.unwrap().is_some());
+    let brokers =
+        p.state("broker", "default")["resources"]["msk"]["outputs"]["bootstrap_brokers"].clone();
+    assert_eq!(
+        brokers,
+        tansu.address.as_str(),
+        "the cluster's bootstrap brokers are the local broker"
+    );
+    p.run(&["plan"]).expect(0);
+
+    // tansu 0.6 implements neither CreatePartitions nor AlterConfigs: the update is refused,
+    // saying so, and nothing is recorded as done.
+    p.stack(&STACK.replace("604800000", "3600000"));
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains("the broker at") && r.stderr.contains("does not support"),
+        "{}",
+        r.stderr
+    );
+    p.stack(STACK);
+    p.run(&["plan"]).expect(0);
+
+    p.run(&["down", "--yes"]).expect(0);
+    assert!(
+        admin.describe("abc.pin").await.unwrap().is_none(),
+        "deleted on the broker"
+    );
+    assert!(admin.describe("abc.geo").await.unwrap().is_none());
+}
