@@ -86,3 +86,61 @@ async fn topics_exist_on_the_broker() {
     );
     assert!(admin.describe("abc.geo").await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn older_kafka_falls_back_to_the_admin_protocol() {
+    let tansu = Tansu::start();
+    let emu = Emulator::start_with("100ms", None, 0.0, Some(&tansu.address));
+    let mut p = Project::new();
+    p.env = emu.env();
+    p.env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ]);
+    // Kafka 3.5 has no MSK topic API: pinctl talks to the brokers themselves.
+    let stack = STACK
+        .replace("kafka_version: 3.6.0", "kafka_version: 3.5.1")
+        .replace(
+            "client_subnets: [subnet-a]",
+            "client_subnets: [subnet-a]\n      iam_auth: false",
+        );
+    p.stack(&stack);
+    p.run(&["up", "--yes"]).expect(0);
+    let admin = BrokerAdmin::connect(&tansu.address).unwrap();
+    let pin = admin
+        .describe("abc.pin")
+        .await
+        .unwrap()
+        .expect("abc.pin on the broker");
+    assert_eq!((pin.partitions, pin.replication_factor), (2, 1));
+    assert_eq!(
+        pin.configs.get("retention.ms").map(String::as_str),
+        Some("604800000")
+    );
+    let cluster = p.state("broker", "default")["resources"]["msk"]["physical_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = emu
+        .kafka()
+        .await
+        .list_topics()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.topics().is_empty(), "the MSK topic API was not used");
+    let arn = p.state("broker", "default")["resources"]["pin"]["outputs"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        arn.starts_with("arn:aws:kafka:us-east-1:123456789012:topic/abc-msk/")
+            && arn.ends_with("/abc.pin"),
+        "{arn}"
+    );
+    p.run(&["plan"]).expect(0);
+    p.run(&["down", "--yes"]).expect(0);
+    assert!(admin.describe("abc.pin").await.unwrap().is_none());
+}

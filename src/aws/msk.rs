@@ -389,6 +389,24 @@ pub struct TopicProvider {
     pub clients: Arc<Clients>,
 }
 
+/// How a cluster's topics are managed: the MSK topic API (provisioned, Kafka 3.6 or later), or
+/// the Kafka admin protocol on its brokers (serverless, older Kafka).
+enum TopicApi {
+    Native,
+    Admin(crate::local::kafka_admin::BrokerAdmin),
+}
+
+fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a, b) >= (major, minor)
+}
+
+fn topic_arn(cluster_arn: &str, topic: &str) -> String {
+    // arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID → ...:topic/NAME/UUID/TOPIC
+    cluster_arn.replacen(":cluster/", ":topic/", 1) + "/" + topic
+}
+
 fn topic_id(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('|')
         .ok_or_else(|| ProviderError::Other(format!("malformed topic id `{id}`")))
@@ -417,6 +435,85 @@ fn decode_configs(s: Option<&str>) -> BTreeMap<String, String> {
 }
 
 impl TopicProvider {
+    async fn api(&self, cluster: &str) -> Result<TopicApi, ProviderError> {
+        let c = self
+            .clients
+            .kafka()
+            .await
+            .describe_cluster_v2()
+            .cluster_arn(cluster)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeClusterV2", e))?;
+        let info = c
+            .cluster_info()
+            .ok_or_else(|| ProviderError::Other(format!("cluster {cluster} has no description")))?;
+        let serverless = info.serverless().is_some();
+        let version = info
+            .provisioned()
+            .and_then(|p| p.current_broker_software_info())
+            .and_then(|s| s.kafka_version())
+            .unwrap_or("3.6.0")
+            .to_string();
+        if !serverless && version_at_least(&version, 3, 6) {
+            return Ok(TopicApi::Native);
+        }
+        let iam = serverless
+            || info
+                .provisioned()
+                .and_then(|p| p.client_authentication())
+                .and_then(|a| a.sasl())
+                .and_then(|s| s.iam())
+                .and_then(|i| i.enabled())
+                .unwrap_or(false);
+        let brokers = self
+            .clients
+            .kafka()
+            .await
+            .get_bootstrap_brokers()
+            .cluster_arn(cluster)
+            .send()
+            .await
+            .map_err(|e| api_error("GetBootstrapBrokers", e))?;
+        let admin = if iam {
+            use aws_credential_types::provider::ProvideCredentials;
+            let bootstrap = brokers
+                .bootstrap_broker_string_sasl_iam()
+                .unwrap_or_default()
+                .to_string();
+            let config = self.clients.config().await;
+            let provider = config
+                .credentials_provider()
+                .ok_or_else(|| ProviderError::Other("no AWS credentials for MSK IAM".into()))?;
+            let credentials = provider
+                .provide_credentials()
+                .await
+                .map_err(|e| ProviderError::Other(format!("AWS credentials for MSK IAM: {e}")))?;
+            crate::local::kafka_admin::BrokerAdmin::connect_iam(
+                &bootstrap,
+                &self.clients.region().await,
+                credentials,
+            )
+        } else {
+            crate::local::kafka_admin::BrokerAdmin::connect(
+                brokers.bootstrap_broker_string().unwrap_or_default(),
+            )
+        };
+        admin.map(TopicApi::Admin).map_err(ProviderError::Other)
+    }
+
+    fn admin_error(e: crate::local::kafka_admin::AdminError) -> ProviderError {
+        ProviderError::Api {
+            operation: "Kafka admin".into(),
+            code: if e.exists {
+                "TopicExistsException".into()
+            } else {
+                "KafkaRequestException".into()
+            },
+            message: e.message,
+        }
+    }
+
     async fn describe(
         &self,
         cluster: &str,
@@ -458,6 +555,33 @@ impl Provider for TopicProvider {
         recorded: &Value,
     ) -> Result<Option<Live>, ProviderError> {
         let (cluster, name) = topic_id(id)?;
+        if let TopicApi::Admin(admin) = self.api(cluster).await? {
+            let Some(t) = admin.describe(name).await.map_err(ProviderError::Other)? else {
+                return Ok(None);
+            };
+            let declared: Vec<String> = recorded
+                .get("configs")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let live = TopicProps {
+                cluster_arn: cluster.into(),
+                name: name.into(),
+                partitions: t.partitions as u32,
+                replication_factor: t.replication_factor as u32,
+                configs: t
+                    .configs
+                    .into_iter()
+                    .filter(|(k, _)| declared.contains(k))
+                    .collect(),
+            };
+            let mut outputs = Map::new();
+            outputs.insert("arn".into(), Value::String(topic_arn(cluster, name)));
+            return Ok(Some(Live {
+                props: json(&live),
+                outputs,
+            }));
+        }
         let Some(t) = self.describe(cluster, name).await? else {
             return Ok(None);
         };
@@ -496,6 +620,21 @@ impl Provider for TopicProvider {
     async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
         let p: TopicProps = typed(props)?;
         let id = format!("{}|{}", p.cluster_arn, p.name);
+        if let TopicApi::Admin(admin) = self.api(&p.cluster_arn).await? {
+            return match admin
+                .create(
+                    &p.name,
+                    p.partitions as i32,
+                    p.replication_factor as i32,
+                    &p.configs,
+                )
+                .await
+            {
+                Ok(()) => Ok(id),
+                Err(e) if e.exists && cx.resuming => Ok(id),
+                Err(e) => Err(Self::admin_error(e)),
+            };
+        }
         let created = self
             .clients
             .kafka()
@@ -520,6 +659,18 @@ impl Provider for TopicProvider {
 
     async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
         let (cluster, name) = topic_id(id)?;
+        if let TopicApi::Admin(admin) = self.api(cluster).await? {
+            return Ok(
+                match admin.describe(name).await.map_err(ProviderError::Other)? {
+                    Some(_) => {
+                        let mut m = Map::new();
+                        m.insert("arn".into(), Value::String(topic_arn(cluster, name)));
+                        Poll::Ready(m)
+                    }
+                    None => Poll::Pending("not visible yet".into()),
+                },
+            );
+        }
         let Some(t) = self.describe(cluster, name).await? else {
             return Ok(Poll::Pending("not visible yet".into()));
         };
@@ -553,6 +704,21 @@ impl Provider for TopicProvider {
                 o.partitions, p.partitions
             )));
         }
+        if let TopicApi::Admin(admin) = self.api(cluster).await? {
+            if p.partitions != o.partitions {
+                admin
+                    .grow(name, p.partitions as usize)
+                    .await
+                    .map_err(Self::admin_error)?;
+            }
+            if p.configs != o.configs {
+                admin
+                    .alter(name, &p.configs)
+                    .await
+                    .map_err(Self::admin_error)?;
+            }
+            return Ok(None);
+        }
         let mut req = self
             .clients
             .kafka()
@@ -572,6 +738,15 @@ impl Provider for TopicProvider {
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
         let (cluster, name) = topic_id(id)?;
+        match self.api(cluster).await {
+            Ok(TopicApi::Admin(admin)) => {
+                return admin.delete(name).await.map_err(Self::admin_error)
+            }
+            Ok(TopicApi::Native) => {}
+            // The cluster is gone, and its topics with it.
+            Err(ProviderError::Api { code, .. }) if code == NOT_FOUND => return Ok(()),
+            Err(e) => return Err(e),
+        }
         match self
             .clients
             .kafka()
@@ -595,6 +770,15 @@ impl Provider for TopicProvider {
 
     async fn is_deleted(&self, _cx: &Cx, id: &str) -> Result<bool, ProviderError> {
         let (cluster, name) = topic_id(id)?;
-        Ok(self.describe(cluster, name).await?.is_none())
+        match self.api(cluster).await {
+            Ok(TopicApi::Admin(admin)) => Ok(admin
+                .describe(name)
+                .await
+                .map_err(ProviderError::Other)?
+                .is_none()),
+            Ok(TopicApi::Native) => Ok(self.describe(cluster, name).await?.is_none()),
+            Err(ProviderError::Api { code, .. }) if code == NOT_FOUND => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 }

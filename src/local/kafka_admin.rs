@@ -8,7 +8,7 @@ use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
     TopicReplication,
 };
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, OAuthToken};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 
@@ -27,8 +27,38 @@ pub struct AdminError {
     pub message: String,
 }
 
+/// Supplies MSK IAM tokens when the client authenticates with SASL/OAUTHBEARER.
+pub struct IamContext {
+    iam: Option<(String, aws_credential_types::Credentials)>,
+}
+
+impl ClientContext for IamContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let (region, credentials) = self
+            .iam
+            .as_ref()
+            .ok_or("this client has no AWS credentials for MSK IAM")?;
+        let (token, expires) = crate::aws::msk_iam::auth_token(
+            region,
+            credentials,
+            std::time::SystemTime::now(),
+            crate::aws::msk_iam::USER_AGENT,
+        )?;
+        Ok(OAuthToken {
+            token,
+            principal_name: "pinctl".into(),
+            lifetime_ms: expires as i64,
+        })
+    }
+}
+
 pub struct BrokerAdmin {
-    admin: AdminClient<DefaultClientContext>,
+    admin: AdminClient<IamContext>,
     bootstrap: String,
 }
 
@@ -62,10 +92,31 @@ fn failed(e: rdkafka::error::KafkaError, what: &str, bootstrap: &str) -> AdminEr
 }
 
 impl BrokerAdmin {
+    /// A PLAINTEXT client.
     pub fn connect(bootstrap: &str) -> Result<Self, String> {
         let admin = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
-            .create()
+            .create_with_context(IamContext { iam: None })
+            .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
+        Ok(BrokerAdmin {
+            admin,
+            bootstrap: bootstrap.to_string(),
+        })
+    }
+
+    /// A client authenticating with MSK IAM (SASL_SSL, OAUTHBEARER with a SigV4 token).
+    pub fn connect_iam(
+        bootstrap: &str,
+        region: &str,
+        credentials: aws_credential_types::Credentials,
+    ) -> Result<Self, String> {
+        let admin = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("security.protocol", "SASL_SSL")
+            .set("sasl.mechanism", "OAUTHBEARER")
+            .create_with_context(IamContext {
+                iam: Some((region.to_string(), credentials)),
+            })
             .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
         Ok(BrokerAdmin {
             admin,
