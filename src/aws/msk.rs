@@ -30,9 +30,6 @@ pub struct ClusterProps {
     /// Clients authenticate with IAM (SASL/OAUTHBEARER); default true.
     #[serde(default = "yes")]
     pub iam_auth: bool,
-    /// Server properties of the cluster configuration.
-    #[serde(default)]
-    pub configuration: BTreeMap<String, String>,
 }
 
 /// Props of `msk.topic`.
@@ -176,7 +173,7 @@ impl Provider for ClusterProvider {
         &self,
         _cx: &Cx,
         arn: &str,
-        recorded: &Value,
+        _recorded: &Value,
     ) -> Result<Option<Live>, ProviderError> {
         let Some(c) = self.describe(arn).await? else {
             return Ok(None);
@@ -186,7 +183,6 @@ impl Provider for ClusterProvider {
         }
         let p = c.provisioned();
         let group = p.and_then(|p| p.broker_node_group_info());
-        let rec: Option<ClusterProps> = typed(recorded).ok();
         let live = ClusterProps {
             name: c.cluster_name().unwrap_or_default().into(),
             kafka_version: p
@@ -216,7 +212,6 @@ impl Provider for ClusterProvider {
                 .and_then(|s| s.iam())
                 .and_then(|i| i.enabled())
                 .unwrap_or(false),
-            configuration: rec.map(|r| r.configuration).unwrap_or_default(),
         };
         let outputs = match c.state() {
             Some(ClusterState::Active | ClusterState::Updating) => self.outputs(arn).await?,
@@ -335,7 +330,6 @@ impl Provider for ClusterProvider {
             ),
             ("storage_gib", o.storage_gib != p.storage_gib),
             ("iam_auth", o.iam_auth != p.iam_auth),
-            ("configuration", o.configuration != p.configuration),
         ] {
             if differs {
                 return Err(ProviderError::Unsupported(format!(
