@@ -912,7 +912,10 @@ impl Provider for SecurityGroupProvider {
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
         let ec2 = self.clients.ec2().await;
-        let mut delay = std::time::Duration::from_secs(2);
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(20),
+        );
         loop {
             match ec2.delete_security_group().group_id(id).send().await {
                 Ok(_) => return Ok(()),
@@ -920,8 +923,7 @@ impl Provider for SecurityGroupProvider {
                 // Still used by an instance that is shutting down: wait (the engine's timeout bounds it).
                 Err(e) if code_of(&e) == Some("DependencyViolation") => {
                     tracing::debug!("security group {id} still in use; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(20));
+                    backoff.sleep().await;
                 }
                 Err(e) => return Err(api_error("DeleteSecurityGroup", e)),
             }
@@ -1009,7 +1011,10 @@ impl InstanceProvider {
     }
 
     async fn wait_state(&self, id: &str, want: InstanceStateName) -> Result<(), ProviderError> {
-        let mut delay = std::time::Duration::from_millis(500);
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(10),
+        );
         loop {
             let state = self
                 .describe(id)
@@ -1018,8 +1023,7 @@ impl InstanceProvider {
             if state.as_ref() == Some(&want) {
                 return Ok(());
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            backoff.sleep().await;
         }
     }
 }

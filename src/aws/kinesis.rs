@@ -97,7 +97,10 @@ impl StreamProvider {
 
     /// Waits until the stream accepts the next change (one change at a time is allowed).
     async fn wait_active(&self, name: &str) -> Result<String, ProviderError> {
-        let mut delay = std::time::Duration::from_millis(200);
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(10),
+        );
         loop {
             match self.summary(name).await? {
                 Some(s) if s.stream_status() == &StreamStatus::Active => {
@@ -106,8 +109,7 @@ impl StreamProvider {
                 Some(_) => {}
                 None => return Err(ProviderError::Other(format!("stream {name} disappeared"))),
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            backoff.sleep().await;
         }
     }
 

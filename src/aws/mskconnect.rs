@@ -587,10 +587,12 @@ impl ConnectorProvider {
     }
 
     async fn wait_gone(&self, arn: &str) -> Result<(), ProviderError> {
-        let mut delay = std::time::Duration::from_millis(200);
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(15),
+        );
         while self.describe(arn).await?.is_some() {
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(15));
+            backoff.sleep().await;
         }
         Ok(())
     }
@@ -796,7 +798,10 @@ impl Provider for ConnectorProvider {
         let p: ConnectorProps = typed(new)?;
         let want = parse_properties(&p.config);
         let kc = self.clients.kafkaconnect().await;
-        let mut delay = std::time::Duration::from_millis(200);
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(15),
+        );
         let version = loop {
             let d = self
                 .describe(arn)
@@ -808,8 +813,7 @@ impl Provider for ConnectorProvider {
                 }
                 Some(ConnectorState::Failed) => break String::new(),
                 _ => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(15));
+                    backoff.sleep().await;
                 }
             }
         };
@@ -839,7 +843,10 @@ impl Provider for ConnectorProvider {
                 .connector_operation_arn()
                 .unwrap_or_default()
                 .to_string();
-            let mut delay = std::time::Duration::from_millis(200);
+            let mut backoff = crate::engine::backoff::Backoff::new(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(15),
+            );
             outcome = loop {
                 let d = kc
                     .describe_connector_operation()
@@ -862,8 +869,7 @@ impl Provider for ConnectorProvider {
                         ))
                     }
                     _ => {
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(std::time::Duration::from_secs(15));
+                        backoff.sleep().await;
                     }
                 }
             };

@@ -217,7 +217,10 @@ impl DeploymentProvider {
             .and_then(|c| c.command_id())
             .unwrap_or_default()
             .to_string();
-        let mut delay = std::time::Duration::from_millis(500);
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(10),
+        );
         loop {
             match ssm
                 .get_command_invocation()
@@ -240,8 +243,7 @@ impl DeploymentProvider {
                 Err(e) if code_of(&e) == Some("InvocationDoesNotExist") => {}
                 Err(e) => return Err(api_error("GetCommandInvocation", e)),
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            backoff.sleep().await;
         }
     }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
+use super::backoff::Backoff;
 use super::plan::{lookup_in, secret_pointers, Action, Plan};
 use super::progress::{Progress, Task};
 use super::provider::{Cx, Poll, Provider, Providers};
@@ -169,11 +170,6 @@ struct Shared {
     progress: Progress,
 }
 
-fn jitter(max_ms: u64) -> Duration {
-    let r = (uuid::Uuid::new_v4().as_u128() % u128::from(max_ms.max(1))) as u64;
-    Duration::from_millis(r)
-}
-
 impl Shared {
     fn provider(&self, kind: &str) -> Result<Arc<dyn Provider>, String> {
         self.providers
@@ -235,25 +231,23 @@ impl Shared {
         cx: &Cx,
         id: &str,
     ) -> Result<Map<String, Value>, String> {
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         loop {
             match p.poll(cx, id).await.map_err(|e| e.to_string())? {
                 Poll::Ready(outputs) => return Ok(outputs),
                 Poll::Failed(msg) => return Err(format!("the service reports it failed: {msg}")),
                 Poll::Pending(status) => {
                     self.progress.status(task, &format!("{label} [{status}]"));
-                    tokio::time::sleep(delay + jitter(delay.as_millis() as u64 / 4)).await;
-                    delay = (delay.mul_f32(1.6)).min(Duration::from_secs(10));
+                    backoff.sleep().await;
                 }
             }
         }
     }
 
     async fn wait_deleted(&self, p: &dyn Provider, cx: &Cx, id: &str) -> Result<(), String> {
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         while !p.is_deleted(cx, id).await.map_err(|e| e.to_string())? {
-            tokio::time::sleep(delay + jitter(delay.as_millis() as u64 / 4)).await;
-            delay = (delay.mul_f32(1.6)).min(Duration::from_secs(10));
+            backoff.sleep().await;
         }
         Ok(())
     }

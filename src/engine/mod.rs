@@ -2,6 +2,7 @@
 //! [`provider::Provider`] and [`kind::KindInfo`]; nothing here talks to a service.
 
 pub mod apply;
+pub mod backoff;
 pub mod diff;
 pub mod drift;
 pub mod graph;
