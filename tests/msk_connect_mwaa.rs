@@ -33,6 +33,7 @@ resources:
       broker_count: 2
       storage_gib: 100
       client_subnets: [subnet-a, subnet-b]
+      configuration: {auto.create.topics.enable: "false"}
   pin:
     type: msk.topic
     props:
@@ -125,6 +126,32 @@ async fn every_kind_through_its_life() {
     let kc = emu.kafkaconnect().await;
     let mw = emu.mwaa().await;
     let cluster = id(&p, "msk");
+    let info = k
+        .describe_cluster_v2()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let software = info
+        .cluster_info()
+        .unwrap()
+        .provisioned()
+        .unwrap()
+        .current_broker_software_info()
+        .unwrap()
+        .clone();
+    let config_arn = software.configuration_arn().unwrap().to_string();
+    let rev = k
+        .describe_configuration_revision()
+        .arn(&config_arn)
+        .revision(software.configuration_revision().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(rev.server_properties().unwrap().as_ref().to_vec()).unwrap(),
+        "auto.create.topics.enable=false\n"
+    );
     let t = k
         .describe_topic()
         .cluster_arn(&cluster)
@@ -180,15 +207,27 @@ async fn every_kind_through_its_life() {
     // In place: more brokers, more partitions, a topic config, the connector's config, workers.
     let changed = STACK
         .replace("broker_count: 2", "broker_count: 4")
+        .replace(
+            "auto.create.topics.enable: \"false\"",
+            "auto.create.topics.enable: \"true\"",
+        )
         .replace("partitions: 1", "partitions: 3")
         .replace("604800000", "86400000")
         .replace("vars: {uid: abc,", "vars: {uid: abcd,")
         .replace("max_workers: 2", "max_workers: 3");
     p.stack(&changed);
     let doc = plan(&p);
+    let (a, mut f) = action(&doc, "msk");
+    f.sort();
     assert_eq!(
-        action(&doc, "msk"),
-        ("update".into(), vec!["broker_count".into()])
+        (a.as_str(), f),
+        (
+            "update",
+            vec![
+                "broker_count".to_string(),
+                "configuration.auto.create.topics.enable".to_string()
+            ]
+        )
     );
     let (a, mut f) = action(&doc, "pin");
     f.sort();
@@ -209,6 +248,56 @@ async fn every_kind_through_its_life() {
     );
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(id(&p, "msk"), cluster);
+    let info = k
+        .describe_cluster_v2()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let info = info.cluster_info().unwrap().provisioned().unwrap();
+    assert_eq!(info.number_of_broker_nodes(), Some(4));
+    let software = info.current_broker_software_info().unwrap();
+    assert_eq!(
+        software.configuration_revision(),
+        Some(2),
+        "a new revision of the same configuration"
+    );
+    let rev = k
+        .describe_configuration_revision()
+        .arn(&config_arn)
+        .revision(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(rev.server_properties().unwrap().as_ref().to_vec()).unwrap(),
+        "auto.create.topics.enable=true\n"
+    );
+    let info = k
+        .describe_cluster_v2()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let info = info.cluster_info().unwrap().provisioned().unwrap();
+    assert_eq!(info.number_of_broker_nodes(), Some(4));
+    let software = info.current_broker_software_info().unwrap();
+    assert_eq!(
+        software.configuration_revision(),
+        Some(2),
+        "a new revision of the same configuration"
+    );
+    let rev = k
+        .describe_configuration_revision()
+        .arn(&config_arn)
+        .revision(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(rev.server_properties().unwrap().as_ref().to_vec()).unwrap(),
+        "auto.create.topics.enable=true\n"
+    );
     assert_eq!(
         id(&p, "sink"),
         connector,
@@ -340,6 +429,15 @@ async fn every_kind_through_its_life() {
         .unwrap()
         .cluster_info_list()
         .is_empty());
+    assert!(
+        k.list_configurations()
+            .send()
+            .await
+            .unwrap()
+            .configurations()
+            .is_empty(),
+        "the configuration went with its cluster"
+    );
     assert!(kc
         .list_connectors()
         .send()

@@ -30,6 +30,10 @@ pub struct ClusterProps {
     /// Clients authenticate with IAM (SASL/OAUTHBEARER); default true.
     #[serde(default = "yes")]
     pub iam_auth: bool,
+    /// Server properties, kept in an MSK configuration the cluster uses; a change is a new
+    /// revision applied in place.
+    #[serde(default)]
+    pub configuration: BTreeMap<String, String>,
 }
 
 /// Props of `msk.topic`.
@@ -97,8 +101,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_kafka::types::{
-    BrokerNodeGroupInfo, ClientAuthentication, ClusterState, EbsStorageInfo, Iam,
-    ProvisionedRequest, Sasl, StorageInfo, TopicState,
+    BrokerNodeGroupInfo, ClientAuthentication, ClusterState, ConfigurationInfo, EbsStorageInfo,
+    Iam, ProvisionedRequest, Sasl, StorageInfo, TopicState,
 };
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -114,7 +118,81 @@ pub struct ClusterProvider {
     pub clients: Arc<Clients>,
 }
 
+fn properties_text(m: &BTreeMap<String, String>) -> String {
+    m.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
 impl ClusterProvider {
+    /// The configuration (ARN, revision) a cluster runs.
+    fn configuration_of(c: &aws_sdk_kafka::types::Cluster) -> Option<(String, i64)> {
+        let s = c.provisioned()?.current_broker_software_info()?;
+        Some((
+            s.configuration_arn()?.to_string(),
+            s.configuration_revision()?,
+        ))
+    }
+
+    async fn server_properties(
+        &self,
+        arn: &str,
+        revision: i64,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
+        let out = self
+            .clients
+            .kafka()
+            .await
+            .describe_configuration_revision()
+            .arn(arn)
+            .revision(revision)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeConfigurationRevision", e))?;
+        let text = out
+            .server_properties()
+            .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+            .unwrap_or_default();
+        Ok(crate::aws::mskconnect::parse_properties(&text))
+    }
+
+    async fn new_configuration(&self, p: &ClusterProps) -> Result<(String, i64), ProviderError> {
+        let out = self
+            .clients
+            .kafka()
+            .await
+            .create_configuration()
+            .name(format!("{}-config", p.name))
+            .kafka_versions(&p.kafka_version)
+            .server_properties(aws_sdk_kafka::primitives::Blob::new(properties_text(
+                &p.configuration,
+            )))
+            .send()
+            .await
+            .map_err(|e| api_error("CreateConfiguration", e))?;
+        Ok((
+            out.arn().unwrap_or_default().to_string(),
+            out.latest_revision()
+                .and_then(|r| r.revision())
+                .unwrap_or(1),
+        ))
+    }
+
+    async fn wait_active(&self, arn: &str) -> Result<aws_sdk_kafka::types::Cluster, ProviderError> {
+        let mut backoff = crate::engine::backoff::Backoff::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(30),
+        );
+        loop {
+            let c = self
+                .describe(arn)
+                .await?
+                .ok_or_else(|| ProviderError::Other(format!("cluster {arn} disappeared")))?;
+            if c.state() == Some(&ClusterState::Active) {
+                return Ok(c);
+            }
+            backoff.sleep().await;
+        }
+    }
+
     async fn describe(
         &self,
         arn: &str,
@@ -183,6 +261,10 @@ impl Provider for ClusterProvider {
         }
         let p = c.provisioned();
         let group = p.and_then(|p| p.broker_node_group_info());
+        let configuration = match Self::configuration_of(&c) {
+            Some((arn, rev)) => self.server_properties(&arn, rev).await?,
+            None => BTreeMap::new(),
+        };
         let live = ClusterProps {
             name: c.cluster_name().unwrap_or_default().into(),
             kafka_version: p
@@ -212,6 +294,7 @@ impl Provider for ClusterProvider {
                 .and_then(|s| s.iam())
                 .and_then(|i| i.enabled())
                 .unwrap_or(false),
+            configuration,
         };
         let outputs = match c.state() {
             Some(ClusterState::Active | ClusterState::Updating) => self.outputs(arn).await?,
@@ -265,10 +348,23 @@ impl Provider for ClusterProvider {
                     .build(),
             )
             .build();
+        let configuration = if p.configuration.is_empty() {
+            None
+        } else {
+            Some(self.new_configuration(&p).await?)
+        };
         let mut provisioned = ProvisionedRequest::builder()
             .broker_node_group_info(group)
             .kafka_version(&p.kafka_version)
             .number_of_broker_nodes(p.broker_count as i32);
+        if let Some((arn, revision)) = &configuration {
+            provisioned = provisioned.configuration_info(
+                ConfigurationInfo::builder()
+                    .arn(arn)
+                    .revision(*revision)
+                    .build(),
+            );
+        }
         if p.iam_auth {
             provisioned = provisioned.client_authentication(
                 ClientAuthentication::builder()
@@ -337,12 +433,55 @@ impl Provider for ClusterProvider {
                 )));
             }
         }
+        if o.configuration != p.configuration {
+            let cluster = self.wait_active(arn).await?;
+            // A new revision of the cluster's configuration, or a first configuration.
+            let (config_arn, revision) = match Self::configuration_of(&cluster) {
+                Some((config_arn, _)) => {
+                    let out = self
+                        .clients
+                        .kafka()
+                        .await
+                        .update_configuration()
+                        .arn(&config_arn)
+                        .server_properties(aws_sdk_kafka::primitives::Blob::new(properties_text(
+                            &p.configuration,
+                        )))
+                        .send()
+                        .await
+                        .map_err(|e| api_error("UpdateConfiguration", e))?;
+                    let revision = out
+                        .latest_revision()
+                        .and_then(|r| r.revision())
+                        .unwrap_or(1);
+                    (config_arn, revision)
+                }
+                None => self.new_configuration(&p).await?,
+            };
+            self.clients
+                .kafka()
+                .await
+                .update_cluster_configuration()
+                .cluster_arn(arn)
+                .current_version(cluster.current_version().unwrap_or_default())
+                .configuration_info(
+                    ConfigurationInfo::builder()
+                        .arn(config_arn)
+                        .revision(revision)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateClusterConfiguration", e))?;
+        }
         if o.broker_count != p.broker_count {
+            // One change at a time: the cluster must be ACTIVE again first.
             let current = self
-                .describe(arn)
+                .wait_active(arn)
                 .await?
-                .and_then(|c| c.current_version().map(str::to_string))
-                .ok_or_else(|| ProviderError::Other(format!("cluster {arn} disappeared")))?;
+                .current_version()
+                .map(str::to_string)
+                .ok_or_else(|| ProviderError::Other(format!("cluster {arn} has no version")))?;
             self.clients
                 .kafka()
                 .await
@@ -358,6 +497,11 @@ impl Provider for ClusterProvider {
     }
 
     async fn delete(&self, _cx: &Cx, arn: &str, _recorded: &Value) -> Result<(), ProviderError> {
+        let configuration = self
+            .describe(arn)
+            .await?
+            .as_ref()
+            .and_then(Self::configuration_of);
         match self
             .clients
             .kafka()
@@ -367,10 +511,34 @@ impl Provider for ClusterProvider {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteCluster", e)),
+            Ok(_) => {}
+            Err(e) if is_not_found(&e, NOT_FOUND) => {}
+            Err(e) => return Err(api_error("DeleteCluster", e)),
         }
+        // The cluster's configuration goes with it, once no cluster uses it.
+        if let Some((config_arn, _)) = configuration {
+            let mut backoff = crate::engine::backoff::Backoff::new(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(30),
+            );
+            while self.describe(arn).await?.is_some() {
+                backoff.sleep().await;
+            }
+            match self
+                .clients
+                .kafka()
+                .await
+                .delete_configuration()
+                .arn(&config_arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e, NOT_FOUND) => {}
+                Err(e) => return Err(api_error("DeleteConfiguration", e)),
+            }
+        }
+        Ok(())
     }
 
     async fn is_deleted(&self, _cx: &Cx, arn: &str) -> Result<bool, ProviderError> {

@@ -65,6 +65,8 @@ struct Item {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Store {
     clusters: BTreeMap<String, Item>,
+    #[serde(default)]
+    configurations: BTreeMap<String, Item>,
     topics: BTreeMap<String, Item>,
     plugins: BTreeMap<String, Item>,
     worker_configs: BTreeMap<String, Item>,
@@ -514,10 +516,12 @@ impl Emulator {
         let mut p = provisioned.unwrap_or(json!({}));
         if let Some(o) = p.as_object_mut() {
             let version = o.get("kafkaVersion").cloned().unwrap_or(json!("3.6.0"));
-            o.insert(
-                "currentBrokerSoftwareInfo".into(),
-                json!({"kafkaVersion": version}),
-            );
+            let mut software = json!({"kafkaVersion": version});
+            if let Some(ci) = o.get("configurationInfo") {
+                software["configurationArn"] = ci["arn"].clone();
+                software["configurationRevision"] = ci["revision"].clone();
+            }
+            o.insert("currentBrokerSoftwareInfo".into(), software);
             o.remove("kafkaVersion");
             o.insert("zookeeperConnectString".into(), json!(""));
         }
@@ -671,6 +675,9 @@ impl Emulator {
                 let op = self.arn("kafka", &format!("cluster-operation/{}", uuid()));
                 ok(json!({"clusterArn": arn, "clusterOperationArn": op}))
             }
+            (_, ["v1", "configurations", ..]) => {
+                self.configurations(store, method, &seg[2..], body)
+            }
             (_, ["v1", "clusters", arn, "topics", ..]) => {
                 self.topics(store, method, arn, &seg[4..], body)
             }
@@ -693,6 +700,124 @@ impl Emulator {
                     seg.join("/")
                 ),
             )),
+        }
+    }
+
+    fn configurations(
+        &self,
+        store: &mut Store,
+        method: &Method,
+        rest: &[&str],
+        body: &Value,
+    ) -> Reply {
+        let revision_of = |c: &Item, n: i64| {
+            c.body["revisions"]
+                .as_array()
+                .and_then(|r| r.iter().find(|x| x["revision"] == n))
+                .cloned()
+        };
+        let latest = |c: &Item| {
+            c.body["revisions"]
+                .as_array()
+                .and_then(|r| r.last())
+                .cloned()
+                .unwrap_or(json!({}))
+        };
+        let summary = |arn: &str, c: &Item| {
+            let l = latest(c);
+            json!({"arn": arn, "name": c.body["name"], "description": c.body.get("description"), "kafkaVersions": c.body.get("kafkaVersions"),
+                   "creationTime": c.created, "state": c.state,
+                   "latestRevision": {"revision": l["revision"], "creationTime": l["creationTime"], "description": c.body.get("description")}})
+        };
+        match (method, rest) {
+            (&Method::POST, []) => {
+                let name = str_of(body, "name")?.to_string();
+                let props = str_of(body, "serverProperties")?.to_string();
+                if store
+                    .configurations
+                    .values()
+                    .any(|c| c.body["name"] == name.as_str())
+                {
+                    return Err(conflict(format!(
+                        "A configuration with name {name} already exists"
+                    )));
+                }
+                let arn = self.arn("kafka", &format!("configuration/{name}/{}-1", uuid()));
+                let item = Item {
+                    body: json!({"name": name, "description": body.get("description"), "kafkaVersions": body.get("kafkaVersions"),
+                                 "revisions": [{"revision": 1, "serverProperties": props, "creationTime": iso_now()}]}),
+                    state: "ACTIVE".into(),
+                    created: iso_now(),
+                    settles_at_ms: 0,
+                    next_state: None,
+                };
+                let out = summary(&arn, &item);
+                store.configurations.insert(arn, item);
+                ok(out)
+            }
+            (&Method::GET, []) => {
+                let list: Vec<Value> = store
+                    .configurations
+                    .iter()
+                    .map(|(a, c)| summary(a, c))
+                    .collect();
+                ok(json!({"configurations": list}))
+            }
+            (&Method::GET, [arn]) => {
+                let c = store
+                    .configurations
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Configuration {arn}")))?;
+                ok(summary(arn, c))
+            }
+            (&Method::GET, [arn, "revisions", n]) => {
+                let c = store
+                    .configurations
+                    .get(*arn)
+                    .ok_or_else(|| not_found(&format!("Configuration {arn}")))?;
+                let n: i64 = n
+                    .parse()
+                    .map_err(|_| bad_request("revision must be a number"))?;
+                let r = revision_of(c, n)
+                    .ok_or_else(|| not_found(&format!("Revision {n} of {arn}")))?;
+                ok(
+                    json!({"arn": arn, "revision": n, "creationTime": r["creationTime"], "description": c.body.get("description"), "serverProperties": r["serverProperties"]}),
+                )
+            }
+            (&Method::PUT, [arn]) => {
+                let props = str_of(body, "serverProperties")?.to_string();
+                let c = store
+                    .configurations
+                    .get_mut(*arn)
+                    .ok_or_else(|| not_found(&format!("Configuration {arn}")))?;
+                let next = c.body["revisions"]
+                    .as_array()
+                    .map(|r| r.len() as i64 + 1)
+                    .unwrap_or(1);
+                if let Some(r) = c.body["revisions"].as_array_mut() {
+                    r.push(json!({"revision": next, "serverProperties": props, "creationTime": iso_now()}));
+                }
+                ok(
+                    json!({"arn": arn, "latestRevision": {"revision": next, "creationTime": iso_now()}}),
+                )
+            }
+            (&Method::DELETE, [arn]) => {
+                let used = store.clusters.values().any(|c| {
+                    c.body
+                        .pointer("/provisioned/configurationInfo/arn")
+                        .and_then(Value::as_str)
+                        == Some(*arn)
+                });
+                if used {
+                    return Err(bad_request("the configuration is in use by a cluster"));
+                }
+                store
+                    .configurations
+                    .remove(*arn)
+                    .ok_or_else(|| not_found(&format!("Configuration {arn}")))?;
+                ok(json!({"arn": arn, "state": "DELETING"}))
+            }
+            _ => Err(bad_request("unsupported configuration operation")),
         }
     }
 
