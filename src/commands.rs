@@ -298,8 +298,7 @@ async fn up(cli: &Cli, args: PlanArgs, destroy: bool) -> Result<Exit> {
         cli.global.lock_timeout,
     )
     .await?;
-    let result = up_locked(cli, args, destroy, stack, store).await;
-    result
+    up_locked(cli, args, destroy, stack, store).await
 }
 
 async fn up_locked(

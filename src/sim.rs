@@ -254,23 +254,20 @@ impl Provider for SimProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let p = typed(new)?;
-            let Some(mut o) = load(id)? else {
-                return Err(ProviderError::Api {
-                    operation: "UpdateThing".into(),
-                    code: "NotFound".into(),
-                    message: format!("thing {id} does not exist"),
-                });
-            };
-            log("begin", "update", &cx.resource, id)?;
-            o.props = new.clone();
-            o.ready_at_ms = now_ms() + u128::from(p.delay_ms.unwrap_or(0));
-            o.ended = false;
-            save(&o)
-        }
-        .await;
-        done.map(|()| None)
+        let p = typed(new)?;
+        let Some(mut o) = load(id)? else {
+            return Err(ProviderError::Api {
+                operation: "UpdateThing".into(),
+                code: "NotFound".into(),
+                message: format!("thing {id} does not exist"),
+            });
+        };
+        log("begin", "update", &cx.resource, id)?;
+        o.props = new.clone();
+        o.ready_at_ms = now_ms() + u128::from(p.delay_ms.unwrap_or(0));
+        o.ended = false;
+        save(&o)?;
+        Ok(None)
     }
 
     async fn delete(&self, cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {

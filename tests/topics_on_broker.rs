@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Emulator, Project, Tansu};
-use pinctl::local::kafka_admin::BrokerAdmin;
+use pinctl::aws::kafka_admin::BrokerAdmin;
 
 const STACK: &str = r#"
 stack: broker

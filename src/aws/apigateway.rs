@@ -602,44 +602,41 @@ impl Provider for RestApiProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let p: RestApiProps = typed(new)?;
-            let o: Option<RestApiProps> = typed(old).ok();
-            let gw = self.clients.apigateway().await;
-            let mut ops = Vec::new();
-            if o.as_ref().is_none_or(|o| o.name != p.name) {
-                ops.push(
-                    PatchOperation::builder()
-                        .op(Op::Replace)
-                        .path("/name")
-                        .value(&p.name)
-                        .build(),
-                );
-            }
-            if o.as_ref().is_none_or(|o| o.description != p.description) {
-                ops.push(
-                    PatchOperation::builder()
-                        .op(Op::Replace)
-                        .path("/description")
-                        .value(p.description.clone().unwrap_or_default())
-                        .build(),
-                );
-            }
-            if !ops.is_empty() {
-                gw.update_rest_api()
-                    .rest_api_id(api)
-                    .set_patch_operations(Some(ops))
-                    .send()
-                    .await
-                    .map_err(|e| api_error("UpdateRestApi", e))?;
-            }
-            // Compare with what is live, not what was recorded: drift is repaired too.
-            let (live, _) = self.read_routes(api).await?;
-            let live = align(live, &p.routes);
-            self.apply_routes(api, &live, &p.routes).await
+        let p: RestApiProps = typed(new)?;
+        let o: Option<RestApiProps> = typed(old).ok();
+        let gw = self.clients.apigateway().await;
+        let mut ops = Vec::new();
+        if o.as_ref().is_none_or(|o| o.name != p.name) {
+            ops.push(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/name")
+                    .value(&p.name)
+                    .build(),
+            );
         }
-        .await;
-        done.map(|()| None)
+        if o.as_ref().is_none_or(|o| o.description != p.description) {
+            ops.push(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/description")
+                    .value(p.description.clone().unwrap_or_default())
+                    .build(),
+            );
+        }
+        if !ops.is_empty() {
+            gw.update_rest_api()
+                .rest_api_id(api)
+                .set_patch_operations(Some(ops))
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateRestApi", e))?;
+        }
+        // Compare with what is live, not what was recorded: drift is repaired too.
+        let (live, _) = self.read_routes(api).await?;
+        let live = align(live, &p.routes);
+        self.apply_routes(api, &live, &p.routes).await?;
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, api: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -753,8 +750,7 @@ impl Provider for DeploymentProvider {
         _new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async { Ok(()) }.await;
-        done.map(|()| None)
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -884,60 +880,56 @@ impl Provider for StageProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let (api, stage) = split2(id)?;
-            let p: StageProps = typed(new)?;
-            let o: Option<StageProps> = typed(old).ok();
-            let mut ops = vec![PatchOperation::builder()
-                .op(Op::Replace)
-                .path("/deploymentId")
-                .value(&p.deployment_id)
-                .build()];
-            if o.as_ref().is_none_or(|o| o.description != p.description) {
-                ops.push(
-                    PatchOperation::builder()
-                        .op(Op::Replace)
-                        .path("/description")
-                        .value(p.description.clone().unwrap_or_default())
-                        .build(),
-                );
-            }
-            for (k, v) in &p.variables {
-                ops.push(
-                    PatchOperation::builder()
-                        .op(Op::Replace)
-                        .path(format!("/variables/{k}"))
-                        .value(v)
-                        .build(),
-                );
-            }
-            for k in o
-                .map(|o| o.variables.into_keys().collect::<Vec<_>>())
-                .unwrap_or_default()
-            {
-                if !p.variables.contains_key(&k) {
-                    ops.push(
-                        PatchOperation::builder()
-                            .op(Op::Remove)
-                            .path(format!("/variables/{k}"))
-                            .build(),
-                    );
-                }
-            }
-            self.clients
-                .apigateway()
-                .await
-                .update_stage()
-                .rest_api_id(api)
-                .stage_name(stage)
-                .set_patch_operations(Some(ops))
-                .send()
-                .await
-                .map_err(|e| api_error("UpdateStage", e))?;
-            Ok(())
+        let (api, stage) = split2(id)?;
+        let p: StageProps = typed(new)?;
+        let o: Option<StageProps> = typed(old).ok();
+        let mut ops = vec![PatchOperation::builder()
+            .op(Op::Replace)
+            .path("/deploymentId")
+            .value(&p.deployment_id)
+            .build()];
+        if o.as_ref().is_none_or(|o| o.description != p.description) {
+            ops.push(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/description")
+                    .value(p.description.clone().unwrap_or_default())
+                    .build(),
+            );
         }
-        .await;
-        done.map(|()| None)
+        for (k, v) in &p.variables {
+            ops.push(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path(format!("/variables/{k}"))
+                    .value(v)
+                    .build(),
+            );
+        }
+        for k in o
+            .map(|o| o.variables.into_keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            if !p.variables.contains_key(&k) {
+                ops.push(
+                    PatchOperation::builder()
+                        .op(Op::Remove)
+                        .path(format!("/variables/{k}"))
+                        .build(),
+                );
+            }
+        }
+        self.clients
+            .apigateway()
+            .await
+            .update_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .set_patch_operations(Some(ops))
+            .send()
+            .await
+            .map_err(|e| api_error("UpdateStage", e))?;
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {

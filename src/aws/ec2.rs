@@ -344,8 +344,7 @@ impl Provider for DefaultNetworkProvider {
         _new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async { Ok(()) }.await;
-        done.map(|()| None)
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, _id: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -552,8 +551,7 @@ impl Provider for KeyPairProvider {
         _new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async { Ok(()) }.await;
-        done.map(|()| None)
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, recorded: &Value) -> Result<(), ProviderError> {
@@ -902,12 +900,9 @@ impl Provider for SecurityGroupProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let p: SecurityGroupProps = typed(new)?;
-            self.sync_rules(id, &wanted(&p, id)).await
-        }
-        .await;
-        done.map(|()| None)
+        let p: SecurityGroupProps = typed(new)?;
+        self.sync_rules(id, &wanted(&p, id)).await?;
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -1230,111 +1225,107 @@ impl Provider for InstanceProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let p: InstanceProps = typed(new)?;
-            let o: InstanceProps = typed(old)?;
-            let ec2 = self.clients.ec2().await;
-            let needs_stop = p.instance_type != o.instance_type || p.user_data != o.user_data;
-            if needs_stop {
-                ec2.stop_instances()
-                    .instance_ids(id)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("StopInstances", e))?;
-                self.wait_state(id, InstanceStateName::Stopped).await?;
-                if p.instance_type != o.instance_type {
-                    ec2.modify_instance_attribute()
-                        .instance_id(id)
-                        .instance_type(
-                            aws_sdk_ec2::types::AttributeValue::builder()
-                                .value(&p.instance_type)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
-                }
-                if p.user_data != o.user_data {
-                    // This API takes user data base64-encoded by the caller (the SDK encodes it again).
-                    let blob = aws_sdk_ec2::primitives::Blob::new(
-                        base64::engine::general_purpose::STANDARD
-                            .encode(p.user_data.clone().unwrap_or_default())
-                            .into_bytes(),
-                    );
-                    ec2.modify_instance_attribute()
-                        .instance_id(id)
-                        .user_data(
-                            aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
-                                .value(blob)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
-                }
-            }
-            if p.security_group_ids != o.security_group_ids {
+        let p: InstanceProps = typed(new)?;
+        let o: InstanceProps = typed(old)?;
+        let ec2 = self.clients.ec2().await;
+        let needs_stop = p.instance_type != o.instance_type || p.user_data != o.user_data;
+        if needs_stop {
+            ec2.stop_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(|e| api_error("StopInstances", e))?;
+            self.wait_state(id, InstanceStateName::Stopped).await?;
+            if p.instance_type != o.instance_type {
                 ec2.modify_instance_attribute()
                     .instance_id(id)
-                    .set_groups(Some(p.security_group_ids.clone()))
+                    .instance_type(
+                        aws_sdk_ec2::types::AttributeValue::builder()
+                            .value(&p.instance_type)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
             }
-            if p.instance_profile != o.instance_profile {
-                let assoc = ec2
-                    .describe_iam_instance_profile_associations()
-                    .filters(filter("instance-id", &[id]))
+            if p.user_data != o.user_data {
+                // This API takes user data base64-encoded by the caller (the SDK encodes it again).
+                let blob = aws_sdk_ec2::primitives::Blob::new(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(p.user_data.clone().unwrap_or_default())
+                        .into_bytes(),
+                );
+                ec2.modify_instance_attribute()
+                    .instance_id(id)
+                    .user_data(
+                        aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
+                            .value(blob)
+                            .build(),
+                    )
                     .send()
                     .await
-                    .map_err(|e| api_error("DescribeIamInstanceProfileAssociations", e))?;
-                for a in assoc.iam_instance_profile_associations() {
-                    if let Some(aid) = a.association_id() {
-                        ec2.disassociate_iam_instance_profile()
-                            .association_id(aid)
-                            .send()
-                            .await
-                            .map_err(|e| api_error("DisassociateIamInstanceProfile", e))?;
-                    }
-                }
-                if let Some(name) = &p.instance_profile {
-                    ec2.associate_iam_instance_profile()
-                        .instance_id(id)
-                        .iam_instance_profile(
-                            IamInstanceProfileSpecification::builder()
-                                .name(name)
-                                .build(),
-                        )
+                    .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
+            }
+        }
+        if p.security_group_ids != o.security_group_ids {
+            ec2.modify_instance_attribute()
+                .instance_id(id)
+                .set_groups(Some(p.security_group_ids.clone()))
+                .send()
+                .await
+                .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
+        }
+        if p.instance_profile != o.instance_profile {
+            let assoc = ec2
+                .describe_iam_instance_profile_associations()
+                .filters(filter("instance-id", &[id]))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeIamInstanceProfileAssociations", e))?;
+            for a in assoc.iam_instance_profile_associations() {
+                if let Some(aid) = a.association_id() {
+                    ec2.disassociate_iam_instance_profile()
+                        .association_id(aid)
                         .send()
                         .await
-                        .map_err(|e| api_error("AssociateIamInstanceProfile", e))?;
+                        .map_err(|e| api_error("DisassociateIamInstanceProfile", e))?;
                 }
             }
-            if p.tags != o.tags {
-                let mut tags = cx.tags();
-                tags.extend(p.tags.clone());
-                ec2.create_tags()
-                    .resources(id)
-                    .set_tags(Some(
-                        tags.into_iter()
-                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                            .collect(),
-                    ))
+            if let Some(name) = &p.instance_profile {
+                ec2.associate_iam_instance_profile()
+                    .instance_id(id)
+                    .iam_instance_profile(
+                        IamInstanceProfileSpecification::builder()
+                            .name(name)
+                            .build(),
+                    )
                     .send()
                     .await
-                    .map_err(|e| api_error("CreateTags", e))?;
+                    .map_err(|e| api_error("AssociateIamInstanceProfile", e))?;
             }
-            if needs_stop {
-                ec2.start_instances()
-                    .instance_ids(id)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("StartInstances", e))?;
-            }
-            Ok(())
         }
-        .await;
-        done.map(|()| None)
+        if p.tags != o.tags {
+            let mut tags = cx.tags();
+            tags.extend(p.tags.clone());
+            ec2.create_tags()
+                .resources(id)
+                .set_tags(Some(
+                    tags.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(|e| api_error("CreateTags", e))?;
+        }
+        if needs_stop {
+            ec2.start_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(|e| api_error("StartInstances", e))?;
+        }
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {

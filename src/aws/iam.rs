@@ -503,16 +503,13 @@ impl Provider for RoleProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let new: RoleProps = typed(new)?;
-            for stmts in new.policies.values() {
-                check_actions(stmts)?;
-            }
-            let old: Option<RoleProps> = typed(old).ok();
-            self.sync(old.as_ref(), &new).await
+        let new: RoleProps = typed(new)?;
+        for stmts in new.policies.values() {
+            check_actions(stmts)?;
         }
-        .await;
-        done.map(|()| None)
+        let old: Option<RoleProps> = typed(old).ok();
+        self.sync(old.as_ref(), &new).await?;
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
@@ -794,33 +791,29 @@ impl Provider for InstanceProfileProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async {
-            let p: InstanceProfileProps = typed(new)?;
-            let iam = self.clients.iam().await;
-            if let Some(ip) = self.get(name).await? {
-                for r in ip.roles() {
-                    if r.role_name() != p.role {
-                        iam.remove_role_from_instance_profile()
-                            .instance_profile_name(name)
-                            .role_name(r.role_name())
-                            .send()
-                            .await
-                            .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
-                    }
-                }
-                if !ip.roles().iter().any(|r| r.role_name() == p.role) {
-                    iam.add_role_to_instance_profile()
+        let p: InstanceProfileProps = typed(new)?;
+        let iam = self.clients.iam().await;
+        if let Some(ip) = self.get(name).await? {
+            for r in ip.roles() {
+                if r.role_name() != p.role {
+                    iam.remove_role_from_instance_profile()
                         .instance_profile_name(name)
-                        .role_name(&p.role)
+                        .role_name(r.role_name())
                         .send()
                         .await
-                        .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
+                        .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
                 }
             }
-            Ok(())
+            if !ip.roles().iter().any(|r| r.role_name() == p.role) {
+                iam.add_role_to_instance_profile()
+                    .instance_profile_name(name)
+                    .role_name(&p.role)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
+            }
         }
-        .await;
-        done.map(|()| None)
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {

@@ -5,6 +5,7 @@ pub mod apigateway;
 pub mod client;
 pub mod ec2;
 pub mod iam;
+pub mod kafka_admin;
 pub mod kinesis;
 pub mod limiter;
 pub mod msk;
@@ -14,15 +15,14 @@ pub mod mwaa;
 pub mod s3;
 pub mod ssm;
 
-use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::kind::KindInfo;
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+use crate::engine::provider::{Cx, Provider, ProviderError};
 
-/// The providers of every AWS kind; kinds whose service calls are not built yet refuse.
+/// The providers of every AWS kind.
 pub fn providers(
     root: &std::path::Path,
 ) -> std::collections::BTreeMap<String, std::sync::Arc<dyn Provider>> {
@@ -73,7 +73,7 @@ pub fn providers(
                 clients: c,
                 root: root.to_path_buf(),
             }),
-            _ => Arc::new(NotBuilt { info }),
+            other => unreachable!("resource kind `{other}` has no provider"),
         };
         map.insert(p.info().name.to_string(), p);
     }
@@ -93,51 +93,6 @@ pub fn kinds() -> Vec<KindInfo> {
         ssm::kinds(),
     ]
     .concat()
-}
-
-/// A kind whose service calls this build does not have yet: it validates and plans creations,
-/// and refuses, naming itself, anything that would need the service.
-pub struct NotBuilt {
-    pub info: KindInfo,
-}
-
-impl NotBuilt {
-    fn refuse(&self) -> ProviderError {
-        ProviderError::Unsupported(format!(
-            "this build of pinctl cannot call the service behind `{}` yet",
-            self.info.name
-        ))
-    }
-}
-
-#[async_trait]
-impl Provider for NotBuilt {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
-    async fn read(&self, _: &Cx, _: &str, _: &Value) -> Result<Option<Live>, ProviderError> {
-        Err(self.refuse())
-    }
-    async fn create(&self, _: &Cx, _: &Value) -> Result<String, ProviderError> {
-        Err(self.refuse())
-    }
-    async fn poll(&self, _: &Cx, _: &str) -> Result<Poll, ProviderError> {
-        Err(self.refuse())
-    }
-    async fn update(
-        &self,
-        _: &Cx,
-        _: &str,
-        _: &Value,
-        _: &Value,
-        _: &[String],
-    ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async { Err(self.refuse()) }.await;
-        done.map(|()| None)
-    }
-    async fn delete(&self, _: &Cx, _: &str, _: &Value) -> Result<(), ProviderError> {
-        Err(self.refuse())
-    }
 }
 
 /// Typed props from the engine's JSON.

@@ -555,7 +555,7 @@ pub struct TopicProvider {
 /// the Kafka admin protocol on its brokers (serverless, older Kafka).
 enum TopicApi {
     Native,
-    Admin(crate::local::kafka_admin::BrokerAdmin),
+    Admin(crate::aws::kafka_admin::BrokerAdmin),
 }
 
 fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
@@ -651,20 +651,20 @@ impl TopicProvider {
                 .provide_credentials()
                 .await
                 .map_err(|e| ProviderError::Other(format!("AWS credentials for MSK IAM: {e}")))?;
-            crate::local::kafka_admin::BrokerAdmin::connect_iam(
+            crate::aws::kafka_admin::BrokerAdmin::connect_iam(
                 &bootstrap,
                 &self.clients.region().await,
                 credentials,
             )
         } else {
-            crate::local::kafka_admin::BrokerAdmin::connect(
+            crate::aws::kafka_admin::BrokerAdmin::connect(
                 brokers.bootstrap_broker_string().unwrap_or_default(),
             )
         };
         admin.map(TopicApi::Admin).map_err(ProviderError::Other)
     }
 
-    fn admin_error(e: crate::local::kafka_admin::AdminError) -> ProviderError {
+    fn admin_error(e: crate::aws::kafka_admin::AdminError) -> ProviderError {
         ProviderError::Api {
             operation: "Kafka admin".into(),
             code: if e.exists {

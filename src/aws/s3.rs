@@ -654,8 +654,8 @@ impl Provider for ObjectProvider {
         new: &Value,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> = async { self.put(cx, new).await.map(|_| ()) }.await;
-        done.map(|()| None)
+        self.put(cx, new).await.map(|_| ())?;
+        Ok(None)
     }
 
     async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {

@@ -159,7 +159,7 @@ struct Emulator {
     opts: Options,
     store: Mutex<Store>,
     /// The broker the topic API acts on, when there is one.
-    broker: Option<super::kafka_admin::BrokerAdmin>,
+    broker: Option<crate::aws::kafka_admin::BrokerAdmin>,
 }
 
 /// An AWS error: status, error type (the `x-amzn-errortype` header) and message.
@@ -369,7 +369,7 @@ impl Emulator {
     #[allow(clippy::too_many_arguments)]
     async fn topic_on_broker(
         &self,
-        admin: &super::kafka_admin::BrokerAdmin,
+        admin: &crate::aws::kafka_admin::BrokerAdmin,
         draft: &Store,
         method: &Method,
         cluster: &str,
@@ -377,7 +377,7 @@ impl Emulator {
         body: &Value,
         reply: &mut Reply,
     ) -> Result<(), ApiError> {
-        let kafka_error = |e: super::kafka_admin::AdminError| {
+        let kafka_error = |e: crate::aws::kafka_admin::AdminError| {
             if e.exists {
                 ApiError(StatusCode::CONFLICT, "TopicExistsException", e.message)
             } else {
@@ -1508,7 +1508,7 @@ pub async fn serve(
     };
     let broker = match &opts.broker {
         Some(b) => {
-            Some(super::kafka_admin::BrokerAdmin::connect(b).map_err(std::io::Error::other)?)
+            Some(crate::aws::kafka_admin::BrokerAdmin::connect(b).map_err(std::io::Error::other)?)
         }
         None => None,
     };

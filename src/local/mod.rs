@@ -1,4 +1,3 @@
 //! The local twin: the emulator of the AWS APIs moto lacks (MSK, MSK Connect, MWAA).
 
 pub mod emulator;
-pub mod kafka_admin;

@@ -56,11 +56,8 @@ pub trait Backend: Send + Sync {
     async fn force_unlock(&self) -> Result<Option<LockInfo>, StateError>;
 }
 
-async fn read_checked(
-    backend: &dyn Backend,
-    stack: &str,
-    env: &str,
-) -> Result<StateFile, StateError> {
+/// Reads state without locking (plan, diff, outputs), refusing another stack's.
+pub async fn read(backend: &dyn Backend, stack: &str, env: &str) -> Result<StateFile, StateError> {
     match backend.read().await? {
         None => Ok(StateFile::new(stack, env)),
         Some(s) if s.stack == stack && s.env == env => Ok(s),
@@ -72,11 +69,6 @@ async fn read_checked(
             found_env: s.env,
         }),
     }
-}
-
-/// Reads state without locking (plan, diff, outputs).
-pub async fn read(backend: &dyn Backend, stack: &str, env: &str) -> Result<StateFile, StateError> {
-    read_checked(backend, stack, env).await
 }
 
 /// The state of a run that changes things: locked for its whole life, written after every step.
@@ -116,7 +108,7 @@ impl StateStore {
                 }
             }
         }
-        let state = match read_checked(backend.as_ref(), stack, env).await {
+        let state = match read(backend.as_ref(), stack, env).await {
             Ok(s) => s,
             Err(e) => {
                 let _ = backend.unlock(&info.id).await;

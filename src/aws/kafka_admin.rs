@@ -1,5 +1,5 @@
-//! The emulator's MSK topic API acting on a real Kafka broker (tansu in the local twin) through
-//! the Kafka admin protocol, so topics created with the AWS API exist where clients produce.
+//! Kafka topics through the admin protocol: the msk.topic fallback for clusters without the MSK
+//! topic API, and the emulator's topic API acting on the local broker (tansu).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
