@@ -87,8 +87,124 @@ pub enum Command {
     /// The local twin's services.
     #[command(subcommand)]
     Local(LocalCommand),
+    /// The source dataset (spec §1).
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// The pipeline's workers (what `up` deploys onto the EC2 client, and the local twin runs).
+    #[command(subcommand)]
+    Worker(WorkerCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write the three source tables: deterministic for a seed, any size, streamed.
+    Generate {
+        /// Rows per table.
+        #[arg(long, default_value_t = crate::data::generate::DEFAULT_ROWS)]
+        rows: u64,
+        #[arg(long, default_value_t = crate::data::generate::DEFAULT_SEED)]
+        seed: u64,
+        /// `sqlite://FILE` (or a `.db` file), `mysql://USER:PASSWORD@HOST:PORT/DB`, or `jsonl://DIR`.
+        #[arg(long, default_value = "sqlite://.pinctl/pinterest_data.db")]
+        out: String,
+        /// Replace tables that already hold rows.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerCommand {
+    /// The posting emulator: draws keys like the course's script and sends each event's pin,
+    /// geo and user rows through the invoke URL (spec §2).
+    Emit(EmitArgs),
+    /// A Kafka REST proxy compatible with the Confluent REST Proxy v2.
+    RestProxy(RestProxyArgs),
+    /// Runs an S3 sink connector configuration: one object per flush, offsets committed after.
+    S3Sink(S3SinkArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EmitArgs {
+    /// Where the tables are (see `data generate --out`).
+    #[arg(long, default_value = "sqlite://.pinctl/pinterest_data.db")]
+    pub source: String,
+    /// The API's invoke URL (e.g. `https://ID.execute-api.REGION.amazonaws.com/prod`).
+    #[arg(long)]
+    pub invoke_url: String,
+    /// The pipeline's user id (12 hex characters).
+    #[arg(long, value_parser = parse_uid)]
+    pub uid: String,
+    #[arg(long, value_enum, default_value_t = crate::workers::emit::Mode::Batch)]
+    pub mode: crate::workers::emit::Mode,
+    /// Events to send (default: until stopped).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Events per second at most.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Events in flight at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Seed of the key draws (the course: 100).
+    #[arg(long, default_value_t = 100)]
+    pub seed: u64,
+    /// Pause before each event: `random` (the original's 0 or 1 s), `0`, or a duration.
+    #[arg(long, default_value = "random")]
+    pub sleep: crate::workers::emit::Sleep,
+    /// The largest key drawn (the original: 11000; capped at the table's last row).
+    #[arg(long, default_value_t = 11_000)]
+    pub max_key: u32,
+    /// Retries per record on connection errors, 429 and 5xx.
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+fn parse_uid(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not a uid: 12 lowercase hex characters"))
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RestProxyArgs {
+    /// Kafka bootstrap servers (overrides `bootstrap.servers` in --config).
+    #[arg(long)]
+    pub bootstrap: Option<String>,
+    /// REST proxy properties (`bootstrap.servers`, `client.security.protocol`, `client.sasl.mechanism`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub listen: std::net::SocketAddr,
+    /// Largest request body accepted (bytes).
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+    /// Producer compression: none, gzip, snappy, lz4, zstd.
+    #[arg(long, default_value = "lz4")]
+    pub compression: String,
+    /// How long the producer waits to batch records.
+    #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
+    pub linger: std::time::Duration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct S3SinkArgs {
+    /// Kafka bootstrap servers (overrides `bootstrap.servers` in the properties).
+    #[arg(long)]
+    pub bootstrap: Option<String>,
+    /// The connector's properties (Confluent S3 sink names: topics.regex, flush.size, s3.bucket.name, ...).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The connector's name (consumer group `connect-NAME`; default: `name` in the properties).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -160,6 +160,8 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Diff => diff_cmd(&cli).await,
         Command::Outputs { resource } => outputs(&cli, resource.as_deref()).await,
         Command::State(sc) => state_cmd(&cli, sc).await,
+        Command::Data(dc) => crate::workers::command::data(&cli.global, dc).await,
+        Command::Worker(wc) => crate::workers::command::worker(&cli.global, wc).await,
         Command::Local(LocalCommand::Emulator {
             listen,
             state,

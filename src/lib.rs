@@ -3,8 +3,10 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod data;
 pub mod engine;
 pub mod local;
 pub mod sim;
 pub mod stack;
 pub mod state;
+pub mod workers;

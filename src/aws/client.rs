@@ -268,3 +268,19 @@ where
         },
     }
 }
+
+/// An S3 client for a worker: the default chain, the region given (or the chain's), and path-style
+/// addressing when the endpoint is overridden (moto, MinIO).
+pub async fn worker_s3(region: Option<&str>) -> aws_sdk_s3::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region.filter(|r| !r.is_empty()) {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    let shared = loader.load().await;
+    let custom = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let conf = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(custom)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}

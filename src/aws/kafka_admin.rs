@@ -29,8 +29,39 @@ pub struct AdminError {
 
 /// Supplies MSK IAM tokens when the client authenticates with SASL/OAUTHBEARER.
 pub struct IamContext {
-    iam: Option<(String, aws_credential_types::Credentials)>,
+    iam: Option<IamSource>,
 }
+
+/// Where tokens come from: a region and a credentials provider, asked afresh for every token so
+/// a long-running worker follows rotating instance-role credentials.
+struct IamSource {
+    region: String,
+    provider: aws_credential_types::provider::SharedCredentialsProvider,
+    runtime: tokio::runtime::Handle,
+}
+
+impl IamContext {
+    /// A context for PLAINTEXT clients: asked for a token, it refuses.
+    pub fn none() -> Self {
+        IamContext { iam: None }
+    }
+
+    /// Must be called inside a tokio runtime (tokens are signed with credentials it resolves).
+    pub fn new(
+        region: &str,
+        provider: aws_credential_types::provider::SharedCredentialsProvider,
+    ) -> Self {
+        IamContext {
+            iam: Some(IamSource {
+                region: region.to_string(),
+                provider,
+                runtime: tokio::runtime::Handle::current(),
+            }),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for IamContext {}
 
 impl ClientContext for IamContext {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
@@ -39,13 +70,25 @@ impl ClientContext for IamContext {
         &self,
         _config: Option<&str>,
     ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
-        let (region, credentials) = self
+        use aws_credential_types::provider::ProvideCredentials;
+        let source = self
             .iam
             .as_ref()
             .ok_or("this client has no AWS credentials for MSK IAM")?;
+        // librdkafka may call this from a runtime thread (a consumer's poll): resolve the
+        // credentials on a thread of its own so blocking never happens inside the runtime.
+        let credentials = std::thread::scope(|s| {
+            s.spawn(|| {
+                source
+                    .runtime
+                    .block_on(source.provider.provide_credentials())
+            })
+            .join()
+        })
+        .map_err(|_| "resolving AWS credentials panicked")??;
         let (token, expires) = crate::aws::msk_iam::auth_token(
-            region,
-            credentials,
+            &source.region,
+            &credentials,
             std::time::SystemTime::now(),
             crate::aws::msk_iam::USER_AGENT,
         )?;
@@ -96,7 +139,7 @@ impl BrokerAdmin {
     pub fn connect(bootstrap: &str) -> Result<Self, String> {
         let admin = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
-            .create_with_context(IamContext { iam: None })
+            .create_with_context(IamContext::none())
             .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
         Ok(BrokerAdmin {
             admin,
@@ -114,9 +157,10 @@ impl BrokerAdmin {
             .set("bootstrap.servers", bootstrap)
             .set("security.protocol", "SASL_SSL")
             .set("sasl.mechanism", "OAUTHBEARER")
-            .create_with_context(IamContext {
-                iam: Some((region.to_string(), credentials)),
-            })
+            .create_with_context(IamContext::new(
+                region,
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            ))
             .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
         Ok(BrokerAdmin {
             admin,

@@ -1,0 +1,143 @@
+//! The `data` and `worker` commands: parse their inputs, run the worker, print its summary.
+
+use anyhow::{Context, Result};
+
+use crate::cli::{DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, WorkerCommand};
+use crate::commands::Exit;
+use crate::data::store::{Location, Reader};
+use crate::workers::kafka::KafkaConnection;
+
+fn progress_bar(len: Option<u64>, quiet: bool, what: &str) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{what} {{wide_bar}} {{pos}}/{{len}} {{per_sec}} eta {{eta}}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+pub async fn data(global: &Global, cmd: &DataCommand) -> Result<Exit> {
+    match cmd {
+        DataCommand::Generate {
+            rows,
+            seed,
+            out,
+            force,
+        } => {
+            let location: Location = out.parse()?;
+            if let Location::Sqlite(path) = &location {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+            }
+            let bar = progress_bar(Some(*rows), global.quiet, "rows");
+            let took = crate::data::generate_into(&location, *rows, *seed, *force, &bar).await?;
+            bar.finish_and_clear();
+            let per_second = *rows as f64 / took.as_secs_f64().max(1e-9);
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"out": location.to_string(), "rows": rows, "seed": seed,
+                        "seconds": took.as_secs_f64(), "rows_per_second": per_second})
+                );
+            } else {
+                eprintln!(
+                    "wrote {rows} rows per table (seed {seed}) to {location} in {:.1} s ({per_second:.0} rows/s)",
+                    took.as_secs_f64()
+                );
+            }
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+pub async fn worker(global: &Global, cmd: &WorkerCommand) -> Result<Exit> {
+    match cmd {
+        WorkerCommand::Emit(args) => emit(global, args).await,
+        WorkerCommand::RestProxy(args) => rest_proxy(args).await,
+        WorkerCommand::S3Sink(args) => s3_sink(args).await,
+    }
+}
+
+async fn emit(global: &Global, args: &EmitArgs) -> Result<Exit> {
+    use crate::workers::emit;
+    let location: Location = args.source.parse()?;
+    let reader = Reader::open(&location).await?;
+    let rows = reader.rows().await?;
+    anyhow::ensure!(rows > 0, "{location} holds no rows");
+    let last = u32::try_from(rows - 1).unwrap_or(u32::MAX);
+    let max_key = if args.max_key > last {
+        tracing::warn!(
+            "{location} has {rows} rows: keys are drawn from 0..={last} instead of 0..={}",
+            args.max_key
+        );
+        last
+    } else {
+        args.max_key
+    };
+    let config = emit::EmitConfig {
+        invoke_url: args.invoke_url.trim_end_matches('/').to_string(),
+        uid: args.uid.clone(),
+        mode: args.mode,
+        count: args.count,
+        rate: args.rate,
+        concurrency: args.concurrency as usize,
+        seed: args.seed,
+        sleep: args.sleep,
+        max_key,
+        retries: args.retries,
+        timeout: args.timeout,
+    };
+    let bar = progress_bar(args.count, global.quiet, "events");
+    let summary = emit::run(config, reader, bar, crate::workers::shutdown_signal()).await?;
+    if global.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        eprintln!("{summary}");
+    }
+    Ok(if summary.failed > 0 { Exit::Error } else { Exit::Ok })
+}
+
+async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
+    use crate::workers::{properties, rest_proxy};
+    let props = match &args.config {
+        Some(path) => properties::read(path)?,
+        None => Default::default(),
+    };
+    let connection =
+        KafkaConnection::from_properties(&props, "client.", args.bootstrap.as_deref(), None)?;
+    let config = rest_proxy::ProxyConfig {
+        connection,
+        max_request_bytes: args.max_request_bytes,
+        compression: args.compression.clone(),
+        linger: args.linger,
+        consumer_idle: std::time::Duration::from_secs(300),
+    };
+    rest_proxy::run(config, args.listen).await?;
+    Ok(Exit::Ok)
+}
+
+async fn s3_sink(args: &S3SinkArgs) -> Result<Exit> {
+    use crate::workers::{properties, s3_sink};
+    let props = properties::read(&args.config)?;
+    let mut config = s3_sink::SinkConfig::from_properties(&props, &args.config.display().to_string())?;
+    if let Some(name) = &args.name {
+        config.name = name.clone();
+    }
+    let connection = KafkaConnection::from_properties(
+        &props,
+        "",
+        args.bootstrap.as_deref(),
+        config.region.as_deref(),
+    )?;
+    s3_sink::run(connection, config).await?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,518 @@
+//! `pinctl worker s3-sink`: runs an S3 sink connector configuration (Confluent's
+//! `io.confluent.connect.s3.S3SinkConnector` property names) and writes spec §3's layout:
+//! `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`, each record's
+//! value as one line of compact JSON.
+//!
+//! Offsets are committed only after the object holding the records is written, so after a
+//! crash the records come again and land on the same keys with the same content: no loss and
+//! no duplicate object. (Rotation by `rotate.schedule.interval.ms`, wall-clock time, is the one
+//! setting that can cut files differently after a restart, as in Confluent's sink.)
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
+
+use super::kafka::KafkaConnection;
+use super::properties::Properties;
+use crate::aws::kafka_admin::IamContext;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkConfigError {
+    #[error("{file}: `{key}` is required")]
+    Missing { file: String, key: &'static str },
+    #[error("{file}: `{key}={value}`: {why}")]
+    Invalid {
+        file: String,
+        key: String,
+        value: String,
+        why: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopicSelection {
+    List(Vec<String>),
+    Regex(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueConverter {
+    /// `org.apache.kafka.connect.json.JsonConverter` (schemas disabled): the value is JSON.
+    Json,
+    /// `org.apache.kafka.connect.storage.StringConverter`: the value is text, written as a
+    /// JSON string.
+    String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkConfig {
+    pub name: String,
+    pub topics: TopicSelection,
+    pub flush_size: u64,
+    /// Rotation by record timestamps (the first record's time + this).
+    pub rotate_interval: Option<Duration>,
+    /// Rotation by wall-clock time since the file was opened.
+    pub rotate_schedule: Option<Duration>,
+    pub bucket: String,
+    pub region: Option<String>,
+    pub topics_dir: String,
+    pub converter: ValueConverter,
+    /// `errors.tolerance=all`: skip records the converter cannot read instead of stopping.
+    pub tolerate_errors: bool,
+    /// `behavior.on.null.values=ignore`: skip tombstones instead of stopping.
+    pub ignore_nulls: bool,
+    /// Uploads in flight at once (`tasks.max` × 8).
+    pub uploads: usize,
+}
+
+const SUPPORTED: [(&str, &[&str]); 5] = [
+    ("connector.class", &["io.confluent.connect.s3.S3SinkConnector"]),
+    ("format.class", &["io.confluent.connect.s3.format.json.JsonFormat"]),
+    ("storage.class", &["io.confluent.connect.s3.storage.S3Storage"]),
+    (
+        "partitioner.class",
+        &["io.confluent.connect.storage.partitioner.DefaultPartitioner"],
+    ),
+    (
+        "schema.compatibility",
+        &["NONE"],
+    ),
+];
+
+impl SinkConfig {
+    /// Reads a connector configuration; `file` names it in errors.
+    pub fn from_properties(p: &Properties, file: &str) -> Result<SinkConfig, SinkConfigError> {
+        let invalid = |key: &str, why: String| SinkConfigError::Invalid {
+            file: file.to_string(),
+            key: key.to_string(),
+            value: p.get(key).cloned().unwrap_or_default(),
+            why,
+        };
+        for (key, allowed) in SUPPORTED {
+            if let Some(v) = p.get(key) {
+                if !allowed.contains(&v.as_str()) {
+                    return Err(invalid(
+                        key,
+                        format!("not supported; pinctl's sink implements {}", allowed.join(", ")),
+                    ));
+                }
+            }
+        }
+        let topics = match (p.get("topics"), p.get("topics.regex")) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "topics.regex",
+                    "set either `topics` or `topics.regex`, not both".into(),
+                ))
+            }
+            (Some(t), None) => TopicSelection::List(
+                t.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            ),
+            (None, Some(r)) => {
+                regex::Regex::new(r).map_err(|e| invalid("topics.regex", e.to_string()))?;
+                TopicSelection::Regex(r.clone())
+            }
+            (None, None) => {
+                return Err(SinkConfigError::Missing {
+                    file: file.into(),
+                    key: "topics",
+                })
+            }
+        };
+        let number = |key: &str| -> Result<Option<u64>, SinkConfigError> {
+            p.get(key)
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| invalid(key, "expected an integer".into()))
+                })
+                .transpose()
+                .map(|v| v.filter(|n| *n > 0).map(|n| n as u64))
+        };
+        let flush_size = number("flush.size")?.ok_or(SinkConfigError::Missing {
+            file: file.into(),
+            key: "flush.size",
+        })?;
+        let converter = match p.get("value.converter").map(String::as_str) {
+            None | Some("org.apache.kafka.connect.json.JsonConverter") => {
+                if p.get("value.converter.schemas.enable").map(String::as_str) == Some("true") {
+                    return Err(invalid(
+                        "value.converter.schemas.enable",
+                        "schema envelopes are not supported: set it to false".into(),
+                    ));
+                }
+                ValueConverter::Json
+            }
+            Some("org.apache.kafka.connect.storage.StringConverter") => ValueConverter::String,
+            Some(_) => {
+                return Err(invalid(
+                    "value.converter",
+                    "use JsonConverter or StringConverter with JsonFormat".into(),
+                ))
+            }
+        };
+        let tolerate_errors = match p.get("errors.tolerance").map(String::as_str) {
+            None | Some("none") => false,
+            Some("all") => true,
+            Some(_) => return Err(invalid("errors.tolerance", "expected none or all".into())),
+        };
+        let ignore_nulls = match p.get("behavior.on.null.values").map(String::as_str) {
+            None | Some("fail") => false,
+            Some("ignore") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "behavior.on.null.values",
+                    "expected fail or ignore".into(),
+                ))
+            }
+        };
+        let bucket = p
+            .get("s3.bucket.name")
+            .filter(|b| !b.is_empty())
+            .cloned()
+            .ok_or(SinkConfigError::Missing {
+                file: file.into(),
+                key: "s3.bucket.name",
+            })?;
+        Ok(SinkConfig {
+            name: p
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| format!("{bucket}-sink")),
+            topics,
+            flush_size,
+            rotate_interval: number("rotate.interval.ms")?.map(Duration::from_millis),
+            rotate_schedule: number("rotate.schedule.interval.ms")?.map(Duration::from_millis),
+            bucket,
+            region: p.get("s3.region").cloned(),
+            topics_dir: p
+                .get("topics.dir")
+                .cloned()
+                .unwrap_or_else(|| "topics".into()),
+            converter,
+            tolerate_errors,
+            ignore_nulls,
+            uploads: (number("tasks.max")?.unwrap_or(1) as usize * 8).clamp(1, 64),
+        })
+    }
+
+    /// The object key of a file whose first record has `start` offset (DefaultPartitioner).
+    pub fn object_key(&self, topic: &str, partition: i32, start: i64) -> String {
+        format!(
+            "{}/{topic}/partition={partition}/{topic}+{partition}+{start:010}.json",
+            self.topics_dir
+        )
+    }
+}
+
+/// The records of one partition waiting to become one object.
+struct OpenFile {
+    start: i64,
+    last: i64,
+    records: u64,
+    body: Vec<u8>,
+    first_timestamp: Option<i64>,
+    opened: Instant,
+}
+
+/// An upload on its way, and the offset to commit once it (and those before it) landed.
+struct Upload {
+    commit: i64,
+    task: JoinHandle<Result<(), String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{topic}/{partition}@{offset}: {why} (the offset is not committed; fix the record or set errors.tolerance=all)")]
+    BadRecord {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        why: String,
+    },
+    #[error("writing s3://{bucket}/{key}: {why}")]
+    Upload {
+        bucket: String,
+        key: String,
+        why: String,
+    },
+    #[error("Kafka: {0}")]
+    Kafka(String),
+}
+
+/// What the sink did, for the log line at the end.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SinkStats {
+    pub records: u64,
+    pub objects: u64,
+    pub skipped: u64,
+}
+
+pub struct S3Sink {
+    config: SinkConfig,
+    s3: aws_sdk_s3::Client,
+    consumer: StreamConsumer<IamContext>,
+    open: HashMap<(String, i32), OpenFile>,
+    uploads: HashMap<(String, i32), VecDeque<Upload>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    stats: SinkStats,
+}
+
+impl S3Sink {
+    pub async fn new(config: SinkConfig, connection: &KafkaConnection) -> anyhow::Result<S3Sink> {
+        let (mut client, context) = connection.client().await?;
+        client
+            .set("group.id", format!("connect-{}", config.name))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("topic.metadata.refresh.interval.ms", "5000");
+        let consumer: StreamConsumer<IamContext> = client
+            .create_with_context(context)
+            .map_err(|e| anyhow::anyhow!("Kafka consumer for {}: {e}", connection.bootstrap))?;
+        let subscription: Vec<String> = match &config.topics {
+            TopicSelection::List(t) => t.clone(),
+            // librdkafka treats a name starting with `^` as a pattern; Connect's regex matches
+            // the whole name.
+            TopicSelection::Regex(r) => vec![format!("^({r})$")],
+        };
+        let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&refs)
+            .map_err(|e| anyhow::anyhow!("subscribing to {subscription:?}: {e}"))?;
+        let s3 = crate::aws::client::worker_s3(config.region.as_deref()).await;
+        Ok(S3Sink {
+            permits: Arc::new(tokio::sync::Semaphore::new(config.uploads)),
+            config,
+            s3,
+            consumer,
+            open: HashMap::new(),
+            uploads: HashMap::new(),
+            stats: SinkStats::default(),
+        })
+    }
+
+    /// The record's value as the line JsonFormat writes, `None` for a record to skip.
+    fn line(&self, m: &OwnedMessage) -> Result<Option<Vec<u8>>, SinkError> {
+        let bad = |why: String| SinkError::BadRecord {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            why,
+        };
+        let Some(payload) = m.payload() else {
+            return if self.config.ignore_nulls {
+                Ok(None)
+            } else {
+                Err(bad("a null value (behavior.on.null.values=fail)".into()))
+            };
+        };
+        let value: Result<serde_json::Value, String> = match self.config.converter {
+            ValueConverter::Json => serde_json::from_slice(payload)
+                .map_err(|e| format!("the value is not JSON (JsonConverter): {e}")),
+            ValueConverter::String => std::str::from_utf8(payload)
+                .map(|s| serde_json::Value::String(s.to_string()))
+                .map_err(|e| format!("the value is not UTF-8 text (StringConverter): {e}")),
+        };
+        match value {
+            Ok(v) => {
+                let mut line = serde_json::to_vec(&v).expect("a JSON value serializes");
+                line.push(b'\n');
+                Ok(Some(line))
+            }
+            Err(why) if self.config.tolerate_errors => {
+                tracing::warn!(
+                    topic = m.topic(),
+                    partition = m.partition(),
+                    offset = m.offset(),
+                    "skipped: {why}"
+                );
+                Ok(None)
+            }
+            Err(why) => Err(bad(why)),
+        }
+    }
+
+    fn accept(&mut self, m: &OwnedMessage) -> Result<(), SinkError> {
+        let key = (m.topic().to_string(), m.partition());
+        let offset = m.offset();
+        let timestamp = m.timestamp().to_millis();
+        // A record at or before what the open file holds means the partition was rewound (a
+        // rebalance, a restart): start that file again from here.
+        if self.open.get(&key).is_some_and(|f| offset <= f.last) {
+            self.open.remove(&key);
+        }
+        if let (Some(interval), Some(f), Some(ts)) =
+            (self.config.rotate_interval, self.open.get(&key), timestamp)
+        {
+            if f.first_timestamp.is_some_and(|first| ts - first >= interval.as_millis() as i64) {
+                self.flush(&key);
+            }
+        }
+        let line = self.line(m)?;
+        let file = self.open.entry(key.clone()).or_insert_with(|| OpenFile {
+            start: offset,
+            last: offset,
+            records: 0,
+            body: vec![],
+            first_timestamp: timestamp,
+            opened: Instant::now(),
+        });
+        file.last = offset;
+        match line {
+            Some(line) => {
+                file.body.extend_from_slice(&line);
+                file.records += 1;
+                self.stats.records += 1;
+            }
+            None => self.stats.skipped += 1,
+        }
+        if file.records >= self.config.flush_size {
+            self.flush(&key);
+        }
+        Ok(())
+    }
+
+    /// Starts the upload of the partition's open file; its offset is committed when it lands.
+    fn flush(&mut self, key: &(String, i32)) {
+        let Some(file) = self.open.remove(key) else {
+            return;
+        };
+        let commit = file.last + 1;
+        let queue = self.uploads.entry(key.clone()).or_default();
+        if file.records == 0 {
+            // Only skipped records: nothing to write, but their offsets may be committed.
+            queue.push_back(Upload {
+                commit,
+                task: tokio::spawn(async { Ok(()) }),
+            });
+            return;
+        }
+        let object = self.config.object_key(&key.0, key.1, file.start);
+        let s3 = self.s3.clone();
+        let bucket = self.config.bucket.clone();
+        let permits = self.permits.clone();
+        let body = file.body;
+        self.stats.objects += 1;
+        let task = tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
+            s3.put_object()
+                .bucket(&bucket)
+                .key(&object)
+                .content_type("application/json")
+                .body(body.into())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    format!(
+                        "s3://{bucket}/{object}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )
+                })
+        });
+        queue.push_back(Upload { commit, task });
+    }
+
+    /// Commits, per partition, the offset after the last upload that landed with every upload
+    /// before it; `wait` waits for all of them.
+    async fn settle(&mut self, wait: bool) -> Result<(), SinkError> {
+        let mut commits = TopicPartitionList::new();
+        for ((topic, partition), queue) in self.uploads.iter_mut() {
+            let mut done = None;
+            while let Some(front) = queue.front() {
+                if !wait && !front.task.is_finished() {
+                    break;
+                }
+                let upload = queue.pop_front().expect("front exists");
+                match upload.task.await {
+                    Ok(Ok(())) => done = Some(upload.commit),
+                    Ok(Err(why)) => {
+                        return Err(SinkError::Upload {
+                            bucket: self.config.bucket.clone(),
+                            key: topic.clone(),
+                            why,
+                        })
+                    }
+                    Err(e) => return Err(SinkError::Kafka(e.to_string())),
+                }
+            }
+            if let Some(offset) = done {
+                commits
+                    .add_partition_offset(topic, *partition, Offset::Offset(offset))
+                    .map_err(|e| SinkError::Kafka(e.to_string()))?;
+            }
+        }
+        if commits.count() > 0 {
+            let mode = if wait { CommitMode::Sync } else { CommitMode::Async };
+            self.consumer
+                .commit(&commits, mode)
+                .map_err(|e| SinkError::Kafka(format!("committing offsets: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn rotate_by_schedule(&mut self) {
+        let Some(schedule) = self.config.rotate_schedule else {
+            return;
+        };
+        let due: Vec<_> = self
+            .open
+            .iter()
+            .filter(|(_, f)| f.opened.elapsed() >= schedule)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in due {
+            self.flush(&k);
+        }
+    }
+
+    /// Consumes until `stop` resolves, then writes what is complete and commits it. Records of a
+    /// file still open (fewer than `flush.size`) are left uncommitted and come again.
+    pub async fn run(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<SinkStats, SinkError> {
+        tokio::pin!(stop);
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tick.tick() => {
+                    self.rotate_by_schedule();
+                    self.settle(false).await?;
+                }
+                m = self.consumer.recv() => {
+                    let m = m.map_err(|e| SinkError::Kafka(e.to_string()))?;
+                    let m = m.detach();
+                    self.accept(&m)?;
+                    self.settle(false).await?;
+                }
+            }
+        }
+        self.settle(true).await?;
+        Ok(self.stats)
+    }
+}
+
+/// Reads the configuration, connects, and runs until SIGTERM or Ctrl-C.
+pub async fn run(connection: KafkaConnection, config: SinkConfig) -> anyhow::Result<()> {
+    let name = config.name.clone();
+    let sink = S3Sink::new(config, &connection).await?;
+    tracing::info!(connector = name, bootstrap = connection.bootstrap, "S3 sink running");
+    let stats = sink.run(super::shutdown_signal()).await?;
+    tracing::info!(
+        records = stats.records,
+        objects = stats.objects,
+        skipped = stats.skipped,
+        "S3 sink stopped; written records are committed"
+    );
+    Ok(())
+}
