@@ -462,3 +462,212 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Tansu {
+    /// Creates topics with the given partition count (the broker's own CLI).
+    pub fn create_topics(&self, names: &[&str], partitions: u32) {
+        let exe = which("tansu").unwrap_or_else(|| {
+            format!(
+                "{}/.cargo/bin/tansu",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        for name in names {
+            let out = Command::new(&exe)
+                .args([
+                    "topic",
+                    "create",
+                    "--broker",
+                    &format!("tcp://{}", self.address),
+                    "--partitions",
+                    &partitions.to_string(),
+                    name,
+                ])
+                .output()
+                .expect("tansu topic create");
+            assert!(
+                out.status.success(),
+                "creating topic {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// Kills the broker (for tests of a broker that went away).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A MariaDB server of its own (Debian's `mariadb-server`), on a free loopback port, with a
+/// scratch data directory; root connects without a password.
+pub struct MariaDb {
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl MariaDb {
+    pub fn start() -> MariaDb {
+        let install = which("mariadb-install-db")
+            .expect("mariadb-install-db not found: run the tests with scripts/test.sh, which installs mariadb-server");
+        let server = which("mariadbd")
+            .or_else(|| Path::new("/usr/sbin/mariadbd").exists().then(|| "/usr/sbin/mariadbd".to_string()))
+            .expect("mariadbd not found: run the tests with scripts/test.sh");
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = Command::new(install)
+            .args([
+                "--no-defaults",
+                &format!("--datadir={}", data.display()),
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .output()
+            .expect("mariadb-install-db");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let child = Command::new(server)
+            .args([
+                "--no-defaults",
+                &format!("--datadir={}", data.display()),
+                &format!("--port={port}"),
+                "--bind-address=127.0.0.1",
+                &format!("--socket={}", dir.path().join("sock").display()),
+                &format!("--pid-file={}", dir.path().join("pid").display()),
+                &format!("--log-error={}", dir.path().join("err.log").display()),
+                "--user=root",
+                "--skip-grant-tables",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mariadbd");
+        for _ in 0..400 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        MariaDb {
+            child,
+            _dir: dir,
+            port,
+        }
+    }
+
+    /// The URL of a fresh database named `db` (created on the first call).
+    pub fn database(&self, db: &str) -> String {
+        let out = Command::new("mariadb")
+            .args([
+                "-h127.0.0.1",
+                &format!("-P{}", self.port),
+                "-uroot",
+                "-e",
+                &format!("CREATE DATABASE IF NOT EXISTS {db}"),
+            ])
+            .output()
+            .expect("mariadb client");
+        assert!(
+            out.status.success(),
+            "creating database {db}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("mysql://root@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `pinctl` worker process that prints `listening on ADDR` once it serves.
+pub struct Served {
+    pub child: Child,
+    pub address: String,
+}
+
+impl Served {
+    pub fn start(args: &[&str], env: &[(String, String)]) -> Served {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pinctl"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn pinctl");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let address = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("expected `listening on ADDR`, got `{line}`"))
+            .to_string();
+        Served { child, address }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A command running the pinctl binary with this environment.
+pub fn pinctl(args: &[&str], env: &[(String, String)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pinctl"));
+    c.args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null());
+    c
+}
+
+/// Peak resident memory of a finished child, in KiB (Linux `ru_maxrss`).
+pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    let child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id() as i32;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    std::mem::forget(child);
+    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+}
