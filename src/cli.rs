@@ -192,6 +192,9 @@ pub struct RestProxyArgs {
     /// How long the producer waits to batch records.
     #[arg(long, default_value = "5ms", value_parser = humantime::parse_duration)]
     pub linger: std::time::Duration,
+    /// How long the broker may take to acknowledge a record before the request fails (50003).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub delivery_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

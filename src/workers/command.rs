@@ -119,6 +119,7 @@ async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
         max_request_bytes: args.max_request_bytes,
         compression: args.compression.clone(),
         linger: args.linger,
+        delivery_timeout: args.delivery_timeout,
         consumer_idle: std::time::Duration::from_secs(300),
     };
     rest_proxy::run(config, args.listen).await?;

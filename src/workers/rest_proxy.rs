@@ -50,6 +50,8 @@ pub struct ProxyConfig {
     /// librdkafka `compression.type` (none, gzip, snappy, lz4, zstd).
     pub compression: String,
     pub linger: Duration,
+    /// librdkafka `message.timeout.ms`: the broker's time to acknowledge a record.
+    pub delivery_timeout: Duration,
     /// How long a consumer instance lives without requests.
     pub consumer_idle: Duration,
 }
@@ -239,7 +241,10 @@ impl RestProxy {
             .set("allow.auto.create.topics", "false")
             .set("acks", "all")
             .set("enable.idempotence", "false")
-            .set("message.timeout.ms", "30000");
+            .set(
+                "message.timeout.ms",
+                config.delivery_timeout.as_millis().to_string(),
+            );
         let producer: FutureProducer<IamContext> = client
             .create_with_context(context)
             .map_err(|e| anyhow::anyhow!("Kafka producer for {}: {e}", config.connection.bootstrap))?;
