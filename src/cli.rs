@@ -166,7 +166,10 @@ pub struct EmitArgs {
 }
 
 fn parse_uid(s: &str) -> Result<String, String> {
-    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() == 12
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(s.to_string())
     } else {
         Err(format!("`{s}` is not a uid: 12 lowercase hex characters"))

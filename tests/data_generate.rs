@@ -63,21 +63,55 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     let pins = lines(dir.path(), "pinterest_data");
     let geos = lines(dir.path(), "geolocation_data");
     let users = lines(dir.path(), "user_data");
-    assert_eq!((pins.len(), geos.len(), users.len()), (11_153, 11_153, 11_153));
+    assert_eq!(
+        (pins.len(), geos.len(), users.len()),
+        (11_153, 11_153, 11_153)
+    );
 
     // Column order and keys 0..N, row-aligned.
-    let columns: Vec<&str> = pins[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let columns: Vec<&str> = pins[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         columns,
         [
-            "index", "unique_id", "title", "description", "poster_name", "follower_count",
-            "tag_list", "is_image_or_video", "image_src", "downloaded", "save_location", "category"
+            "index",
+            "unique_id",
+            "title",
+            "description",
+            "poster_name",
+            "follower_count",
+            "tag_list",
+            "is_image_or_video",
+            "image_src",
+            "downloaded",
+            "save_location",
+            "category"
         ]
     );
-    let geo_columns: Vec<&str> = geos[0].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(geo_columns, ["ind", "timestamp", "latitude", "longitude", "country"]);
-    let user_columns: Vec<&str> = users[0].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(user_columns, ["ind", "first_name", "last_name", "age", "date_joined"]);
+    let geo_columns: Vec<&str> = geos[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        geo_columns,
+        ["ind", "timestamp", "latitude", "longitude", "country"]
+    );
+    let user_columns: Vec<&str> = users[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        user_columns,
+        ["ind", "first_name", "last_name", "age", "date_joined"]
+    );
     for (i, ((p, g), u)) in pins.iter().zip(&geos).zip(&users).enumerate() {
         assert_eq!(p["index"], i as u64);
         assert_eq!(g["ind"], i as u64);
@@ -85,14 +119,19 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     }
 
     // Formats.
-    let uuid = regex::Regex::new(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$").unwrap();
+    let uuid =
+        regex::Regex::new(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+            .unwrap();
     let image = regex::Regex::new(r"^https://i\.pinimg\.com/originals/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{32})\.jpg$").unwrap();
     let video = regex::Regex::new(r"^https://i\.pinimg\.com/videos/thumbnails/originals/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{32}\.0000001\.jpg$").unwrap();
     let followers = regex::Regex::new(r"^(\d+k|\d+M|\d+|User Info Error)$").unwrap();
     let datetime = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$").unwrap();
     for p in &pins {
         assert!(uuid.is_match(p["unique_id"].as_str().unwrap()), "{p}");
-        assert!(followers.is_match(p["follower_count"].as_str().unwrap()), "{p}");
+        assert!(
+            followers.is_match(p["follower_count"].as_str().unwrap()),
+            "{p}"
+        );
         let cat = p["category"].as_str().unwrap();
         assert_eq!(p["save_location"], format!("Local save in /data/{cat}"));
         let src = p["image_src"].as_str().unwrap();
@@ -105,7 +144,10 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
             assert_eq!(p["description"], "No description available Story format");
         }
         if p["downloaded"] == 0 {
-            assert_eq!(p["is_image_or_video"], "multi-video(story page format)", "{p}");
+            assert_eq!(
+                p["is_image_or_video"], "multi-video(story page format)",
+                "{p}"
+            );
         }
         if let Some(m) = p["follower_count"].as_str().unwrap().strip_suffix('M') {
             assert!(m.parse::<u32>().unwrap() <= 15);
@@ -113,27 +155,81 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     }
     for g in &geos {
         let ts = g["timestamp"].as_str().unwrap();
-        assert!(datetime.is_match(ts) && ("2017-10-20".."2022-10-19").contains(&ts), "{ts}");
-        let (lat, lon) = (g["latitude"].as_f64().unwrap(), g["longitude"].as_f64().unwrap());
+        assert!(
+            datetime.is_match(ts) && ("2017-10-20".."2022-10-19").contains(&ts),
+            "{ts}"
+        );
+        let (lat, lon) = (
+            g["latitude"].as_f64().unwrap(),
+            g["longitude"].as_f64().unwrap(),
+        );
         assert!((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon));
-        let digits = lat.abs().to_string().replace('.', "").trim_start_matches('0').len();
-        assert!(digits <= 6, "latitude {lat} has more than 6 significant digits");
+        let digits = lat
+            .abs()
+            .to_string()
+            .replace('.', "")
+            .trim_start_matches('0')
+            .len();
+        assert!(
+            digits <= 6,
+            "latitude {lat} has more than 6 significant digits"
+        );
     }
     for u in &users {
         let joined = u["date_joined"].as_str().unwrap();
-        assert!(datetime.is_match(joined) && ("2015-10-21".."2017-10-19").contains(&joined), "{joined}");
+        assert!(
+            datetime.is_match(joined) && ("2015-10-21".."2017-10-19").contains(&joined),
+            "{joined}"
+        );
         assert!((20..=60).contains(&u["age"].as_i64().unwrap()));
     }
 
     // Rates (spec §1), within tolerance.
     let fc = |p: &Value| p["follower_count"].as_str().unwrap().to_string();
-    near("k followers", share(&pins, |p| fc(p).ends_with('k')), 0.74, 0.02);
-    near("M followers", share(&pins, |p| fc(p).ends_with('M')), 0.075, 0.01);
-    near("plain followers", share(&pins, |p| fc(p).bytes().all(|b| b.is_ascii_digit())), 0.18, 0.015);
-    near("images", share(&pins, |p| p["is_image_or_video"] == "image"), 0.90, 0.01);
-    near("videos", share(&pins, |p| p["is_image_or_video"] == "video"), 0.03, 0.006);
-    near("stories", share(&pins, |p| p["is_image_or_video"] == "multi-video(story page format)"), 0.07, 0.008);
-    near("not downloaded", share(&pins, |p| p["downloaded"] == 0), 0.024, 0.005);
+    near(
+        "k followers",
+        share(&pins, |p| fc(p).ends_with('k')),
+        0.74,
+        0.02,
+    );
+    near(
+        "M followers",
+        share(&pins, |p| fc(p).ends_with('M')),
+        0.075,
+        0.01,
+    );
+    near(
+        "plain followers",
+        share(&pins, |p| fc(p).bytes().all(|b| b.is_ascii_digit())),
+        0.18,
+        0.015,
+    );
+    near(
+        "images",
+        share(&pins, |p| p["is_image_or_video"] == "image"),
+        0.90,
+        0.01,
+    );
+    near(
+        "videos",
+        share(&pins, |p| p["is_image_or_video"] == "video"),
+        0.03,
+        0.006,
+    );
+    near(
+        "stories",
+        share(&pins, |p| {
+            p["is_image_or_video"] == "multi-video(story page format)"
+        }),
+        0.07,
+        0.008,
+    );
+    near(
+        "not downloaded",
+        share(&pins, |p| p["downloaded"] == 0),
+        0.024,
+        0.005,
+    );
     let fully_broken = |p: &Value| {
         p["title"] == "No Title Data Available"
             && p["poster_name"] == "User Info Error"
@@ -144,7 +240,13 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
             && p["downloaded"] == 0
     };
     near("fully broken", share(&pins, fully_broken), 0.007, 0.003);
-    assert!(share(&pins, |p| p["description"].as_str().unwrap().contains("…\u{a0}")) > 0.2);
+    assert!(
+        share(&pins, |p| p["description"]
+            .as_str()
+            .unwrap()
+            .contains("…\u{a0}"))
+            > 0.2
+    );
     assert!(share(&pins, |p| p["title"] == "") > 0.0);
     let tags = pins
         .iter()
@@ -155,7 +257,10 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     near("tags per pin", tags, 9.0, 0.5);
 
     // Category blocks: alphabetical in key order, roughly equal.
-    let cats: Vec<&str> = pins.iter().map(|p| p["category"].as_str().unwrap()).collect();
+    let cats: Vec<&str> = pins
+        .iter()
+        .map(|p| p["category"].as_str().unwrap())
+        .collect();
     let mut blocks: Vec<(&str, usize)> = vec![];
     for c in &cats {
         match blocks.last_mut() {
@@ -175,7 +280,9 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     // Timestamps roughly even over 2018-2022.
     let mut years: BTreeMap<&str, usize> = BTreeMap::new();
     for g in &geos {
-        *years.entry(&g["timestamp"].as_str().unwrap()[..4]).or_default() += 1;
+        *years
+            .entry(&g["timestamp"].as_str().unwrap()[..4])
+            .or_default() += 1;
     }
     for y in ["2018", "2019", "2020", "2021", "2022"] {
         let s = years[y] as f64 / geos.len() as f64;
@@ -192,20 +299,36 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     // Users repeat: ~1,400 distinct users per 2,000 keys, with the same place each time.
     let person = |i: usize| {
         let u = &users[i];
-        (u["first_name"].to_string(), u["last_name"].to_string(), u["age"].to_string(), u["date_joined"].to_string())
+        (
+            u["first_name"].to_string(),
+            u["last_name"].to_string(),
+            u["age"].to_string(),
+            u["date_joined"].to_string(),
+        )
     };
     let distinct: HashSet<_> = (0..2000).map(person).collect();
-    assert!((1300..=1500).contains(&distinct.len()), "{} distinct users in 2,000 keys", distinct.len());
+    assert!(
+        (1300..=1500).contains(&distinct.len()),
+        "{} distinct users in 2,000 keys",
+        distinct.len()
+    );
     let mut place_of = BTreeMap::new();
-    for i in 0..users.len() {
-        let place = (geos[i]["latitude"].to_string(), geos[i]["longitude"].to_string(), geos[i]["country"].to_string());
+    for (i, g) in geos.iter().enumerate() {
+        let place = (
+            g["latitude"].to_string(),
+            g["longitude"].to_string(),
+            g["country"].to_string(),
+        );
         if let Some(p) = place_of.insert(person(i), place.clone()) {
             assert_eq!(p, place, "one user, two places");
         }
     }
 
     // Countries: Faker names, ~240 of them, skewed to the start of the alphabet.
-    let countries: HashSet<&str> = geos.iter().map(|g| g["country"].as_str().unwrap()).collect();
+    let countries: HashSet<&str> = geos
+        .iter()
+        .map(|g| g["country"].as_str().unwrap())
+        .collect();
     assert!(countries.len() > 150, "{} countries", countries.len());
     let early = share(&geos, |g| g["country"].as_str().unwrap() < "B");
     assert!(early > 0.3, "only {early} of countries start with A");
@@ -214,7 +337,8 @@ fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
 #[test]
 fn a_seed_always_gives_the_same_tables_and_another_seed_other_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let read = |name: &str| std::fs::read(dir.path().join(name).join("pinterest_data.jsonl")).unwrap();
+    let read =
+        |name: &str| std::fs::read(dir.path().join(name).join("pinterest_data.jsonl")).unwrap();
     generate(&format!("jsonl://{}/a", dir.path().display()), 500, 7);
     generate(&format!("jsonl://{}/b", dir.path().display()), 500, 7);
     generate(&format!("jsonl://{}/c", dir.path().display()), 500, 8);
@@ -222,18 +346,36 @@ fn a_seed_always_gives_the_same_tables_and_another_seed_other_ones() {
     assert_ne!(read("a"), read("c"));
 
     // Refuses to overwrite without --force, and says so.
-    let o = pinctl(&["data", "generate", "--rows", "5", "--out", &format!("jsonl://{}/a", dir.path().display())], &[])
+    let o = pinctl(
+        &[
+            "data",
+            "generate",
+            "--rows",
+            "5",
+            "--out",
+            &format!("jsonl://{}/a", dir.path().display()),
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--force"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = pinctl(&["data", "generate", "--out", "nowhere.txt"], &[])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = pinctl(&["data", "generate", "--out", "nowhere.txt"], &[]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("sqlite://"));
 }
 
 async fn events(location: &str, keys: &[i64]) -> Vec<Event> {
-    let reader = Reader::open(&location.parse::<Location>().unwrap()).await.unwrap();
+    let reader = Reader::open(&location.parse::<Location>().unwrap())
+        .await
+        .unwrap();
     let mut out = vec![];
     for k in keys {
         out.push(reader.event(*k).await.unwrap());
@@ -261,21 +403,38 @@ async fn sqlite_mariadb_and_json_lines_hold_the_same_rows_and_read_row_n() {
     // The row as it travels: the JSON line, datetimes as ISO 8601 text.
     let line = std::fs::read_to_string(dir.path().join("j/geolocation_data.jsonl")).unwrap();
     let first: Value = serde_json::from_str(line.lines().nth(999).unwrap()).unwrap();
-    assert_eq!(from_jsonl[3].row_json(pinctl::data::record::Table::Geo), first);
+    assert_eq!(
+        from_jsonl[3].row_json(pinctl::data::record::Table::Geo),
+        first
+    );
 
     // A key past the end is an error naming the table and the key.
     let reader = Reader::open(&mysql.parse().unwrap()).await.unwrap();
     assert_eq!(reader.rows().await.unwrap(), 3000);
     let e = reader.event(3000).await.unwrap_err().to_string();
     assert!(e.contains("pinterest_data") && e.contains("3000"), "{e}");
-    assert!(!e.contains("root@"), "the URL's credentials stay out of messages: {e}");
+    assert!(
+        !e.contains("root@"),
+        "the URL's credentials stay out of messages: {e}"
+    );
 }
 
 #[test]
 fn memory_stays_flat_as_the_row_count_grows() {
     let dir = tempfile::tempdir().unwrap();
     let run = |rows: u64, out: &str| {
-        let mut c = pinctl(&["-q", "data", "generate", "--rows", &rows.to_string(), "--out", out], &[]);
+        let mut c = pinctl(
+            &[
+                "-q",
+                "data",
+                "generate",
+                "--rows",
+                &rows.to_string(),
+                "--out",
+                out,
+            ],
+            &[],
+        );
         c.current_dir(dir.path());
         let (status, rss) = run_measuring_rss(c);
         assert!(status.success());
@@ -286,6 +445,12 @@ fn memory_stays_flat_as_the_row_count_grows() {
     let small_db = run(10_000, "sqlite://small.db");
     let large_db = run(100_000, "sqlite://large.db");
     // Ten times the rows, about the same peak memory (the writes stream in chunks).
-    assert!(large < small + 16 * 1024, "JSON lines: {small} KiB for 10k rows, {large} KiB for 100k");
-    assert!(large_db < small_db + 16 * 1024, "SQLite: {small_db} KiB for 10k rows, {large_db} KiB for 100k");
+    assert!(
+        large < small + 16 * 1024,
+        "JSON lines: {small} KiB for 10k rows, {large} KiB for 100k"
+    );
+    assert!(
+        large_db < small_db + 16 * 1024,
+        "SQLite: {small_db} KiB for 10k rows, {large_db} KiB for 100k"
+    );
 }

@@ -90,14 +90,28 @@ async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
     let url = format!("{}/topics/t.pin", p.url());
 
     // Success: one record, then keys and explicit partitions, then binary.
-    let (status, ct, body) = post(&url, Some(JSON_V2), br#"{"records":[{"value":{"index":1,"title":"x"}}]}"#).await;
-    assert_eq!((status, ct.as_str()), (200, "application/vnd.kafka.v2+json"));
+    let (status, ct, body) = post(
+        &url,
+        Some(JSON_V2),
+        br#"{"records":[{"value":{"index":1,"title":"x"}}]}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/vnd.kafka.v2+json")
+    );
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["key_schema_id"], Value::Null);
     assert_eq!(v["value_schema_id"], Value::Null);
     let o = &v["offsets"][0];
-    assert_eq!(o.as_object().unwrap().keys().collect::<Vec<_>>(), ["partition", "offset", "error_code", "error"]);
-    assert_eq!((o["error_code"].clone(), o["error"].clone()), (Value::Null, Value::Null));
+    assert_eq!(
+        o.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["partition", "offset", "error_code", "error"]
+    );
+    assert_eq!(
+        (o["error_code"].clone(), o["error"].clone()),
+        (Value::Null, Value::Null)
+    );
     let (status, _, body) = post(
         &url,
         Some(JSON_V2),
@@ -112,62 +126,149 @@ async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
         v["offsets"][1]["offset"].as_i64().unwrap(),
         v["offsets"][0]["offset"].as_i64().unwrap() + 1
     );
-    let (status, _, _) = post(&url, Some("application/vnd.kafka.binary.v2+json"), br#"{"records":[{"value":"aGVsbG8="}]}"#).await;
+    let (status, _, _) = post(
+        &url,
+        Some("application/vnd.kafka.binary.v2+json"),
+        br#"{"records":[{"value":"aGVsbG8="}]}"#,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(records_in(&tansu, "t.pin"), 4);
 
     // Every refusal: documented status and body, nothing produced.
     let big = format!(r#"{{"records":[{{"value":"{}"}}]}}"#, "x".repeat(5000));
-    let cases: Vec<(String, Option<&str>, Vec<u8>, u16, Value)> = vec![
-        (format!("{}/topics/nope", p.url()), Some(JSON_V2), br#"{"records":[{"value":1}]}"#.to_vec(), 404,
-            json!({"error_code": 40401, "message": "Topic not found."})),
-        (url.clone(), Some(JSON_V2), br#"{"records":[{"value":1,"partition":7}]}"#.to_vec(), 404,
-            json!({"error_code": 40402, "message": "Partition not found."})),
-        (url.clone(), Some("text/plain"), br#"{"records":[{"value":1}]}"#.to_vec(), 415,
-            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"})),
-        (url.clone(), None, br#"{"records":[{"value":1}]}"#.to_vec(), 415,
-            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"})),
-        (url.clone(), Some("application/vnd.kafka.avro.v2+json"), br#"{"records":[{"value":1}]}"#.to_vec(), 415,
-            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"})),
-        (url.clone(), Some(JSON_V2), br#"{"records":[]}"#.to_vec(), 422,
-            json!({"error_code": 422, "message": "records may not be empty"})),
-        (url.clone(), Some(JSON_V2), br#"{"value":1}"#.to_vec(), 422,
-            json!({"error_code": 422, "message": "records may not be null"})),
-        (url.clone(), Some("application/vnd.kafka.binary.v2+json"), br#"{"records":[{"value":{"a":1}}]}"#.to_vec(), 422,
-            json!({"error_code": 422, "message": "records[0].value must be a base64 string (binary embedded format)"})),
-        (url.clone(), Some(JSON_V2), big.into_bytes(), 413,
-            json!({"error_code": 413, "message": "Request Entity Too Large: the limit is 4096 bytes"})),
+    // (url, content type, body, status, body answered)
+    type Case<'a> = (String, Option<&'a str>, Vec<u8>, u16, Value);
+    let cases: Vec<Case> = vec![
+        (
+            format!("{}/topics/nope", p.url()),
+            Some(JSON_V2),
+            br#"{"records":[{"value":1}]}"#.to_vec(),
+            404,
+            json!({"error_code": 40401, "message": "Topic not found."}),
+        ),
+        (
+            url.clone(),
+            Some(JSON_V2),
+            br#"{"records":[{"value":1,"partition":7}]}"#.to_vec(),
+            404,
+            json!({"error_code": 40402, "message": "Partition not found."}),
+        ),
+        (
+            url.clone(),
+            Some("text/plain"),
+            br#"{"records":[{"value":1}]}"#.to_vec(),
+            415,
+            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}),
+        ),
+        (
+            url.clone(),
+            None,
+            br#"{"records":[{"value":1}]}"#.to_vec(),
+            415,
+            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}),
+        ),
+        (
+            url.clone(),
+            Some("application/vnd.kafka.avro.v2+json"),
+            br#"{"records":[{"value":1}]}"#.to_vec(),
+            415,
+            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}),
+        ),
+        (
+            url.clone(),
+            Some(JSON_V2),
+            br#"{"records":[]}"#.to_vec(),
+            422,
+            json!({"error_code": 422, "message": "records may not be empty"}),
+        ),
+        (
+            url.clone(),
+            Some(JSON_V2),
+            br#"{"value":1}"#.to_vec(),
+            422,
+            json!({"error_code": 422, "message": "records may not be null"}),
+        ),
+        (
+            url.clone(),
+            Some("application/vnd.kafka.binary.v2+json"),
+            br#"{"records":[{"value":{"a":1}}]}"#.to_vec(),
+            422,
+            json!({"error_code": 422, "message": "records[0].value must be a base64 string (binary embedded format)"}),
+        ),
+        (
+            url.clone(),
+            Some(JSON_V2),
+            big.into_bytes(),
+            413,
+            json!({"error_code": 413, "message": "Request Entity Too Large: the limit is 4096 bytes"}),
+        ),
     ];
     for (u, ct, body, want_status, want_body) in cases {
         let (status, got_ct, got) = post(&u, ct, &body).await;
         assert_eq!(status, want_status, "{u} {ct:?}: {got}");
         assert_eq!(got_ct, "application/vnd.kafka.v2+json");
-        assert_eq!(serde_json::from_str::<Value>(&got).unwrap(), want_body, "{u} {ct:?}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&got).unwrap(),
+            want_body,
+            "{u} {ct:?}"
+        );
     }
     // Malformed and truncated JSON: 422 with the parser's reason.
-    for bad in [&b"{\"records\":[{\"value\":"[..], b"not json", b"", b"{\"records\":[{\"value\":1}]}}"] {
+    for bad in [
+        &b"{\"records\":[{\"value\":"[..],
+        b"not json",
+        b"",
+        b"{\"records\":[{\"value\":1}]}}",
+    ] {
         let (status, _, got) = post(&url, Some(JSON_V2), bad).await;
         let v: Value = serde_json::from_str(&got).unwrap();
-        assert_eq!((status, v["error_code"].as_u64()), (422, Some(422)), "{got}");
-        assert!(v["message"].as_str().unwrap().starts_with("Unprocessable request body"), "{got}");
+        assert_eq!(
+            (status, v["error_code"].as_u64()),
+            (422, Some(422)),
+            "{got}"
+        );
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Unprocessable request body"),
+            "{got}"
+        );
     }
     // Unknown routes and methods, in the same error shape.
-    let r = reqwest::get(format!("{}/nothing/here", p.url())).await.unwrap();
+    let r = reqwest::get(format!("{}/nothing/here", p.url()))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"error_code": 404, "message": "HTTP 404 Not Found"}));
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error_code": 404, "message": "HTTP 404 Not Found"})
+    );
     let r = reqwest::Client::new().delete(&url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 405);
     assert_eq!(r.json::<Value>().await.unwrap()["error_code"], 405);
-    assert_eq!(records_in(&tansu, "t.pin"), 4, "a refused request produced something");
+    assert_eq!(
+        records_in(&tansu, "t.pin"),
+        4,
+        "a refused request produced something"
+    );
 
     // Metadata.
-    let topics: Value = reqwest::get(format!("{}/topics", p.url())).await.unwrap().json().await.unwrap();
+    let topics: Value = reqwest::get(format!("{}/topics", p.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(topics, json!(["t.pin"]));
     let t: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
     assert_eq!(t["name"], "t.pin");
     assert_eq!(t["partitions"].as_array().unwrap().len(), 2);
     assert_eq!(t["partitions"][0]["replicas"][0]["leader"], true);
-    let r = reqwest::get(format!("{}/topics/nope", p.url())).await.unwrap();
+    let r = reqwest::get(format!("{}/topics/nope", p.url()))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error_code"], 40401);
     let h = reqwest::get(format!("{}/health", p.url())).await.unwrap();
@@ -201,8 +302,26 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
     // Random bodies: valid ones, mutations of valid ones, JSON of the wrong shape, raw bytes.
     let valid = r#"{"records":[{"value":{"index":7,"title":"a"}},{"key":"k","value":[1,2.5,null],"partition":0}]}"#;
     let fragments = prop::sample::select(vec![
-        "{", "}", "[", "]", ",", ":", "\"records\"", "\"value\"", "\"key\"", "\"partition\"", "1", "-1",
-        "null", "true", "\"x\"", "0", "1e400", "\"\\u0000\"", " ", "\"\\ud800\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"records\"",
+        "\"value\"",
+        "\"key\"",
+        "\"partition\"",
+        "1",
+        "-1",
+        "null",
+        "true",
+        "\"x\"",
+        "0",
+        "1e400",
+        "\"\\u0000\"",
+        " ",
+        "\"\\ud800\"",
     ]);
     let bodies = prop_oneof![
         Just(valid.as_bytes().to_vec()),
@@ -215,7 +334,12 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
         prop::collection::vec(fragments, 0..40).prop_map(|f| f.concat().into_bytes()),
         prop::collection::vec(any::<u8>(), 0..3000),
     ];
-    let content_types = prop::sample::select(vec![JSON_V2, "application/vnd.kafka.binary.v2+json", "application/json", "text/plain"]);
+    let content_types = prop::sample::select(vec![
+        JSON_V2,
+        "application/vnd.kafka.binary.v2+json",
+        "application/json",
+        "text/plain",
+    ]);
     let mut runner = TestRunner::new(Config {
         cases: 300,
         failure_persistence: None,
@@ -230,13 +354,21 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
         runner
             .run(&(bodies, content_types), |(body, ct)| {
                 let (status, _, text) = handle.block_on(post(&url2, Some(ct), &body));
-                prop_assert!([200, 404, 413, 415, 422].contains(&status), "status {status}: {text}");
+                prop_assert!(
+                    [200, 404, 413, 415, 422].contains(&status),
+                    "status {status}: {text}"
+                );
                 let v: Value = serde_json::from_str(&text).expect("every answer is JSON");
                 if status == 200 {
                     let n = v["offsets"].as_array().unwrap().len() as i64;
                     counted.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
                 } else {
-                    prop_assert_eq!(v["error_code"].as_u64().map(|c| c / 100 == status as u64 || c == status as u64), Some(true));
+                    prop_assert_eq!(
+                        v["error_code"]
+                            .as_u64()
+                            .map(|c| c / 100 == status as u64 || c == status as u64),
+                        Some(true)
+                    );
                 }
                 Ok(())
             })
@@ -261,7 +393,12 @@ async fn v2_consumers_read_back_what_was_produced() {
     let p = proxy(&tansu, &[]);
     for i in 0..3 {
         let body = json!({"records": [{"value": {"ind": i, "country": "Albania"}}]}).to_string();
-        let (status, _, _) = post(&format!("{}/topics/c.geo", p.url()), Some(JSON_V2), body.as_bytes()).await;
+        let (status, _, _) = post(
+            &format!("{}/topics/c.geo", p.url()),
+            Some(JSON_V2),
+            body.as_bytes(),
+        )
+        .await;
         assert_eq!(status, 200);
     }
     let http = reqwest::Client::new();
@@ -296,7 +433,14 @@ async fn v2_consumers_read_back_what_was_produced() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let sub: Value = http.get(format!("{base}/subscription")).send().await.unwrap().json().await.unwrap();
+    let sub: Value = http
+        .get(format!("{base}/subscription"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(sub, json!({"topics": ["c.geo"]}));
 
     let wrong = http
@@ -334,7 +478,12 @@ async fn v2_consumers_read_back_what_was_produced() {
     assert_eq!(r.status().as_u16(), 200);
     let r = http.delete(&base).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let r = http.get(format!("{base}/records")).header("Accept", JSON_V2).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/records"))
+        .header("Accept", JSON_V2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -380,8 +529,15 @@ async fn shutdown_flushes_every_acknowledged_record_and_a_dead_broker_is_a_50003
     let status = p.terminate();
     eprintln!("proxy exit: {status:?}");
     assert!(status.success(), "{status:?}");
-    assert!(ok > 50, "only {ok} of 100 in-flight requests were answered 200");
-    assert_eq!(records_in(&tansu, "s.user"), ok, "acknowledged records = records in Kafka");
+    assert!(
+        ok > 50,
+        "only {ok} of 100 in-flight requests were answered 200"
+    );
+    assert_eq!(
+        records_in(&tansu, "s.user"),
+        ok,
+        "acknowledged records = records in Kafka"
+    );
 
     // With the broker gone, a produce fails as a Kafka error, after the delivery timeout.
     let p = proxy(&tansu, &["--delivery-timeout", "2s"]);
@@ -392,7 +548,10 @@ async fn shutdown_flushes_every_acknowledged_record_and_a_dead_broker_is_a_50003
     let (status, _, body) = post(&url, Some(JSON_V2), br#"{"records":[{"value":2}]}"#).await;
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status, 500, "{body}");
-    assert!([50002, 50003].contains(&v["error_code"].as_u64().unwrap()), "{body}");
+    assert!(
+        [50002, 50003].contains(&v["error_code"].as_u64().unwrap()),
+        "{body}"
+    );
     let h = reqwest::get(format!("{}/health", p.url())).await.unwrap();
     assert_eq!(h.status().as_u16(), 503);
 }

@@ -331,7 +331,9 @@ fn poster(r: &mut impl Rng, category: usize) -> String {
         ),
         _ => format!(
             "The {} {}",
-            capitalized(CATEGORY_WORDS[category][r.random_range(0..CATEGORY_WORDS[category].len())]),
+            capitalized(
+                CATEGORY_WORDS[category][r.random_range(0..CATEGORY_WORDS[category].len())]
+            ),
             POSTER_SUFFIXES[r.random_range(0..POSTER_SUFFIXES.len())]
         ),
     }

@@ -32,7 +32,10 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("{location}: table `{table}` already holds rows; pass --force to replace the tables")]
-    NotEmpty { location: String, table: &'static str },
+    NotEmpty {
+        location: String,
+        table: &'static str,
+    },
     #[error("{location}: table `{table}` has no row with key {key}")]
     MissingRow {
         location: String,
@@ -61,10 +64,16 @@ impl FromStr for Location {
         if s.starts_with("mysql://") || s.starts_with("mariadb://") {
             return Ok(Location::MySql(s.replacen("mariadb://", "mysql://", 1)));
         }
-        if let Some(p) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+        if let Some(p) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
             return Ok(Location::Sqlite(PathBuf::from(p)));
         }
-        if let Some(p) = s.strip_prefix("jsonl://").or_else(|| s.strip_prefix("jsonl:")) {
+        if let Some(p) = s
+            .strip_prefix("jsonl://")
+            .or_else(|| s.strip_prefix("jsonl:"))
+        {
             return Ok(Location::Jsonl(PathBuf::from(p)));
         }
         let path = Path::new(s);
@@ -251,7 +260,9 @@ impl Writer {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
                 let open = |table: Table| -> Result<(PathBuf, BufWriter<File>), StoreError> {
                     let path = jsonl_path(dir, table);
-                    let exists = std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false);
+                    let exists = std::fs::metadata(&path)
+                        .map(|m| m.len() > 0)
+                        .unwrap_or(false);
                     if exists && !force {
                         return Err(StoreError::NotEmpty {
                             location: name.clone(),
@@ -364,12 +375,17 @@ impl JsonlTable {
     }
 
     fn line<T: for<'de> Deserialize<'de>>(&self, key: i64) -> Result<Option<T>, StoreError> {
-        let Some(i) = usize::try_from(key).ok().filter(|i| i + 1 < self.starts.len()) else {
+        let Some(i) = usize::try_from(key)
+            .ok()
+            .filter(|i| i + 1 < self.starts.len())
+        else {
             return Ok(None);
         };
         let (start, end) = (self.starts[i], self.starts[i + 1]);
         let mut buf = vec![0u8; (end - start) as usize];
-        self.file.read_exact_at(&mut buf, start).map_err(io(&self.path))?;
+        self.file
+            .read_exact_at(&mut buf, start)
+            .map_err(io(&self.path))?;
         serde_json::from_slice(&buf)
             .map(Some)
             .map_err(|e| StoreError::BadLine {
@@ -536,9 +552,8 @@ impl Reader {
                     first_name: u.first_name,
                     last_name: u.last_name,
                     age: u.age,
-                    date_joined: parse_datetime(&u.date_joined).ok_or_else(|| {
-                        bad_datetime(location, "user_data", key, &u.date_joined)
-                    })?,
+                    date_joined: parse_datetime(&u.date_joined)
+                        .ok_or_else(|| bad_datetime(location, "user_data", key, &u.date_joined))?,
                 };
                 Ok(Event { pin, geo, user })
             }
@@ -549,7 +564,12 @@ impl Reader {
             }),
             Reader::Jsonl(tables) => {
                 let missing = |t: Table| StoreError::MissingRow {
-                    location: tables[0].path.parent().unwrap_or(Path::new("")).display().to_string(),
+                    location: tables[0]
+                        .path
+                        .parent()
+                        .unwrap_or(Path::new(""))
+                        .display()
+                        .to_string(),
                     table: t.sql_name(),
                     key,
                 };

@@ -103,7 +103,11 @@ async fn emit(global: &Global, args: &EmitArgs) -> Result<Exit> {
     } else {
         eprintln!("{summary}");
     }
-    Ok(if summary.failed > 0 { Exit::Error } else { Exit::Ok })
+    Ok(if summary.failed > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
 }
 
 async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
@@ -129,7 +133,8 @@ async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
 async fn s3_sink(args: &S3SinkArgs) -> Result<Exit> {
     use crate::workers::{properties, s3_sink};
     let props = properties::read(&args.config)?;
-    let mut config = s3_sink::SinkConfig::from_properties(&props, &args.config.display().to_string())?;
+    let mut config =
+        s3_sink::SinkConfig::from_properties(&props, &args.config.display().to_string())?;
     if let Some(name) = &args.name {
         config.name = name.clone();
     }

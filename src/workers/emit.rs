@@ -34,9 +34,9 @@ impl std::str::FromStr for Sleep {
         match s {
             "random" => Ok(Sleep::Random),
             "0" => Ok(Sleep::Fixed(Duration::ZERO)),
-            _ => humantime::parse_duration(s)
-                .map(Sleep::Fixed)
-                .map_err(|e| format!("`{s}`: {e} (use `random`, `0` or a duration such as `250ms`)")),
+            _ => humantime::parse_duration(s).map(Sleep::Fixed).map_err(|e| {
+                format!("`{s}`: {e} (use `random`, `0` or a duration such as `250ms`)")
+            }),
         }
     }
 }
@@ -135,7 +135,13 @@ fn requests(config: &EmitConfig, event: &Event) -> Vec<Request> {
     }
     if matches!(config.mode, Mode::Stream | Mode::Both) {
         for t in Table::ALL {
-            out.push(stream_request(url, &config.uid, t, event.row_json(t), event.key()));
+            out.push(stream_request(
+                url,
+                &config.uid,
+                t,
+                event.row_json(t),
+                event.key(),
+            ));
         }
     }
     out
@@ -217,7 +223,9 @@ impl Shared {
                     attempt += 1;
                     self.retried.fetch_add(1, Ordering::Relaxed);
                     let backoff = Duration::from_millis(200 * (1 << attempt.min(5)));
-                    let jitter = Duration::from_nanos(u64::from(started.elapsed().subsec_nanos() % 100_000_000));
+                    let jitter = Duration::from_nanos(u64::from(
+                        started.elapsed().subsec_nanos() % 100_000_000,
+                    ));
                     tokio::time::sleep(backoff.min(Duration::from_secs(5)) + jitter).await;
                 }
                 Err((_, why)) => {
@@ -349,7 +357,11 @@ pub async fn run(
         failed: shared.failed.load(Ordering::Relaxed),
         latency_p50_ms: percentile(&lat, 0.50),
         latency_p99_ms: percentile(&lat, 0.99),
-        records_per_second: if seconds > 0.0 { sent as f64 / seconds } else { 0.0 },
+        records_per_second: if seconds > 0.0 {
+            sent as f64 / seconds
+        } else {
+            0.0
+        },
         seconds,
         failures,
     })
@@ -380,13 +392,27 @@ mod tests {
 
     #[test]
     fn requests_follow_the_spec() {
-        let b = batch_request("https://x/prod", "0e36c8cd403d", Table::Geo, json!({"ind": 1}));
+        let b = batch_request(
+            "https://x/prod",
+            "0e36c8cd403d",
+            Table::Geo,
+            json!({"ind": 1}),
+        );
         assert_eq!(b.url, "https://x/prod/topics/0e36c8cd403d.geo");
         assert_eq!(b.method, reqwest::Method::POST);
         assert_eq!(b.content_type, "application/vnd.kafka.json.v2+json");
         assert_eq!(b.body.to_string(), r#"{"records":[{"value":{"ind":1}}]}"#);
-        let s = stream_request("https://x/prod", "0e36c8cd403d", Table::Pin, json!({"index": 7}), 7);
-        assert_eq!(s.url, "https://x/prod/streams/streaming-0e36c8cd403d-pin/record");
+        let s = stream_request(
+            "https://x/prod",
+            "0e36c8cd403d",
+            Table::Pin,
+            json!({"index": 7}),
+            7,
+        );
+        assert_eq!(
+            s.url,
+            "https://x/prod/streams/streaming-0e36c8cd403d-pin/record"
+        );
         assert_eq!(s.method, reqwest::Method::PUT);
         assert_eq!(s.content_type, "application/json");
         assert_eq!(
@@ -398,14 +424,24 @@ mod tests {
     #[test]
     fn answers_are_judged_like_a_v2_client_would() {
         use reqwest::StatusCode as S;
-        assert!(judge(S::OK, r#"{"offsets":[{"partition":0,"offset":3,"error_code":null,"error":null}]}"#).is_ok());
-        assert_eq!(
-            judge(S::OK, r#"{"offsets":[{"partition":null,"offset":null,"error_code":50003,"error":"x"}]}"#)
-                .unwrap_err()
-                .0,
-            true
+        assert!(judge(
+            S::OK,
+            r#"{"offsets":[{"partition":0,"offset":3,"error_code":null,"error":null}]}"#
+        )
+        .is_ok());
+        assert!(
+            judge(
+                S::OK,
+                r#"{"offsets":[{"partition":null,"offset":null,"error_code":50003,"error":"x"}]}"#
+            )
+            .unwrap_err()
+            .0
         );
-        assert!(!judge(S::NOT_FOUND, r#"{"error_code":40401}"#).unwrap_err().0);
+        assert!(
+            !judge(S::NOT_FOUND, r#"{"error_code":40401}"#)
+                .unwrap_err()
+                .0
+        );
         assert!(judge(S::BAD_GATEWAY, "").unwrap_err().0);
         assert!(judge(S::TOO_MANY_REQUESTS, "").unwrap_err().0);
     }

@@ -11,7 +11,9 @@ use crate::aws::kafka_admin::IamContext;
 pub enum Security {
     Plaintext,
     /// MSK IAM: SASL_SSL with OAUTHBEARER tokens signed with the AWS credentials.
-    MskIam { region: String },
+    MskIam {
+        region: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +24,9 @@ pub struct KafkaConnection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
-    #[error("no Kafka bootstrap servers: pass --bootstrap or set `bootstrap.servers` in the properties")]
+    #[error(
+        "no Kafka bootstrap servers: pass --bootstrap or set `bootstrap.servers` in the properties"
+    )]
     NoBootstrap,
     #[error("`{key}={value}` is not supported: use PLAINTEXT, or SASL_SSL with AWS_MSK_IAM (or OAUTHBEARER)")]
     Unsupported { key: String, value: String },
@@ -94,6 +98,10 @@ impl KafkaConnection {
     pub async fn client(&self) -> Result<(ClientConfig, IamContext), ConnectionError> {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
+        // librdkafka's own tracing (`cgrp,topic,fetch`, ...), for diagnosing a broker.
+        if let Ok(debug) = std::env::var("PINCTL_KAFKA_DEBUG") {
+            config.set("debug", debug);
+        }
         let context = match &self.security {
             Security::Plaintext => IamContext::none(),
             Security::MskIam { region } => {
@@ -146,8 +154,13 @@ mod tests {
 
     #[test]
     fn unsupported_mechanism_is_named() {
-        let p = props("bootstrap.servers=x:1\nsecurity.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n");
+        let p = props(
+            "bootstrap.servers=x:1\nsecurity.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n",
+        );
         let e = KafkaConnection::from_properties(&p, "", None, Some("r")).unwrap_err();
-        assert!(e.to_string().contains("sasl.mechanism=SCRAM-SHA-512"), "{e}");
+        assert!(
+            e.to_string().contains("sasl.mechanism=SCRAM-SHA-512"),
+            "{e}"
+        );
     }
 }

@@ -28,7 +28,8 @@ pub fn parse(text: &str, path: &str) -> Result<Properties, PropertiesError> {
     let mut start_line = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
             continue;
         }
         if pending.is_empty() {

@@ -123,12 +123,22 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error_code": self.code, "message": self.message});
-        (self.status, [(header::CONTENT_TYPE, V2_JSON)], body.to_string()).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, V2_JSON)],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 
 fn v2(status: StatusCode, content_type: &'static str, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, content_type)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,9 +255,10 @@ impl RestProxy {
                 "message.timeout.ms",
                 config.delivery_timeout.as_millis().to_string(),
             );
-        let producer: FutureProducer<IamContext> = client
-            .create_with_context(context)
-            .map_err(|e| anyhow::anyhow!("Kafka producer for {}: {e}", config.connection.bootstrap))?;
+        let producer: FutureProducer<IamContext> =
+            client.create_with_context(context).map_err(|e| {
+                anyhow::anyhow!("Kafka producer for {}: {e}", config.connection.bootstrap)
+            })?;
         Ok(RestProxy {
             state: Arc::new(AppState {
                 config,
@@ -264,7 +275,10 @@ impl RestProxy {
     pub fn router(&self) -> Router {
         let consumer = "/consumers/{group}/instances/{instance}";
         Router::new()
-            .route("/", get(|| async { v2(StatusCode::OK, V2_JSON, json!({})) }))
+            .route(
+                "/",
+                get(|| async { v2(StatusCode::OK, V2_JSON, json!({})) }),
+            )
             .route("/health", get(health))
             .route("/topics", get(list_topics))
             .route("/topics/{topic}", get(describe_topic).post(produce))
@@ -347,7 +361,9 @@ async fn describe_topic(
     let producer = state.producer.clone();
     let name = topic.clone();
     let metadata = tokio::task::spawn_blocking(move || {
-        producer.client().fetch_metadata(Some(&name), METADATA_TIMEOUT)
+        producer
+            .client()
+            .fetch_metadata(Some(&name), METADATA_TIMEOUT)
     })
     .await
     .map_err(|e| ApiError::kafka(true, e.to_string()))?
@@ -451,14 +467,16 @@ fn decode_records(body: &[u8], format: Embedded) -> Result<Vec<Outgoing>, ApiErr
             match (r.get(name), format) {
                 (None | Some(Value::Null), _) => Ok(None),
                 (Some(v), Embedded::Json) => Ok(Some(v.to_string().into_bytes())),
-                (Some(Value::String(s)), Embedded::Binary) => base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map(Some)
-                    .map_err(|e| {
-                        ApiError::unprocessable(format!(
+                (Some(Value::String(s)), Embedded::Binary) => {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(s)
+                        .map(Some)
+                        .map_err(|e| {
+                            ApiError::unprocessable(format!(
                             "records[{i}].{name} is not valid base64 (binary embedded format): {e}"
                         ))
-                    }),
+                        })
+                }
                 (Some(_), Embedded::Binary) => Err(ApiError::unprocessable(format!(
                     "records[{i}].{name} must be a base64 string (binary embedded format)"
                 ))),
@@ -579,7 +597,9 @@ async fn produce_records(
 }
 
 /// Awaits every delivery, keeping their order (a plain loop: each send is already in flight).
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let pending: Vec<F> = futures.collect();
     let mut out = Vec::with_capacity(pending.len());
     for f in pending {
@@ -666,7 +686,12 @@ async fn create_consumer(
         .name
         .unwrap_or_else(|| format!("rest-consumer-{}", uuid::Uuid::new_v4()));
     let key = (group.clone(), name.clone());
-    if state.consumers.lock().expect("consumer table").contains_key(&key) {
+    if state
+        .consumers
+        .lock()
+        .expect("consumer table")
+        .contains_key(&key)
+    {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             40902,
@@ -927,7 +952,9 @@ mod tests {
             Some(Embedded::Json)
         );
         assert_eq!(
-            produce_format(&headers("application/vnd.kafka.json.v2+json; charset=utf-8")),
+            produce_format(&headers(
+                "application/vnd.kafka.json.v2+json; charset=utf-8"
+            )),
             Some(Embedded::Json)
         );
         assert_eq!(
@@ -965,9 +992,12 @@ mod tests {
             let e = decode_records(bad, Embedded::Json).err().unwrap();
             assert_eq!((e.status, e.code), (StatusCode::UNPROCESSABLE_ENTITY, 422));
         }
-        let e = decode_records(br#"{"records":[{"value":"not base64!"}]}"#, Embedded::Binary)
-            .err()
-            .unwrap();
+        let e = decode_records(
+            br#"{"records":[{"value":"not base64!"}]}"#,
+            Embedded::Binary,
+        )
+        .err()
+        .unwrap();
         assert!(e.message.contains("base64"), "{}", e.message);
         let b = decode_records(br#"{"records":[{"value":"aGk="}]}"#, Embedded::Binary).unwrap();
         assert_eq!(b[0].value.as_deref(), Some(b"hi".as_slice()));

@@ -71,17 +71,23 @@ pub struct SinkConfig {
 }
 
 const SUPPORTED: [(&str, &[&str]); 5] = [
-    ("connector.class", &["io.confluent.connect.s3.S3SinkConnector"]),
-    ("format.class", &["io.confluent.connect.s3.format.json.JsonFormat"]),
-    ("storage.class", &["io.confluent.connect.s3.storage.S3Storage"]),
+    (
+        "connector.class",
+        &["io.confluent.connect.s3.S3SinkConnector"],
+    ),
+    (
+        "format.class",
+        &["io.confluent.connect.s3.format.json.JsonFormat"],
+    ),
+    (
+        "storage.class",
+        &["io.confluent.connect.s3.storage.S3Storage"],
+    ),
     (
         "partitioner.class",
         &["io.confluent.connect.storage.partitioner.DefaultPartitioner"],
     ),
-    (
-        "schema.compatibility",
-        &["NONE"],
-    ),
+    ("schema.compatibility", &["NONE"]),
 ];
 
 impl SinkConfig {
@@ -98,7 +104,10 @@ impl SinkConfig {
                 if !allowed.contains(&v.as_str()) {
                     return Err(invalid(
                         key,
-                        format!("not supported; pinctl's sink implements {}", allowed.join(", ")),
+                        format!(
+                            "not supported; pinctl's sink implements {}",
+                            allowed.join(", ")
+                        ),
                     ));
                 }
             }
@@ -258,7 +267,12 @@ pub struct SinkStats {
 pub struct S3Sink {
     config: SinkConfig,
     s3: aws_sdk_s3::Client,
-    consumer: StreamConsumer<IamContext>,
+    consumer: Arc<StreamConsumer<IamContext>>,
+    matcher: Option<regex::Regex>,
+    /// The partitions this sink reads. It assigns them itself (every partition of every
+    /// selected topic, found again every few seconds) and keeps its offsets in the group
+    /// `connect-NAME`; one sink process runs a connector, as one task set does in Connect.
+    assigned: std::collections::HashSet<(String, i32)>,
     open: HashMap<(String, i32), OpenFile>,
     uploads: HashMap<(String, i32), VecDeque<Upload>>,
     permits: Arc<tokio::sync::Semaphore>,
@@ -277,22 +291,22 @@ impl S3Sink {
         let consumer: StreamConsumer<IamContext> = client
             .create_with_context(context)
             .map_err(|e| anyhow::anyhow!("Kafka consumer for {}: {e}", connection.bootstrap))?;
-        let subscription: Vec<String> = match &config.topics {
-            TopicSelection::List(t) => t.clone(),
-            // librdkafka treats a name starting with `^` as a pattern; Connect's regex matches
-            // the whole name.
-            TopicSelection::Regex(r) => vec![format!("^({r})$")],
+        let matcher = match &config.topics {
+            TopicSelection::List(_) => None,
+            // Connect's regex matches the whole topic name.
+            TopicSelection::Regex(r) => Some(
+                regex::Regex::new(&format!("^(?:{r})$"))
+                    .map_err(|e| anyhow::anyhow!("topics.regex `{r}`: {e}"))?,
+            ),
         };
-        let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
-        consumer
-            .subscribe(&refs)
-            .map_err(|e| anyhow::anyhow!("subscribing to {subscription:?}: {e}"))?;
         let s3 = crate::aws::client::worker_s3(config.region.as_deref()).await;
         Ok(S3Sink {
             permits: Arc::new(tokio::sync::Semaphore::new(config.uploads)),
             config,
             s3,
-            consumer,
+            consumer: Arc::new(consumer),
+            matcher,
+            assigned: std::collections::HashSet::new(),
             open: HashMap::new(),
             uploads: HashMap::new(),
             stats: SinkStats::default(),
@@ -352,7 +366,9 @@ impl S3Sink {
         if let (Some(interval), Some(f), Some(ts)) =
             (self.config.rotate_interval, self.open.get(&key), timestamp)
         {
-            if f.first_timestamp.is_some_and(|first| ts - first >= interval.as_millis() as i64) {
+            if f.first_timestamp
+                .is_some_and(|first| ts - first >= interval.as_millis() as i64)
+            {
                 self.flush(&key);
             }
         }
@@ -451,12 +467,84 @@ impl S3Sink {
             }
         }
         if commits.count() > 0 {
-            let mode = if wait { CommitMode::Sync } else { CommitMode::Async };
+            let mode = if wait {
+                CommitMode::Sync
+            } else {
+                CommitMode::Async
+            };
             self.consumer
                 .commit(&commits, mode)
                 .map_err(|e| SinkError::Kafka(format!("committing offsets: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Adds the partitions of selected topics not read yet, each from its committed offset (the
+    /// beginning when there is none, as `auto.offset.reset=earliest`).
+    async fn assign_new_partitions(&mut self) -> Result<(), SinkError> {
+        let consumer = self.consumer.clone();
+        let metadata = tokio::task::spawn_blocking(move || {
+            consumer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(10))
+                .map(|m| {
+                    m.topics()
+                        .iter()
+                        .filter(|t| t.error().is_none())
+                        .map(|t| {
+                            let parts: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+                            (t.name().to_string(), parts)
+                        })
+                        .collect::<Vec<_>>()
+                })
+        })
+        .await
+        .map_err(|e| SinkError::Kafka(e.to_string()))?
+        .map_err(|e| SinkError::Kafka(format!("reading topics: {e}")))?;
+        let mut new = TopicPartitionList::new();
+        for (topic, partitions) in metadata {
+            let selected = match (&self.config.topics, &self.matcher) {
+                (TopicSelection::List(list), _) => list.contains(&topic),
+                (_, Some(re)) => re.is_match(&topic),
+                _ => false,
+            };
+            if !selected {
+                continue;
+            }
+            for p in partitions {
+                if !self.assigned.contains(&(topic.clone(), p)) {
+                    new.add_partition(&topic, p);
+                }
+            }
+        }
+        if new.count() == 0 {
+            return Ok(());
+        }
+        let consumer = self.consumer.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            consumer.committed_offsets(new, Duration::from_secs(10))
+        })
+        .await
+        .map_err(|e| SinkError::Kafka(e.to_string()))?
+        .map_err(|e| SinkError::Kafka(format!("reading committed offsets: {e}")))?;
+        let mut start = TopicPartitionList::new();
+        for e in committed.elements() {
+            let offset = match e.offset() {
+                Offset::Offset(o) if o >= 0 => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            start
+                .add_partition_offset(e.topic(), e.partition(), offset)
+                .map_err(|e| SinkError::Kafka(e.to_string()))?;
+            self.assigned.insert((e.topic().to_string(), e.partition()));
+        }
+        tracing::info!(
+            partitions = ?self.assigned.iter().collect::<std::collections::BTreeSet<_>>(),
+            "reading"
+        );
+        self.consumer
+            .incremental_assign(&start)
+            .map_err(|e| SinkError::Kafka(format!("assigning partitions: {e}")))
     }
 
     fn rotate_by_schedule(&mut self) {
@@ -482,9 +570,11 @@ impl S3Sink {
     ) -> Result<SinkStats, SinkError> {
         tokio::pin!(stop);
         let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let mut discover = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 _ = &mut stop => break,
+                _ = discover.tick() => self.assign_new_partitions().await?,
                 _ = tick.tick() => {
                     self.rotate_by_schedule();
                     self.settle(false).await?;
@@ -506,7 +596,11 @@ impl S3Sink {
 pub async fn run(connection: KafkaConnection, config: SinkConfig) -> anyhow::Result<()> {
     let name = config.name.clone();
     let sink = S3Sink::new(config, &connection).await?;
-    tracing::info!(connector = name, bootstrap = connection.bootstrap, "S3 sink running");
+    tracing::info!(
+        connector = name,
+        bootstrap = connection.bootstrap,
+        "S3 sink running"
+    );
     let stats = sink.run(super::shutdown_signal()).await?;
     tracing::info!(
         records = stats.records,

@@ -521,7 +521,11 @@ impl MariaDb {
         let install = which("mariadb-install-db")
             .expect("mariadb-install-db not found: run the tests with scripts/test.sh, which installs mariadb-server");
         let server = which("mariadbd")
-            .or_else(|| Path::new("/usr/sbin/mariadbd").exists().then(|| "/usr/sbin/mariadbd".to_string()))
+            .or_else(|| {
+                Path::new("/usr/sbin/mariadbd")
+                    .exists()
+                    .then(|| "/usr/sbin/mariadbd".to_string())
+            })
             .expect("mariadbd not found: run the tests with scripts/test.sh");
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
@@ -662,7 +666,11 @@ pub fn pinctl(args: &[&str], env: &[(String, String)]) -> Command {
 /// Peak resident memory of a finished child, in KiB (Linux `ru_maxrss`).
 pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, i64) {
     use std::os::unix::process::ExitStatusExt;
-    let child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id() as i32;
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
