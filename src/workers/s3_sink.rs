@@ -610,3 +610,50 @@ pub async fn run(connection: KafkaConnection, config: SinkConfig) -> anyhow::Res
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<SinkConfig, SinkConfigError> {
+        let p = crate::workers::properties::parse(text, "c.properties").unwrap();
+        SinkConfig::from_properties(&p, "c.properties")
+    }
+
+    const BASE: &str = "topics.regex=abc.*\nflush.size=1\ns3.bucket.name=b\n";
+
+    #[test]
+    fn the_courses_configuration_is_read() {
+        let c = config(&format!(
+            "{BASE}connector.class=io.confluent.connect.s3.S3SinkConnector\ntasks.max=3\n\
+             format.class=io.confluent.connect.s3.format.json.JsonFormat\ns3.region=us-east-1\n\
+             value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\n"
+        ))
+        .unwrap();
+        assert_eq!(c.topics, TopicSelection::Regex("abc.*".into()));
+        assert_eq!((c.flush_size, c.uploads), (1, 24));
+        assert_eq!(c.region.as_deref(), Some("us-east-1"));
+        assert_eq!(
+            c.object_key("abc.pin", 0, 42),
+            "topics/abc.pin/partition=0/abc.pin+0+0000000042.json"
+        );
+    }
+
+    #[test]
+    fn unsupported_or_missing_settings_are_named() {
+        let e = config(&format!("{BASE}format.class=io.confluent.connect.s3.format.avro.AvroFormat\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.properties: `format.class=io.confluent.connect.s3.format.avro.AvroFormat`"), "{e}");
+        let e = config("topics=a\ns3.bucket.name=b\n").unwrap_err().to_string();
+        assert_eq!(e, "c.properties: `flush.size` is required");
+        let e = config("topics=a\ntopics.regex=a\nflush.size=1\ns3.bucket.name=b\n").unwrap_err().to_string();
+        assert!(e.contains("not both"), "{e}");
+        let e = config("topics.regex=(\nflush.size=1\ns3.bucket.name=b\n").unwrap_err().to_string();
+        assert!(e.starts_with("c.properties: `topics.regex=(`"), "{e}");
+        let e = config(&format!("{BASE}value.converter.schemas.enable=true\n")).unwrap_err().to_string();
+        assert!(e.contains("schema envelopes"), "{e}");
+        let e = config("topics=a\nflush.size=x\ns3.bucket.name=b\n").unwrap_err().to_string();
+        assert!(e.contains("`flush.size=x`: expected an integer"), "{e}");
+    }
+}
