@@ -38,6 +38,17 @@ if ! tansu --version >/dev/null 2>&1; then
   cargo install tansu --locked --features dynostore,libsql
 fi
 
+# MariaDB (Debian's server), the MySQL the original pipeline read; each test starts its own
+# server on a free loopback port with a scratch data directory.
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+  echo "test.sh: installing mariadb-server (Debian)"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server mariadb-client >/dev/null \
+    || { $sudo_cmd apt-get update -q >/dev/null && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server mariadb-client >/dev/null; }
+fi
+export PATH="$PATH:/usr/sbin"
+
 # A stable build directory outside the checkout, so a fresh clone does not rebuild everything.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 

@@ -93,8 +93,32 @@ pub enum Command {
     /// The pipeline's workers (what `up` deploys onto the EC2 client, and the local twin runs).
     #[command(subcommand)]
     Worker(WorkerCommand),
+    /// Measure the data plane and print figures (rows/s, records/s, latency, peak memory).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Generate the tables and report rows/s and peak memory.
+    Generate {
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        /// Where to write (replaced if present).
+        #[arg(long, default_value = "jsonl://.pinctl/bench")]
+        out: String,
+    },
+    /// Produce through the REST proxy and straight to the broker: records/s, p50 and p99.
+    Proxy {
+        /// A Kafka broker to measure against (a topic of its own is created).
+        #[arg(long)]
+        bootstrap: String,
+        /// Calls of one record each (the 100-record series makes a hundredth as many).
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -162,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::State(sc) => state_cmd(&cli, sc).await,
         Command::Data(dc) => crate::workers::command::data(&cli.global, dc).await,
         Command::Worker(wc) => crate::workers::command::worker(&cli.global, wc).await,
+        Command::Bench(bc) => crate::workers::command::bench(&cli.global, bc).await,
         Command::Local(LocalCommand::Emulator {
             listen,
             state,

@@ -25,8 +25,15 @@ async fn objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)>
     let mut all = vec![];
     for o in out.contents() {
         let key = o.key().unwrap().to_string();
-        let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap();
-        let text = String::from_utf8(body.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+        let body = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let text =
+            String::from_utf8(body.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
         all.push((key, text));
     }
     all
@@ -52,12 +59,25 @@ async fn flush_size_bad_records_and_new_topics() {
     let s3 = moto.s3().await;
     s3.create_bucket().bucket("sink").send().await.unwrap();
     let proxy = Served::start(
-        &["worker", "rest-proxy", "--bootstrap", &tansu.address, "--listen", "127.0.0.1:0"],
+        &[
+            "worker",
+            "rest-proxy",
+            "--bootstrap",
+            &tansu.address,
+            "--listen",
+            "127.0.0.1:0",
+        ],
         &[],
     );
     let json = "application/vnd.kafka.json.v2+json";
     for i in 0..5 {
-        produce(&proxy, "u.pin", json, &format!(r#"{{"value":{{"i":{i}}}}}"#)).await;
+        produce(
+            &proxy,
+            "u.pin",
+            json,
+            &format!(r#"{{"value":{{"i":{i}}}}}"#),
+        )
+        .await;
     }
     let config = dir.path().join("sink.properties");
     std::fs::write(
@@ -72,7 +92,14 @@ async fn flush_size_bad_records_and_new_topics() {
             std::fs::write(&config, text).unwrap();
         }
         pinctl(
-            &["worker", "s3-sink", "--bootstrap", &tansu.address, "--config", config.to_str().unwrap()],
+            &[
+                "worker",
+                "s3-sink",
+                "--bootstrap",
+                &tansu.address,
+                "--config",
+                config.to_str().unwrap(),
+            ],
             &moto.env(),
         )
         .stdout(Stdio::null())
@@ -86,23 +113,53 @@ async fn flush_size_bad_records_and_new_topics() {
     assert_eq!(
         o,
         vec![
-            ("topics/u.pin/partition=0/u.pin+0+0000000000.json".to_string(), "{\"i\":0}\n{\"i\":1}\n".to_string()),
-            ("topics/u.pin/partition=0/u.pin+0+0000000002.json".to_string(), "{\"i\":2}\n{\"i\":3}\n".to_string()),
+            (
+                "topics/u.pin/partition=0/u.pin+0+0000000000.json".to_string(),
+                "{\"i\":0}\n{\"i\":1}\n".to_string()
+            ),
+            (
+                "topics/u.pin/partition=0/u.pin+0+0000000002.json".to_string(),
+                "{\"i\":2}\n{\"i\":3}\n".to_string()
+            ),
         ]
     );
     // A topic created while the sink runs is found and read.
     tansu.create_topics(&["u.geo"], 1);
     produce(&proxy, "u.geo", json, r#"{"value":"a"},{"value":"b"}"#).await;
     let o = wait_for(&s3, "sink", 3).await;
-    assert!(o.iter().any(|(k, t)| k == "topics/u.geo/partition=0/u.geo+0+0000000000.json" && t == "\"a\"\n\"b\"\n"), "{o:?}");
+    assert!(
+        o.iter().any(
+            |(k, t)| k == "topics/u.geo/partition=0/u.geo+0+0000000000.json"
+                && t == "\"a\"\n\"b\"\n"
+        ),
+        "{o:?}"
+    );
 
     // A value that is not JSON: the sink stops and names it; nothing after it is written.
-    produce(&proxy, "u.pin", "application/vnd.kafka.binary.v2+json", r#"{"value":"bm90IGpzb24="}"#).await;
-    produce(&proxy, "u.pin", json, r#"{"value":{"i":6}},{"value":{"i":7}}"#).await;
-    let out = tokio::task::spawn_blocking(move || running.wait_with_output()).await.unwrap().unwrap();
+    produce(
+        &proxy,
+        "u.pin",
+        "application/vnd.kafka.binary.v2+json",
+        r#"{"value":"bm90IGpzb24="}"#,
+    )
+    .await;
+    produce(
+        &proxy,
+        "u.pin",
+        json,
+        r#"{"value":{"i":6}},{"value":{"i":7}}"#,
+    )
+    .await;
+    let out = tokio::task::spawn_blocking(move || running.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("u.pin/0@5") && stderr.contains("not JSON"), "{stderr}");
+    assert!(
+        stderr.contains("u.pin/0@5") && stderr.contains("not JSON"),
+        "{stderr}"
+    );
     assert_eq!(objects(&s3, "sink").await.len(), 3);
 
     // With errors.tolerance=all the record is skipped and the rest flows, from the committed offset.
@@ -110,6 +167,9 @@ async fn flush_size_bad_records_and_new_topics() {
     let o = wait_for(&s3, "sink", 4).await;
     running.kill().unwrap();
     let _ = running.wait();
-    let fourth = o.iter().find(|(k, _)| k.ends_with("u.pin+0+0000000004.json")).expect("the file that holds the skipped record");
+    let fourth = o
+        .iter()
+        .find(|(k, _)| k.ends_with("u.pin+0+0000000004.json"))
+        .expect("the file that holds the skipped record");
     assert_eq!(fourth.1, "{\"i\":4}\n{\"i\":6}\n");
 }

@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result};
 
-use crate::cli::{DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, WorkerCommand};
+use crate::cli::{
+    BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, WorkerCommand,
+};
 use crate::commands::Exit;
 use crate::data::store::{Location, Reader};
 use crate::workers::kafka::KafkaConnection;
@@ -145,5 +147,51 @@ async fn s3_sink(args: &S3SinkArgs) -> Result<Exit> {
         config.region.as_deref(),
     )?;
     s3_sink::run(connection, config).await?;
+    Ok(Exit::Ok)
+}
+
+pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
+    use crate::workers::bench;
+    match cmd {
+        BenchCommand::Generate { rows, out } => {
+            let location: Location = out.parse()?;
+            if let Location::Sqlite(path) | Location::Jsonl(path) = &location {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            let bar = progress_bar(Some(*rows), global.quiet, "rows");
+            let took = crate::data::generate_into(&location, *rows, 100, true, &bar).await?;
+            bar.finish_and_clear();
+            let per_second = *rows as f64 / took.as_secs_f64();
+            let rss = bench::peak_rss_mib();
+            if global.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"rows": rows, "out": location.to_string(), "seconds": took.as_secs_f64(),
+                        "rows_per_second": per_second, "peak_rss_mib": rss})
+                );
+            } else {
+                println!(
+                    "generate {rows} rows x 3 tables -> {location}: {:.1} s, {per_second:.0} rows/s, peak RSS {rss:.1} MiB",
+                    took.as_secs_f64()
+                );
+            }
+        }
+        BenchCommand::Proxy { bootstrap, calls } => {
+            let series = bench::proxy(bootstrap, *calls).await?;
+            for s in &series {
+                println!("{}", s.line());
+            }
+            let ratio = |a: usize, b: usize| {
+                series[a].records_per_second() / series[b].records_per_second()
+            };
+            println!(
+                "proxy/direct throughput: {:.2} (1 record), {:.2} (100 records)",
+                ratio(1, 0),
+                ratio(3, 2)
+            );
+        }
+    }
     Ok(Exit::Ok)
 }

@@ -641,19 +641,36 @@ mod tests {
 
     #[test]
     fn unsupported_or_missing_settings_are_named() {
-        let e = config(&format!("{BASE}format.class=io.confluent.connect.s3.format.avro.AvroFormat\n"))
+        let e = config(&format!(
+            "{BASE}format.class=io.confluent.connect.s3.format.avro.AvroFormat\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "c.properties: `format.class=io.confluent.connect.s3.format.avro.AvroFormat`"
+            ),
+            "{e}"
+        );
+        let e = config("topics=a\ns3.bucket.name=b\n")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("c.properties: `format.class=io.confluent.connect.s3.format.avro.AvroFormat`"), "{e}");
-        let e = config("topics=a\ns3.bucket.name=b\n").unwrap_err().to_string();
         assert_eq!(e, "c.properties: `flush.size` is required");
-        let e = config("topics=a\ntopics.regex=a\nflush.size=1\ns3.bucket.name=b\n").unwrap_err().to_string();
+        let e = config("topics=a\ntopics.regex=a\nflush.size=1\ns3.bucket.name=b\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not both"), "{e}");
-        let e = config("topics.regex=(\nflush.size=1\ns3.bucket.name=b\n").unwrap_err().to_string();
+        let e = config("topics.regex=(\nflush.size=1\ns3.bucket.name=b\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("c.properties: `topics.regex=(`"), "{e}");
-        let e = config(&format!("{BASE}value.converter.schemas.enable=true\n")).unwrap_err().to_string();
+        let e = config(&format!("{BASE}value.converter.schemas.enable=true\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("schema envelopes"), "{e}");
-        let e = config("topics=a\nflush.size=x\ns3.bucket.name=b\n").unwrap_err().to_string();
+        let e = config("topics=a\nflush.size=x\ns3.bucket.name=b\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`flush.size=x`: expected an integer"), "{e}");
     }
 }

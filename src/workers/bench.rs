@@ -1,0 +1,167 @@
+//! `pinctl bench`: figures for the data plane, printed, never asserted. `generate` writes the
+//! tables and reports rows/s and peak memory; `proxy` compares producing through the REST proxy
+//! with producing straight to the same broker, one record per call and 100 per call.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+
+use super::kafka::KafkaConnection;
+use super::rest_proxy::{ProxyConfig, RestProxy};
+
+/// Peak resident memory of this process so far, in MiB.
+pub fn peak_rss_mib() -> f64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+/// Latencies of one series of calls.
+pub struct Series {
+    pub name: String,
+    pub records: usize,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl Series {
+    fn percentile(&self, p: f64) -> f64 {
+        let mut l = self.latencies.clone();
+        l.sort();
+        if l.is_empty() {
+            return 0.0;
+        }
+        l[((l.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
+    }
+    pub fn records_per_second(&self) -> f64 {
+        self.records as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn line(&self) -> String {
+        format!(
+            "{:<28} {:>9.0} rec/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} records)",
+            self.name,
+            self.records_per_second(),
+            self.percentile(0.5),
+            self.percentile(0.99),
+            self.records
+        )
+    }
+}
+
+fn record(i: usize) -> serde_json::Value {
+    serde_json::json!({"index": i, "unique_id": "72f143ed-2501-4c8e-a1ba-a692dd73f3af",
+        "title": "Gallery portrait sketch artist", "follower_count": "22k",
+        "category": "art", "save_location": "Local save in /data/art"})
+}
+
+async fn direct(
+    producer: &FutureProducer,
+    topic: &str,
+    calls: usize,
+    batch: usize,
+    name: &str,
+) -> Series {
+    let mut latencies = Vec::with_capacity(calls);
+    let started = Instant::now();
+    for c in 0..calls {
+        let t = Instant::now();
+        let payloads: Vec<String> = (0..batch)
+            .map(|i| record(c * batch + i).to_string())
+            .collect();
+        let sends: Vec<_> = payloads
+            .iter()
+            .map(|p| {
+                producer
+                    .send::<(), _, _>(FutureRecord::to(topic).payload(p), Duration::from_secs(10))
+            })
+            .collect();
+        for s in sends {
+            s.await.expect("direct produce");
+        }
+        latencies.push(t.elapsed());
+    }
+    Series {
+        name: name.into(),
+        records: calls * batch,
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+async fn through_proxy(
+    url: &str,
+    calls: usize,
+    batch: usize,
+    name: &str,
+) -> anyhow::Result<Series> {
+    let http = reqwest::Client::new();
+    let mut latencies = Vec::with_capacity(calls);
+    let started = Instant::now();
+    for c in 0..calls {
+        let records: Vec<_> = (0..batch)
+            .map(|i| serde_json::json!({"value": record(c * batch + i)}))
+            .collect();
+        let body = serde_json::json!({ "records": records }).to_string();
+        let t = Instant::now();
+        let r = http
+            .post(url)
+            .header("Content-Type", "application/vnd.kafka.json.v2+json")
+            .body(body)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "proxy answered {}", r.status());
+        r.bytes().await?;
+        latencies.push(t.elapsed());
+    }
+    Ok(Series {
+        name: name.into(),
+        records: calls * batch,
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}
+
+/// Runs the four series against `bootstrap` (a topic of its own, created here) and prints them.
+pub async fn proxy(bootstrap: &str, calls: usize) -> anyhow::Result<Vec<Series>> {
+    let topic = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    crate::aws::kafka_admin::BrokerAdmin::connect(bootstrap)
+        .map_err(anyhow::Error::msg)?
+        .create(&topic, 1, 1, &Default::default())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("acks", "all")
+        .create()?;
+    let proxy = RestProxy::new(ProxyConfig {
+        connection: KafkaConnection::plaintext(bootstrap),
+        max_request_bytes: 8 << 20,
+        compression: "lz4".into(),
+        linger: Duration::from_millis(5),
+        delivery_timeout: Duration::from_secs(30),
+        consumer_idle: Duration::from_secs(300),
+    })
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/topics/{topic}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(proxy.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    // Warm both paths (connections, metadata) before measuring.
+    direct(&producer, &topic, 5, 1, "warm").await;
+    through_proxy(&url, 5, 1, "warm").await?;
+    let batches = (calls / 100).max(10);
+    let out = vec![
+        direct(&producer, &topic, calls, 1, "direct, 1 record/call").await,
+        through_proxy(&url, calls, 1, "proxy, 1 record/request").await?,
+        direct(&producer, &topic, batches, 100, "direct, 100 records/call").await,
+        through_proxy(&url, batches, 100, "proxy, 100 records/request").await?,
+    ];
+    let _ = stop.send(());
+    server.await??;
+    Ok(out)
+}
