@@ -107,7 +107,7 @@ async fn flush_size_bad_records_and_new_topics() {
         .spawn()
         .unwrap()
     };
-    let mut running = sink("");
+    let running = sink("");
     // Two records per object; the fifth waits for its partner.
     let o = wait_for(&s3, "sink", 2).await;
     assert_eq!(
