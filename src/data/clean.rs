@@ -1,0 +1,297 @@
+//! Cleaning (spec §4), the same for the batch and the stream job: raw records in, the cleaned
+//! tables' Arrow batches out. Every input is taken as text first, so a wrong type, a missing
+//! field or a bad value becomes a null, never a panic.
+
+use std::sync::Arc;
+
+use deltalake::arrow::array::{
+    ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::arrow::record_batch::RecordBatch;
+use serde_json::Value;
+
+use super::record::Table;
+use super::store::parse_datetime;
+
+/// The placeholders that mean "no value" (spec §4.1), per column.
+const PLACEHOLDERS: [(&str, &str); 8] = [
+    ("title", "No Title Data Available"),
+    ("description", "No description available Story format"),
+    ("description", "No description available"),
+    ("poster_name", "User Info Error"),
+    ("follower_count", "User Info Error"),
+    ("tag_list", "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e"),
+    ("image_src", "Image src error."),
+    ("image_src", "Image src error"),
+];
+
+/// The raw columns each table's records carry, as text.
+pub fn raw_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Pin => &[
+            "index",
+            "unique_id",
+            "title",
+            "description",
+            "poster_name",
+            "follower_count",
+            "tag_list",
+            "is_image_or_video",
+            "image_src",
+            "downloaded",
+            "save_location",
+            "category",
+        ],
+        Table::Geo => &["ind", "timestamp", "latitude", "longitude", "country"],
+        Table::User => &["ind", "first_name", "last_name", "age", "date_joined"],
+    }
+}
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// The cleaned table's schema (spec §4): names, order and types.
+pub fn schema(table: Table) -> SchemaRef {
+    let utf8 = |n: &str| Field::new(n, DataType::Utf8, true);
+    let fields = match table {
+        Table::Pin => vec![
+            Field::new("ind", DataType::Int64, false),
+            utf8("unique_id"),
+            utf8("title"),
+            utf8("description"),
+            Field::new("follower_count", DataType::Int64, true),
+            utf8("poster_name"),
+            utf8("tag_list"),
+            utf8("is_image_or_video"),
+            utf8("image_src"),
+            utf8("save_location"),
+            utf8("category"),
+        ],
+        Table::Geo => vec![
+            Field::new("ind", DataType::Int64, false),
+            utf8("country"),
+            Field::new(
+                "coordinates",
+                DataType::List(Arc::new(Field::new("element", DataType::Float64, true))),
+                true,
+            ),
+            Field::new("timestamp", timestamp_type(), true),
+        ],
+        Table::User => vec![
+            Field::new("ind", DataType::Int64, false),
+            utf8("user_name"),
+            Field::new("age", DataType::Int64, true),
+            Field::new("date_joined", timestamp_type(), true),
+        ],
+    };
+    Arc::new(Schema::new(fields))
+}
+
+/// A record's field as text: strings as they are, numbers and booleans as written, anything
+/// else (missing, null, objects, arrays) as null.
+fn text(record: &Value, field: &str) -> Option<String> {
+    match record.get(field)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The raw batch: one nullable text column per raw field, in `raw_columns` order. Records that
+/// are not JSON objects give all-null rows.
+pub fn raw_batch(table: Table, records: &[Value]) -> RecordBatch {
+    let columns = raw_columns(table);
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(*c, DataType::Utf8, true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|c| {
+            let mut b = StringBuilder::with_capacity(records.len(), records.len() * 16);
+            for r in records {
+                b.append_option(text(r, c));
+            }
+            Arc::new(b.finish()) as ArrayRef
+        })
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("raw columns line up")
+}
+
+/// `124k` → 124,000; `1.5k` → 1,500; `2M` → 2,000,000; digits as they are; anything else null.
+pub fn follower_count(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (number, factor) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 1_000.0),
+        b'M' | b'm' => (&s[..s.len() - 1], 1_000_000.0),
+        _ => (s, 1.0),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    if factor == 1.0 {
+        return number.parse::<i64>().ok();
+    }
+    let n: f64 = number.parse().ok()?;
+    let v = (n * factor).round();
+    (v.is_finite() && v <= i64::MAX as f64).then_some(v as i64)
+}
+
+/// An integer key or count: `12`, `12.0`; anything else null.
+fn integer(s: &str) -> Option<i64> {
+    let s = s.trim();
+    s.parse::<i64>().ok().or_else(|| {
+        let f: f64 = s.parse().ok()?;
+        (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    })
+}
+
+fn micros(s: &str) -> Option<i64> {
+    Some(parse_datetime(s.trim())?.and_utc().timestamp_micros())
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a deltalake::arrow::array::StringArray> {
+    batch
+        .column_by_name(name)?
+        .as_any()
+        .downcast_ref::<deltalake::arrow::array::StringArray>()
+}
+
+/// Reads column `name` of row `i` of a raw batch (null when the column is absent).
+fn get<'a>(batch: &'a RecordBatch, name: &str, i: usize) -> Option<&'a str> {
+    let c = column(batch, name)?;
+    (!c.is_null(i)).then(|| c.value(i))
+}
+
+fn is_placeholder(column: &str, value: &str) -> bool {
+    value.is_empty()
+        || PLACEHOLDERS
+            .iter()
+            .any(|(c, p)| *c == column && *p == value)
+}
+
+/// Cleans a raw batch of `table` (spec §4). Rows without a usable key are dropped: a row is
+/// identified by `ind`, and one without it could never be updated again.
+pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
+    let n = raw.num_rows();
+    let key_column = table.key_column();
+    let keep: Vec<usize> = (0..n)
+        .filter(|i| get(raw, key_column, *i).and_then(integer).is_some())
+        .collect();
+    let mut ind = Int64Builder::with_capacity(keep.len());
+    for i in &keep {
+        ind.append_value(get(raw, key_column, *i).and_then(integer).expect("kept rows have keys"));
+    }
+    let text_col = |name: &str| -> ArrayRef {
+        let mut b = StringBuilder::new();
+        for i in &keep {
+            b.append_option(get(raw, name, *i).filter(|v| !is_placeholder(name, v)));
+        }
+        Arc::new(b.finish())
+    };
+    let columns: Vec<ArrayRef> = match table {
+        Table::Pin => {
+            let mut followers = Int64Builder::with_capacity(keep.len());
+            let mut save = StringBuilder::new();
+            for i in &keep {
+                followers.append_option(
+                    get(raw, "follower_count", *i)
+                        .filter(|v| !is_placeholder("follower_count", v))
+                        .and_then(follower_count),
+                );
+                save.append_option(
+                    get(raw, "save_location", *i)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| v.strip_prefix("Local save in ").unwrap_or(v)),
+                );
+            }
+            vec![
+                Arc::new(ind.finish()),
+                text_col("unique_id"),
+                text_col("title"),
+                text_col("description"),
+                Arc::new(followers.finish()),
+                text_col("poster_name"),
+                text_col("tag_list"),
+                text_col("is_image_or_video"),
+                text_col("image_src"),
+                Arc::new(save.finish()),
+                text_col("category"),
+            ]
+        }
+        Table::Geo => {
+            let mut coordinates = ListBuilder::new(Float64Builder::new())
+                .with_field(Arc::new(Field::new("element", DataType::Float64, true)));
+            let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+            for i in &keep {
+                let number = |c: &str| get(raw, c, *i).and_then(|v| v.trim().parse::<f64>().ok());
+                match (number("latitude"), number("longitude")) {
+                    (None, None) => coordinates.append_null(),
+                    (lat, lon) => {
+                        coordinates.values().append_option(lat);
+                        coordinates.values().append_option(lon);
+                        coordinates.append(true);
+                    }
+                }
+                ts.append_option(get(raw, "timestamp", *i).and_then(micros));
+            }
+            vec![
+                Arc::new(ind.finish()),
+                text_col("country"),
+                Arc::new(coordinates.finish()),
+                Arc::new(ts.finish()),
+            ]
+        }
+        Table::User => {
+            let mut name = StringBuilder::new();
+            let mut age = Int64Builder::new();
+            let mut joined = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+            for i in &keep {
+                let first = get(raw, "first_name", *i).filter(|v| !v.is_empty());
+                let last = get(raw, "last_name", *i).filter(|v| !v.is_empty());
+                name.append_option(match (first, last) {
+                    (Some(f), Some(l)) => Some(format!("{f} {l}")),
+                    _ => None,
+                });
+                age.append_option(get(raw, "age", *i).and_then(integer));
+                joined.append_option(get(raw, "date_joined", *i).and_then(micros));
+            }
+            vec![
+                Arc::new(ind.finish()),
+                Arc::new(name.finish()),
+                Arc::new(age.finish()),
+                Arc::new(joined.finish()),
+            ]
+        }
+    };
+    RecordBatch::try_new(schema(table), columns).expect("cleaned columns match the schema")
+}
+
+/// Keeps the last row of each `ind` (a record seen twice leaves one row), in first-seen order.
+pub fn dedupe_by_ind(batch: &RecordBatch) -> RecordBatch {
+    use deltalake::arrow::array::{Array, Int64Array, UInt32Array};
+    let ind = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("ind is the first column");
+    let mut last = std::collections::HashMap::with_capacity(ind.len());
+    for i in 0..ind.len() {
+        last.insert(ind.value(i), i as u32);
+    }
+    if last.len() == ind.len() {
+        return batch.clone();
+    }
+    let mut rows: Vec<u32> = last.into_values().collect();
+    rows.sort_unstable();
+    let take = UInt32Array::from(rows);
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| deltalake::arrow::compute::take(c.as_ref(), &take, None).expect("take"))
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns).expect("same schema")
+}
