@@ -148,6 +148,32 @@ pub enum WorkerCommand {
     RestProxy(RestProxyArgs),
     /// Runs an S3 sink connector configuration: one object per flush, offsets committed after.
     S3Sink(S3SinkArgs),
+    /// The daily batch: new sink objects → cleaning → Delta tables → the 8 answers and a report.
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BatchArgs {
+    /// The bucket the S3 sink writes to.
+    #[arg(long)]
+    pub bucket: String,
+    #[arg(long, value_parser = parse_uid)]
+    pub uid: String,
+    /// Where the Delta tables go: a directory or `s3://BUCKET/PREFIX`.
+    #[arg(long)]
+    pub out: String,
+    /// Where the report (report.md, report.html, results/*.json) goes (default: OUT/report for a
+    /// local OUT, else ./pinctl-report).
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Objects per transaction (bounds memory).
+    #[arg(long, default_value_t = 5000)]
+    pub chunk: usize,
+    /// The sink's `topics.dir`.
+    #[arg(long, default_value = "topics")]
+    pub topics_dir: String,
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -6,7 +6,13 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PINCTL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+                .unwrap_or_else(|_| {
+                    // delta-rs and its kernel log every table probe; their failures reach us as
+                    // errors with context anyway.
+                    tracing_subscriber::EnvFilter::new(format!(
+                        "{filter},buoyant_kernel=off,delta_kernel=off,deltalake_core=error,deltalake_aws=warn,datafusion=warn"
+                    ))
+                }),
         )
         .with_writer(std::io::stderr)
         .with_target(false)

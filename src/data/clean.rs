@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use deltalake::arrow::record_batch::RecordBatch;
@@ -153,7 +154,10 @@ fn micros(s: &str) -> Option<i64> {
     Some(parse_datetime(s.trim())?.and_utc().timestamp_micros())
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a deltalake::arrow::array::StringArray> {
+fn column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Option<&'a deltalake::arrow::array::StringArray> {
     batch
         .column_by_name(name)?
         .as_any()
@@ -183,7 +187,11 @@ pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
         .collect();
     let mut ind = Int64Builder::with_capacity(keep.len());
     for i in &keep {
-        ind.append_value(get(raw, key_column, *i).and_then(integer).expect("kept rows have keys"));
+        ind.append_value(
+            get(raw, key_column, *i)
+                .and_then(integer)
+                .expect("kept rows have keys"),
+        );
     }
     let text_col = |name: &str| -> ArrayRef {
         let mut b = StringBuilder::new();

@@ -1,9 +1,13 @@
 //! The data plane's data: the three source tables (spec §1), the deterministic generator that
 //! writes them, and the sources the posting emulator reads them from.
 
+pub mod clean;
+pub mod delta;
 pub mod generate;
 pub mod pyrandom;
+pub mod queries;
 pub mod record;
+pub mod report;
 pub mod store;
 pub mod vocabulary;
 

@@ -3,7 +3,8 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, WorkerCommand,
+    BatchArgs, BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs,
+    WorkerCommand,
 };
 use crate::commands::Exit;
 use crate::data::store::{Location, Reader};
@@ -66,6 +67,7 @@ pub async fn worker(global: &Global, cmd: &WorkerCommand) -> Result<Exit> {
         WorkerCommand::Emit(args) => emit(global, args).await,
         WorkerCommand::RestProxy(args) => rest_proxy(args).await,
         WorkerCommand::S3Sink(args) => s3_sink(args).await,
+        WorkerCommand::Batch(args) => batch(global, args).await,
     }
 }
 
@@ -191,6 +193,42 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                 ratio(1, 0),
                 ratio(3, 2)
             );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn batch(global: &Global, args: &BatchArgs) -> Result<Exit> {
+    use crate::workers::batch;
+    let report_dir = args.report_dir.clone().unwrap_or_else(|| {
+        if args.out.contains("://") {
+            std::path::PathBuf::from("pinctl-report")
+        } else {
+            std::path::Path::new(&args.out).join("report")
+        }
+    });
+    let summary = batch::run(batch::BatchConfig {
+        bucket: args.bucket.clone(),
+        uid: args.uid.clone(),
+        out: args.out.clone(),
+        report_dir,
+        chunk: args.chunk,
+        topics_dir: args.topics_dir.clone(),
+        region: args.region.clone(),
+    })
+    .await?;
+    if global.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        for (table, rows) in &summary.rows {
+            eprintln!(
+                "{table}: {rows} rows ({} new objects, {} records)",
+                summary.objects.get(table).copied().unwrap_or(0),
+                summary.records.get(table).copied().unwrap_or(0)
+            );
+        }
+        if let Some(r) = &summary.report {
+            eprintln!("report: {}", r.display());
         }
     }
     Ok(Exit::Ok)

@@ -1,6 +1,7 @@
 //! The pipeline's bundled workers: thin loops around the data code, each a `pinctl worker`
 //! subcommand that `up` deploys onto the EC2 client (and the local twin runs as processes).
 
+pub mod batch;
 pub mod bench;
 pub mod command;
 pub mod emit;

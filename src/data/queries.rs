@@ -1,0 +1,198 @@
+//! The eight analysis queries of spec §5, as SQL over the cleaned tables registered as `pin_table`,
+//! `geo_table` and `user_table` in a DataFusion session. Inner joins on `ind`; rows with a null grouping or
+//! measured column are left out; ties in "most popular" keep every tied row; medians are exact,
+//! the lower middle value for an even count; output sorted by the grouping columns.
+
+/// The age group of `age`, or NULL under 18.
+const AGE_GROUP: &str = "CASE WHEN u.age BETWEEN 18 AND 24 THEN '18-24' \
+     WHEN u.age BETWEEN 25 AND 35 THEN '25-35' \
+     WHEN u.age BETWEEN 36 AND 50 THEN '36-50' \
+     WHEN u.age > 50 THEN '+50' END";
+
+/// The natural order of the age groups.
+const AGE_ORDER: &str = "CASE age_group WHEN '18-24' THEN 1 WHEN '25-35' THEN 2 \
+     WHEN '36-50' THEN 3 ELSE 4 END";
+
+pub struct Query {
+    /// `q1` ... `q8`, `q3a`, `q3b`: the name of its result table and files.
+    pub id: &'static str,
+    pub question: &'static str,
+    pub sql: String,
+}
+
+/// The queries, in the spec's order.
+pub fn all() -> Vec<Query> {
+    let pin_user = format!(
+        "SELECT {AGE_GROUP} AS age_group, p.category, p.follower_count, \
+         CAST(date_part('year', u.date_joined) AS BIGINT) AS join_year \
+         FROM pin_table p JOIN user_table u ON p.ind = u.ind"
+    );
+    vec![
+        Query {
+            id: "q1",
+            question: "The most popular category in each country",
+            sql: "WITH c AS (SELECT g.country, p.category, COUNT(*) AS category_count \
+                  FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
+                  WHERE g.country IS NOT NULL AND p.category IS NOT NULL \
+                  GROUP BY g.country, p.category), \
+                  r AS (SELECT *, RANK() OVER (PARTITION BY country ORDER BY category_count DESC) AS rk FROM c) \
+                  SELECT country, category, category_count FROM r WHERE rk = 1 \
+                  ORDER BY country, category"
+                .into(),
+        },
+        Query {
+            id: "q2",
+            question: "Posts per category per year, 2018-2022",
+            sql: "SELECT CAST(date_part('year', g.timestamp) AS BIGINT) AS post_year, p.category, \
+                  COUNT(*) AS category_count \
+                  FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
+                  WHERE g.timestamp IS NOT NULL AND p.category IS NOT NULL \
+                  AND date_part('year', g.timestamp) BETWEEN 2018 AND 2022 \
+                  GROUP BY 1, 2 ORDER BY post_year, category"
+                .into(),
+        },
+        Query {
+            id: "q3a",
+            question: "The poster with the most followers in each country",
+            sql: "WITH x AS (SELECT g.country, p.poster_name, p.follower_count, \
+                  RANK() OVER (PARTITION BY g.country ORDER BY p.follower_count DESC) AS rk \
+                  FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
+                  WHERE g.country IS NOT NULL AND p.poster_name IS NOT NULL AND p.follower_count IS NOT NULL) \
+                  SELECT DISTINCT country, poster_name, follower_count FROM x WHERE rk = 1 \
+                  ORDER BY country, poster_name, follower_count"
+                .into(),
+        },
+        Query {
+            id: "q3b",
+            question: "The country whose top poster has the most followers",
+            sql: "WITH top AS (SELECT g.country, MAX(p.follower_count) AS follower_count \
+                  FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
+                  WHERE g.country IS NOT NULL AND p.poster_name IS NOT NULL AND p.follower_count IS NOT NULL \
+                  GROUP BY g.country) \
+                  SELECT country, follower_count FROM top \
+                  WHERE follower_count = (SELECT MAX(follower_count) FROM top) \
+                  ORDER BY country"
+                .into(),
+        },
+        Query {
+            id: "q4",
+            question: "The most popular category in each age group",
+            sql: format!(
+                "WITH x AS ({pin_user}), \
+                 c AS (SELECT age_group, category, COUNT(*) AS category_count FROM x \
+                 WHERE age_group IS NOT NULL AND category IS NOT NULL GROUP BY age_group, category), \
+                 r AS (SELECT *, RANK() OVER (PARTITION BY age_group ORDER BY category_count DESC) AS rk FROM c) \
+                 SELECT age_group, category, category_count FROM r WHERE rk = 1 \
+                 ORDER BY {AGE_ORDER}, category"
+            ),
+        },
+        Query {
+            id: "q5",
+            question: "Median follower count per age group",
+            sql: format!(
+                "WITH x AS ({pin_user}), \
+                 m AS (SELECT age_group, follower_count, \
+                 ROW_NUMBER() OVER (PARTITION BY age_group ORDER BY follower_count) AS rn, \
+                 COUNT(*) OVER (PARTITION BY age_group) AS n \
+                 FROM x WHERE age_group IS NOT NULL AND follower_count IS NOT NULL) \
+                 SELECT age_group, follower_count AS median_follower_count FROM m \
+                 WHERE rn = (n + 1) / 2 ORDER BY {AGE_ORDER}"
+            ),
+        },
+        Query {
+            id: "q6",
+            question: "Users joined per year, 2015-2020",
+            sql: "SELECT CAST(date_part('year', u.date_joined) AS BIGINT) AS post_year, \
+                  COUNT(*) AS number_users_joined FROM user_table u \
+                  WHERE u.date_joined IS NOT NULL AND date_part('year', u.date_joined) BETWEEN 2015 AND 2020 \
+                  GROUP BY 1 ORDER BY post_year"
+                .into(),
+        },
+        Query {
+            id: "q7",
+            question: "Median follower count by join year, 2015-2020",
+            sql: format!(
+                "WITH x AS ({pin_user}), \
+                 m AS (SELECT join_year, follower_count, \
+                 ROW_NUMBER() OVER (PARTITION BY join_year ORDER BY follower_count) AS rn, \
+                 COUNT(*) OVER (PARTITION BY join_year) AS n \
+                 FROM x WHERE join_year BETWEEN 2015 AND 2020 AND follower_count IS NOT NULL) \
+                 SELECT join_year AS post_year, follower_count AS median_follower_count FROM m \
+                 WHERE rn = (n + 1) / 2 ORDER BY post_year"
+            ),
+        },
+        Query {
+            id: "q8",
+            question: "Median follower count by age group and join year, 2015-2020",
+            sql: format!(
+                "WITH x AS ({pin_user}), \
+                 m AS (SELECT age_group, join_year, follower_count, \
+                 ROW_NUMBER() OVER (PARTITION BY age_group, join_year ORDER BY follower_count) AS rn, \
+                 COUNT(*) OVER (PARTITION BY age_group, join_year) AS n \
+                 FROM x WHERE age_group IS NOT NULL AND join_year BETWEEN 2015 AND 2020 \
+                 AND follower_count IS NOT NULL) \
+                 SELECT age_group, join_year AS post_year, follower_count AS median_follower_count FROM m \
+                 WHERE rn = (n + 1) / 2 ORDER BY {AGE_ORDER}, post_year"
+            ),
+        },
+    ]
+}
+
+use deltalake::arrow::array::{Array, Float64Array, Int64Array, StringArray};
+use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::SessionContext;
+use serde_json::{Map, Value};
+
+/// Runs every query on the session's `pin_table`, `geo_table`, `user_table`.
+pub async fn run_all(
+    ctx: &SessionContext,
+) -> Result<Vec<(Query, Vec<RecordBatch>)>, deltalake::datafusion::error::DataFusionError> {
+    let mut out = vec![];
+    for q in all() {
+        let batches = ctx.sql(&q.sql).await?.collect().await?;
+        out.push((q, batches));
+    }
+    Ok(out)
+}
+
+/// The result rows as JSON objects (integers stay integers, text stays text).
+pub fn rows(batches: &[RecordBatch]) -> (Vec<String>, Vec<Map<String, Value>>) {
+    let mut columns = vec![];
+    let mut rows = vec![];
+    for b in batches {
+        let schema = b.schema();
+        columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+        for i in 0..b.num_rows() {
+            let mut row = Map::new();
+            for (c, field) in schema.fields().iter().enumerate() {
+                let a = b.column(c);
+                let v = if a.is_null(i) {
+                    Value::Null
+                } else {
+                    match field.data_type() {
+                        DataType::Int64 => a
+                            .as_any()
+                            .downcast_ref::<Int64Array>()
+                            .map_or(Value::Null, |x| Value::from(x.value(i))),
+                        DataType::Float64 => a
+                            .as_any()
+                            .downcast_ref::<Float64Array>()
+                            .map_or(Value::Null, |x| Value::from(x.value(i))),
+                        DataType::Utf8 => a
+                            .as_any()
+                            .downcast_ref::<StringArray>()
+                            .map_or(Value::Null, |x| Value::from(x.value(i))),
+                        _ => Value::String(
+                            deltalake::arrow::util::display::array_value_to_string(a, i)
+                                .unwrap_or_default(),
+                        ),
+                    }
+                };
+                row.insert(field.name().clone(), v);
+            }
+            rows.push(row);
+        }
+    }
+    (columns, rows)
+}

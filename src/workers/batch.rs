@@ -1,0 +1,297 @@
+//! `pinctl worker batch`: what the course's Databricks notebooks did, daily from the DAG. Reads
+//! the sink's objects under `topics/<uid>.{pin,geo,user}/` that it has not processed yet, cleans
+//! them, upserts `<uid>_{pin,geo,user}_table` by `ind`, then answers the 8 questions of spec §5
+//! and writes each answer as a Delta table, as JSON, and into one report (Markdown and HTML).
+//!
+//! Progress — the last object key processed per topic partition — is committed with the rows it
+//! produced, so a run killed at any point is resumed by the next one without a row twice, and a
+//! run with nothing new writes nothing. Objects are read a chunk at a time: memory does not grow
+//! with the number of objects.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use deltalake::datafusion::prelude::SessionContext;
+use serde_json::{json, Value};
+
+use crate::data::clean;
+use crate::data::delta::{self, DeltaRoot};
+use crate::data::queries;
+use crate::data::record::Table;
+use crate::data::report::{self, Answer};
+
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    pub bucket: String,
+    pub uid: String,
+    /// Where the tables go: a local directory or `s3://bucket/prefix`.
+    pub out: String,
+    /// Where the report files go (local directory).
+    pub report_dir: PathBuf,
+    /// Objects per transaction.
+    pub chunk: usize,
+    pub topics_dir: String,
+    pub region: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct BatchSummary {
+    pub objects: BTreeMap<String, u64>,
+    pub records: BTreeMap<String, u64>,
+    pub malformed_lines: u64,
+    pub rows: BTreeMap<String, u64>,
+    pub queries_rerun: bool,
+    pub report: Option<PathBuf>,
+}
+
+pub fn table_name(uid: &str, table: Table) -> String {
+    format!("{uid}_{}_table", table.suffix())
+}
+
+/// Lists keys under `prefix` after `start_after`, in key order.
+async fn list_after(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let mut keys = vec![];
+    let mut token = None;
+    loop {
+        let mut req = s3.list_objects_v2().bucket(bucket).prefix(prefix);
+        if let Some(s) = start_after {
+            req = req.start_after(s);
+        }
+        let out = req
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "listing s3://{bucket}/{prefix}: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                )
+            })?;
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        match out.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => return Ok(keys),
+        }
+    }
+}
+
+/// The partition directories of a topic (`.../partition=N/`).
+async fn partitions(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    topic_prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(topic_prefix)
+        .delimiter("/")
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "listing s3://{bucket}/{topic_prefix}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix().map(str::to_string))
+        .collect())
+}
+
+async fn fetch_all(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    keys: &[String],
+) -> anyhow::Result<Vec<(String, bytes::Bytes)>> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, key) in keys.iter().enumerate() {
+        let (s3, bucket, key, permits) =
+            (s3.clone(), bucket.to_string(), key.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _p = permits.acquire_owned().await?;
+            let out = s3
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "reading s3://{bucket}/{key}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )
+                })?;
+            let body = out.body.collect().await?.into_bytes();
+            anyhow::Ok((i, key, body))
+        });
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    while let Some(r) = tasks.join_next().await {
+        out.push(r??);
+    }
+    out.sort_by_key(|(i, _, _)| *i);
+    Ok(out.into_iter().map(|(_, k, b)| (k, b)).collect())
+}
+
+/// Brings one table up to date with the sink's objects; returns (objects, records) processed.
+async fn ingest(
+    config: &BatchConfig,
+    s3: &aws_sdk_s3::Client,
+    root: &DeltaRoot,
+    table: Table,
+    summary: &mut BatchSummary,
+) -> anyhow::Result<bool> {
+    let name = table_name(&config.uid, table);
+    let mut delta_table = root.open(&name, &clean::schema(table)).await?;
+    let mut progress: BTreeMap<String, String> = match delta::progress(&delta_table).await? {
+        Some(Value::Object(m)) => m
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let topic_prefix = format!("{}/{}.{}/", config.topics_dir, config.uid, table.suffix());
+    let mut changed = false;
+    for partition in partitions(s3, &config.bucket, &topic_prefix).await? {
+        let after = progress.get(&partition).cloned();
+        let keys = list_after(s3, &config.bucket, &partition, after.as_deref()).await?;
+        for chunk in keys.chunks(config.chunk.max(1)) {
+            let objects = fetch_all(s3, &config.bucket, chunk).await?;
+            let mut records = vec![];
+            for (key, body) in &objects {
+                for (n, line) in body.split(|b| *b == b'\n').enumerate() {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match serde_json::from_slice::<Value>(line) {
+                        Ok(v) => records.push(v),
+                        Err(e) => {
+                            summary.malformed_lines += 1;
+                            tracing::warn!(
+                                "s3://{}/{key}:{}: not JSON, skipped: {e}",
+                                config.bucket,
+                                n + 1
+                            );
+                        }
+                    }
+                }
+            }
+            let cleaned =
+                clean::dedupe_by_ind(&clean::clean(table, &clean::raw_batch(table, &records)));
+            *summary.objects.entry(name.clone()).or_default() += objects.len() as u64;
+            *summary.records.entry(name.clone()).or_default() += records.len() as u64;
+            progress.insert(
+                partition.clone(),
+                chunk.last().expect("a chunk is not empty").clone(),
+            );
+            delta_table = delta::upsert(delta_table, cleaned, json!(progress)).await?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// Registers the three cleaned tables for the queries.
+async fn session(root: &DeltaRoot, uid: &str) -> anyhow::Result<(SessionContext, Vec<i64>)> {
+    let ctx = SessionContext::new();
+    let mut versions = vec![];
+    for t in Table::ALL {
+        let table = root.open(&table_name(uid, t), &clean::schema(t)).await?;
+        versions.push(table.version().map_or(-1, |v| v as i64));
+        let provider = table.table_provider().await?;
+        ctx.register_table(format!("{}_table", t.suffix()), provider)?;
+    }
+    Ok((ctx, versions))
+}
+
+pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
+    let s3 = crate::aws::client::worker_s3(config.region.as_deref()).await;
+    let root = DeltaRoot::new(&config.out)?;
+    let mut summary = BatchSummary::default();
+    for t in Table::ALL {
+        ingest(&config, &s3, &root, t, &mut summary).await?;
+    }
+    let (ctx, versions) = session(&root, &config.uid).await?;
+    // The answers are recomputed only when a cleaned table changed since they were written.
+    let results = DeltaRoot::new(&format!("{}/results", config.out.trim_end_matches('/')))?;
+    let marker = json!({"sources": versions});
+    let mut answers = vec![];
+    let mut rerun = false;
+    for (q, batches) in queries::run_all(&ctx).await? {
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => ctx.sql(&q.sql).await?.schema().inner().clone(),
+        };
+        let existing = results.open(q.id, &schema).await?;
+        if delta::progress(&existing).await?.as_ref() != Some(&marker) {
+            rerun = true;
+            let table = results.overwrite(q.id, &schema, batches.clone()).await?;
+            // Mark which table versions these answers come from (an empty commit).
+            let empty = deltalake::arrow::record_batch::RecordBatch::new_empty(schema.clone());
+            delta::upsert(table, empty, marker.clone()).await?;
+        }
+        let (columns, rows) = queries::rows(&batches);
+        answers.push(Answer {
+            id: q.id.to_string(),
+            question: q.question.to_string(),
+            columns,
+            rows,
+        });
+    }
+    for t in Table::ALL {
+        let table = root
+            .open(&table_name(&config.uid, t), &clean::schema(t))
+            .await?;
+        let n = ctx
+            .sql(&format!("SELECT COUNT(*) FROM {}_table", t.suffix()))
+            .await?
+            .collect()
+            .await?;
+        let count = n
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<deltalake::arrow::array::Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .unwrap_or(0);
+        let _ = table;
+        summary
+            .rows
+            .insert(table_name(&config.uid, t), count as u64);
+    }
+    summary.queries_rerun = rerun;
+    std::fs::create_dir_all(&config.report_dir)?;
+    let json_dir = config.report_dir.join("results");
+    std::fs::create_dir_all(&json_dir)?;
+    for a in &answers {
+        std::fs::write(
+            json_dir.join(format!("{}.json", a.id)),
+            serde_json::to_string_pretty(&a.rows)? + "\n",
+        )?;
+    }
+    std::fs::write(
+        config.report_dir.join("report.md"),
+        report::markdown(&answers),
+    )?;
+    let html = config.report_dir.join("report.html");
+    std::fs::write(&html, report::html(&answers))?;
+    summary.report = Some(html);
+    Ok(summary)
+}
