@@ -303,3 +303,239 @@ pub fn dedupe_by_ind(batch: &RecordBatch) -> RecordBatch {
         .collect();
     RecordBatch::try_new(batch.schema(), columns).expect("same schema")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::{Int64Array, ListArray, StringArray, TimestampMicrosecondArray};
+    use serde_json::json;
+
+    fn strings(b: &RecordBatch, c: &str) -> Vec<Option<String>> {
+        let a = b
+            .column_by_name(c)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+            .collect()
+    }
+
+    fn ints(b: &RecordBatch, c: &str) -> Vec<Option<i64>> {
+        let a = b
+            .column_by_name(c)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+            .collect()
+    }
+
+    fn times(b: &RecordBatch, c: &str) -> Vec<Option<i64>> {
+        let a = b
+            .column_by_name(c)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+            .collect()
+    }
+
+    fn pins(records: Vec<Value>) -> RecordBatch {
+        clean(Table::Pin, &raw_batch(Table::Pin, &records))
+    }
+
+    #[test]
+    fn follower_counts() {
+        assert_eq!(follower_count("124k"), Some(124_000));
+        assert_eq!(follower_count("1.5k"), Some(1_500));
+        assert_eq!(follower_count("2M"), Some(2_000_000));
+        assert_eq!(follower_count("15M"), Some(15_000_000));
+        assert_eq!(follower_count("987"), Some(987));
+        assert_eq!(follower_count("0"), Some(0));
+        for junk in [
+            "User Info Error",
+            "",
+            "k",
+            "M",
+            "12x",
+            "-5",
+            "1,000",
+            "1e3",
+            "..k",
+            "NaN",
+        ] {
+            assert_eq!(follower_count(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn pin_rules_and_column_order() {
+        let b = pins(vec![
+            json!({"index": 7, "unique_id": "u", "title": "No Title Data Available",
+                "description": "No description available Story format", "poster_name": "User Info Error",
+                "follower_count": "User Info Error", "tag_list": "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
+                "is_image_or_video": "multi-video(story page format)", "image_src": "Image src error.",
+                "downloaded": 0, "save_location": "Local save in /data/art", "category": "art"}),
+            json!({"index": 8, "unique_id": "v", "title": "", "description": "No description available",
+                "poster_name": "Jo", "follower_count": "3k", "tag_list": "a,b", "is_image_or_video": "image",
+                "image_src": "https://x/y.jpg", "downloaded": 1, "save_location": "", "category": "travel",
+                "extra": "ignored"}),
+        ]);
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ind",
+                "unique_id",
+                "title",
+                "description",
+                "follower_count",
+                "poster_name",
+                "tag_list",
+                "is_image_or_video",
+                "image_src",
+                "save_location",
+                "category"
+            ]
+        );
+        assert_eq!(ints(&b, "ind"), [Some(7), Some(8)]);
+        assert_eq!(strings(&b, "title"), [None, None]);
+        assert_eq!(strings(&b, "description"), [None, None]);
+        assert_eq!(strings(&b, "poster_name"), [None, Some("Jo".into())]);
+        assert_eq!(ints(&b, "follower_count"), [None, Some(3000)]);
+        assert_eq!(strings(&b, "tag_list"), [None, Some("a,b".into())]);
+        assert_eq!(
+            strings(&b, "image_src"),
+            [None, Some("https://x/y.jpg".into())]
+        );
+        assert_eq!(
+            strings(&b, "save_location"),
+            [Some("/data/art".into()), None]
+        );
+        assert!(b.column_by_name("downloaded").is_none());
+    }
+
+    #[test]
+    fn geo_and_user_rules() {
+        let g = clean(
+            Table::Geo,
+            &raw_batch(
+                Table::Geo,
+                &[
+                    json!({"ind": 1, "timestamp": "2020-08-28T03:52:47", "latitude": -5.34, "longitude": 12.5, "country": "Aruba"}),
+                    json!({"ind": 2, "timestamp": "2020-08-28 03:52:47", "latitude": "1", "longitude": "x", "country": ""}),
+                    json!({"ind": 3, "timestamp": "28/08/2020", "country": "Chad"}),
+                ],
+            ),
+        );
+        let names: Vec<String> = g
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["ind", "country", "coordinates", "timestamp"]);
+        let at = chrono::NaiveDate::from_ymd_opt(2020, 8, 28)
+            .unwrap()
+            .and_hms_opt(3, 52, 47)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        assert_eq!(times(&g, "timestamp"), [Some(at), Some(at), None]);
+        assert_eq!(
+            strings(&g, "country"),
+            [Some("Aruba".into()), None, Some("Chad".into())]
+        );
+        let coords = g
+            .column_by_name("coordinates")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        let first = coords.value(0);
+        let first = first
+            .as_any()
+            .downcast_ref::<deltalake::arrow::array::Float64Array>()
+            .unwrap();
+        assert_eq!((first.value(0), first.value(1)), (-5.34, 12.5));
+        assert!(coords.is_null(2));
+
+        let u = clean(
+            Table::User,
+            &raw_batch(
+                Table::User,
+                &[
+                    json!({"ind": 1, "first_name": "Ada", "last_name": "Lovelace", "age": 36, "date_joined": "2016-01-02T03:04:05"}),
+                    json!({"ind": 2, "first_name": "Ada", "age": "old", "date_joined": "never"}),
+                ],
+            ),
+        );
+        let names: Vec<String> = u
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["ind", "user_name", "age", "date_joined"]);
+        assert_eq!(
+            strings(&u, "user_name"),
+            [Some("Ada Lovelace".into()), None]
+        );
+        assert_eq!(ints(&u, "age"), [Some(36), None]);
+        assert_eq!(times(&u, "date_joined")[1], None);
+    }
+
+    #[test]
+    fn malformed_records_become_nulls_or_are_dropped_never_a_panic() {
+        let junk = vec![
+            json!(null),
+            json!(3),
+            json!("text"),
+            json!([1, 2]),
+            json!({}),
+            json!({"index": "not a number"}),
+            json!({"index": {"nested": 1}}),
+            json!({"index": 1.0, "follower_count": 5, "title": ["a"], "category": true}),
+            json!({"index": "12", "follower_count": {"k": 1}}),
+        ];
+        for t in Table::ALL {
+            let b = clean(t, &raw_batch(t, &junk));
+            assert_eq!(b.schema(), schema(t));
+        }
+        let b = pins(junk);
+        assert_eq!(
+            ints(&b, "ind"),
+            [Some(1), Some(12)],
+            "rows without a usable key are dropped"
+        );
+        assert_eq!(ints(&b, "follower_count"), [Some(5), None]);
+        assert_eq!(strings(&b, "title"), [None, None]);
+        assert_eq!(strings(&b, "category"), [Some("true".into()), None]);
+    }
+
+    #[test]
+    fn one_row_per_ind_the_last_one_wins() {
+        let b = pins(vec![
+            json!({"index": 1, "title": "first"}),
+            json!({"index": 2, "title": "other"}),
+            json!({"index": 1, "title": "again"}),
+        ]);
+        let d = dedupe_by_ind(&b);
+        assert_eq!(ints(&d, "ind"), [Some(2), Some(1)]);
+        assert_eq!(
+            strings(&d, "title"),
+            [Some("other".into()), Some("again".into())]
+        );
+    }
+}

@@ -196,3 +196,229 @@ pub fn rows(batches: &[RecordBatch]) -> (Vec<String>, Vec<Map<String, Value>>) {
     }
     (columns, rows)
 }
+
+/// Registers cleaned batches as the three tables (for tests and the stream job's checks).
+pub fn register(
+    ctx: &SessionContext,
+    pin: RecordBatch,
+    geo: RecordBatch,
+    user: RecordBatch,
+) -> Result<(), deltalake::datafusion::error::DataFusionError> {
+    use deltalake::datafusion::datasource::MemTable;
+    use std::sync::Arc;
+    for (name, batch) in [("pin_table", pin), ("geo_table", geo), ("user_table", user)] {
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        ctx.register_table(name, Arc::new(table))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::clean::{clean, raw_batch};
+    use crate::data::record::Table;
+    use serde_json::json;
+
+    /// A fixture worked out by hand: ties, an even count, nulls, year edges, age edges.
+    fn fixture() -> SessionContext {
+        // ind: (country, category, timestamp, poster, followers, age, joined)
+        let rows = [
+            (
+                1,
+                "A",
+                "art",
+                "2018-01-01T00:00:00",
+                "P1",
+                "10k",
+                24,
+                "2015-06-01T00:00:00",
+            ),
+            (
+                2,
+                "A",
+                "art",
+                "2018-05-05T00:00:00",
+                "P1",
+                "10k",
+                25,
+                "2015-07-01T00:00:00",
+            ),
+            (
+                3,
+                "A",
+                "travel",
+                "2022-12-31T23:59:59",
+                "P2",
+                "5k",
+                35,
+                "2016-01-01T00:00:00",
+            ),
+            (
+                4,
+                "B",
+                "art",
+                "2017-12-31T23:59:59",
+                "P3",
+                "2M",
+                36,
+                "2016-02-01T00:00:00",
+            ),
+            (
+                5,
+                "B",
+                "travel",
+                "2023-01-01T00:00:00",
+                "P4",
+                "2M",
+                50,
+                "2017-03-01T00:00:00",
+            ),
+            (
+                6,
+                "",
+                "art",
+                "2019-03-03T00:00:00",
+                "P6",
+                "User Info Error",
+                51,
+                "2014-12-31T23:59:59",
+            ),
+            (
+                7,
+                "C",
+                "quotes",
+                "2020-02-02T00:00:00",
+                "P5",
+                "2000000",
+                17,
+                "2020-01-01T00:00:00",
+            ),
+            (
+                9,
+                "A",
+                "",
+                "2018-02-02T00:00:00",
+                "P9",
+                "User Info Error",
+                40,
+                "2016-05-05T00:00:00",
+            ),
+        ];
+        let mut pins = vec![];
+        let mut geos = vec![];
+        let mut users = vec![];
+        for (ind, country, category, ts, poster, followers, age, joined) in rows {
+            pins.push(json!({"index": ind, "category": category, "poster_name": poster, "follower_count": followers}));
+            geos.push(json!({"ind": ind, "country": country, "timestamp": ts, "latitude": 1.0, "longitude": 2.0}));
+            users.push(json!({"ind": ind, "first_name": "F", "last_name": "L", "age": age, "date_joined": joined}));
+        }
+        // A user without a post, joined outside 2015-2020.
+        users.push(json!({"ind": 8, "first_name": "F", "last_name": "L", "age": 30, "date_joined": "2021-01-01T00:00:00"}));
+        let ctx = SessionContext::new();
+        register(
+            &ctx,
+            clean(Table::Pin, &raw_batch(Table::Pin, &pins)),
+            clean(Table::Geo, &raw_batch(Table::Geo, &geos)),
+            clean(Table::User, &raw_batch(Table::User, &users)),
+        )
+        .unwrap();
+        ctx
+    }
+
+    async fn answers() -> std::collections::BTreeMap<&'static str, Vec<Value>> {
+        let ctx = fixture();
+        run_all(&ctx)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(q, b)| (q.id, rows(&b).1.into_iter().map(Value::Object).collect()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_answers_worked_out_by_hand() {
+        let a = answers().await;
+        assert_eq!(
+            a["q1"],
+            vec![
+                json!({"country": "A", "category": "art", "category_count": 2}),
+                json!({"country": "B", "category": "art", "category_count": 1}),
+                json!({"country": "B", "category": "travel", "category_count": 1}),
+                json!({"country": "C", "category": "quotes", "category_count": 1}),
+            ]
+        );
+        assert_eq!(
+            a["q2"],
+            vec![
+                json!({"post_year": 2018, "category": "art", "category_count": 2}),
+                json!({"post_year": 2019, "category": "art", "category_count": 1}),
+                json!({"post_year": 2020, "category": "quotes", "category_count": 1}),
+                json!({"post_year": 2022, "category": "travel", "category_count": 1}),
+            ]
+        );
+        assert_eq!(
+            a["q3a"],
+            vec![
+                json!({"country": "A", "poster_name": "P1", "follower_count": 10000}),
+                json!({"country": "B", "poster_name": "P3", "follower_count": 2000000}),
+                json!({"country": "B", "poster_name": "P4", "follower_count": 2000000}),
+                json!({"country": "C", "poster_name": "P5", "follower_count": 2000000}),
+            ]
+        );
+        assert_eq!(
+            a["q3b"],
+            vec![
+                json!({"country": "B", "follower_count": 2000000}),
+                json!({"country": "C", "follower_count": 2000000}),
+            ]
+        );
+        assert_eq!(
+            a["q4"],
+            vec![
+                json!({"age_group": "18-24", "category": "art", "category_count": 1}),
+                json!({"age_group": "25-35", "category": "art", "category_count": 1}),
+                json!({"age_group": "25-35", "category": "travel", "category_count": 1}),
+                json!({"age_group": "36-50", "category": "art", "category_count": 1}),
+                json!({"age_group": "36-50", "category": "travel", "category_count": 1}),
+                json!({"age_group": "+50", "category": "art", "category_count": 1}),
+            ]
+        );
+        assert_eq!(
+            a["q5"],
+            vec![
+                json!({"age_group": "18-24", "median_follower_count": 10000}),
+                json!({"age_group": "25-35", "median_follower_count": 5000}),
+                json!({"age_group": "36-50", "median_follower_count": 2000000}),
+            ]
+        );
+        assert_eq!(
+            a["q6"],
+            vec![
+                json!({"post_year": 2015, "number_users_joined": 2}),
+                json!({"post_year": 2016, "number_users_joined": 3}),
+                json!({"post_year": 2017, "number_users_joined": 1}),
+                json!({"post_year": 2020, "number_users_joined": 1}),
+            ]
+        );
+        assert_eq!(
+            a["q7"],
+            vec![
+                json!({"post_year": 2015, "median_follower_count": 10000}),
+                json!({"post_year": 2016, "median_follower_count": 5000}),
+                json!({"post_year": 2017, "median_follower_count": 2000000}),
+                json!({"post_year": 2020, "median_follower_count": 2000000}),
+            ]
+        );
+        assert_eq!(
+            a["q8"],
+            vec![
+                json!({"age_group": "18-24", "post_year": 2015, "median_follower_count": 10000}),
+                json!({"age_group": "25-35", "post_year": 2015, "median_follower_count": 10000}),
+                json!({"age_group": "25-35", "post_year": 2016, "median_follower_count": 5000}),
+                json!({"age_group": "36-50", "post_year": 2016, "median_follower_count": 2000000}),
+                json!({"age_group": "36-50", "post_year": 2017, "median_follower_count": 2000000}),
+            ]
+        );
+    }
+}
