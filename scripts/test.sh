@@ -13,9 +13,10 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "test.sh: creating the Python venv at $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, aws_msk_iam_sasl_signer' 2>/dev/null; then
-  echo "test.sh: installing moto[server] and the MSK IAM signer into $venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.0,<6' 'aws-msk-iam-sasl-signer-python>=1.0,<2'
+if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, aws_msk_iam_sasl_signer, deltalake, pyarrow' 2>/dev/null; then
+  echo "test.sh: installing moto[server], the MSK IAM signer and deltalake (Python) into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.0,<6' \
+    'aws-msk-iam-sasl-signer-python>=1.0,<2' 'deltalake[pyarrow]>=1.0'
 fi
 export PINCTL_MOTO_SERVER="$venv/bin/moto_server"
 export PINCTL_VENV="$venv"

@@ -86,7 +86,7 @@ fn chart(a: &Answer) -> String {
              <text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
             label_w - 6.0,
             y + 12.0,
-            escape(&label),
+            escape(label),
             label_w,
             row - 4.0,
             label_w + w + 4.0,

@@ -1,0 +1,452 @@
+//! The batch job end to end against moto S3: generated source rows → objects in the sink's
+//! layout → `worker batch` → Delta tables with one row per `ind` and the 8 answers, both equal to
+//! an independent computation in this test from the source rows; a second run changes nothing;
+//! new objects are picked up incrementally; the tables open in the `deltalake` Python package.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::{pinctl, Moto};
+use serde_json::{json, Value};
+
+const UID: &str = "0e36c8cd403d";
+const BUCKET: &str = "user-0e36c8cd403d-bucket";
+
+fn source(dir: &Path, rows: u64) -> [Vec<Value>; 3] {
+    let out = format!("jsonl://{}/source", dir.display());
+    let o = pinctl(
+        &[
+            "-q",
+            "data",
+            "generate",
+            "--rows",
+            &rows.to_string(),
+            "--out",
+            &out,
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success());
+    let read = |t: &str| -> Vec<Value> {
+        std::fs::read_to_string(dir.join("source").join(format!("{t}.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    [
+        read("pinterest_data"),
+        read("geolocation_data"),
+        read("user_data"),
+    ]
+}
+
+/// Writes events (keys, in order) as the S3 sink would, from `first_offset` on.
+async fn sink_objects(
+    s3: &aws_sdk_s3::Client,
+    tables: &[Vec<Value>; 3],
+    keys: &[usize],
+    first_offset: usize,
+) {
+    for (t, name) in ["pin", "geo", "user"].iter().enumerate() {
+        let topic = format!("{UID}.{name}");
+        for (i, k) in keys.iter().enumerate() {
+            let offset = first_offset + i;
+            let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
+            let body = format!("{}\n", serde_json::to_string(&tables[t][*k]).unwrap());
+            s3.put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn batch(moto: &Moto, out: &Path, report: &Path) -> Value {
+    let o = pinctl(
+        &[
+            "--json",
+            "-q",
+            "worker",
+            "batch",
+            "--bucket",
+            BUCKET,
+            "--uid",
+            UID,
+            "--out",
+            out.to_str().unwrap(),
+            "--report-dir",
+            report.to_str().unwrap(),
+            "--chunk",
+            "400",
+        ],
+        &moto.env(),
+    )
+    .output()
+    .unwrap();
+    assert!(
+        o.status.success(),
+        "batch failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+// ---- the independent computation: spec §4-5 written out plainly over the source rows ----
+
+fn followers(s: &str) -> Option<i64> {
+    if let Some(n) = s.strip_suffix('k') {
+        return n.parse::<f64>().ok().map(|v| (v * 1e3) as i64);
+    }
+    if let Some(n) = s.strip_suffix('M') {
+        return n.parse::<f64>().ok().map(|v| (v * 1e6) as i64);
+    }
+    s.parse().ok()
+}
+
+fn age_group(age: i64) -> Option<(u8, &'static str)> {
+    match age {
+        18..=24 => Some((1, "18-24")),
+        25..=35 => Some((2, "25-35")),
+        36..=50 => Some((3, "36-50")),
+        a if a > 50 => Some((4, "+50")),
+        _ => None,
+    }
+}
+
+fn lower_median(mut v: Vec<i64>) -> i64 {
+    v.sort();
+    v[v.len().div_ceil(2) - 1]
+}
+
+struct Post {
+    category: String,
+    poster: Option<String>,
+    followers: Option<i64>,
+    country: String,
+    year: i64,
+    age: i64,
+    joined: i64,
+}
+
+fn expected_answers(
+    tables: &[Vec<Value>; 3],
+    keys: &BTreeSet<usize>,
+) -> BTreeMap<&'static str, Vec<Value>> {
+    let posts: Vec<Post> = keys
+        .iter()
+        .map(|k| {
+            let (p, g, u) = (&tables[0][*k], &tables[1][*k], &tables[2][*k]);
+            let fc = p["follower_count"].as_str().unwrap();
+            let poster = p["poster_name"].as_str().unwrap();
+            Post {
+                category: p["category"].as_str().unwrap().to_string(),
+                poster: (poster != "User Info Error" && !poster.is_empty())
+                    .then(|| poster.to_string()),
+                followers: if fc == "User Info Error" {
+                    None
+                } else {
+                    followers(fc)
+                },
+                country: g["country"].as_str().unwrap().to_string(),
+                year: g["timestamp"].as_str().unwrap()[..4].parse().unwrap(),
+                age: u["age"].as_i64().unwrap(),
+                joined: u["date_joined"].as_str().unwrap()[..4].parse().unwrap(),
+            }
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+
+    let top_categories = |groups: BTreeMap<(String, String), i64>| -> Vec<(String, String, i64)> {
+        let mut best: BTreeMap<String, i64> = BTreeMap::new();
+        for ((g, _), n) in &groups {
+            let b = best.entry(g.clone()).or_default();
+            *b = (*b).max(*n);
+        }
+        groups
+            .into_iter()
+            .filter(|((g, _), n)| best[g] == *n)
+            .map(|((g, c), n)| (g, c, n))
+            .collect()
+    };
+    let mut q1: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for p in &posts {
+        *q1.entry((p.country.clone(), p.category.clone()))
+            .or_default() += 1;
+    }
+    out.insert(
+        "q1",
+        top_categories(q1)
+            .into_iter()
+            .map(|(c, k, n)| json!({"country": c, "category": k, "category_count": n}))
+            .collect(),
+    );
+
+    let mut q2: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for p in posts.iter().filter(|p| (2018..=2022).contains(&p.year)) {
+        *q2.entry((p.year, p.category.clone())).or_default() += 1;
+    }
+    out.insert(
+        "q2",
+        q2.into_iter()
+            .map(|((y, c), n)| json!({"post_year": y, "category": c, "category_count": n}))
+            .collect(),
+    );
+
+    let mut top: BTreeMap<String, i64> = BTreeMap::new();
+    for p in &posts {
+        if let (Some(_), Some(f)) = (&p.poster, p.followers) {
+            let t = top.entry(p.country.clone()).or_insert(f);
+            *t = (*t).max(f);
+        }
+    }
+    let mut q3a = BTreeSet::new();
+    for p in &posts {
+        if let (Some(name), Some(f)) = (&p.poster, p.followers) {
+            if top[&p.country] == f {
+                q3a.insert((p.country.clone(), name.clone(), f));
+            }
+        }
+    }
+    out.insert(
+        "q3a",
+        q3a.into_iter()
+            .map(|(c, n, f)| json!({"country": c, "poster_name": n, "follower_count": f}))
+            .collect(),
+    );
+    let max = top.values().copied().max().unwrap();
+    out.insert(
+        "q3b",
+        top.iter()
+            .filter(|(_, f)| **f == max)
+            .map(|(c, f)| json!({"country": c, "follower_count": f}))
+            .collect(),
+    );
+
+    let mut q4: BTreeMap<(u8, String), i64> = BTreeMap::new();
+    for p in &posts {
+        if let Some((o, _)) = age_group(p.age) {
+            *q4.entry((o, p.category.clone())).or_default() += 1;
+        }
+    }
+    let mut best: BTreeMap<u8, i64> = BTreeMap::new();
+    for ((o, _), n) in &q4 {
+        let b = best.entry(*o).or_default();
+        *b = (*b).max(*n);
+    }
+    let name = |o: u8| ["", "18-24", "25-35", "36-50", "+50"][o as usize];
+    out.insert(
+        "q4",
+        q4.into_iter()
+            .filter(|((o, _), n)| best[o] == *n)
+            .map(|((o, c), n)| json!({"age_group": name(o), "category": c, "category_count": n}))
+            .collect(),
+    );
+
+    let mut q5: BTreeMap<u8, Vec<i64>> = BTreeMap::new();
+    let mut q7: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut q8: BTreeMap<(u8, i64), Vec<i64>> = BTreeMap::new();
+    for p in &posts {
+        let Some(f) = p.followers else { continue };
+        let in_years = (2015..=2020).contains(&p.joined);
+        if let Some((o, _)) = age_group(p.age) {
+            q5.entry(o).or_default().push(f);
+            if in_years {
+                q8.entry((o, p.joined)).or_default().push(f);
+            }
+        }
+        if in_years {
+            q7.entry(p.joined).or_default().push(f);
+        }
+    }
+    out.insert(
+        "q5",
+        q5.into_iter()
+            .map(|(o, v)| json!({"age_group": name(o), "median_follower_count": lower_median(v)}))
+            .collect(),
+    );
+    let mut q6: BTreeMap<i64, i64> = BTreeMap::new();
+    for p in posts.iter().filter(|p| (2015..=2020).contains(&p.joined)) {
+        *q6.entry(p.joined).or_default() += 1;
+    }
+    out.insert(
+        "q6",
+        q6.into_iter()
+            .map(|(y, n)| json!({"post_year": y, "number_users_joined": n}))
+            .collect(),
+    );
+    out.insert(
+        "q7",
+        q7.into_iter()
+            .map(|(y, v)| json!({"post_year": y, "median_follower_count": lower_median(v)}))
+            .collect(),
+    );
+    out.insert("q8", q8.into_iter().map(|((o, y), v)| json!({"age_group": name(o), "post_year": y, "median_follower_count": lower_median(v)})).collect());
+    out
+}
+
+fn delta_versions(dir: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for entry in walk(dir) {
+        if entry.ends_with("_delta_log") {
+            let n = std::fs::read_dir(&entry)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(".json")
+                })
+                .count();
+            out.insert(entry.display().to_string(), n);
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.push(p.clone());
+            out.extend(walk(&p));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_tables_and_answers_equal_an_independent_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = source(dir.path(), 3000);
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+
+    // 1,200 events with repeats (the emulator draws keys with replacement).
+    let keys: Vec<usize> = (0..1200).map(|i| (i * 7919 + i * i) % 2999).collect();
+    sink_objects(&s3, &tables, &keys, 0).await;
+    let (out, report) = (dir.path().join("delta"), dir.path().join("report"));
+    let first = batch(&moto, &out, &report);
+    let distinct: BTreeSet<usize> = keys.iter().copied().collect();
+    for t in ["pin", "geo", "user"] {
+        let name = format!("{UID}_{t}_table");
+        assert_eq!(first["objects"][&name], 1200);
+        assert_eq!(
+            first["rows"][&name],
+            distinct.len(),
+            "{name}: one row per distinct ind"
+        );
+    }
+    let expected = expected_answers(&tables, &distinct);
+    for (q, rows) in &expected {
+        let got: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(report.join(format!("results/{q}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(&got, rows, "{q}");
+    }
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("## q8"));
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 9, "a chart per answer");
+
+    // Nothing new: nothing written.
+    let before = delta_versions(&out);
+    let second = batch(&moto, &out, &report);
+    assert_eq!(second["objects"], json!({}));
+    assert_eq!(second["queries_rerun"], false);
+    assert_eq!(
+        delta_versions(&out),
+        before,
+        "a run with nothing new changed a table"
+    );
+
+    // New objects only are read; replays of known keys leave one row per ind.
+    let more: Vec<usize> = vec![2999, 0, 1, 2998, 2999];
+    sink_objects(&s3, &tables, &more, 1200).await;
+    let third = batch(&moto, &out, &report);
+    let mut all = distinct.clone();
+    all.extend(more.iter().copied());
+    assert_eq!(third["objects"][format!("{UID}_pin_table")], 5);
+    assert_eq!(third["rows"][format!("{UID}_pin_table")], all.len());
+    assert_eq!(third["queries_rerun"], true);
+    let expected = expected_answers(&tables, &all);
+    let got: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(report.join("results/q1.json")).unwrap())
+            .unwrap();
+    assert_eq!(got, expected["q1"]);
+
+    // The tables open in the deltalake Python package with the spec's columns and types.
+    let python = format!(
+        "{}/bin/python",
+        std::env::var("PINCTL_VENV")
+            .unwrap_or_else(|_| format!("{}/.cache/pinctl/venv", std::env::var("HOME").unwrap()))
+    );
+    let script = format!(
+        "import deltalake, json\n\
+         out = {{}}\n\
+         for t in ['pin', 'geo', 'user']:\n\
+         \x20   tb = deltalake.DeltaTable('{}/{UID}_' + t + '_table').to_pyarrow_table()\n\
+         \x20   out[t] = {{'rows': tb.num_rows, 'schema': [[f.name, str(f.type)] for f in tb.schema]}}\n\
+         print(json.dumps(out))\n",
+        out.display()
+    );
+    let o = std::process::Command::new(&python)
+        .args(["-c", &script])
+        .output()
+        .expect("python");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let py: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(py["pin"]["rows"], all.len());
+    assert_eq!(
+        py["geo"]["schema"],
+        json!([
+            ["ind", "int64"],
+            ["country", "string"],
+            ["coordinates", "list<element: double>"],
+            ["timestamp", "timestamp[us, tz=UTC]"]
+        ])
+    );
+    assert_eq!(
+        py["user"]["schema"],
+        json!([
+            ["ind", "int64"],
+            ["user_name", "string"],
+            ["age", "int64"],
+            ["date_joined", "timestamp[us, tz=UTC]"]
+        ])
+    );
+    let pin_columns: Vec<&str> = py["pin"]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pin_columns,
+        [
+            "ind",
+            "unique_id",
+            "title",
+            "description",
+            "follower_count",
+            "poster_name",
+            "tag_list",
+            "is_image_or_video",
+            "image_src",
+            "save_location",
+            "category"
+        ]
+    );
+    assert_eq!(py["pin"]["schema"][4], json!(["follower_count", "int64"]));
+}
