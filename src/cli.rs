@@ -150,6 +150,25 @@ pub enum WorkerCommand {
     S3Sink(S3SinkArgs),
     /// The daily batch: new sink objects → cleaning → Delta tables → the 8 answers and a report.
     Batch(BatchArgs),
+    /// The stream job: Kinesis streaming-<uid>-* → cleaning → Delta tables, in micro-batches.
+    Stream(StreamArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StreamArgs {
+    #[arg(long, value_parser = parse_uid)]
+    pub uid: String,
+    /// Where the Delta tables go: a directory or `s3://BUCKET/PREFIX`.
+    #[arg(long)]
+    pub out: String,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Records per micro-batch at most.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+    /// Commit at least this often while records arrive.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -284,3 +284,12 @@ pub async fn worker_s3(region: Option<&str>) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
+
+/// A Kinesis client for a worker: the default chain and the region given (or the chain's).
+pub async fn worker_kinesis(region: Option<&str>) -> aws_sdk_kinesis::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = region.filter(|r| !r.is_empty()) {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    aws_sdk_kinesis::Client::new(&loader.load().await)
+}

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    BatchArgs, BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs,
+    BatchArgs, BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, StreamArgs,
     WorkerCommand,
 };
 use crate::commands::Exit;
@@ -68,6 +68,7 @@ pub async fn worker(global: &Global, cmd: &WorkerCommand) -> Result<Exit> {
         WorkerCommand::RestProxy(args) => rest_proxy(args).await,
         WorkerCommand::S3Sink(args) => s3_sink(args).await,
         WorkerCommand::Batch(args) => batch(global, args).await,
+        WorkerCommand::Stream(args) => stream(args).await,
     }
 }
 
@@ -231,5 +232,21 @@ async fn batch(global: &Global, args: &BatchArgs) -> Result<Exit> {
             eprintln!("report: {}", r.display());
         }
     }
+    Ok(Exit::Ok)
+}
+
+async fn stream(args: &StreamArgs) -> Result<Exit> {
+    use crate::workers::stream;
+    stream::run(
+        stream::StreamConfig {
+            uid: args.uid.clone(),
+            out: args.out.clone(),
+            region: args.region.clone(),
+            batch_size: args.batch_size.max(1),
+            interval: args.interval,
+        },
+        crate::workers::shutdown_signal(),
+    )
+    .await?;
     Ok(Exit::Ok)
 }

@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod properties;
 pub mod rest_proxy;
 pub mod s3_sink;
+pub mod stream;
 
 /// Resolves at SIGTERM (systemd's stop) or Ctrl-C.
 pub async fn shutdown_signal() {
