@@ -110,6 +110,20 @@ pub enum BenchCommand {
         #[arg(long, default_value = "jsonl://.pinctl/bench")]
         out: String,
     },
+    /// The batch job on N events held in sink objects on S3 (AWS_ENDPOINT_URL for moto):
+    /// events/s and the job's peak memory.
+    Batch {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Records per sink object (the sink's flush.size).
+        #[arg(long, default_value_t = 1000)]
+        per_object: usize,
+        #[arg(long, default_value = "pinctl-bench-batch")]
+        bucket: String,
+        /// Where the Delta tables go (replaced).
+        #[arg(long, default_value = ".pinctl/bench-batch")]
+        out: PathBuf,
+    },
     /// Produce through the REST proxy and straight to the broker: records/s, p50 and p99.
     Proxy {
         /// A Kafka broker to measure against (a topic of its own is created).

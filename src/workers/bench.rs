@@ -165,3 +165,84 @@ pub async fn proxy(bootstrap: &str, calls: usize) -> anyhow::Result<Vec<Series>>
     server.await??;
     Ok(out)
 }
+
+/// Puts `events` generated events as sink objects of `per_object` records each into `bucket`
+/// (created), then runs `pinctl worker batch` on them as a child process and measures it.
+/// Returns (seconds, peak RSS in MiB of the batch process).
+pub async fn batch(
+    exe: &std::path::Path,
+    bucket: &str,
+    events: u64,
+    per_object: usize,
+    out: &std::path::Path,
+) -> anyhow::Result<(f64, f64)> {
+    use crate::data::record::Table;
+    let uid = "0e36c8cd403d";
+    let s3 = crate::aws::client::worker_s3(None).await;
+    let _ = s3.create_bucket().bucket(bucket).send().await;
+    let mut generator = crate::data::generate::Generator::new(100, events);
+    let mut offset = 0usize;
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    let mut uploads = tokio::task::JoinSet::new();
+    loop {
+        let chunk: Vec<_> = generator.by_ref().take(per_object).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        for t in Table::ALL {
+            let topic = format!("{uid}.{}", t.suffix());
+            let mut body = Vec::new();
+            for e in &chunk {
+                serde_json::to_writer(&mut body, &e.row_json(t))?;
+                body.push(b'\n');
+            }
+            let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
+            let (s3, bucket, permit) = (
+                s3.clone(),
+                bucket.to_string(),
+                permits.clone().acquire_owned().await?,
+            );
+            uploads.spawn(async move {
+                let _permit = permit;
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(body.into())
+                    .send()
+                    .await
+            });
+        }
+        offset += chunk.len();
+        while uploads.len() > 64 {
+            uploads.join_next().await.expect("a task")??;
+        }
+    }
+    while let Some(r) = uploads.join_next().await {
+        r??;
+    }
+    let started = Instant::now();
+    let child = std::process::Command::new(exe)
+        .args([
+            "-q", "worker", "batch", "--bucket", bucket, "--uid", uid, "--out",
+        ])
+        .arg(out)
+        .arg("--report-dir")
+        .arg(out.join("report"))
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id() as i32;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = tokio::task::spawn_blocking(move || {
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        (r, status, usage.ru_maxrss)
+    })
+    .await?;
+    std::mem::forget(child);
+    anyhow::ensure!(
+        waited.0 == pid && waited.1 == 0,
+        "the batch job failed (status {})",
+        waited.1
+    );
+    Ok((started.elapsed().as_secs_f64(), waited.2 as f64 / 1024.0))
+}

@@ -181,6 +181,20 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                 );
             }
         }
+        BenchCommand::Batch {
+            events,
+            per_object,
+            bucket,
+            out,
+        } => {
+            let _ = std::fs::remove_dir_all(out);
+            let exe = std::env::current_exe()?;
+            let (seconds, rss) = bench::batch(&exe, bucket, *events, *per_object, out).await?;
+            println!(
+                "batch {events} events ({per_object} per object): {seconds:.1} s, {:.0} events/s, peak RSS {rss:.1} MiB",
+                *events as f64 / seconds
+            );
+        }
         BenchCommand::Proxy { bootstrap, calls } => {
             let series = bench::proxy(bootstrap, *calls).await?;
             for s in &series {
