@@ -199,8 +199,8 @@ pub struct BatchArgs {
     /// local OUT, else ./pinctl-report).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
-    /// Objects per transaction (bounds memory).
-    #[arg(long, default_value_t = 5000)]
+    /// Records per transaction (bounds memory).
+    #[arg(long, default_value_t = 50_000)]
     pub chunk: usize,
     /// The sink's `topics.dir`.
     #[arg(long, default_value = "topics")]

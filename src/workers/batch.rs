@@ -29,7 +29,7 @@ pub struct BatchConfig {
     pub out: String,
     /// Where the report files go (local directory).
     pub report_dir: PathBuf,
-    /// Objects per transaction.
+    /// Records per transaction (bounds memory).
     pub chunk: usize,
     pub topics_dir: String,
     pub region: Option<String>,
@@ -170,10 +170,11 @@ async fn ingest(
     for partition in partitions(s3, &config.bucket, &topic_prefix).await? {
         let after = progress.get(&partition).cloned();
         let keys = list_after(s3, &config.bucket, &partition, after.as_deref()).await?;
-        for chunk in keys.chunks(config.chunk.max(1)) {
-            let objects = fetch_all(s3, &config.bucket, chunk).await?;
-            let mut records = vec![];
-            for (key, body) in &objects {
+        let mut records = vec![];
+        let mut objects = 0u64;
+        let windows = keys.chunks(64).count();
+        for (w, window) in keys.chunks(64).enumerate() {
+            for (key, body) in fetch_all(s3, &config.bucket, window).await? {
                 for (n, line) in body.split(|b| *b == b'\n').enumerate() {
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
@@ -190,17 +191,20 @@ async fn ingest(
                         }
                     }
                 }
+                objects += 1;
+                progress.insert(partition.clone(), key);
             }
-            let cleaned =
-                clean::dedupe_by_ind(&clean::clean(table, &clean::raw_batch(table, &records)));
-            *summary.objects.entry(name.clone()).or_default() += objects.len() as u64;
-            *summary.records.entry(name.clone()).or_default() += records.len() as u64;
-            progress.insert(
-                partition.clone(),
-                chunk.last().expect("a chunk is not empty").clone(),
-            );
-            delta_table = delta::upsert(delta_table, cleaned, json!(progress)).await?;
-            changed = true;
+            let last = w + 1 == windows;
+            if records.len() >= config.chunk.max(1) || (last && objects > 0) {
+                let cleaned =
+                    clean::dedupe_by_ind(&clean::clean(table, &clean::raw_batch(table, &records)));
+                *summary.objects.entry(name.clone()).or_default() += objects;
+                *summary.records.entry(name.clone()).or_default() += records.len() as u64;
+                delta_table = delta::upsert(delta_table, cleaned, json!(progress)).await?;
+                records.clear();
+                objects = 0;
+                changed = true;
+            }
         }
     }
     Ok(changed)
