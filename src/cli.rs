@@ -124,6 +124,17 @@ pub enum BenchCommand {
         #[arg(long, default_value = ".pinctl/bench-batch")]
         out: PathBuf,
     },
+    /// The stream job's put → visible latency at a fixed rate (Kinesis at AWS_ENDPOINT_URL).
+    Stream {
+        /// Records per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Where the Delta tables go (replaced).
+        #[arg(long, default_value = ".pinctl/bench-stream")]
+        out: PathBuf,
+    },
     /// Produce through the REST proxy and straight to the broker: records/s, p50 and p99.
     Proxy {
         /// A Kafka broker to measure against (a topic of its own is created).

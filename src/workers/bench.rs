@@ -246,3 +246,105 @@ pub async fn batch(
     );
     Ok((started.elapsed().as_secs_f64(), waited.2 as f64 / 1024.0))
 }
+
+/// Puts pin records at `rate` per second for `seconds` into Kinesis (AWS_ENDPOINT_URL for moto),
+/// runs `pinctl worker stream` as a child, and measures each record's time from PutRecord to
+/// visible in the Delta table. Returns the latencies.
+pub async fn stream(
+    exe: &std::path::Path,
+    rate: f64,
+    seconds: f64,
+    out: &std::path::Path,
+) -> anyhow::Result<Vec<Duration>> {
+    use crate::data::record::Table;
+    let uid = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let kinesis = crate::aws::client::worker_kinesis(None).await;
+    for t in Table::ALL {
+        kinesis
+            .create_stream()
+            .stream_name(super::stream::stream_name(&uid, t))
+            .shard_count(1)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "CreateStream: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                )
+            })?;
+    }
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "-q",
+            "worker",
+            "stream",
+            "--uid",
+            &uid,
+            "--interval",
+            "100ms",
+            "--out",
+        ])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let total = (rate * seconds).ceil() as usize;
+    let rows: Vec<_> = crate::data::generate::Generator::new(100, total as u64).collect();
+    let stream = super::stream::stream_name(&uid, Table::Pin);
+    let root = crate::data::delta::DeltaRoot::new(out.to_str().unwrap_or("."))?;
+    let table_name = super::batch::table_name(&uid, Table::Pin);
+    let put_times = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(total)));
+    let putter = {
+        let (kinesis, put_times) = (kinesis.clone(), put_times.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            for e in rows {
+                tick.tick().await;
+                let data = serde_json::to_vec(&e.row_json(Table::Pin))?;
+                put_times.lock().expect("times").push(Instant::now());
+                kinesis
+                    .put_record()
+                    .stream_name(&stream)
+                    .partition_key(e.key().to_string())
+                    .data(aws_smithy_types::Blob::new(data))
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("PutRecord: {e}"))?;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut latencies = Vec::with_capacity(total);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds + 60.0);
+    let mut last_version = None;
+    while latencies.len() < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let table = root
+            .open(&table_name, &crate::data::clean::schema(Table::Pin))
+            .await?;
+        if table.version() == last_version {
+            continue;
+        }
+        last_version = table.version();
+        let seen = Instant::now();
+        let ctx = deltalake::datafusion::prelude::SessionContext::new();
+        ctx.register_table("t", table.table_provider().await?)?;
+        let count = ctx.sql("SELECT COUNT(*) FROM t").await?.collect().await?;
+        let n = count
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<deltalake::arrow::array::Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .unwrap_or(0) as usize;
+        let times = put_times.lock().expect("times");
+        while latencies.len() < n.min(times.len()) {
+            latencies.push(seen - times[latencies.len()]);
+        }
+    }
+    putter.await??;
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(latencies)
+}

@@ -195,6 +195,22 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                 *events as f64 / seconds
             );
         }
+        BenchCommand::Stream { rate, seconds, out } => {
+            let _ = std::fs::remove_dir_all(out);
+            let exe = std::env::current_exe()?;
+            let mut l = bench::stream(&exe, *rate, *seconds, out).await?;
+            l.sort();
+            let ms = |p: f64| {
+                l.get(((l.len().max(1) - 1) as f64 * p).round() as usize)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            };
+            println!(
+                "stream at {rate} records/s for {seconds} s: {} visible, put -> visible p50 {:.0} ms, p99 {:.0} ms",
+                l.len(),
+                ms(0.5),
+                ms(0.99)
+            );
+        }
         BenchCommand::Proxy { bootstrap, calls } => {
             let series = bench::proxy(bootstrap, *calls).await?;
             for s in &series {
