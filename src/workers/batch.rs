@@ -297,5 +297,42 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
     let html = config.report_dir.join("report.html");
     std::fs::write(&html, report::html(&answers))?;
     summary.report = Some(html);
+    // Tables on S3: the report goes beside them too, where the next reader looks.
+    if let Some(rest) = config.out.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
+        let mut files = vec![
+            ("report.md".to_string(), config.report_dir.join("report.md")),
+            (
+                "report.html".to_string(),
+                config.report_dir.join("report.html"),
+            ),
+        ];
+        for a in &answers {
+            files.push((
+                format!("results/{}.json", a.id),
+                json_dir.join(format!("{}.json", a.id)),
+            ));
+        }
+        for (name, path) in files {
+            let key = if prefix.is_empty() {
+                format!("report/{name}")
+            } else {
+                format!("{prefix}/report/{name}")
+            };
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(std::fs::read(&path)?.into())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "writing s3://{bucket}/{key}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )
+                })?;
+        }
+    }
     Ok(summary)
 }
