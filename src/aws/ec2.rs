@@ -456,15 +456,24 @@ impl Provider for KeyPairProvider {
 
     async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
         let p: KeyPairProps = typed(props)?;
-        match self
-            .clients
-            .ec2()
-            .await
-            .describe_key_pairs()
-            .key_names(&p.name)
-            .send()
-            .await
-        {
+        let describe = || async {
+            self.clients
+                .ec2()
+                .await
+                .describe_key_pairs()
+                .key_names(&p.name)
+                .send()
+                .await
+        };
+        let mut found = describe().await;
+        if matches!(&found, Err(e) if code_of(e) == Some("InvalidKeyPair.NotFound")) {
+            // The interrupted run's CreateKeyPair may still be in flight (generating a key takes
+            // a while): let it land before deciding nothing was created, or a late arrival
+            // could replace the key pair made now under the same name.
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            found = describe().await;
+        }
+        match found {
             Ok(out) => {
                 let Some(k) = out.key_pairs().first() else {
                     return Ok(None);
