@@ -269,14 +269,19 @@ where
     }
 }
 
-/// An S3 client for a worker: the default chain, the region given (or the chain's), and path-style
-/// addressing when the endpoint is overridden (moto, MinIO).
-pub async fn worker_s3(region: Option<&str>) -> aws_sdk_s3::Client {
+/// A worker's AWS settings: the default chain, with the region given (or the chain's).
+async fn worker_config(region: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(r) = region.filter(|r| !r.is_empty()) {
         loader = loader.region(aws_config::Region::new(r.to_string()));
     }
-    let shared = loader.load().await;
+    loader.load().await
+}
+
+/// An S3 client for a worker, addressing buckets by path when the endpoint is overridden
+/// (moto, MinIO).
+pub async fn worker_s3(region: Option<&str>) -> aws_sdk_s3::Client {
+    let shared = worker_config(region).await;
     let custom = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
         || std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let conf = aws_sdk_s3::config::Builder::from(&shared)
@@ -285,11 +290,7 @@ pub async fn worker_s3(region: Option<&str>) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// A Kinesis client for a worker: the default chain and the region given (or the chain's).
+/// A Kinesis client for a worker.
 pub async fn worker_kinesis(region: Option<&str>) -> aws_sdk_kinesis::Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = region.filter(|r| !r.is_empty()) {
-        loader = loader.region(aws_config::Region::new(r.to_string()));
-    }
-    aws_sdk_kinesis::Client::new(&loader.load().await)
+    aws_sdk_kinesis::Client::new(&worker_config(region).await)
 }

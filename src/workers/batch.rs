@@ -258,9 +258,6 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
         });
     }
     for t in Table::ALL {
-        let table = root
-            .open(&table_name(&config.uid, t), &clean::schema(t))
-            .await?;
         let n = ctx
             .sql(&format!("SELECT COUNT(*) FROM {}_table", t.suffix()))
             .await?
@@ -275,7 +272,6 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
                     .map(|a| a.value(0))
             })
             .unwrap_or(0);
-        let _ = table;
         summary
             .rows
             .insert(table_name(&config.uid, t), count as u64);

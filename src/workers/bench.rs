@@ -76,8 +76,8 @@ async fn direct(
                     .send::<(), _, _>(FutureRecord::to(topic).payload(p), Duration::from_secs(10))
             })
             .collect();
-        for s in sends {
-            s.await.expect("direct produce");
+        for delivery in futures::future::join_all(sends).await {
+            delivery.expect("direct produce");
         }
         latencies.push(t.elapsed());
     }

@@ -310,7 +310,6 @@ pub async fn run(
         latencies_us: Mutex::new(vec![]),
         failures: Mutex::new(vec![]),
     });
-    let stopping = Arc::new(tokio::sync::Notify::new());
     let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -330,11 +329,9 @@ pub async fn run(
     }
     let waiter = {
         let stopped = stopped.clone();
-        let stopping = stopping.clone();
         async move {
             stop.await;
             stopped.store(true, Ordering::Relaxed);
-            stopping.notify_waiters();
         }
     };
     tokio::select! {

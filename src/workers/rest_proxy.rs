@@ -546,7 +546,8 @@ async fn produce_records(
         }
         state.producer.send(record, Duration::from_secs(10))
     });
-    let results = futures_join_all(sends).await;
+    // Polled together, so every record is queued at once and batched by the producer.
+    let results = futures::future::join_all(sends).await;
     let mut offsets = Vec::with_capacity(results.len());
     let mut failures = 0;
     let mut first_error = None;
@@ -594,18 +595,6 @@ async fn produce_records(
         V2_JSON,
         json!({"offsets": offsets, "key_schema_id": null, "value_schema_id": null}),
     ))
-}
-
-/// Awaits every delivery, keeping their order (a plain loop: each send is already in flight).
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let pending: Vec<F> = futures.collect();
-    let mut out = Vec::with_capacity(pending.len());
-    for f in pending {
-        out.push(f.await);
-    }
-    out
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {

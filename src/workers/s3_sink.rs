@@ -246,12 +246,8 @@ pub enum SinkError {
         offset: i64,
         why: String,
     },
-    #[error("writing s3://{bucket}/{key}: {why}")]
-    Upload {
-        bucket: String,
-        key: String,
-        why: String,
-    },
+    #[error("writing {0}")]
+    Upload(String),
     #[error("Kafka: {0}")]
     Kafka(String),
 }
@@ -450,13 +446,7 @@ impl S3Sink {
                 let upload = queue.pop_front().expect("front exists");
                 match upload.task.await {
                     Ok(Ok(())) => done = Some(upload.commit),
-                    Ok(Err(why)) => {
-                        return Err(SinkError::Upload {
-                            bucket: self.config.bucket.clone(),
-                            key: topic.clone(),
-                            why,
-                        })
-                    }
+                    Ok(Err(why)) => return Err(SinkError::Upload(why)),
                     Err(e) => return Err(SinkError::Kafka(e.to_string())),
                 }
             }

@@ -397,13 +397,18 @@ pub struct Tansu {
 }
 
 impl Tansu {
-    pub fn start() -> Tansu {
-        let exe = which("tansu").unwrap_or_else(|| {
+    /// The tansu binary: on PATH, or where `cargo install` put it.
+    fn exe() -> String {
+        which("tansu").unwrap_or_else(|| {
             format!(
                 "{}/.cargo/bin/tansu",
                 std::env::var("HOME").unwrap_or_default()
             )
-        });
+        })
+    }
+
+    pub fn start() -> Tansu {
+        let exe = Self::exe();
         assert!(
             Path::new(&exe).exists(),
             "tansu not found: run the tests with scripts/test.sh, which installs it"
@@ -474,12 +479,7 @@ fn free_port() -> u16 {
 impl Tansu {
     /// Creates topics with the given partition count (the broker's own CLI).
     pub fn create_topics(&self, names: &[&str], partitions: u32) {
-        let exe = which("tansu").unwrap_or_else(|| {
-            format!(
-                "{}/.cargo/bin/tansu",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
+        let exe = Self::exe();
         for name in names {
             let out = Command::new(&exe)
                 .args([
