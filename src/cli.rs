@@ -177,6 +177,29 @@ pub enum WorkerCommand {
     Batch(BatchArgs),
     /// The stream job: Kinesis streaming-<uid>-* → cleaning → Delta tables, in micro-batches.
     Stream(StreamArgs),
+    /// Serves a REST API as API Gateway holds it (the local twin's execute-api): routes, HTTP
+    /// proxy and Kinesis integrations with their mapping templates, read back from API Gateway.
+    Gateway(GatewayArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GatewayArgs {
+    /// The REST API's id.
+    #[arg(long)]
+    pub rest_api_id: String,
+    /// The stage served: requests go to `http://LISTEN/<stage>/...`.
+    #[arg(long)]
+    pub stage: String,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Serve integration URIs naming HOST from ADDR instead (repeatable): `--resolve ec2-1-2-3-4.compute-1.amazonaws.com=127.0.0.1`.
+    #[arg(long, value_name = "HOST=ADDR")]
+    pub resolve: Vec<String>,
+    /// How often the stage is checked for a new deployment.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub refresh: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

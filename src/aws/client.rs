@@ -270,7 +270,7 @@ where
 }
 
 /// A worker's AWS settings: the default chain, with the region given (or the chain's).
-async fn worker_config(region: Option<&str>) -> aws_config::SdkConfig {
+pub async fn worker_config(region: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(r) = region.filter(|r| !r.is_empty()) {
         loader = loader.region(aws_config::Region::new(r.to_string()));

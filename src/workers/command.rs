@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    BatchArgs, BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, StreamArgs,
+    BatchArgs, GatewayArgs, BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, StreamArgs,
     WorkerCommand,
 };
 use crate::commands::Exit;
@@ -69,6 +69,7 @@ pub async fn worker(global: &Global, cmd: &WorkerCommand) -> Result<Exit> {
         WorkerCommand::S3Sink(args) => s3_sink(args).await,
         WorkerCommand::Batch(args) => batch(global, args).await,
         WorkerCommand::Stream(args) => stream(args).await,
+        WorkerCommand::Gateway(args) => gateway(args).await,
     }
 }
 
@@ -113,6 +114,27 @@ async fn emit(global: &Global, args: &EmitArgs) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+async fn gateway(args: &GatewayArgs) -> Result<Exit> {
+    use crate::workers::gateway;
+    let mut resolve = std::collections::BTreeMap::new();
+    for r in &args.resolve {
+        let (host, addr) = r
+            .split_once('=')
+            .filter(|(h, a)| !h.is_empty() && !a.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--resolve {r}: expected HOST=ADDR"))?;
+        resolve.insert(host.to_string(), addr.to_string());
+    }
+    let config = gateway::GatewayConfig {
+        rest_api_id: args.rest_api_id.clone(),
+        stage: args.stage.clone(),
+        region: args.region.clone(),
+        resolve,
+        refresh: args.refresh,
+    };
+    gateway::run(config, args.listen).await?;
+    Ok(Exit::Ok)
 }
 
 async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {

@@ -150,8 +150,22 @@ fn requests(config: &EmitConfig, event: &Event) -> Vec<Request> {
 /// Why an answer was not an acceptance, and whether trying again may help.
 fn judge(status: reqwest::StatusCode, body: &str) -> Result<(), (bool, String)> {
     if status.is_success() {
-        // A v2 proxy reports per-record failures inside a 200.
+        // A v2 proxy reports per-record failures inside a 200, and API Gateway's default
+        // integration response turns a Kinesis error into a 200 as well.
         if let Ok(v) = serde_json::from_str::<Value>(body) {
+            if let Some(kind) = v.get("__type").and_then(Value::as_str) {
+                let retriable = ["Throughput", "LimitExceeded", "Throttl", "InternalFailure"]
+                    .iter()
+                    .any(|k| kind.contains(k));
+                let mut text = body.to_string();
+                text.truncate(300);
+                return Err((retriable, format!("{status} carrying an AWS error: {text}")));
+            }
+            if v["FailedRecordCount"].as_u64().is_some_and(|n| n > 0) {
+                let mut text = body.to_string();
+                text.truncate(300);
+                return Err((true, format!("{status}: some records failed: {text}")));
+            }
             if let Some(offsets) = v.get("offsets").and_then(Value::as_array) {
                 if let Some(e) = offsets.iter().find(|o| !o["error_code"].is_null()) {
                     let retriable = e["error_code"].as_u64() == Some(50003);
@@ -441,5 +455,19 @@ mod tests {
         );
         assert!(judge(S::BAD_GATEWAY, "").unwrap_err().0);
         assert!(judge(S::TOO_MANY_REQUESTS, "").unwrap_err().0);
+        // Kinesis answers through API Gateway's default (200) integration response.
+        assert!(judge(S::OK, r#"{"SequenceNumber":"1","ShardId":"shardId-0"}"#).is_ok());
+        let (retriable, why) = judge(
+            S::OK,
+            r#"{"__type":"ResourceNotFoundException","message":"Stream streaming-x-pinn not found"}"#,
+        )
+        .unwrap_err();
+        assert!(!retriable);
+        assert!(why.contains("streaming-x-pinn"), "{why}");
+        assert!(
+            judge(S::OK, r#"{"__type":"ProvisionedThroughputExceededException"}"#)
+                .unwrap_err()
+                .0
+        );
     }
 }

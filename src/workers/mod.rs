@@ -5,6 +5,7 @@ pub mod batch;
 pub mod bench;
 pub mod command;
 pub mod emit;
+pub mod gateway;
 pub mod kafka;
 pub mod properties;
 pub mod rest_proxy;
