@@ -183,6 +183,13 @@ pub enum WorkerCommand {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct TwinDir {
+    /// Where the twin keeps its state, logs and endpoint settings.
+    #[arg(long = "dir", env = "PINCTL_TWIN_DIR", default_value = crate::local::twin::DEFAULT_DIR)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct GatewayArgs {
     /// The REST API's id.
     #[arg(long)]
@@ -361,6 +368,55 @@ pub enum StateCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
+    /// Start the twin: moto server, the emulator and tansu on loopback ports, and a supervisor
+    /// that runs the data plane from what is provisioned (`pinctl --env local up`).
+    Start {
+        #[command(flatten)]
+        dir: TwinDir,
+        /// Do not run the MWAA environments' DAGs in Apache Airflow.
+        #[arg(long)]
+        no_airflow: bool,
+    },
+    /// Show the twin's services and data-plane processes (exit 1 when it is not running).
+    Status {
+        #[command(flatten)]
+        dir: TwinDir,
+    },
+    /// Stop every process the twin started.
+    Stop {
+        #[command(flatten)]
+        dir: TwinDir,
+    },
+    /// Print the endpoint settings of the `local` env as shell exports.
+    Env {
+        #[command(flatten)]
+        dir: TwinDir,
+    },
+    /// Trigger a DAG in the twin's Airflow (what MWAA's UI does), optionally waiting for the run.
+    Trigger {
+        /// The DAG id (`<uid>_dag`).
+        dag: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        #[command(flatten)]
+        dir: TwinDir,
+    },
+    /// The twin's supervisor (started by `local start`).
+    #[command(hide = true)]
+    Supervise {
+        #[command(flatten)]
+        dir: TwinDir,
+        #[arg(long)]
+        moto_port: u16,
+        #[arg(long)]
+        tansu_port: u16,
+        #[arg(long)]
+        emulator_port: u16,
+        #[arg(long)]
+        no_airflow: bool,
+    },
     /// Serve the emulator of the AWS APIs moto lacks: MSK (`kafka`), MSK Connect
     /// (`kafkaconnect`) and MWAA (`airflow`), on one port.
     Emulator {

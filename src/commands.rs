@@ -163,6 +163,49 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Data(dc) => crate::workers::command::data(&cli.global, dc).await,
         Command::Worker(wc) => crate::workers::command::worker(&cli.global, wc).await,
         Command::Bench(bc) => crate::workers::command::bench(&cli.global, bc).await,
+        Command::Local(LocalCommand::Start { dir, no_airflow }) => {
+            crate::local::twin::start(&dir.path, !no_airflow, cli.global.json).await?;
+            Ok(Exit::Ok)
+        }
+        Command::Local(LocalCommand::Status { dir }) => {
+            Ok(if crate::local::twin::status(&dir.path, cli.global.json)? {
+                Exit::Ok
+            } else {
+                Exit::Error
+            })
+        }
+        Command::Local(LocalCommand::Stop { dir }) => {
+            crate::local::twin::stop(&dir.path).await?;
+            Ok(Exit::Ok)
+        }
+        Command::Local(LocalCommand::Env { dir }) => {
+            crate::local::twin::env(&dir.path)?;
+            Ok(Exit::Ok)
+        }
+        Command::Local(LocalCommand::Trigger {
+            dag,
+            wait,
+            timeout,
+            dir,
+        }) => {
+            let ok = crate::local::twin::trigger_dag(&dir.path, dag, *wait, *timeout, cli.global.json).await?;
+            Ok(if ok { Exit::Ok } else { Exit::Error })
+        }
+        Command::Local(LocalCommand::Supervise {
+            dir,
+            moto_port,
+            tansu_port,
+            emulator_port,
+            no_airflow,
+        }) => {
+            let ports = crate::local::twin::Ports {
+                moto: *moto_port,
+                tansu: *tansu_port,
+                emulator: *emulator_port,
+            };
+            crate::local::twin::supervise(&dir.path, ports, !no_airflow).await?;
+            Ok(Exit::Ok)
+        }
         Command::Local(LocalCommand::Emulator {
             listen,
             state,

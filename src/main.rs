@@ -2,6 +2,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = pinctl::cli::Cli::parse();
+    if cli.global.env.as_deref() == Some("local") {
+        let dir = std::env::var_os("PINCTL_TWIN_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| pinctl::local::twin::DEFAULT_DIR.into());
+        pinctl::local::twin::load_endpoints(&dir);
+    }
     let filter = if cli.global.quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(

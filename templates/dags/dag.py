@@ -30,12 +30,17 @@ with DAG(
     tags=["pinctl", UID],
 ) as dag:
     if RUNNER == "local":
-        from airflow.operators.bash import BashOperator
+        import os
         import shlex
+
+        from airflow.operators.bash import BashOperator
+
+        # The twin's Airflow names its pinctl binary; on a host of its own the rendered path.
+        PINCTL = os.environ.get("PINCTL_BIN", "${vars.pinctl}")
 
         run_batch = BashOperator(
             task_id="run_batch",
-            bash_command=" ".join(shlex.quote(a) for a in ["${vars.pinctl}", *BATCH_ARGS]),
+            bash_command=" ".join(shlex.quote(a) for a in [PINCTL, *BATCH_ARGS]),
         )
     elif RUNNER == "ssm":
         from airflow.providers.amazon.aws.operators.ssm import SsmRunCommandOperator

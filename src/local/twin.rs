@@ -1,0 +1,468 @@
+//! `pinctl local start | status | stop | env | dag`: the local twin's supervisor. `start` picks
+//! loopback ports, writes the endpoint settings the `local` env reads (`endpoints.env`), and
+//! starts a detached supervisor that runs moto server, the emulator and tansu, then keeps the data
+//! plane equal to what was provisioned (see `dataplane`). Its state is `twin.json`; `stop` ends the
+//! supervisor, which ends every process it started and nothing else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::dataplane::{self, DataPlane};
+use super::procs::{self, Kind, ProcStatus, Procs, Spec};
+
+pub const DEFAULT_DIR: &str = ".pinctl/local";
+
+/// `twin.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub supervisor_pid: u32,
+    pub dir: PathBuf,
+    pub ready: bool,
+    pub endpoints: BTreeMap<String, String>,
+    pub processes: Vec<ProcStatus>,
+    /// What the last look at the provisioned resources could not read or run.
+    pub problems: Vec<String>,
+    pub updated: String,
+}
+
+impl Status {
+    pub fn read(dir: &Path) -> Option<Status> {
+        let text = std::fs::read_to_string(dir.join("twin.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write(&self) -> Result<()> {
+        let tmp = self.dir.join("twin.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&tmp, self.dir.join("twin.json"))?;
+        Ok(())
+    }
+
+    pub fn alive(&self) -> bool {
+        procs::alive(self.supervisor_pid)
+    }
+}
+
+/// The tools the twin runs, found where `scripts/test.sh` installs them or on PATH.
+pub struct Tools {
+    pub moto: PathBuf,
+    pub tansu: PathBuf,
+    pub airflow: Option<PathBuf>,
+}
+
+impl Tools {
+    pub fn find() -> Result<Tools> {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let moto = std::env::var("PINCTL_MOTO_SERVER")
+            .map(PathBuf::from)
+            .ok()
+            .or_else(|| Some(PathBuf::from(format!("{home}/.cache/pinctl/venv/bin/moto_server"))).filter(|p| p.exists()))
+            .or_else(|| which("moto_server"))
+            .context("moto_server not found: `scripts/test.sh` installs it (or pip install 'moto[server]'; PINCTL_MOTO_SERVER names it)")?;
+        let tansu = std::env::var("PINCTL_TANSU")
+            .map(PathBuf::from)
+            .ok()
+            .or_else(|| which("tansu"))
+            .or_else(|| Some(PathBuf::from(format!("{home}/.cargo/bin/tansu"))).filter(|p| p.exists()))
+            .context("tansu not found: `cargo install tansu --locked --features dynostore,libsql` (scripts/test.sh does; PINCTL_TANSU names it)")?;
+        let airflow = std::env::var("PINCTL_AIRFLOW_VENV")
+            .map(|v| PathBuf::from(v).join("bin/airflow"))
+            .ok()
+            .or_else(|| Some(PathBuf::from(format!("{home}/.cache/pinctl/venv-airflow/bin/airflow"))))
+            .filter(|p| p.exists())
+            .or_else(|| which("airflow"));
+        Ok(Tools { moto, tansu, airflow })
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .and_then(|p| p.into_string().ok())?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(std::fs::canonicalize(dir)?)
+}
+
+/// The endpoint settings of the `local` env: read by `pinctl --env local ...` for every setting
+/// the environment does not already have.
+pub fn load_endpoints(dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(dir.join("endpoints.env")) else {
+        return;
+    };
+    for line in text.lines() {
+        if let Some((k, v)) = line.trim().strip_prefix("export ").unwrap_or(line).split_once('=') {
+            if std::env::var_os(k).is_none() {
+                // Called before any thread starts (main, before the runtime).
+                std::env::set_var(k, v);
+            }
+        }
+    }
+}
+
+fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String> {
+    let moto = format!("http://127.0.0.1:{moto}");
+    let emu = format!("http://127.0.0.1:{emulator}");
+    [
+        ("AWS_ENDPOINT_URL", moto.as_str()),
+        ("AWS_ENDPOINT_URL_KAFKA", &emu),
+        ("AWS_ENDPOINT_URL_KAFKACONNECT", &emu),
+        ("AWS_ENDPOINT_URL_MWAA", &emu),
+        // moto's and the emulator's placeholder credentials, not secrets.
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        // moto has no API Gateway quotas; the limiter need not wait for them.
+        ("PINCTL_APIGW_RATES", "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50"),
+        ("PINCTL_TWIN", &dir.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub async fn start(dir: &Path, airflow: bool, json: bool) -> Result<()> {
+    let dir = absolute(dir)?;
+    if let Some(s) = Status::read(&dir).filter(Status::alive) {
+        eprintln!("the twin is already running (supervisor pid {})", s.supervisor_pid);
+        print_status(&s, json);
+        return Ok(());
+    }
+    Tools::find()?;
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let _ = std::fs::remove_file(dir.join("twin.json"));
+    let (moto, tansu, emulator) = (dataplane::free_port()?, dataplane::free_port()?, dataplane::free_port()?);
+    let endpoints = endpoints_of(moto, emulator, &dir);
+    let text: String = endpoints.iter().map(|(k, v)| format!("export {k}={v}\n")).collect();
+    std::fs::write(dir.join("endpoints.env"), text)?;
+    let log = std::fs::File::create(dir.join("logs/supervisor.log"))?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["local", "supervise", "--dir"])
+        .arg(&dir)
+        .args(["--moto-port", &moto.to_string(), "--tansu-port", &tansu.to_string(), "--emulator-port", &emulator.to_string()])
+        .envs(&endpoints)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if !airflow {
+        cmd.arg("--no-airflow");
+    }
+    // Its own session: the twin outlives the shell that started it.
+    use std::os::unix::process::CommandExt;
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting the supervisor")?;
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = Status::read(&dir).filter(|s| s.ready) {
+            if !json {
+                eprintln!("the twin is up in {:.1} s; `pinctl --env local up` now provisions onto it", t0.elapsed().as_secs_f64());
+            }
+            print_status(&s, json);
+            return Ok(());
+        }
+        if let Some(code) = child.try_wait()? {
+            bail!(
+                "the supervisor stopped ({code}) while starting; its log, {}:\n{}",
+                dir.join("logs/supervisor.log").display(),
+                tail(&dir.join("logs/supervisor.log"), 30)
+            );
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            bail!("the twin's services were not ready after 120 s; see {}", dir.join("logs").display());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+pub fn status(dir: &Path, json: bool) -> Result<bool> {
+    match Status::read(dir) {
+        Some(s) if s.alive() => {
+            print_status(&s, json);
+            Ok(true)
+        }
+        Some(s) => {
+            if json {
+                println!("{}", serde_json::json!({"running": false, "stale": s}));
+            } else {
+                println!("the twin is not running (its supervisor, pid {}, is gone); `pinctl local stop` cleans up", s.supervisor_pid);
+            }
+            Ok(false)
+        }
+        None => {
+            if json {
+                println!("{}", serde_json::json!({"running": false}));
+            } else {
+                println!("the twin is not running; `pinctl local start` starts it");
+            }
+            Ok(false)
+        }
+    }
+}
+
+fn print_status(s: &Status, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
+        return;
+    }
+    println!("twin {} (supervisor pid {}){}", s.dir.display(), s.supervisor_pid, if s.ready { "" } else { " — starting" });
+    println!("{:<44} {:<10} {:<28} {:>8}  DETAIL", "PROCESS", "STATE", "ADDRESS / URL", "PID");
+    for p in &s.processes {
+        let at = p.url.clone().or_else(|| p.address.clone()).unwrap_or_default();
+        let kind = match p.kind {
+            Kind::Service => "service",
+            Kind::Unit => "unit",
+            Kind::Connector => "connector",
+            Kind::Gateway => "gateway",
+            Kind::Airflow => "airflow",
+        };
+        println!(
+            "{:<44} {:<10} {:<28} {:>8}  {kind}: {}{}",
+            p.name,
+            p.state,
+            at,
+            p.pid.map(|p| p.to_string()).unwrap_or_default(),
+            p.detail,
+            if p.restarts > 0 { format!(" ({} restarts)", p.restarts) } else { String::new() }
+        );
+    }
+    for p in &s.problems {
+        println!("problem: {p}");
+    }
+    println!("endpoints: eval \"$(pinctl local env)\"  (or pass --env local; logs in {})", s.dir.join("logs").display());
+}
+
+pub async fn stop(dir: &Path) -> Result<()> {
+    let Some(s) = Status::read(dir) else {
+        eprintln!("the twin is not running");
+        return Ok(());
+    };
+    if s.alive() {
+        // The supervisor leads its own session and process group.
+        procs::terminate_group(s.supervisor_pid);
+        let t0 = Instant::now();
+        while procs::alive(s.supervisor_pid) && t0.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // A supervisor killed outright leaves its processes: end those it recorded.
+    for p in &s.processes {
+        if let Some(pid) = p.pid.filter(|p| procs::alive(*p)) {
+            procs::terminate_group(pid);
+        }
+    }
+    let _ = std::fs::remove_file(dir.join("twin.json"));
+    eprintln!("the twin is stopped (its files stay in {})", dir.display());
+    Ok(())
+}
+
+pub fn env(dir: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(dir.join("endpoints.env"))
+        .with_context(|| format!("no endpoint settings in {}: run `pinctl local start`", dir.display()))?;
+    print!("{text}");
+    Ok(())
+}
+
+pub struct Ports {
+    pub moto: u16,
+    pub tansu: u16,
+    pub emulator: u16,
+}
+
+pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
+    let dir = absolute(dir)?;
+    let tools = Tools::find()?;
+    let exe = std::env::current_exe()?;
+    let endpoints = endpoints_of(ports.moto, ports.emulator, &dir);
+    let env: Vec<(String, String)> = endpoints.clone().into_iter().collect();
+    let service = |program: PathBuf, args: Vec<String>, port: u16, detail: &str| Spec {
+        kind: Kind::Service,
+        program,
+        args,
+        env: env.clone(),
+        cwd: Some(dir.clone()),
+        address: Some(format!("127.0.0.1:{port}")),
+        url: None,
+        version: String::new(),
+        detail: detail.to_string(),
+    };
+    let tansu_url = format!("tcp://127.0.0.1:{}", ports.tansu);
+    let mut services = BTreeMap::new();
+    let mut moto = service(
+        tools.moto.clone(),
+        vec!["-H".into(), "127.0.0.1".into(), "-p".into(), ports.moto.to_string()],
+        ports.moto,
+        "moto server: S3, IAM, EC2, Kinesis, API Gateway, SSM, STS",
+    );
+    moto.env.push(("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into()));
+    services.insert("moto".to_string(), moto);
+    services.insert(
+        "tansu".to_string(),
+        service(
+            tools.tansu.clone(),
+            vec![
+                "broker".into(),
+                "--listener-url".into(),
+                tansu_url.clone(),
+                "--advertised-listener-url".into(),
+                tansu_url,
+                "--storage-engine".into(),
+                "memory://tansu/".into(),
+            ],
+            ports.tansu,
+            "Kafka broker (every MSK cluster's bootstrap brokers)",
+        ),
+    );
+    services.insert(
+        "emulator".to_string(),
+        service(
+            exe.clone(),
+            vec![
+                "local".into(),
+                "emulator".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{}", ports.emulator),
+                "--state".into(),
+                dir.join("emulator.json").display().to_string(),
+                "--delay".into(),
+                "1s".into(),
+                "--broker".into(),
+                format!("127.0.0.1:{}", ports.tansu),
+            ],
+            ports.emulator,
+            "MSK, MSK Connect and MWAA APIs",
+        ),
+    );
+    let mut procs = Procs::new(dir.join("logs"));
+    let mut plane = DataPlane::new(dir.clone(), env.clone(), exe, tools.airflow.clone().filter(|_| airflow));
+    let clients = crate::aws::client::Clients::new();
+    let mut status = Status {
+        supervisor_pid: std::process::id(),
+        dir: dir.clone(),
+        ready: false,
+        endpoints,
+        processes: Vec::new(),
+        problems: Vec::new(),
+        updated: String::new(),
+    };
+    let mut stop = std::pin::pin!(crate::workers::shutdown_signal());
+    tracing::info!("supervising the twin in {}", dir.display());
+    loop {
+        let mut desired = services.clone();
+        let mut problems = Vec::new();
+        if status.ready {
+            desired.extend(plane.desired(&clients, &mut problems).await);
+        }
+        procs.reconcile(&desired).await;
+        status.ready = ["moto", "tansu", "emulator"].iter().all(|s| procs.running(s));
+        status.processes = procs.status();
+        status.problems = problems;
+        status.updated = chrono::Utc::now().to_rfc3339();
+        status.write()?;
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(Duration::from_secs(if status.ready { 2 } else { 0 }) + Duration::from_millis(200)) => {}
+        }
+    }
+    tracing::info!("stopping the twin");
+    procs.stop_all().await;
+    let _ = std::fs::remove_file(dir.join("twin.json"));
+    Ok(())
+}
+
+/// Triggers a DAG in the twin's Airflow and, with `wait`, follows the run to its end.
+pub async fn trigger_dag(dir: &Path, dag: &str, wait: bool, timeout: Duration, json: bool) -> Result<bool> {
+    let s = Status::read(dir).filter(Status::alive).context("the twin is not running: `pinctl local start`")?;
+    let tools = Tools::find()?;
+    let airflow = tools.airflow.context("Apache Airflow is not installed (scripts/test.sh installs it)")?;
+    let Some(proc) = s.processes.iter().find(|p| p.kind == Kind::Airflow) else {
+        bail!(
+            "no Airflow runs in the twin yet: an MWAA environment must be AVAILABLE (`pinctl --env local up`){}",
+            s.problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
+        );
+    };
+    let home = proc
+        .detail
+        .rsplit("AIRFLOW_HOME ")
+        .next()
+        .map(PathBuf::from)
+        .context("the Airflow process does not name its home")?;
+    let env = dataplane::airflow_env(&home, &std::env::current_exe()?);
+    let run = |args: Vec<String>| {
+        let mut c = std::process::Command::new(&airflow);
+        c.args(args).envs(env.iter().cloned()).envs(s.endpoints.iter());
+        c.output()
+    };
+    let t0 = Instant::now();
+    // The scheduler must have parsed the DAG file first.
+    loop {
+        let o = run(vec!["dags".into(), "unpause".into(), dag.into()])?;
+        if o.status.success() {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(180) {
+            bail!(
+                "DAG {dag} is not known to Airflow after 180 s (is it in the DAG bucket? import errors: `airflow dags list-import-errors`): {}",
+                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let run_id = format!("pinctl__{}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f"));
+    let o = run(vec!["dags".into(), "trigger".into(), dag.into(), "--run-id".into(), run_id.clone()])?;
+    if !o.status.success() {
+        bail!("airflow dags trigger {dag}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    if !json {
+        eprintln!("triggered {dag} (run {run_id})");
+    }
+    if !wait {
+        return Ok(true);
+    }
+    loop {
+        let o = run(vec!["dags".into(), "list-runs".into(), "-d".into(), dag.into(), "-o".into(), "json".into()])?;
+        let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let state = runs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["run_id"] == run_id.as_str())
+            .and_then(|r| r["state"].as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        if state == "success" || state == "failed" {
+            if json {
+                println!("{}", serde_json::json!({"dag_id": dag, "run_id": run_id, "state": state}));
+            } else {
+                println!("DAG run {run_id} of {dag}: {state}");
+                if state == "failed" {
+                    println!("task logs: {}", home.join("logs").join(format!("dag_id={dag}")).display());
+                }
+            }
+            return Ok(state == "success");
+        }
+        if t0.elapsed() > timeout {
+            bail!("DAG run {run_id} of {dag} is still {state} after {}", humantime::format_duration(timeout));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
