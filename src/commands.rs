@@ -188,7 +188,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             timeout,
             dir,
         }) => {
-            let ok = crate::local::twin::trigger_dag(&dir.path, dag, *wait, *timeout, cli.global.json).await?;
+            let ok =
+                crate::local::twin::trigger_dag(&dir.path, dag, *wait, *timeout, cli.global.json)
+                    .await?;
             Ok(if ok { Exit::Ok } else { Exit::Error })
         }
         Command::Local(LocalCommand::Supervise {

@@ -21,6 +21,7 @@ fn main() -> std::process::ExitCode {
                 }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .init();

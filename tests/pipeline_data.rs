@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pinctl, Moto, Served, Tansu};
+use common::{pinctl, python_keys, Moto, Served, Tansu};
 use pinctl::data::record::Table;
 use pinctl::data::store::Reader;
 use serde_json::Value;
@@ -75,23 +75,6 @@ async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
         }
     }
     keys
-}
-
-/// The keys the course's Python script draws with `random.seed(100)`.
-fn python_keys(n: usize) -> Vec<i64> {
-    let script = format!(
-        "import random\nrandom.seed(100)\nfor _ in range({n}):\n    random.randrange(0, 2)\n    print(random.randint(0, 11000))\n"
-    );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

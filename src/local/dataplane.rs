@@ -34,7 +34,12 @@ struct Instance {
 }
 
 impl DataPlane {
-    pub fn new(dir: PathBuf, env: Vec<(String, String)>, exe: PathBuf, airflow: Option<PathBuf>) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        env: Vec<(String, String)>,
+        exe: PathBuf,
+        airflow: Option<PathBuf>,
+    ) -> Self {
         DataPlane {
             dir,
             env,
@@ -48,7 +53,11 @@ impl DataPlane {
     }
 
     /// The desired processes; a part that cannot be read is reported and left out.
-    pub async fn desired(&mut self, clients: &Clients, errors: &mut Vec<String>) -> BTreeMap<String, Spec> {
+    pub async fn desired(
+        &mut self,
+        clients: &Clients,
+        errors: &mut Vec<String>,
+    ) -> BTreeMap<String, Spec> {
         let mut out = BTreeMap::new();
         let instances = match instances(clients).await {
             Ok(i) => i,
@@ -89,12 +98,22 @@ impl DataPlane {
     }
 
     /// Fetches what the user-data copies (only what changed) and returns the files, with ETags.
-    async fn install(&mut self, clients: &Clients, host: &Host, steps: &[Step]) -> Result<Option<BTreeMap<PathBuf, String>>> {
+    async fn install(
+        &mut self,
+        clients: &Clients,
+        host: &Host,
+        steps: &[Step],
+    ) -> Result<Option<BTreeMap<PathBuf, String>>> {
         let s3 = clients.s3().await;
         let mut files = BTreeMap::new();
         for step in steps {
             match step {
-                Step::Copy { bucket, key, recursive, dest } => {
+                Step::Copy {
+                    bucket,
+                    key,
+                    recursive,
+                    dest,
+                } => {
                     let mut objects = Vec::new();
                     if *recursive {
                         let mut token = None;
@@ -119,13 +138,18 @@ impl DataPlane {
                         }
                     } else {
                         match s3.head_object().bucket(bucket).key(key).send().await {
-                            Ok(h) => objects.push((key.clone(), h.e_tag().unwrap_or("").to_string())),
+                            Ok(h) => {
+                                objects.push((key.clone(), h.e_tag().unwrap_or("").to_string()))
+                            }
                             // The user-data waits for `up` to upload the workers; so does the twin.
                             Err(_) => return Ok(None),
                         }
                     }
                     for (k, etag) in objects {
-                        let relative = k.strip_prefix(key.as_str()).unwrap_or(&k).trim_start_matches('/');
+                        let relative = k
+                            .strip_prefix(key.as_str())
+                            .unwrap_or(&k)
+                            .trim_start_matches('/');
                         let path = host.destination(dest, relative, *recursive);
                         if self.fetched.get(&path) != Some(&etag) || !path.exists() {
                             download(s3, bucket, &k, &path).await?;
@@ -141,8 +165,15 @@ impl DataPlane {
         Ok(Some(files))
     }
 
-    async fn units(&mut self, clients: &Clients, i: &Instance, out: &mut BTreeMap<String, Spec>) -> Result<()> {
-        let host = Host { root: self.dir.join("hosts").join(&i.id) };
+    async fn units(
+        &mut self,
+        clients: &Clients,
+        i: &Instance,
+        out: &mut BTreeMap<String, Spec>,
+    ) -> Result<()> {
+        let host = Host {
+            root: self.dir.join("hosts").join(&i.id),
+        };
         std::fs::create_dir_all(&host.root)?;
         let steps = host::steps(&i.user_data);
         let Some(files) = self.install(clients, &host, &steps).await? else {
@@ -156,7 +187,8 @@ impl DataPlane {
             let mut spec = self.spec(Kind::Unit, PathBuf::from(&cmd[0]), cmd[1..].to_vec());
             spec.env.extend(unit.environment.iter().cloned());
             // No local broker speaks SASL/OAUTHBEARER: the twin's MSK is plaintext.
-            spec.env.push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
+            spec.env
+                .push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
             spec.cwd = Some(host.root.clone());
             spec.address = unit
                 .exec_start
@@ -164,20 +196,34 @@ impl DataPlane {
                 .find(|w| w[0] == "--listen")
                 .map(|w| w[1].replace("0.0.0.0", "127.0.0.1"));
             spec.version = version.join(",");
-            spec.detail = format!("EC2 client {} ({})", i.id, i.names.first().map(String::as_str).unwrap_or(""));
-            out.insert(format!("{}/{}", i.id, name.trim_end_matches(".service")), spec);
+            spec.detail = format!(
+                "EC2 client {} ({})",
+                i.id,
+                i.names.first().map(String::as_str).unwrap_or("")
+            );
+            out.insert(
+                format!("{}/{}", i.id, name.trim_end_matches(".service")),
+                spec,
+            );
         }
         Ok(())
     }
 
-    async fn connectors(&mut self, clients: &Clients, out: &mut BTreeMap<String, Spec>) -> Result<()> {
+    async fn connectors(
+        &mut self,
+        clients: &Clients,
+        out: &mut BTreeMap<String, Spec>,
+    ) -> Result<()> {
         let kc = clients.kafkaconnect().await;
-        let list = kc.list_connectors().send().await.context("ListConnectors")?;
+        let list = kc
+            .list_connectors()
+            .send()
+            .await
+            .context("ListConnectors")?;
         for c in list.connectors() {
-            let running = c
-                .connector_state()
-                .is_some_and(|s| s.as_str() == "RUNNING");
-            let (Some(arn), Some(name), true) = (c.connector_arn(), c.connector_name(), running) else {
+            let running = c.connector_state().is_some_and(|s| s.as_str() == "RUNNING");
+            let (Some(arn), Some(name), true) = (c.connector_arn(), c.connector_name(), running)
+            else {
                 continue;
             };
             let d = kc
@@ -217,17 +263,31 @@ impl DataPlane {
                     name.to_string(),
                 ],
             );
-            spec.env.push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
+            spec.env
+                .push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
             spec.version = d.current_version().unwrap_or("").to_string() + &text;
-            spec.detail = format!("connector {name} (version {})", d.current_version().unwrap_or("?"));
+            spec.detail = format!(
+                "connector {name} (version {})",
+                d.current_version().unwrap_or("?")
+            );
             out.insert(format!("connector/{name}"), spec);
         }
         Ok(())
     }
 
-    async fn gateways(&mut self, clients: &Clients, instances: &[Instance], out: &mut BTreeMap<String, Spec>) -> Result<()> {
+    async fn gateways(
+        &mut self,
+        clients: &Clients,
+        instances: &[Instance],
+        out: &mut BTreeMap<String, Spec>,
+    ) -> Result<()> {
         let gw = clients.apigateway().await;
-        let apis = gw.get_rest_apis().limit(500).send().await.context("GetRestApis")?;
+        let apis = gw
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .context("GetRestApis")?;
         for api in apis.items() {
             let (Some(id), name) = (api.id(), api.name().unwrap_or("")) else {
                 continue;
@@ -239,7 +299,9 @@ impl DataPlane {
                 .await
                 .with_context(|| format!("GetStages of {id}"))?;
             for st in stages.item() {
-                let Some(stage) = st.stage_name() else { continue };
+                let Some(stage) = st.stage_name() else {
+                    continue;
+                };
                 let key = format!("gateway/{name}/{stage}");
                 let port = match self.gateway_ports.get(&key) {
                     Some(p) => *p,
@@ -275,9 +337,18 @@ impl DataPlane {
         Ok(())
     }
 
-    async fn airflow(&mut self, clients: &Clients, out: &mut BTreeMap<String, Spec>, errors: &mut Vec<String>) -> Result<()> {
+    async fn airflow(
+        &mut self,
+        clients: &Clients,
+        out: &mut BTreeMap<String, Spec>,
+        errors: &mut Vec<String>,
+    ) -> Result<()> {
         let mwaa = clients.mwaa().await;
-        let list = mwaa.list_environments().send().await.context("ListEnvironments")?;
+        let list = mwaa
+            .list_environments()
+            .send()
+            .await
+            .context("ListEnvironments")?;
         for name in list.environments() {
             let env = mwaa
                 .get_environment()
@@ -300,12 +371,17 @@ impl DataPlane {
                 .and_then(|a| a.strip_prefix("arn:aws:s3:::"))
                 .unwrap_or("")
                 .to_string();
-            let prefix = e.dag_s3_path().unwrap_or("dags").trim_end_matches('/').to_string() + "/";
+            let prefix = e
+                .dag_s3_path()
+                .unwrap_or("dags")
+                .trim_end_matches('/')
+                .to_string()
+                + "/";
             let home = self.dir.join("airflow").join(name);
             let dags = home.join("dags");
             std::fs::create_dir_all(&dags)?;
             self.sync_dags(clients, &bucket, &prefix, &dags).await?;
-            let env_vars = airflow_env(&home, &self.exe);
+            let env_vars = airflow_env(&home, &self.exe, &airflow);
             // The metadata database is made once, before the scheduler starts.
             if !matches!(self.migrated.get(name.as_str()), Some(Ok(()))) {
                 if let Some(h) = self.migrations.get(name.as_str()) {
@@ -314,9 +390,11 @@ impl DataPlane {
                         let r = h.await.unwrap_or_else(|e| Err(e.to_string()));
                         self.migrated.insert(name.clone(), r);
                     }
-                } else if self.migrated.get(name.as_str()).is_none() {
+                } else if !self.migrated.contains_key(name.as_str()) {
                     let mut cmd = tokio::process::Command::new(&airflow);
-                    cmd.args(["db", "migrate"]).envs(self.env.iter().cloned()).envs(env_vars.iter().cloned());
+                    cmd.args(["db", "migrate"])
+                        .envs(self.env.iter().cloned())
+                        .envs(env_vars.iter().cloned());
                     self.migrations.insert(
                         name.clone(),
                         tokio::spawn(async move {
@@ -324,27 +402,45 @@ impl DataPlane {
                             if o.status.success() {
                                 Ok(())
                             } else {
-                                Err(String::from_utf8_lossy(&o.stderr).chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect())
+                                Err(String::from_utf8_lossy(&o.stderr)
+                                    .chars()
+                                    .rev()
+                                    .take(2000)
+                                    .collect::<Vec<_>>()
+                                    .into_iter()
+                                    .rev()
+                                    .collect())
                             }
                         }),
                     );
                 }
                 if let Some(Err(e)) = self.migrated.get(name.as_str()) {
-                    errors.push(format!("MWAA environment {name}: `airflow db migrate` failed: {e}"));
+                    errors.push(format!(
+                        "MWAA environment {name}: `airflow db migrate` failed: {e}"
+                    ));
                 }
                 continue;
             }
             let mut spec = self.spec(Kind::Airflow, airflow.clone(), vec!["scheduler".into()]);
             spec.env.extend(env_vars);
             spec.cwd = Some(home.clone());
-            spec.detail = format!("MWAA environment {name}: DAGs from s3://{bucket}/{prefix}, AIRFLOW_HOME {}", home.display());
+            spec.detail = format!(
+                "MWAA environment {name}: DAGs from s3://{bucket}/{prefix}, AIRFLOW_HOME {}",
+                home.display()
+            );
             out.insert(format!("airflow/{name}"), spec);
         }
         Ok(())
     }
 
     /// The DAG folder mirrors the bucket's: new and changed files fetched, removed ones removed.
-    async fn sync_dags(&mut self, clients: &Clients, bucket: &str, prefix: &str, dags: &Path) -> Result<()> {
+    async fn sync_dags(
+        &mut self,
+        clients: &Clients,
+        bucket: &str,
+        prefix: &str,
+        dags: &Path,
+    ) -> Result<()> {
         let s3 = clients.s3().await;
         let page = s3
             .list_objects_v2()
@@ -355,7 +451,9 @@ impl DataPlane {
             .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
         let mut keep = Vec::new();
         for o in page.contents() {
-            let (Some(k), Some(etag)) = (o.key(), o.e_tag()) else { continue };
+            let (Some(k), Some(etag)) = (o.key(), o.e_tag()) else {
+                continue;
+            };
             let rel = &k[prefix.len()..];
             if rel.is_empty() || rel.contains('/') {
                 continue;
@@ -379,14 +477,34 @@ impl DataPlane {
 }
 
 /// Airflow's settings on the twin; `PINCTL_BIN` is what the DAG's local runner calls.
-pub fn airflow_env(home: &Path, exe: &Path) -> Vec<(String, String)> {
+pub fn airflow_env(home: &Path, exe: &Path, airflow: &Path) -> Vec<(String, String)> {
+    // The scheduler runs each task as `airflow tasks run ...`, found on PATH.
+    let bin = airflow.parent().unwrap_or(Path::new("/"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     vec![
+        ("PATH".into(), path),
         ("AIRFLOW_HOME".into(), home.display().to_string()),
-        ("AIRFLOW__CORE__DAGS_FOLDER".into(), home.join("dags").display().to_string()),
+        (
+            "AIRFLOW__CORE__DAGS_FOLDER".into(),
+            home.join("dags").display().to_string(),
+        ),
         ("AIRFLOW__CORE__LOAD_EXAMPLES".into(), "False".into()),
-        ("AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL".into(), "5".into()),
-        ("AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL".into(), "5".into()),
-        ("AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC".into(), "2".into()),
+        (
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL".into(),
+            "5".into(),
+        ),
+        (
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL".into(),
+            "5".into(),
+        ),
+        (
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC".into(),
+            "2".into(),
+        ),
         ("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT".into(), "60".into()),
         ("PINCTL_BIN".into(), exe.display().to_string()),
     ]
@@ -420,12 +538,17 @@ async fn instances(clients: &Clients) -> Result<Vec<Instance>> {
             .decode(encoded.trim())
             .map(|b| String::from_utf8_lossy(&b).to_string())
             .unwrap_or_default();
-        let names = [i.public_dns_name(), i.private_dns_name(), i.public_ip_address(), i.private_ip_address()]
-            .into_iter()
-            .flatten()
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-            .collect();
+        let names = [
+            i.public_dns_name(),
+            i.private_dns_name(),
+            i.public_ip_address(),
+            i.private_ip_address(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
         out.push(Instance {
             id: id.to_string(),
             names,
@@ -443,7 +566,12 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
         .send()
         .await
         .with_context(|| format!("fetching s3://{bucket}/{key}"))?;
-    let bytes = o.body.collect().await.with_context(|| format!("reading s3://{bucket}/{key}"))?.into_bytes();
+    let bytes = o
+        .body
+        .collect()
+        .await
+        .with_context(|| format!("reading s3://{bucket}/{key}"))?
+        .into_bytes();
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d)?;
     }
@@ -459,5 +587,7 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
 }
 
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

@@ -40,7 +40,9 @@ pub fn steps(user_data: &str) -> Vec<Step> {
                 let recursive = rest.contains(&"--recursive");
                 let args: Vec<&&str> = rest.iter().filter(|a| !a.starts_with("--")).collect();
                 if let [src, dest] = args.as_slice() {
-                    if let Some((bucket, key)) = src.strip_prefix("s3://").and_then(|s| s.split_once('/')) {
+                    if let Some((bucket, key)) =
+                        src.strip_prefix("s3://").and_then(|s| s.split_once('/'))
+                    {
                         out.push(Step::Copy {
                             bucket: bucket.to_string(),
                             key: key.to_string(),
@@ -50,12 +52,11 @@ pub fn steps(user_data: &str) -> Vec<Step> {
                     }
                 }
             }
-            ["ln", flags, target, link] if flags.starts_with('-') && flags.contains('s') => {
-                out.push(Step::Link {
+            ["ln", flags, target, link] if flags.starts_with('-') && flags.contains('s') => out
+                .push(Step::Link {
                     target: target.to_string(),
                     link: link.to_string(),
-                })
-            }
+                }),
             ["chmod", mode, path] => {
                 if let Ok(mode) = u32::from_str_radix(mode, 8) {
                     out.push(Step::Chmod {
@@ -149,10 +150,12 @@ pub fn parse_unit(name: &str, text: &str) -> Result<Unit, UnitError> {
             _ => {}
         }
     }
-    let exec_start = exec_start.filter(|e| !e.is_empty()).ok_or_else(|| UnitError {
-        name: name.to_string(),
-        message: "no ExecStart= in [Service]".into(),
-    })?;
+    let exec_start = exec_start
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| UnitError {
+            name: name.to_string(),
+            message: "no ExecStart= in [Service]".into(),
+        })?;
     Ok(Unit {
         name: name.to_string(),
         exec_start,
@@ -291,13 +294,25 @@ systemctl daemon-reload
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let ud = std::fs::read_to_string(root.join("ec2/user-data.sh")).unwrap();
         let s = steps(&ud);
-        assert!(s.iter().any(|s| matches!(s, Step::Copy { recursive: true, .. })), "{s:?}");
+        assert!(
+            s.iter().any(|s| matches!(
+                s,
+                Step::Copy {
+                    recursive: true,
+                    ..
+                }
+            )),
+            "{s:?}"
+        );
         assert!(s.iter().any(|s| matches!(s, Step::Link { .. })), "{s:?}");
         for unit in ["pinctl-rest-proxy.service", "pinctl-stream.service"] {
             let text = std::fs::read_to_string(root.join("systemd").join(unit)).unwrap();
             let u = parse_unit(unit, &text).unwrap();
             assert_eq!(u.exec_start[0], "/usr/local/bin/pinctl", "{u:?}");
-            assert!(u.environment.iter().any(|(k, _)| k == "AWS_REGION"), "{u:?}");
+            assert!(
+                u.environment.iter().any(|(k, _)| k == "AWS_REGION"),
+                "{u:?}"
+            );
         }
     }
 
@@ -311,22 +326,35 @@ systemctl daemon-reload
         std::fs::write(dir.path().join("opt/pinctl/bin/pinctl"), "x").unwrap();
         std::fs::create_dir_all(dir.path().join("etc/pinctl")).unwrap();
         std::fs::write(dir.path().join("etc/pinctl/kafka-rest.properties"), "x").unwrap();
-        host.link("/opt/pinctl/bin/pinctl", "/usr/local/bin/pinctl").unwrap();
+        host.link("/opt/pinctl/bin/pinctl", "/usr/local/bin/pinctl")
+            .unwrap();
         let unit = parse_unit(
             "p.service",
             "[Unit]\nDescription=x\n[Service]\nExecStart=/usr/local/bin/pinctl worker rest-proxy --config /etc/pinctl/kafka-rest.properties --listen 0.0.0.0:8082\nEnvironment=AWS_REGION=eu-west-1 \"A=b c\"\n",
         )
         .unwrap();
-        assert_eq!(unit.environment, vec![("AWS_REGION".into(), "eu-west-1".into()), ("A".into(), "b c".into())]);
+        assert_eq!(
+            unit.environment,
+            vec![
+                ("AWS_REGION".into(), "eu-west-1".into()),
+                ("A".into(), "b c".into())
+            ]
+        );
         let cmd = host.command(&unit);
         assert_eq!(
             cmd,
             vec![
-                dir.path().join("opt/pinctl/bin/pinctl").display().to_string(),
+                dir.path()
+                    .join("opt/pinctl/bin/pinctl")
+                    .display()
+                    .to_string(),
                 "worker".into(),
                 "rest-proxy".into(),
                 "--config".into(),
-                dir.path().join("etc/pinctl/kafka-rest.properties").display().to_string(),
+                dir.path()
+                    .join("etc/pinctl/kafka-rest.properties")
+                    .display()
+                    .to_string(),
                 "--listen".into(),
                 "127.0.0.1:8082".into(),
             ]

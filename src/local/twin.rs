@@ -72,10 +72,18 @@ impl Tools {
         let airflow = std::env::var("PINCTL_AIRFLOW_VENV")
             .map(|v| PathBuf::from(v).join("bin/airflow"))
             .ok()
-            .or_else(|| Some(PathBuf::from(format!("{home}/.cache/pinctl/venv-airflow/bin/airflow"))))
+            .or_else(|| {
+                Some(PathBuf::from(format!(
+                    "{home}/.cache/pinctl/venv-airflow/bin/airflow"
+                )))
+            })
             .filter(|p| p.exists())
             .or_else(|| which("airflow"));
-        Ok(Tools { moto, tansu, airflow })
+        Ok(Tools {
+            moto,
+            tansu,
+            airflow,
+        })
     }
 }
 
@@ -99,7 +107,12 @@ pub fn load_endpoints(dir: &Path) {
         return;
     };
     for line in text.lines() {
-        if let Some((k, v)) = line.trim().strip_prefix("export ").unwrap_or(line).split_once('=') {
+        if let Some((k, v)) = line
+            .trim()
+            .strip_prefix("export ")
+            .unwrap_or(line)
+            .split_once('=')
+        {
             if std::env::var_os(k).is_none() {
                 // Called before any thread starts (main, before the runtime).
                 std::env::set_var(k, v);
@@ -122,7 +135,10 @@ fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String
         ("AWS_REGION", "us-east-1"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
         // moto has no API Gateway quotas; the limiter need not wait for them.
-        ("PINCTL_APIGW_RATES", "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50"),
+        (
+            "PINCTL_APIGW_RATES",
+            "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50",
+        ),
         ("PINCTL_TWIN", &dir.display().to_string()),
     ]
     .into_iter()
@@ -133,22 +149,41 @@ fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String
 pub async fn start(dir: &Path, airflow: bool, json: bool) -> Result<()> {
     let dir = absolute(dir)?;
     if let Some(s) = Status::read(&dir).filter(Status::alive) {
-        eprintln!("the twin is already running (supervisor pid {})", s.supervisor_pid);
+        eprintln!(
+            "the twin is already running (supervisor pid {})",
+            s.supervisor_pid
+        );
         print_status(&s, json);
         return Ok(());
     }
     Tools::find()?;
     std::fs::create_dir_all(dir.join("logs"))?;
     let _ = std::fs::remove_file(dir.join("twin.json"));
-    let (moto, tansu, emulator) = (dataplane::free_port()?, dataplane::free_port()?, dataplane::free_port()?);
+    // moto keeps its resources in memory: a new twin starts empty, the emulator too.
+    let _ = std::fs::remove_file(dir.join("emulator.json"));
+    let (moto, tansu, emulator) = (
+        dataplane::free_port()?,
+        dataplane::free_port()?,
+        dataplane::free_port()?,
+    );
     let endpoints = endpoints_of(moto, emulator, &dir);
-    let text: String = endpoints.iter().map(|(k, v)| format!("export {k}={v}\n")).collect();
+    let text: String = endpoints
+        .iter()
+        .map(|(k, v)| format!("export {k}={v}\n"))
+        .collect();
     std::fs::write(dir.join("endpoints.env"), text)?;
     let log = std::fs::File::create(dir.join("logs/supervisor.log"))?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.args(["local", "supervise", "--dir"])
         .arg(&dir)
-        .args(["--moto-port", &moto.to_string(), "--tansu-port", &tansu.to_string(), "--emulator-port", &emulator.to_string()])
+        .args([
+            "--moto-port",
+            &moto.to_string(),
+            "--tansu-port",
+            &tansu.to_string(),
+            "--emulator-port",
+            &emulator.to_string(),
+        ])
         .envs(&endpoints)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
@@ -169,7 +204,10 @@ pub async fn start(dir: &Path, airflow: bool, json: bool) -> Result<()> {
     loop {
         if let Some(s) = Status::read(&dir).filter(|s| s.ready) {
             if !json {
-                eprintln!("the twin is up in {:.1} s; `pinctl --env local up` now provisions onto it", t0.elapsed().as_secs_f64());
+                eprintln!(
+                    "the twin is up in {:.1} s; `pinctl --env local up` now provisions onto it",
+                    t0.elapsed().as_secs_f64()
+                );
             }
             print_status(&s, json);
             return Ok(());
@@ -182,7 +220,10 @@ pub async fn start(dir: &Path, airflow: bool, json: bool) -> Result<()> {
             );
         }
         if t0.elapsed() > Duration::from_secs(120) {
-            bail!("the twin's services were not ready after 120 s; see {}", dir.join("logs").display());
+            bail!(
+                "the twin's services were not ready after 120 s; see {}",
+                dir.join("logs").display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -224,10 +265,22 @@ fn print_status(s: &Status, json: bool) {
         println!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
         return;
     }
-    println!("twin {} (supervisor pid {}){}", s.dir.display(), s.supervisor_pid, if s.ready { "" } else { " — starting" });
-    println!("{:<44} {:<10} {:<28} {:>8}  DETAIL", "PROCESS", "STATE", "ADDRESS / URL", "PID");
+    println!(
+        "twin {} (supervisor pid {}){}",
+        s.dir.display(),
+        s.supervisor_pid,
+        if s.ready { "" } else { " — starting" }
+    );
+    println!(
+        "{:<44} {:<10} {:<28} {:>8}  DETAIL",
+        "PROCESS", "STATE", "ADDRESS / URL", "PID"
+    );
     for p in &s.processes {
-        let at = p.url.clone().or_else(|| p.address.clone()).unwrap_or_default();
+        let at = p
+            .url
+            .clone()
+            .or_else(|| p.address.clone())
+            .unwrap_or_default();
         let kind = match p.kind {
             Kind::Service => "service",
             Kind::Unit => "unit",
@@ -242,13 +295,20 @@ fn print_status(s: &Status, json: bool) {
             at,
             p.pid.map(|p| p.to_string()).unwrap_or_default(),
             p.detail,
-            if p.restarts > 0 { format!(" ({} restarts)", p.restarts) } else { String::new() }
+            if p.restarts > 0 {
+                format!(" ({} restarts)", p.restarts)
+            } else {
+                String::new()
+            }
         );
     }
     for p in &s.problems {
         println!("problem: {p}");
     }
-    println!("endpoints: eval \"$(pinctl local env)\"  (or pass --env local; logs in {})", s.dir.join("logs").display());
+    println!(
+        "endpoints: eval \"$(pinctl local env)\"  (or pass --env local; logs in {})",
+        s.dir.join("logs").display()
+    );
 }
 
 pub async fn stop(dir: &Path) -> Result<()> {
@@ -276,8 +336,12 @@ pub async fn stop(dir: &Path) -> Result<()> {
 }
 
 pub fn env(dir: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(dir.join("endpoints.env"))
-        .with_context(|| format!("no endpoint settings in {}: run `pinctl local start`", dir.display()))?;
+    let text = std::fs::read_to_string(dir.join("endpoints.env")).with_context(|| {
+        format!(
+            "no endpoint settings in {}: run `pinctl local start`",
+            dir.display()
+        )
+    })?;
     print!("{text}");
     Ok(())
 }
@@ -309,11 +373,17 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     let mut services = BTreeMap::new();
     let mut moto = service(
         tools.moto.clone(),
-        vec!["-H".into(), "127.0.0.1".into(), "-p".into(), ports.moto.to_string()],
+        vec![
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            ports.moto.to_string(),
+        ],
         ports.moto,
         "moto server: S3, IAM, EC2, Kinesis, API Gateway, SSM, STS",
     );
-    moto.env.push(("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into()));
+    moto.env
+        .push(("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into()));
     services.insert("moto".to_string(), moto);
     services.insert(
         "tansu".to_string(),
@@ -353,7 +423,12 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         ),
     );
     let mut procs = Procs::new(dir.join("logs"));
-    let mut plane = DataPlane::new(dir.clone(), env.clone(), exe, tools.airflow.clone().filter(|_| airflow));
+    let mut plane = DataPlane::new(
+        dir.clone(),
+        env.clone(),
+        exe,
+        tools.airflow.clone().filter(|_| airflow),
+    );
     let clients = crate::aws::client::Clients::new();
     let mut status = Status {
         supervisor_pid: std::process::id(),
@@ -373,7 +448,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             desired.extend(plane.desired(&clients, &mut problems).await);
         }
         procs.reconcile(&desired).await;
-        status.ready = ["moto", "tansu", "emulator"].iter().all(|s| procs.running(s));
+        status.ready = ["moto", "tansu", "emulator"]
+            .iter()
+            .all(|s| procs.running(s));
         status.processes = procs.status();
         status.problems = problems;
         status.updated = chrono::Utc::now().to_rfc3339();
@@ -390,10 +467,20 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
 }
 
 /// Triggers a DAG in the twin's Airflow and, with `wait`, follows the run to its end.
-pub async fn trigger_dag(dir: &Path, dag: &str, wait: bool, timeout: Duration, json: bool) -> Result<bool> {
-    let s = Status::read(dir).filter(Status::alive).context("the twin is not running: `pinctl local start`")?;
+pub async fn trigger_dag(
+    dir: &Path,
+    dag: &str,
+    wait: bool,
+    timeout: Duration,
+    json: bool,
+) -> Result<bool> {
+    let s = Status::read(dir)
+        .filter(Status::alive)
+        .context("the twin is not running: `pinctl local start`")?;
     let tools = Tools::find()?;
-    let airflow = tools.airflow.context("Apache Airflow is not installed (scripts/test.sh installs it)")?;
+    let airflow = tools
+        .airflow
+        .context("Apache Airflow is not installed (scripts/test.sh installs it)")?;
     let Some(proc) = s.processes.iter().find(|p| p.kind == Kind::Airflow) else {
         bail!(
             "no Airflow runs in the twin yet: an MWAA environment must be AVAILABLE (`pinctl --env local up`){}",
@@ -406,10 +493,12 @@ pub async fn trigger_dag(dir: &Path, dag: &str, wait: bool, timeout: Duration, j
         .next()
         .map(PathBuf::from)
         .context("the Airflow process does not name its home")?;
-    let env = dataplane::airflow_env(&home, &std::env::current_exe()?);
+    let env = dataplane::airflow_env(&home, &std::env::current_exe()?, &airflow);
     let run = |args: Vec<String>| {
         let mut c = std::process::Command::new(&airflow);
-        c.args(args).envs(env.iter().cloned()).envs(s.endpoints.iter());
+        c.args(args)
+            .envs(s.endpoints.iter())
+            .envs(env.iter().cloned());
         c.output()
     };
     let t0 = Instant::now();
@@ -427,10 +516,22 @@ pub async fn trigger_dag(dir: &Path, dag: &str, wait: bool, timeout: Duration, j
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    let run_id = format!("pinctl__{}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f"));
-    let o = run(vec!["dags".into(), "trigger".into(), dag.into(), "--run-id".into(), run_id.clone()])?;
+    let run_id = format!(
+        "pinctl__{}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f")
+    );
+    let o = run(vec![
+        "dags".into(),
+        "trigger".into(),
+        dag.into(),
+        "--run-id".into(),
+        run_id.clone(),
+    ])?;
     if !o.status.success() {
-        bail!("airflow dags trigger {dag}: {}", String::from_utf8_lossy(&o.stderr));
+        bail!(
+            "airflow dags trigger {dag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     if !json {
         eprintln!("triggered {dag} (run {run_id})");
@@ -439,8 +540,21 @@ pub async fn trigger_dag(dir: &Path, dag: &str, wait: bool, timeout: Duration, j
         return Ok(true);
     }
     loop {
-        let o = run(vec!["dags".into(), "list-runs".into(), "-d".into(), dag.into(), "-o".into(), "json".into()])?;
-        let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let o = run(vec![
+            "dags".into(),
+            "list-runs".into(),
+            "-d".into(),
+            dag.into(),
+            "-o".into(),
+            "json".into(),
+        ])?;
+        // Airflow logs to stdout too: the document is the line that starts the JSON array.
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let runs: serde_json::Value = stdout
+            .lines()
+            .filter(|l| l.starts_with("[{") || l.trim() == "[]")
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default();
         let state = runs
             .as_array()
             .into_iter()
@@ -451,17 +565,29 @@ pub async fn trigger_dag(dir: &Path, dag: &str, wait: bool, timeout: Duration, j
             .to_string();
         if state == "success" || state == "failed" {
             if json {
-                println!("{}", serde_json::json!({"dag_id": dag, "run_id": run_id, "state": state}));
+                println!(
+                    "{}",
+                    serde_json::json!({"dag_id": dag, "run_id": run_id, "state": state})
+                );
             } else {
                 println!("DAG run {run_id} of {dag}: {state}");
                 if state == "failed" {
-                    println!("task logs: {}", home.join("logs").join(format!("dag_id={dag}")).display());
+                    println!(
+                        "task logs: {}",
+                        home.join("logs").join(format!("dag_id={dag}")).display()
+                    );
                 }
             }
             return Ok(state == "success");
         }
+        if !Status::read(dir).is_some_and(|s| s.alive()) {
+            bail!("the twin stopped while DAG run {run_id} of {dag} was {state}");
+        }
         if t0.elapsed() > timeout {
-            bail!("DAG run {run_id} of {dag} is still {state} after {}", humantime::format_duration(timeout));
+            bail!(
+                "DAG run {run_id} of {dag} is still {state} after {}",
+                humantime::format_duration(timeout)
+            );
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

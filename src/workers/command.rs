@@ -3,8 +3,8 @@
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    BatchArgs, GatewayArgs, BenchCommand, DataCommand, EmitArgs, Global, RestProxyArgs, S3SinkArgs, StreamArgs,
-    WorkerCommand,
+    BatchArgs, BenchCommand, DataCommand, EmitArgs, GatewayArgs, Global, RestProxyArgs, S3SinkArgs,
+    StreamArgs, WorkerCommand,
 };
 use crate::commands::Exit;
 use crate::data::store::{Location, Reader};

@@ -147,6 +147,11 @@ fn requests(config: &EmitConfig, event: &Event) -> Vec<Request> {
     out
 }
 
+/// An answer's start, for messages (never split inside a character).
+fn clip(body: &str) -> String {
+    body.chars().take(600).collect()
+}
+
 /// Why an answer was not an acceptance, and whether trying again may help.
 fn judge(status: reqwest::StatusCode, body: &str) -> Result<(), (bool, String)> {
     if status.is_success() {
@@ -157,13 +162,11 @@ fn judge(status: reqwest::StatusCode, body: &str) -> Result<(), (bool, String)> 
                 let retriable = ["Throughput", "LimitExceeded", "Throttl", "InternalFailure"]
                     .iter()
                     .any(|k| kind.contains(k));
-                let mut text = body.to_string();
-                text.truncate(300);
+                let text = clip(body);
                 return Err((retriable, format!("{status} carrying an AWS error: {text}")));
             }
             if v["FailedRecordCount"].as_u64().is_some_and(|n| n > 0) {
-                let mut text = body.to_string();
-                text.truncate(300);
+                let text = clip(body);
                 return Err((true, format!("{status}: some records failed: {text}")));
             }
             if let Some(offsets) = v.get("offsets").and_then(Value::as_array) {
@@ -176,8 +179,7 @@ fn judge(status: reqwest::StatusCode, body: &str) -> Result<(), (bool, String)> 
         return Ok(());
     }
     let retriable = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
-    let mut text = body.to_string();
-    text.truncate(300);
+    let text = clip(body);
     Err((retriable, format!("{status}: {text}")))
 }
 
@@ -222,7 +224,23 @@ impl Shared {
                 Ok(r) => {
                     let status = r.status();
                     let body = r.text().await.unwrap_or_default();
-                    judge(status, &body)
+                    judge(status, &body).and_then(|()| {
+                        // API Gateway answers 200 whatever Kinesis said: only a sequence
+                        // number proves the record was stored.
+                        if request.content_type == "application/json"
+                            && !body.contains("\"SequenceNumber\"")
+                        {
+                            Err((
+                                true,
+                                format!(
+                                    "{status} without a Kinesis sequence number: {}",
+                                    clip(&body)
+                                ),
+                            ))
+                        } else {
+                            Ok(())
+                        }
+                    })
                 }
                 Err(e) => Err((true, format!("{e}"))),
             };
@@ -465,9 +483,12 @@ mod tests {
         assert!(!retriable);
         assert!(why.contains("streaming-x-pinn"), "{why}");
         assert!(
-            judge(S::OK, r#"{"__type":"ProvisionedThroughputExceededException"}"#)
-                .unwrap_err()
-                .0
+            judge(
+                S::OK,
+                r#"{"__type":"ProvisionedThroughputExceededException"}"#
+            )
+            .unwrap_err()
+            .0
         );
     }
 }

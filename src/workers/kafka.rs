@@ -59,7 +59,9 @@ impl KafkaConnection {
         let mut protocol = get("security.protocol").unwrap_or("PLAINTEXT");
         // The local twin's broker stands in for MSK but speaks no SASL/OAUTHBEARER.
         if std::env::var_os("PINCTL_TWIN_KAFKA_PLAINTEXT").is_some() && protocol != "PLAINTEXT" {
-            tracing::info!("local twin: {prefix}security.protocol={protocol} is served as PLAINTEXT");
+            tracing::info!(
+                "local twin: {prefix}security.protocol={protocol} is served as PLAINTEXT"
+            );
             protocol = "PLAINTEXT";
         }
         let security = match protocol.to_ascii_uppercase().as_str() {

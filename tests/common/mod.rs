@@ -1,6 +1,8 @@
 //! Helpers for tests that drive the `pinctl` binary the way a user does.
 #![allow(dead_code)]
 
+pub mod answers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -206,11 +208,19 @@ pub fn first(events: &[Event], event: &str, op: &str, resource: &str) -> u128 {
 
 /// A moto server on a free loopback port, stopped when dropped.
 pub struct Moto {
-    child: Child,
+    child: Option<Child>,
     pub endpoint: String,
 }
 
 impl Moto {
+    /// A moto server someone else runs (the local twin's).
+    pub fn at(endpoint: &str) -> Moto {
+        Moto {
+            child: None,
+            endpoint: endpoint.to_string(),
+        }
+    }
+
     pub fn start() -> Moto {
         let exe = std::env::var("PINCTL_MOTO_SERVER").unwrap_or_else(|_| {
             let home = std::env::var("HOME").unwrap_or_default();
@@ -237,7 +247,10 @@ impl Moto {
             let endpoint = format!("http://127.0.0.1:{port}");
             for _ in 0..200 {
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Moto { child, endpoint };
+                    return Moto {
+                        child: Some(child),
+                        endpoint,
+                    };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -288,11 +301,19 @@ impl Moto {
 
 /// The pinctl emulator of MSK, MSK Connect and MWAA, in its own process on a free port.
 pub struct Emulator {
-    child: Child,
+    child: Option<Child>,
     pub endpoint: String,
 }
 
 impl Emulator {
+    /// An emulator someone else runs (the local twin's).
+    pub fn at(endpoint: &str) -> Emulator {
+        Emulator {
+            child: None,
+            endpoint: endpoint.to_string(),
+        }
+    }
+
     pub fn start(delay: &str, state: Option<&Path>) -> Emulator {
         Self::start_with(delay, state, 0.0, None)
     }
@@ -334,7 +355,7 @@ impl Emulator {
         )
         .unwrap();
         Emulator {
-            child,
+            child: Some(child),
             endpoint: line.trim().to_string(),
         }
     }
@@ -385,8 +406,10 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -463,8 +486,10 @@ fn which(name: &str) -> Option<String> {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -678,4 +703,160 @@ pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, i64) {
     assert_eq!(r, pid, "wait4");
     std::mem::forget(child);
     (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+}
+
+// ---- what the stack left in moto and the emulator ----
+
+/// How many clusters, connectors and environments the emulator holds.
+pub async fn emulated(emu: &Emulator) -> (usize, usize, usize) {
+    let clusters = emu
+        .kafka()
+        .await
+        .list_clusters_v2()
+        .send()
+        .await
+        .unwrap()
+        .cluster_info_list()
+        .len();
+    let connectors = emu
+        .kafkaconnect()
+        .await
+        .list_connectors()
+        .send()
+        .await
+        .unwrap()
+        .connectors()
+        .len();
+    let envs = emu
+        .mwaa()
+        .await
+        .list_environments()
+        .send()
+        .await
+        .unwrap()
+        .environments()
+        .len();
+    (clusters, connectors, envs)
+}
+
+pub struct Scan {
+    pub buckets: Vec<String>,
+    pub instances: Vec<String>,
+    pub groups: Vec<String>,
+    pub streams: Vec<String>,
+    pub apis: Vec<String>,
+    pub roles: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+/// Everything in moto that carries this stack's tags (or, for roles, its names).
+pub async fn scan(moto: &Moto) -> Scan {
+    let conf = moto.config().await;
+    let s3 = moto.s3().await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let kinesis = aws_sdk_kinesis::Client::new(&conf);
+    let gw = aws_sdk_apigateway::Client::new(&conf);
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let ours = |k: &str, v: &str| k == "pinctl:stack" && v == "pinterest";
+    let mut buckets = Vec::new();
+    for b in s3.list_buckets().send().await.unwrap().buckets() {
+        let name = b.name().unwrap().to_string();
+        if let Ok(t) = s3.get_bucket_tagging().bucket(&name).send().await {
+            if t.tag_set().iter().any(|t| ours(t.key(), t.value())) {
+                buckets.push(name);
+            }
+        }
+    }
+    let tag = aws_sdk_ec2::types::Filter::builder()
+        .name("tag:pinctl:stack")
+        .values("pinterest")
+        .build();
+    let live = aws_sdk_ec2::types::Filter::builder()
+        .name("instance-state-name")
+        .values("pending")
+        .values("running")
+        .values("stopping")
+        .values("stopped")
+        .build();
+    let instances = ec2
+        .describe_instances()
+        .filters(tag.clone())
+        .filters(live)
+        .send()
+        .await
+        .unwrap();
+    let instances = instances
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| i.instance_id().unwrap().to_string())
+        .collect();
+    let groups = ec2
+        .describe_security_groups()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    let groups = groups
+        .security_groups()
+        .iter()
+        .map(|g| g.group_name().unwrap().to_string())
+        .collect();
+    let keys = ec2.describe_key_pairs().send().await.unwrap();
+    let keys = keys
+        .key_pairs()
+        .iter()
+        .map(|k| k.key_name().unwrap().to_string())
+        .collect();
+    let streams = kinesis
+        .list_streams()
+        .send()
+        .await
+        .unwrap()
+        .stream_names()
+        .to_vec();
+    let apis = gw.get_rest_apis().send().await.unwrap();
+    let apis = apis
+        .items()
+        .iter()
+        .map(|a| a.name().unwrap().to_string())
+        .collect();
+    let roles = iam.list_roles().send().await.unwrap();
+    let roles = roles
+        .roles()
+        .iter()
+        .map(|r| r.role_name().to_string())
+        .filter(|n| n.starts_with("0e36c8cd403d-"))
+        .collect();
+    Scan {
+        buckets,
+        instances,
+        groups,
+        streams,
+        apis,
+        roles,
+        keys,
+    }
+}
+
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// The keys the course's Python script draws with `random.seed(100)`.
+pub fn python_keys(n: usize) -> Vec<i64> {
+    let script = format!(
+        "import random\nrandom.seed(100)\nfor _ in range({n}):\n    random.randrange(0, 2)\n    print(random.randint(0, 11000))\n"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
 }

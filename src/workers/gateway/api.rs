@@ -105,7 +105,10 @@ impl RestApi {
                     methods.insert(
                         m.clone(),
                         Integration {
-                            kind: i.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                            kind: i
+                                .r#type()
+                                .map(|t| t.as_str().to_string())
+                                .unwrap_or_default(),
                             http_method: i.http_method().unwrap_or("ANY").to_string(),
                             uri: i.uri().unwrap_or("").to_string(),
                             request_parameters: map(i.request_parameters()),
@@ -242,7 +245,10 @@ mod tests {
             ("/streams/{stream-name}/record", "PUT"),
         ]);
         let (r, m, _, p) = a.route("PUT", "/streams/s1/record").unwrap();
-        assert_eq!((r.path.as_str(), m), ("/streams/{stream-name}/record", "PUT"));
+        assert_eq!(
+            (r.path.as_str(), m),
+            ("/streams/{stream-name}/record", "PUT")
+        );
         assert_eq!(p["stream-name"], "s1");
         let (r, m, _, p) = a.route("POST", "/topics/x.pin").unwrap();
         assert_eq!((r.path.as_str(), m), ("/{proxy+}", "ANY"));

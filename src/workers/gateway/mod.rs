@@ -129,10 +129,11 @@ fn message(status: StatusCode, text: &str) -> Response {
 
 /// API Gateway's answer to a failed integration, with the cause the twin can name.
 fn integration_failed(route: &str, cause: String) -> Response {
-    tracing::error!("{route}: {cause}");
+    let cause = format!("{cause}, in {route}");
+    tracing::error!("{cause}");
     let mut r = (
         StatusCode::INTERNAL_SERVER_ERROR,
-        axum::Json(json!({ "message": "Internal server error", "cause": format!("{route}: {cause}") })),
+        axum::Json(json!({ "message": "Internal server error", "cause": cause })),
     )
         .into_response();
     r.headers_mut().insert(
@@ -158,14 +159,13 @@ async fn handle(
     else {
         return message(StatusCode::FORBIDDEN, "Forbidden");
     };
-    let Some((resource, route_method, integration, path_params)) =
-        api.route(method.as_str(), rest)
+    let Some((resource, route_method, integration, path_params)) = api.route(method.as_str(), rest)
     else {
         return message(StatusCode::FORBIDDEN, "Missing Authentication Token");
     };
     let route = format!(
-        "{route_method} {} → {} {} (REST API {}, stage {})",
-        resource.path, integration.kind, integration.uri, api.id, api.stage
+        "the {} integration of {route_method} {} (REST API {}, stage {})",
+        integration.kind, resource.path, api.id, api.stage
     );
     let query: BTreeMap<String, String> = uri
         .query()
@@ -192,7 +192,9 @@ async fn handle(
         }
         "AWS" => gateway.aws(integration, &headers, &request).await,
         "MOCK" => Ok(StatusCode::OK.into_response()),
-        other => Err(format!("{other} integrations are not served by the twin's gateway")),
+        other => Err(format!(
+            "{other} integrations are not served by the twin's gateway"
+        )),
     };
     match result {
         Ok(r) => r,
@@ -231,7 +233,11 @@ fn integration_parameters(
         .map(|(name, source)| {
             parameter(source, request)
                 .map(|v| (name.to_string(), v))
-                .ok_or_else(|| format!("request parameter {prefix}{name} = {source}: no such value in the request"))
+                .ok_or_else(|| {
+                    format!(
+                        "request parameter {prefix}{name} = {source}: no such value in the request"
+                    )
+                })
         })
         .collect()
 }
@@ -291,7 +297,10 @@ impl Gateway {
         let status = answer.status();
         let mut out = Response::builder().status(status.as_u16());
         for (k, v) in answer.headers() {
-            if !matches!(k.as_str(), "content-length" | "transfer-encoding" | "connection") {
+            if !matches!(
+                k.as_str(),
+                "content-length" | "transfer-encoding" | "connection"
+            ) {
                 out = out.header(k.as_str(), v.as_bytes());
             }
         }
@@ -314,9 +323,19 @@ impl Gateway {
         let (service, action) = match parts.as_slice() {
             [_, _, "apigateway", _, service, rest] => match rest.strip_prefix("action/") {
                 Some(a) => (*service, a),
-                None => return Err(format!("integration URI {}: only `action/` service integrations are served", i.uri)),
+                None => {
+                    return Err(format!(
+                        "integration URI {}: only `action/` service integrations are served",
+                        i.uri
+                    ))
+                }
             },
-            _ => return Err(format!("integration URI {} is not an API Gateway service ARN", i.uri)),
+            _ => {
+                return Err(format!(
+                    "integration URI {} is not an API Gateway service ARN",
+                    i.uri
+                ))
+            }
         };
         let target = match service {
             "kinesis" => format!("Kinesis_20131202.{action}"),
@@ -328,17 +347,25 @@ impl Gateway {
             .map(|c| c.split(';').next().unwrap_or(c).trim().to_string())
             .unwrap_or_else(|| "application/json".into());
         let body = match i.request_templates.get(&content_type) {
-            Some(t) => vtl::render(t, request).map_err(|e| format!("{e} ({content_type} template)"))?,
+            Some(t) => {
+                vtl::render(t, request).map_err(|e| format!("{e} ({content_type} template)"))?
+            }
             None if i.passthrough == "NEVER"
                 || (i.passthrough == "WHEN_NO_TEMPLATES" && !i.request_templates.is_empty()) =>
             {
-                return Ok(message(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"))
+                return Ok(message(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "Unsupported Media Type",
+                ))
             }
             None => request.body.clone(),
         };
         let mut call_headers = integration_parameters(i, "header", request)?;
         call_headers.retain(|(k, _)| !k.eq_ignore_ascii_case("x-amz-target"));
-        if !call_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if !call_headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             call_headers.push(("Content-Type".into(), "application/x-amz-json-1.1".into()));
         }
         call_headers.push(("X-Amz-Target".into(), target));
@@ -357,7 +384,9 @@ impl Gateway {
                 truncate(&answer)
             ));
         };
-        let code: u16 = code.parse().map_err(|_| format!("integration response status `{code}`"))?;
+        let code: u16 = code
+            .parse()
+            .map_err(|_| format!("integration response status `{code}`"))?;
         if status >= 400 {
             tracing::warn!(status, "{service} {action} answered: {}", truncate(&answer));
         }
@@ -415,7 +444,10 @@ impl Gateway {
         for (k, v) in instructions.headers() {
             rb = rb.header(k, v);
         }
-        let answer = rb.send().await.map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        let answer = rb
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
         let status = answer.status().as_u16();
         let text = answer.text().await.map_err(|e| e.to_string())?;
         Ok((status, text))

@@ -238,8 +238,18 @@ impl<'a> Parser<'a> {
         let name = String::from_utf8_lossy(&rest[from..from + len]).to_string();
         if !matches!(
             name.as_str(),
-            "if" | "elseif" | "else" | "end" | "foreach" | "set" | "macro" | "parse" | "include"
-                | "break" | "stop" | "define" | "evaluate"
+            "if" | "elseif"
+                | "else"
+                | "end"
+                | "foreach"
+                | "set"
+                | "macro"
+                | "parse"
+                | "include"
+                | "break"
+                | "stop"
+                | "define"
+                | "evaluate"
         ) {
             return None;
         }
@@ -637,10 +647,11 @@ impl Scope<'_> {
                         let q = Value::String(s).to_string();
                         q[1..q.len() - 1].to_string()
                     }
-                    "urlEncode" => {
-                        percent_encoding::utf8_percent_encode(&s, percent_encoding::NON_ALPHANUMERIC)
-                            .to_string()
-                    }
+                    "urlEncode" => percent_encoding::utf8_percent_encode(
+                        &s,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    )
+                    .to_string(),
                     other => return Err(fail(format!("$util.{other} is not supported"))),
                 }))
             }
@@ -761,7 +772,9 @@ mod tests {
 
     fn template(name: &str) -> String {
         std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/apigateway").join(name),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("templates/apigateway")
+                .join(name),
         )
         .unwrap()
     }
@@ -772,8 +785,13 @@ mod tests {
 
     #[test]
     fn put_record_template_encodes_the_data_object() {
-        let body = r#"{"StreamName":"s","Data":{"index":7,"title":"a \"b\""},"PartitionKey":"pk-1"}"#;
-        let out = render(&template("put-record.vtl"), &request(body, "streaming-x-pin")).unwrap();
+        let body =
+            r#"{"StreamName":"s","Data":{"index":7,"title":"a \"b\""},"PartitionKey":"pk-1"}"#;
+        let out = render(
+            &template("put-record.vtl"),
+            &request(body, "streaming-x-pin"),
+        )
+        .unwrap();
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["StreamName"], "streaming-x-pin");
         assert_eq!(v["PartitionKey"], "pk-1");
@@ -791,7 +809,11 @@ mod tests {
         assert_eq!(recs[0]["PartitionKey"], "a");
         assert_eq!(recs[1]["Data"], b64(r#"{"k":1}"#));
         assert_eq!(recs[1]["PartitionKey"], "b");
-        let empty = render(&template("put-records.vtl"), &request(r#"{"records":[]}"#, "st")).unwrap();
+        let empty = render(
+            &template("put-records.vtl"),
+            &request(r#"{"records":[]}"#, "st"),
+        )
+        .unwrap();
         let v: Value = serde_json::from_str(&empty).unwrap();
         assert_eq!(v["Records"], serde_json::json!([]));
     }
@@ -800,9 +822,11 @@ mod tests {
     fn create_stream_template_defaults_the_shard_count() {
         let t = template("create-stream.vtl");
         let with: Value =
-            serde_json::from_str(&render(&t, &request(r#"{"ShardCount":2}"#, "s")).unwrap()).unwrap();
+            serde_json::from_str(&render(&t, &request(r#"{"ShardCount":2}"#, "s")).unwrap())
+                .unwrap();
         assert_eq!(with["ShardCount"], 2);
-        let without: Value = serde_json::from_str(&render(&t, &request("{}", "s")).unwrap()).unwrap();
+        let without: Value =
+            serde_json::from_str(&render(&t, &request("{}", "s")).unwrap()).unwrap();
         assert_eq!(without["ShardCount"], 5);
         assert_eq!(without["StreamName"], "s");
     }
@@ -810,15 +834,24 @@ mod tests {
     #[test]
     fn conditions_sets_and_comments() {
         let t = "##c\n#set($n = $input.path('$.a.b[1]'))#if($n == 2 && !$input.path('$.no'))two#elseif($n)other#{else}none#end";
-        assert_eq!(render(t, &request(r#"{"a":{"b":[1,2]}}"#, "")).unwrap(), "two");
-        assert_eq!(render(t, &request(r#"{"a":{"b":[1,3]}}"#, "")).unwrap(), "other");
+        assert_eq!(
+            render(t, &request(r#"{"a":{"b":[1,2]}}"#, "")).unwrap(),
+            "two"
+        );
+        assert_eq!(
+            render(t, &request(r#"{"a":{"b":[1,3]}}"#, "")).unwrap(),
+            "other"
+        );
         assert_eq!(render(t, &request(r#"{"a":{}}"#, "")).unwrap(), "none");
         assert_eq!(
-            render("$input.json('$') | $input.params('q') | #x $5", &Request {
-                body: r#"{"z": [1]}"#.into(),
-                query: [("q".to_string(), "v".to_string())].into(),
-                ..Default::default()
-            })
+            render(
+                "$input.json('$') | $input.params('q') | #x $5",
+                &Request {
+                    body: r#"{"z": [1]}"#.into(),
+                    query: [("q".to_string(), "v".to_string())].into(),
+                    ..Default::default()
+                }
+            )
             .unwrap(),
             r#"{"z":[1]} | v | #x $5"#
         );

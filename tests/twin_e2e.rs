@@ -1,0 +1,508 @@
+//! The local twin end to end, as a newcomer runs it: `local start`, `up --env local`, events
+//! emitted through the invoke URL on both paths, the DAG triggered in Airflow, then `down` and
+//! `local stop`. The data plane runs only from what was provisioned, so a stack broken on purpose
+//! fails here with an error that names the cause.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::answers::expected_answers;
+use common::{emulated, python_keys, scan, Emulator, Moto, Project};
+use serde_json::Value;
+
+const UID: &str = "0e36c8cd403d";
+const BUCKET: &str = "user-0e36c8cd403d-bucket";
+
+/// A project with the repository's stack and plugins; `templates` copied so a test may break one.
+fn project(twin: &Path) -> Project {
+    let mut p = Project::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(p.path().join("stacks")).unwrap();
+    std::fs::copy(
+        root.join("stacks/pinterest.yaml"),
+        p.path().join("stacks/pinterest.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(root.join("plugins"), p.path().join("plugins")).unwrap();
+    copy_dir(&root.join("templates"), &p.path().join("templates"));
+    p.file = "stacks/pinterest.yaml".into();
+    p.env = vec![
+        ("PINCTL_TWIN_DIR".into(), twin.display().to_string()),
+        (
+            "PINCTL_WORKER_BINARY".into(),
+            env!("CARGO_BIN_EXE_pinctl").into(),
+        ),
+    ];
+    p
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The running twin; stopped when dropped, whatever the test's outcome.
+struct Twin<'a> {
+    p: &'a Project,
+    dir: std::path::PathBuf,
+}
+
+impl<'a> Twin<'a> {
+    fn start(p: &'a Project, dir: &Path, extra: &[&str]) -> Twin<'a> {
+        let mut args = vec!["local", "start"];
+        args.extend_from_slice(extra);
+        p.run(&args).expect(0);
+        Twin {
+            p,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn status(&self) -> Value {
+        let run = self.p.run(&["--json", "local", "status"]);
+        run.expect(0);
+        run.json()
+    }
+
+    fn endpoint(&self, name: &str) -> String {
+        self.status()["endpoints"][name]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Waits until a process of each kind runs (listening, when it listens); returns the status.
+    fn wait_for(&self, kinds: &[&str]) -> Value {
+        let t0 = Instant::now();
+        loop {
+            let s = self.status();
+            let procs = s["processes"].as_array().unwrap();
+            let ready = kinds.iter().all(|k| {
+                procs
+                    .iter()
+                    .any(|p| p["kind"] == *k && p["state"] == "running")
+            });
+            if ready {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(240),
+                "the data plane did not come up: {}\nsupervisor log:\n{}",
+                serde_json::to_string_pretty(&s).unwrap(),
+                std::fs::read_to_string(self.dir.join("logs/supervisor.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn invoke_url(&self) -> String {
+        let s = self.wait_for(&["Gateway"]);
+        s["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["kind"] == "Gateway")
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Twin<'_> {
+    fn drop(&mut self) {
+        let _ = self.p.command(&["local", "stop"]).output();
+    }
+}
+
+/// The last lines of the twin's logs whose names contain one of `parts`, for failure messages.
+fn logs(twin: &Path, parts: &[&str]) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(twin.join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        if parts.iter().any(|p| name.contains(p)) {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().filter(|l| !l.contains(" INFO ")).collect();
+            out += &format!(
+                "--- {name} (warnings and errors, last 30)\n{}\n",
+                lines[lines.len().saturating_sub(30)..].join("\n")
+            );
+        }
+    }
+    out
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The source tables as JSON lines (the emitter reads them; so does the check).
+fn source(p: &Project) -> [Vec<Value>; 3] {
+    p.run(&["-q", "data", "generate", "--out", "jsonl://source"])
+        .expect(0);
+    let read = |t: &str| -> Vec<Value> {
+        std::fs::read_to_string(p.path().join("source").join(format!("{t}.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    [
+        read("pinterest_data"),
+        read("geolocation_data"),
+        read("user_data"),
+    ]
+}
+
+async fn object_count(s3: &aws_sdk_s3::Client, prefix: &str) -> usize {
+    let mut n = 0;
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        n += page.contents().len();
+        match page.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => return n,
+        }
+    }
+}
+
+/// The `ind` column of each Delta table under `s3://BUCKET/<root>/`, read by the `deltalake`
+/// Python package (`None` while a table does not exist yet).
+fn delta_inds(moto: &str, root: &str) -> BTreeMap<String, Option<Vec<i64>>> {
+    let python = format!(
+        "{}/bin/python",
+        std::env::var("PINCTL_VENV")
+            .unwrap_or_else(|_| format!("{}/.cache/pinctl/venv", std::env::var("HOME").unwrap()))
+    );
+    let script = r#"
+import deltalake, json, sys
+opts = {"AWS_ENDPOINT_URL": sys.argv[1], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+out = {}
+for t in ["pin", "geo", "user"]:
+    name = sys.argv[3] + "_" + t + "_table"
+    try:
+        tb = deltalake.DeltaTable("s3://" + sys.argv[2] + "/" + name, storage_options=opts).to_pyarrow_table(columns=["ind"])
+        out[name] = tb.column("ind").to_pylist()
+    except Exception as e:
+        out[name] = None
+print(json.dumps(out), flush=True)
+# The Rust runtime under deltalake can abort at interpreter exit; the answer is out by then.
+import os
+os._exit(0)
+"#;
+    let o = std::process::Command::new(python)
+        .args(["-c", script, moto, &format!("{BUCKET}/{root}"), UID])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn emit(p: &Project, url: &str, mode: &str, count: u32) -> common::Run {
+    p.run(&[
+        "worker",
+        "emit",
+        "--source",
+        "jsonl://source",
+        "--invoke-url",
+        url,
+        "--uid",
+        UID,
+        "--mode",
+        mode,
+        "--count",
+        &count.to_string(),
+        "--sleep",
+        "0",
+        "--concurrency",
+        "8",
+        "--json",
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
+    let scratch = tempfile::tempdir().unwrap();
+    let twin_dir = scratch.path().join("twin");
+    let p = project(&twin_dir);
+    let twin = Twin::start(&p, &twin_dir, &[]);
+    let moto_url = twin.endpoint("AWS_ENDPOINT_URL");
+    let emu_url = twin.endpoint("AWS_ENDPOINT_URL_KAFKA");
+    let port = free_port().to_string();
+    let param = format!("proxy_port={port}");
+
+    p.run(&["--env", "local", "up", "--yes", "--param", &param])
+        .expect(0);
+    p.run(&["--env", "local", "plan", "--param", &param])
+        .expect(0);
+
+    let tables = source(&p);
+    let url = twin.invoke_url();
+    twin.wait_for(&["Unit", "Connector", "Airflow"]);
+    let events = 2000u32;
+    let sent = emit(&p, &url, "both", events);
+    sent.expect(0);
+    let summary = sent.json();
+    assert_eq!(summary["sent"], events * 6, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let keys: Vec<i64> = python_keys(events as usize);
+    let distinct: BTreeSet<usize> = keys.iter().map(|k| *k as usize).collect();
+
+    // Batch path: one object per message, once the sink has caught up.
+    let moto = Moto::at(&moto_url);
+    let s3 = moto.s3().await;
+    let t0 = Instant::now();
+    let mut last = (0, Instant::now());
+    loop {
+        let n = object_count(&s3, "topics/").await;
+        assert!(
+            n <= events as usize * 3,
+            "{n} objects for {} messages",
+            events * 3
+        );
+        if n == events as usize * 3 {
+            break;
+        }
+        if n != last.0 {
+            last = (n, Instant::now());
+        }
+        assert!(
+            last.1.elapsed() < Duration::from_secs(60) && t0.elapsed() < Duration::from_secs(600),
+            "the sink stopped at {n} of {} objects",
+            events * 3
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    for t in ["pin", "geo", "user"] {
+        assert_eq!(
+            object_count(&s3, &format!("topics/{UID}.{t}/")).await,
+            events as usize,
+            "{t}"
+        );
+    }
+
+    // Stream path: the stream job catches up to one row per distinct ind.
+    let want: Vec<i64> = distinct.iter().map(|k| *k as i64).collect();
+    let t0 = Instant::now();
+    loop {
+        let got = delta_inds(&moto_url, "delta/stream");
+        let done = got.values().all(|v| {
+            v.as_ref().is_some_and(|v| {
+                let mut v = v.clone();
+                v.sort();
+                v == want
+            })
+        });
+        if done {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "stream tables: {:?} rows, want {} distinct inds\n{}",
+            got.iter()
+                .map(|(k, v)| (k, v.as_ref().map(Vec::len)))
+                .collect::<Vec<_>>(),
+            want.len(),
+            logs(&twin_dir, &["gateway", "pinctl-stream"])
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    // The DAG, triggered in Airflow, runs the batch job.
+    let dag = format!("{UID}_dag");
+    let run = p.run(&[
+        "--json",
+        "local",
+        "trigger",
+        &dag,
+        "--wait",
+        "--timeout",
+        "10m",
+    ]);
+    run.expect(0);
+    assert_eq!(run.json()["state"], "success");
+    for (name, inds) in delta_inds(&moto_url, "delta/batch") {
+        let mut inds = inds.unwrap_or_else(|| panic!("{name} missing"));
+        inds.sort();
+        assert_eq!(inds, want, "{name}: one row per distinct ind sent");
+    }
+    let expected = expected_answers(&tables, &distinct);
+    for (q, rows) in &expected {
+        let key = format!("delta/batch/report/results/{q}.json");
+        let o = s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let got: Vec<Value> =
+            serde_json::from_slice(&o.body.collect().await.unwrap().into_bytes()).unwrap();
+        assert_eq!(&got, rows, "{q}");
+    }
+
+    // Down, and nothing is left: the data plane stops with what it ran from.
+    p.run(&["--env", "local", "down", "--yes", "--param", &param])
+        .expect(0);
+    let s = scan(&moto).await;
+    for (what, left) in [
+        ("buckets", &s.buckets),
+        ("instances", &s.instances),
+        ("security groups", &s.groups),
+        ("streams", &s.streams),
+        ("REST APIs", &s.apis),
+        ("roles", &s.roles),
+        ("key pairs", &s.keys),
+    ] {
+        assert!(left.is_empty(), "{what} left: {left:?}");
+    }
+    assert_eq!(emulated(&Emulator::at(&emu_url)).await, (0, 0, 0));
+    let t0 = Instant::now();
+    loop {
+        let status = twin.status();
+        let plane: Vec<&Value> = status["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] != "Service")
+            .collect();
+        if plane.is_empty() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "still running after down: {plane:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    drop(twin);
+    p.run(&["local", "status"]).expect(1);
+}
+
+#[test]
+fn a_broken_stack_fails_on_the_twin_with_its_cause() {
+    let scratch = tempfile::tempdir().unwrap();
+    let twin_dir = scratch.path().join("twin");
+    let p = project(&twin_dir);
+    // The HTTP proxy integration points at a port nothing listens on.
+    let stack = p.path().join("stacks/pinterest.yaml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    let broken = text.replace(
+        "uri: http://${client.public_dns}:${params.proxy_port}/{proxy}",
+        "uri: http://${client.public_dns}:9/{proxy}",
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&stack, broken).unwrap();
+    // The PutRecord mapping template names a stream that does not exist.
+    let vtl = p.path().join("templates/apigateway/put-record.vtl");
+    let text = std::fs::read_to_string(&vtl).unwrap();
+    let broken = text.replace(
+        "\"StreamName\": \"$input.params('stream-name')\"",
+        "\"StreamName\": \"$input.params('stream-name')-typo\"",
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&vtl, broken).unwrap();
+
+    let twin = Twin::start(&p, &twin_dir, &["--no-airflow"]);
+    let param = format!("proxy_port={}", free_port());
+    p.run(&["--env", "local", "up", "--yes", "--param", &param])
+        .expect(0);
+    let url = twin.invoke_url();
+    twin.wait_for(&["Unit"]);
+    let prepare = p.run(&[
+        "-q",
+        "data",
+        "generate",
+        "--rows",
+        "200",
+        "--out",
+        "jsonl://source",
+    ]);
+    prepare.expect(0);
+
+    let batch = p.run(&[
+        "worker",
+        "emit",
+        "--source",
+        "jsonl://source",
+        "--invoke-url",
+        &url,
+        "--uid",
+        UID,
+        "--mode",
+        "batch",
+        "--count",
+        "2",
+        "--sleep",
+        "0",
+        "--retries",
+        "0",
+        "--max-key",
+        "199",
+    ]);
+    batch.expect(1);
+    let out = format!("{}{}", batch.stdout, batch.stderr);
+    assert!(out.contains("500"), "{out}");
+    assert!(
+        out.contains(":9/topics/0e36c8cd403d.") && out.contains("Connection refused"),
+        "the failure names the integration's target and why: {out}"
+    );
+    assert!(out.contains("/{proxy+}"), "and the route: {out}");
+
+    let stream = p.run(&[
+        "worker",
+        "emit",
+        "--source",
+        "jsonl://source",
+        "--invoke-url",
+        &url,
+        "--uid",
+        UID,
+        "--mode",
+        "stream",
+        "--count",
+        "2",
+        "--sleep",
+        "0",
+        "--retries",
+        "0",
+        "--max-key",
+        "199",
+    ]);
+    stream.expect(1);
+    let out = format!("{}{}", stream.stdout, stream.stderr);
+    assert!(
+        out.contains("ResourceNotFoundException")
+            && out.contains("streaming-0e36c8cd403d-pin-typo"),
+        "the failure names the missing stream: {out}"
+    );
+    p.run(&["--env", "local", "down", "--yes", "--param", &param])
+        .expect(0);
+}
