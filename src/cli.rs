@@ -207,6 +207,9 @@ pub struct GatewayArgs {
     /// How often the stage is checked for a new deployment.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub refresh: std::time::Duration,
+    /// Make one AWS service call at a time (moto's Kinesis loses records put concurrently).
+    #[arg(long)]
+    pub serialize_aws_calls: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -122,6 +122,13 @@ impl<'a> Twin<'a> {
 impl Drop for Twin<'_> {
     fn drop(&mut self) {
         let _ = self.p.command(&["local", "stop"]).output();
+        if std::thread::panicking() {
+            // The twin's directory goes with the test's: keep its logs for the post-mortem.
+            let keep = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("twin-logs-{}", std::process::id()));
+            copy_dir(&self.dir.join("logs"), &keep);
+            eprintln!("the twin's logs: {}", keep.display());
+        }
     }
 }
 

@@ -320,6 +320,8 @@ impl DataPlane {
                     stage.to_string(),
                     "--listen".into(),
                     format!("127.0.0.1:{port}"),
+                    // moto's Kinesis loses records put into one shard concurrently.
+                    "--serialize-aws-calls".into(),
                 ];
                 for i in instances {
                     for n in &i.names {

@@ -132,6 +132,7 @@ async fn gateway(args: &GatewayArgs) -> Result<Exit> {
         region: args.region.clone(),
         resolve,
         refresh: args.refresh,
+        serialize_aws_calls: args.serialize_aws_calls,
     };
     gateway::run(config, args.listen).await?;
     Ok(Exit::Ok)

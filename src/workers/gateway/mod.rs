@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     pub resolve: BTreeMap<String, String>,
     /// How often the stage is checked for a new deployment.
     pub refresh: Duration,
+    /// Make one service call at a time: moto's Kinesis loses records put concurrently into one
+    /// shard (its `Shard.put_record` is "not safe for concurrency"), which AWS never does.
+    pub serialize_aws_calls: bool,
 }
 
 struct Gateway {
@@ -46,6 +49,7 @@ struct Gateway {
     api: RwLock<RestApi>,
     http: reqwest::Client,
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    one_call_at_a_time: tokio::sync::Mutex<()>,
 }
 
 /// Binds, prints `listening on ADDR`, serves until SIGTERM or Ctrl-C.
@@ -71,6 +75,7 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
             .build()?,
         credentials,
         config,
+        one_call_at_a_time: tokio::sync::Mutex::new(()),
     });
     let addr = listener.local_addr()?;
     println!("listening on {addr}");
@@ -369,10 +374,16 @@ impl Gateway {
             call_headers.push(("Content-Type".into(), "application/x-amz-json-1.1".into()));
         }
         call_headers.push(("X-Amz-Target".into(), target));
+        let serial = if self.config.serialize_aws_calls {
+            Some(self.one_call_at_a_time.lock().await)
+        } else {
+            None
+        };
         let (status, answer) = self
             .call_service(service, &call_headers, body)
             .await
             .map_err(|e| format!("calling {service} {action}: {e}"))?;
+        drop(serial);
         let chosen = i.responses.iter().find(|(pattern, _)| {
             pattern.is_empty()
                 || regex::Regex::new(&format!("^(?:{pattern})$"))
