@@ -128,11 +128,18 @@ bucket, prefix = f"user-{sys.argv[2]}-bucket", "delta/batch/report/"
 for name in ("report.md", "report.html"):
     s3.download_file(bucket, prefix + name, f".pinctl/report/{name}")
 print(f"s3://{bucket}/{prefix}report.html, copied to .pinctl/report/report.html (and report.md)\n")
-for q in range(1, 9):
-    rows = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}results/q{q}.json")["Body"].read())
-    shown = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:3])
-    more = f" (+{len(rows) - 3} more)" if len(rows) > 3 else ""
-    print(f"q{q}: {shown}{more}")
+titles = {}
+for line in open(".pinctl/report/report.md", encoding="utf-8"):
+    if line.startswith("## ") and " — " in line:
+        q, title = line[3:].strip().split(" — ", 1)
+        titles[q] = title
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "results/")["Contents"])
+for key in keys:
+    q = key.rsplit("/", 1)[1].removesuffix(".json")
+    rows = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    shown = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:2])
+    more = f" (+{len(rows) - 2} more)" if len(rows) > 2 else ""
+    print(f"{q} {titles.get(q, '')}\n    {shown}{more}")
 EOF
 
 cat <<EOF
