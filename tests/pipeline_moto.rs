@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use serde_json::Value;
+
 use common::{emulated, scan, sorted, Emulator, Moto, Project};
 
 /// Kinds no local service holds yet.
@@ -243,6 +245,25 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         .unwrap();
     let unit = String::from_utf8(unit.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
     assert!(unit.contains("--listen 0.0.0.0:8082"), "{unit}");
+    // `files_sha256` identifies the files shipped: name and content digest of each.
+    let workers = p.state("pinterest", "local")["resources"]["workers"].clone();
+    let mut h = <sha2::Sha256 as sha2::Digest>::new();
+    let files: BTreeMap<&String, &Value> = workers["props"]["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .collect();
+    for (name, content) in files {
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            content.as_str().unwrap().as_bytes(),
+        ));
+        sha2::Digest::update(&mut h, format!("{name}\0{sha}\0").as_bytes());
+    }
+    assert_eq!(
+        workers["outputs"]["files_sha256"],
+        hex::encode(sha2::Digest::finalize(h)),
+        "{workers}"
+    );
     let mut newer = std::fs::read(env!("CARGO_BIN_EXE_pinctl")).unwrap();
     newer.extend_from_slice(b"\0new build");
     std::fs::write(p.path().join("pinctl-next"), &newer).unwrap();

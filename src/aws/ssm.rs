@@ -82,12 +82,14 @@ pub fn prepare_deployment(props: &mut Value, root: &std::path::Path) -> Result<(
     Ok(())
 }
 
-fn files_digest(files: &BTreeMap<String, String>) -> String {
+/// One digest of the shipped files, from each file's name and the sha256 of its content as
+/// stored (so it is known from the bucket alone).
+fn files_digest(digests: &BTreeMap<String, String>) -> String {
     let mut h = Sha256::new();
-    for (k, v) in files {
-        h.update(k.as_bytes());
+    for (name, sha) in digests {
+        h.update(name.as_bytes());
         h.update([0]);
-        h.update(v.as_bytes());
+        h.update(sha.as_bytes());
         h.update([0]);
     }
     hex::encode(h.finalize())
@@ -307,12 +309,16 @@ impl Provider for DeploymentProvider {
             return Ok(None);
         };
         let mut files = BTreeMap::new();
+        let mut digests = BTreeMap::new();
         for (name, content) in &rec.files {
             let want = hex::encode(Sha256::digest(content.as_bytes()));
-            match self
+            let stored = self
                 .digest_of(&rec.bucket, &format!("{prefix}files/{name}"))
-                .await?
-            {
+                .await?;
+            if let Some(d) = &stored {
+                digests.insert(name.clone(), d.clone());
+            }
+            match stored {
                 Some(d) if d == want => {
                     files.insert(name.clone(), content.clone());
                 }
@@ -332,7 +338,7 @@ impl Provider for DeploymentProvider {
         };
         let mut outputs = Map::new();
         outputs.insert("binary_sha256".into(), Value::String(binary));
-        outputs.insert("files_sha256".into(), Value::String(files_digest(&files)));
+        outputs.insert("files_sha256".into(), Value::String(files_digest(&digests)));
         Ok(Some(Live {
             props: json(&live),
             outputs,
@@ -356,10 +362,30 @@ impl Provider for DeploymentProvider {
             parts.next().unwrap_or_default(),
         );
         let probe = serde_json::json!({"bucket": bucket, "prefix": prefix, "binary": "", "files": {}, "instance_id": instance});
-        Ok(match self.read(cx, id, &probe).await? {
-            Some(l) => Poll::Ready(l.outputs),
-            None => Poll::Pending("uploading".into()),
-        })
+        let Some(mut live) = self.read(cx, id, &probe).await? else {
+            return Ok(Poll::Pending("uploading".into()));
+        };
+        // The id does not name the files: the bucket does.
+        let mut digests = BTreeMap::new();
+        let listed = self
+            .clients
+            .s3()
+            .await
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("{prefix}files/"))
+            .send()
+            .await
+            .map_err(|e| api_error("ListObjectsV2", e))?;
+        for o in listed.contents() {
+            let Some(key) = o.key() else { continue };
+            if let Some(d) = self.digest_of(bucket, key).await? {
+                digests.insert(key[prefix.len() + "files/".len()..].to_string(), d);
+            }
+        }
+        live.outputs
+            .insert("files_sha256".into(), Value::String(files_digest(&digests)));
+        Ok(Poll::Ready(live.outputs))
     }
 
     async fn update(
