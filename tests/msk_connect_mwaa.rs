@@ -467,3 +467,107 @@ async fn every_kind_through_its_life() {
         .environments()
         .is_empty());
 }
+
+const CLUSTER: &str = r#"
+stack: kafka
+resources:
+  msk:
+    type: msk.cluster
+    props:
+      name: abc-msk
+      kafka_version: 3.5.1
+      broker_instance_type: kafka.t3.small
+      broker_count: 2
+      storage_gib: 100
+      client_subnets: [subnet-a, subnet-b]
+      iam_auth: false
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
+    let moto = Moto::start();
+    let emu = Emulator::start("150ms", None);
+    let p = project(&moto, &emu);
+    p.stack(CLUSTER);
+    p.run(&["up", "--yes"]).expect(0);
+    let cluster = id(&p, "msk");
+
+    let changed = CLUSTER
+        .replace("3.5.1", "3.6.0")
+        .replace("kafka.t3.small", "kafka.m5.large")
+        .replace("storage_gib: 100", "storage_gib: 200")
+        .replace("iam_auth: false", "iam_auth: true");
+    p.stack(&changed);
+    let (a, mut f) = action(&plan(&p), "msk");
+    f.sort();
+    assert_eq!(
+        (a.as_str(), f),
+        (
+            "update",
+            vec![
+                "broker_instance_type".to_string(),
+                "iam_auth".into(),
+                "kafka_version".into(),
+                "storage_gib".into()
+            ]
+        )
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(id(&p, "msk"), cluster, "updated, not replaced");
+    p.run(&["plan"]).expect(0);
+    let k = emu.kafka().await;
+    let info = k
+        .describe_cluster_v2()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let c = info.cluster_info().unwrap();
+    assert_eq!(
+        c.current_version(),
+        Some("K5"),
+        "four updates, one at a time"
+    );
+    let prov = c.provisioned().unwrap();
+    assert_eq!(
+        prov.current_broker_software_info().unwrap().kafka_version(),
+        Some("3.6.0")
+    );
+    let group = prov.broker_node_group_info().unwrap();
+    assert_eq!(group.instance_type(), Some("kafka.m5.large"));
+    assert_eq!(
+        group
+            .storage_info()
+            .and_then(|s| s.ebs_storage_info())
+            .and_then(|e| e.volume_size()),
+        Some(200)
+    );
+    assert_eq!(
+        prov.client_authentication()
+            .and_then(|a| a.sasl())
+            .and_then(|s| s.iam())
+            .and_then(|i| i.enabled()),
+        Some(true)
+    );
+
+    // MSK cannot shrink storage or go back a version: the run fails saying so, nothing changes.
+    p.stack(&changed.replace("storage_gib: 200", "storage_gib: 150"));
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains("UpdateBrokerStorage") && r.stderr.contains("can only be increased"),
+        "{}",
+        r.stderr
+    );
+    p.stack(&changed.replace("3.6.0", "3.5.1"));
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains("UpdateClusterKafkaVersion") && r.stderr.contains("newer version only"),
+        "{}",
+        r.stderr
+    );
+    p.stack(&changed);
+    p.run(&["plan"]).expect(0);
+    p.run(&["down", "--yes"]).expect(0);
+}

@@ -176,6 +176,15 @@ impl ClusterProvider {
         ))
     }
 
+    /// The cluster's version once it is ACTIVE, which every update names.
+    async fn current_version(&self, arn: &str) -> Result<String, ProviderError> {
+        self.wait_active(arn)
+            .await?
+            .current_version()
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Other(format!("cluster {arn} has no version")))
+    }
+
     async fn wait_active(&self, arn: &str) -> Result<aws_sdk_kafka::types::Cluster, ProviderError> {
         let mut backoff = crate::engine::backoff::Backoff::new(
             std::time::Duration::from_millis(200),
@@ -366,15 +375,7 @@ impl Provider for ClusterProvider {
             );
         }
         if p.iam_auth {
-            provisioned = provisioned.client_authentication(
-                ClientAuthentication::builder()
-                    .sasl(
-                        Sasl::builder()
-                            .iam(Iam::builder().enabled(true).build())
-                            .build(),
-                    )
-                    .build(),
-            );
+            provisioned = provisioned.client_authentication(client_authentication(true));
         }
         let out = self
             .clients
@@ -418,20 +419,56 @@ impl Provider for ClusterProvider {
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
         let (o, p): (ClusterProps, ClusterProps) = (typed(old)?, typed(new)?);
-        for (field, differs) in [
-            ("kafka_version", o.kafka_version != p.kafka_version),
-            (
-                "broker_instance_type",
-                o.broker_instance_type != p.broker_instance_type,
-            ),
-            ("storage_gib", o.storage_gib != p.storage_gib),
-            ("iam_auth", o.iam_auth != p.iam_auth),
-        ] {
-            if differs {
-                return Err(ProviderError::Unsupported(format!(
-                    "changing `{field}` of an MSK cluster in place is not supported by this build; change it in the console or replace the cluster"
-                )));
-            }
+        let kafka = self.clients.kafka().await;
+        // One change at a time: each waits for the cluster to be ACTIVE again.
+        if o.kafka_version != p.kafka_version {
+            let current = self.current_version(arn).await?;
+            kafka
+                .update_cluster_kafka_version()
+                .cluster_arn(arn)
+                .current_version(current)
+                .target_kafka_version(&p.kafka_version)
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateClusterKafkaVersion", e))?;
+        }
+        if o.broker_instance_type != p.broker_instance_type {
+            let current = self.current_version(arn).await?;
+            kafka
+                .update_broker_type()
+                .cluster_arn(arn)
+                .current_version(current)
+                .target_instance_type(&p.broker_instance_type)
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateBrokerType", e))?;
+        }
+        if o.storage_gib != p.storage_gib {
+            let current = self.current_version(arn).await?;
+            kafka
+                .update_broker_storage()
+                .cluster_arn(arn)
+                .current_version(current)
+                .target_broker_ebs_volume_info(
+                    aws_sdk_kafka::types::BrokerEbsVolumeInfo::builder()
+                        .kafka_broker_node_id("All")
+                        .volume_size_gb(p.storage_gib as i32)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateBrokerStorage", e))?;
+        }
+        if o.iam_auth != p.iam_auth {
+            let current = self.current_version(arn).await?;
+            kafka
+                .update_security()
+                .cluster_arn(arn)
+                .current_version(current)
+                .client_authentication(client_authentication(p.iam_auth))
+                .send()
+                .await
+                .map_err(|e| api_error("UpdateSecurity", e))?;
         }
         if o.configuration != p.configuration {
             let cluster = self.wait_active(arn).await?;
@@ -475,13 +512,7 @@ impl Provider for ClusterProvider {
                 .map_err(|e| api_error("UpdateClusterConfiguration", e))?;
         }
         if o.broker_count != p.broker_count {
-            // One change at a time: the cluster must be ACTIVE again first.
-            let current = self
-                .wait_active(arn)
-                .await?
-                .current_version()
-                .map(str::to_string)
-                .ok_or_else(|| ProviderError::Other(format!("cluster {arn} has no version")))?;
+            let current = self.current_version(arn).await?;
             self.clients
                 .kafka()
                 .await
@@ -943,4 +974,14 @@ impl Provider for TopicProvider {
             Err(e) => Err(e),
         }
     }
+}
+
+fn client_authentication(iam: bool) -> ClientAuthentication {
+    ClientAuthentication::builder()
+        .sasl(
+            Sasl::builder()
+                .iam(Iam::builder().enabled(iam).build())
+                .build(),
+        )
+        .build()
 }

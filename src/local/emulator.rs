@@ -638,7 +638,9 @@ impl Emulator {
                 ok(out)
             }
             (&Method::PUT, ["v1", "clusters", arn, "configuration"])
-            | (&Method::PUT, ["v1", "clusters", arn, "nodes", "count"]) => {
+            | (&Method::PUT, ["v1", "clusters", arn, "version"])
+            | (&Method::PATCH, ["v1", "clusters", arn, "security"])
+            | (&Method::PUT, ["v1", "clusters", arn, "nodes", "count" | "storage" | "type"]) => {
                 let current = str_of(body, "currentVersion")?.to_string();
                 let c = store
                     .clusters
@@ -664,6 +666,7 @@ impl Emulator {
                 if let Some(ci) = body.get("configurationInfo") {
                     c.body["provisioned"]["configurationInfo"] = ci.clone();
                 }
+                Self::change_brokers(&mut c.body["provisioned"], body)?;
                 let next = format!(
                     "K{}",
                     have.trim_start_matches('K').parse::<u64>().unwrap_or(1) + 1
@@ -701,6 +704,46 @@ impl Emulator {
                 ),
             )),
         }
+    }
+
+    /// UpdateClusterKafkaVersion, UpdateBrokerStorage, UpdateBrokerType and UpdateSecurity, with
+    /// MSK's rules: versions only go up, storage only grows.
+    fn change_brokers(p: &mut Value, body: &Value) -> Result<(), ApiError> {
+        if let Some(v) = body.get("targetKafkaVersion").and_then(Value::as_str) {
+            let have = p["kafkaVersion"].as_str().unwrap_or("0").to_string();
+            let parts =
+                |s: &str| -> Vec<u64> { s.split('.').map(|x| x.parse().unwrap_or(0)).collect() };
+            if parts(v) <= parts(&have) {
+                return Err(bad_request(format!(
+                    "The cluster runs Apache Kafka {have}; MSK upgrades a cluster to a newer version only, not to {v}"
+                )));
+            }
+            p["kafkaVersion"] = json!(v);
+        }
+        if let Some(info) = body
+            .get("targetBrokerEBSVolumeInfo")
+            .and_then(Value::as_array)
+        {
+            let size = info
+                .first()
+                .and_then(|i| i["volumeSizeGB"].as_i64())
+                .ok_or_else(|| bad_request("targetBrokerEBSVolumeInfo needs volumeSizeGB"))?;
+            let path = "/brokerNodeGroupInfo/storageInfo/ebsStorageInfo/volumeSize";
+            let have = p.pointer(path).and_then(Value::as_i64).unwrap_or(0);
+            if size <= have {
+                return Err(bad_request(format!(
+                    "Broker storage can only be increased: it is {have} GiB, {size} GiB was asked"
+                )));
+            }
+            p["brokerNodeGroupInfo"]["storageInfo"]["ebsStorageInfo"]["volumeSize"] = json!(size);
+        }
+        if let Some(t) = body.get("targetInstanceType") {
+            p["brokerNodeGroupInfo"]["instanceType"] = t.clone();
+        }
+        if let Some(a) = body.get("clientAuthentication") {
+            p["clientAuthentication"] = a.clone();
+        }
+        Ok(())
     }
 
     fn configurations(
