@@ -571,3 +571,131 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
     p.run(&["plan"]).expect(0);
     p.run(&["down", "--yes"]).expect(0);
 }
+
+/// Serves one file over HTTP on a free port until dropped; counts the requests for it.
+struct FileServer {
+    url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FileServer {
+    fn start(name: &'static str, bytes: Vec<u8>) -> FileServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                if path == format!("/{name}") {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        bytes.len()
+                    );
+                    let _ = s.write_all(&bytes);
+                } else {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        });
+        FileServer { url, hits }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_artifact_is_fetched_from_its_url_verified_and_cached() {
+    let moto = Moto::start();
+    let emu = Emulator::start("150ms", None);
+    let p = project(&moto, &emu);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifact =
+        std::fs::read(root.join("plugins/artifacts/pinctl-local-s3-sink-1.0.zip")).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&artifact));
+    let server = FileServer::start("s3-sink.zip", artifact.clone());
+    let manifest = |url: &str, sha: &str| {
+        p.write(
+            "manifests/url.yaml",
+            &format!("name: s3-sink\nversion: \"1.0\"\nsource: {url}\ncontent_type: ZIP\nsha256: \"{sha}\"\n"),
+        );
+    };
+    p.stack(
+        r#"
+stack: kafka
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: abc-artifacts, force_destroy: true}
+  plugin:
+    type: mskconnect.custom_plugin
+    props:
+      name: abc-plugin
+      manifest: {file: manifests/url.yaml}
+      bucket: ${bucket.name}
+"#,
+    );
+
+    // A URL that answers 404: the run fails naming it.
+    manifest(&format!("{}/missing.zip", server.url), &sha);
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains("missing.zip") && r.stderr.contains("404"),
+        "{}",
+        r.stderr
+    );
+    // Bytes that are not what the manifest names: refused, nothing uploaded.
+    manifest(&format!("{}/s3-sink.zip", server.url), &"0".repeat(64));
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains(&format!("has sha256 {sha}")),
+        "{}",
+        r.stderr
+    );
+    let s3 = moto.s3().await;
+    let listed = s3
+        .list_objects_v2()
+        .bucket("abc-artifacts")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed.contents().is_empty(),
+        "an unverified artifact was uploaded"
+    );
+
+    // The right digest: fetched, verified, uploaded.
+    manifest(&format!("{}/s3-sink.zip", server.url), &sha);
+    p.run(&["up", "--yes"]).expect(0);
+    let o = s3
+        .get_object()
+        .bucket("abc-artifacts")
+        .key("plugins/s3-sink.zip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        o.body.collect().await.unwrap().into_bytes().to_vec(),
+        artifact
+    );
+    let fetched = server.hits.load(std::sync::atomic::Ordering::SeqCst);
+    p.run(&["plan"]).expect(0);
+
+    // Down and up again: the cached copy is used, the URL is not fetched again.
+    p.run(&["down", "--yes"]).expect(0);
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(
+        server.hits.load(std::sync::atomic::Ordering::SeqCst),
+        fetched
+    );
+    p.run(&["down", "--yes"]).expect(0);
+}

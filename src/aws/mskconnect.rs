@@ -161,10 +161,21 @@ const NOT_FOUND: &str = "NotFoundException";
 pub struct Manifest {
     pub name: String,
     pub version: String,
-    /// A path relative to the repository root.
+    /// A path relative to the repository root, or an `http(s)://` URL.
     pub source: String,
     pub content_type: String,
     pub sha256: String,
+}
+
+/// The artifact's file name: the last segment of its path or URL (query and fragment dropped).
+fn artifact_file_name(source: &str) -> &str {
+    source
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(source)
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("plugin.zip")
 }
 
 pub fn parse_manifest(text: &str) -> Result<Manifest, ProviderError> {
@@ -205,16 +216,7 @@ impl CustomPluginProvider {
         p: &CustomPluginProps,
         m: &Manifest,
     ) -> Result<(String, String), ProviderError> {
-        if m.source.contains("://") {
-            return Err(ProviderError::Unsupported(format!(
-                "plugin `{}`: this build reads artifacts from local paths; download {} into plugins/artifacts/ and set `source` to that path",
-                m.name, m.source
-            )));
-        }
-        let path = self.root.join(&m.source);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            ProviderError::Other(format!("plugin artifact {}: {e}", path.display()))
-        })?;
+        let bytes = self.artifact(m).await?;
         let digest = hex::encode(Sha256::digest(&bytes));
         if m.sha256.is_empty() {
             return Err(ProviderError::Invalid(format!(
@@ -228,10 +230,7 @@ impl CustomPluginProvider {
                 m.source, m.sha256
             )));
         }
-        let file = std::path::Path::new(&m.source)
-            .file_name()
-            .and_then(|f| f.to_str())
-            .unwrap_or("plugin.zip");
+        let file = artifact_file_name(&m.source);
         let key = p.key.clone().unwrap_or_else(|| format!("plugins/{file}"));
         let s3 = self.clients.s3().await;
         let present = s3
@@ -254,6 +253,60 @@ impl CustomPluginProvider {
                 .map_err(|e| api_error("PutObject", e))?;
         }
         Ok((format!("arn:aws:s3:::{}", p.bucket), key))
+    }
+
+    /// The artifact's bytes: a path relative to the repository, or an `http(s)://` URL fetched
+    /// once into `.pinctl/cache/plugins/` (a cached copy is used only if it has the manifest's
+    /// digest, so a changed manifest fetches again).
+    async fn artifact(&self, m: &Manifest) -> Result<Vec<u8>, ProviderError> {
+        if !(m.source.starts_with("https://") || m.source.starts_with("http://")) {
+            if m.source.contains("://") {
+                return Err(ProviderError::Invalid(format!(
+                    "plugin `{}`: source {} is neither a path nor an http(s) URL",
+                    m.name, m.source
+                )));
+            }
+            let path = self.root.join(&m.source);
+            return std::fs::read(&path).map_err(|e| {
+                ProviderError::Other(format!("plugin artifact {}: {e}", path.display()))
+            });
+        }
+        let cache = self.root.join(".pinctl/cache/plugins");
+        let cached = cache.join(format!(
+            "{}-{}",
+            m.sha256.to_ascii_lowercase(),
+            artifact_file_name(&m.source)
+        ));
+        if !m.sha256.is_empty() {
+            if let Ok(bytes) = std::fs::read(&cached) {
+                if hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(&m.sha256) {
+                    return Ok(bytes);
+                }
+            }
+        }
+        let fetch_error = |e: String| {
+            ProviderError::Other(format!("plugin `{}`: fetching {}: {e}", m.name, m.source))
+        };
+        let answer = reqwest::get(&m.source)
+            .await
+            .map_err(|e| fetch_error(e.to_string()))?;
+        if !answer.status().is_success() {
+            return Err(fetch_error(format!("HTTP {}", answer.status())));
+        }
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| fetch_error(e.to_string()))?
+            .to_vec();
+        // Kept only when it is what the manifest names; `upload` reports a mismatch.
+        if !m.sha256.is_empty()
+            && hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(&m.sha256)
+        {
+            std::fs::create_dir_all(&cache)
+                .and_then(|()| std::fs::write(&cached, &bytes))
+                .map_err(|e| ProviderError::Other(format!("caching {}: {e}", cached.display())))?;
+        }
+        Ok(bytes)
     }
 
     async fn describe(
