@@ -8,11 +8,11 @@ mkdir -p "$cache"
 
 # Python venv with moto server (the AWS APIs the tests talk to through the official Rust SDK).
 if [ ! -x "$venv/bin/python" ]; then
-  echo "test.sh: creating the Python venv at $venv"
+  echo "setup.sh: creating the Python venv at $venv"
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, aws_msk_iam_sasl_signer, deltalake, pyarrow' 2>/dev/null; then
-  echo "test.sh: installing moto[server], the MSK IAM signer and deltalake (Python) into $venv"
+  echo "setup.sh: installing moto[server], the MSK IAM signer and deltalake (Python) into $venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.0,<6' \
     'aws-msk-iam-sasl-signer-python>=1.0,<2' 'deltalake[pyarrow]>=1.0'
 fi
@@ -21,10 +21,13 @@ export PINCTL_VENV="$venv"
 
 # Apache Airflow, MWAA's version, in a venv of its own (its pins clash with moto's).
 airflow_venv="${PINCTL_AIRFLOW_VENV:-$cache/venv-airflow}"
-if ! "$airflow_venv/bin/airflow" version 2>/dev/null | grep -q '^2\.10\.'; then
-  echo "test.sh: installing apache-airflow 2.10 into $airflow_venv"
-  python3 -m venv "$airflow_venv"
-  "$airflow_venv/bin/pip" install --quiet --disable-pip-version-check 'apache-airflow==2.10.*'
+# With the Amazon provider, which the DAG's SSM runner uses (as on MWAA).
+if ! "$airflow_venv/bin/airflow" version 2>/dev/null | grep -q '^2\.10\.' \
+  || ! "$airflow_venv/bin/python" -c 'import airflow.providers.amazon.aws.operators.ssm' 2>/dev/null; then
+  echo "setup.sh: installing apache-airflow 2.10 and its Amazon provider into $airflow_venv"
+  [ -x "$airflow_venv/bin/pip" ] || python3 -m venv "$airflow_venv"
+  "$airflow_venv/bin/pip" install --quiet --disable-pip-version-check 'apache-airflow==2.10.*' \
+    'apache-airflow-providers-amazon'
 fi
 export PINCTL_AIRFLOW_VENV="$airflow_venv"
 
@@ -33,14 +36,14 @@ if ! command -v tansu >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/tansu" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 if ! tansu --version >/dev/null 2>&1; then
-  echo "test.sh: installing tansu (cargo install; this takes a while once)"
+  echo "setup.sh: installing tansu (cargo install; this takes a while once)"
   cargo install tansu --locked --features dynostore,libsql
 fi
 
 # MariaDB (Debian's server), the MySQL the original pipeline read; each test starts its own
 # server on a free loopback port with a scratch data directory.
 if [ "${PINCTL_SKIP_MARIADB:-0}" != 1 ] && ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
-  echo "test.sh: installing mariadb-server (Debian)"
+  echo "setup.sh: installing mariadb-server (Debian)"
   sudo_cmd=""
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server mariadb-client >/dev/null \

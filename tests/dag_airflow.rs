@@ -2,7 +2,8 @@
 //! by the test command): it imports without errors, is `@daily` with `catchup=False` and retries
 //! 2 minutes apart, and `airflow dags test` runs its task with the local runner. The batch worker
 //! itself is not part of this check: the runner is pointed at `echo`, which prints the command
-//! line the task would run.
+//! line the task would run. The SSM runner is exercised against moto: the command reaches SSM Run
+//! Command for the instance, as MWAA sends it.
 
 mod common;
 
@@ -116,5 +117,101 @@ print(dag.schedule_interval, dag.catchup, dag.default_args["retries"], dag.defau
     assert!(
         out.contains("state=success") || out.contains("DagRun Finished") && out.contains("success"),
         "{out}"
+    );
+}
+
+/// The SSM runner, as MWAA runs it: `airflow dags test` sends the batch command to the EC2 client
+/// through SSM Run Command (moto) and waits for it; the command names the instance and the
+/// batch job's arguments.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ssm_runner_sends_the_batch_command_to_the_instance() {
+    let moto = common::Moto::start();
+    let conf = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let run = ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let instance = run.instances()[0].instance_id().unwrap().to_string();
+
+    let mut p = Project::new();
+    p.env = moto.env();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::os::unix::fs::symlink(root.join("templates"), p.path().join("templates")).unwrap();
+    p.stack(&format!(
+        r#"
+stack: dag
+resources:
+  dag:
+    type: sim.thing
+    props:
+      name: dag
+      content:
+        template: templates/dags/dag.py
+        vars:
+          uid: 0e36c8cd403d
+          runner: ssm
+          bucket: user-0e36c8cd403d-bucket
+          out: s3://user-0e36c8cd403d-bucket/delta/batch
+          pinctl: /usr/local/bin/pinctl
+          instance_id: {instance}
+          databricks_cluster_id: ""
+          databricks_notebook: ""
+"#
+    ));
+    p.run(&["up", "--yes"]).expect(0);
+    let dag = p.object_named("dag").unwrap()["props"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let home = p.path().join("airflow");
+    std::fs::create_dir_all(home.join("dags")).unwrap();
+    std::fs::write(home.join("dags/0e36c8cd403d_dag.py"), &dag).unwrap();
+    let bin = airflow();
+    let airflow_cmd = |args: &[&str]| {
+        let mut c = Command::new(&bin);
+        c.args(args)
+            .env("AIRFLOW_HOME", &home)
+            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+            .env("AIRFLOW__CORE__DAGS_FOLDER", home.join("dags"))
+            // boto3 under the Amazon provider reads the same settings as the Rust SDK, and
+            // its region from AWS_DEFAULT_REGION, which MWAA sets for its workers.
+            .envs(moto.env())
+            .env("AWS_DEFAULT_REGION", "us-east-1");
+        c.output().unwrap()
+    };
+    let migrate = airflow_cmd(&["db", "migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let test = airflow_cmd(&["dags", "test", "0e36c8cd403d_dag", "2024-01-01"]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    assert!(test.status.success(), "{out}");
+    assert!(
+        out.contains("state=success") || out.contains("success"),
+        "{out}"
+    );
+
+    let ssm = aws_sdk_ssm::Client::new(&conf);
+    let commands = ssm.list_commands().send().await.unwrap();
+    let sent: Vec<_> = commands.commands().iter().collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let c = sent[0];
+    assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
+    assert_eq!(c.instance_ids(), [instance.clone()]);
+    let lines = &c.parameters().unwrap()["commands"];
+    assert_eq!(
+        lines,
+        &vec!["/usr/local/bin/pinctl worker batch --bucket user-0e36c8cd403d-bucket --uid 0e36c8cd403d --out s3://user-0e36c8cd403d-bucket/delta/batch".to_string()]
     );
 }
