@@ -208,7 +208,7 @@ resources:
     assert_eq!(sent.len(), 1, "{sent:?}");
     let c = sent[0];
     assert_eq!(c.document_name(), Some("AWS-RunShellScript"));
-    assert_eq!(c.instance_ids(), [instance.clone()]);
+    assert_eq!(c.instance_ids(), std::slice::from_ref(&instance));
     let lines = &c.parameters().unwrap()["commands"];
     assert_eq!(
         lines,
