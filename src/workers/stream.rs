@@ -237,6 +237,7 @@ async fn run_table(
     let mut skipped = 0;
     let mut committed = positions.clone();
     let mut since = Instant::now();
+    let mut idle_rounds = 0u32;
     loop {
         let stopping = *stop.borrow();
         if consumer
@@ -281,8 +282,12 @@ async fn run_table(
             return Ok(());
         }
         if records.is_empty() {
-            // Kinesis allows 5 GetRecords per shard per second.
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            // Kinesis allows 5 GetRecords per shard per second; an idle stream is polled less
+            // often (up to once a second), records bring the pace back.
+            idle_rounds = (idle_rounds + 1).min(3);
+            tokio::time::sleep(Duration::from_millis(250 << (idle_rounds - 1))).await;
+        } else {
+            idle_rounds = 0;
         }
     }
 }
