@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::answers::expected_answers;
-use common::{emulated, python_keys, scan, Emulator, Moto, Project};
+use common::{emulated, free_port, python_keys, scan, Emulator, Moto, Project};
 use serde_json::Value;
 
 const UID: &str = "0e36c8cd403d";
@@ -153,14 +153,6 @@ fn logs(twin: &Path, parts: &[&str]) -> String {
     out
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The source tables as JSON lines (the emitter reads them; so does the check).
 fn source(p: &Project) -> [Vec<Value>; 3] {
     p.run(&["-q", "data", "generate", "--out", "jsonl://source"])
@@ -230,6 +222,30 @@ os._exit(0)
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Two events, no retries, keys within the small source of the broken-stack test.
+fn emit_two(p: &Project, url: &str, mode: &str) -> common::Run {
+    p.run(&[
+        "worker",
+        "emit",
+        "--source",
+        "jsonl://source",
+        "--invoke-url",
+        url,
+        "--uid",
+        UID,
+        "--mode",
+        mode,
+        "--count",
+        "2",
+        "--sleep",
+        "0",
+        "--retries",
+        "0",
+        "--max-key",
+        "199",
+    ])
 }
 
 fn emit(p: &Project, url: &str, mode: &str, count: u32) -> common::Run {
@@ -454,26 +470,7 @@ fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     ]);
     prepare.expect(0);
 
-    let batch = p.run(&[
-        "worker",
-        "emit",
-        "--source",
-        "jsonl://source",
-        "--invoke-url",
-        &url,
-        "--uid",
-        UID,
-        "--mode",
-        "batch",
-        "--count",
-        "2",
-        "--sleep",
-        "0",
-        "--retries",
-        "0",
-        "--max-key",
-        "199",
-    ]);
+    let batch = emit_two(&p, &url, "batch");
     batch.expect(1);
     let out = format!("{}{}", batch.stdout, batch.stderr);
     assert!(out.contains("500"), "{out}");
@@ -483,26 +480,7 @@ fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     );
     assert!(out.contains("/{proxy+}"), "and the route: {out}");
 
-    let stream = p.run(&[
-        "worker",
-        "emit",
-        "--source",
-        "jsonl://source",
-        "--invoke-url",
-        &url,
-        "--uid",
-        UID,
-        "--mode",
-        "stream",
-        "--count",
-        "2",
-        "--sleep",
-        "0",
-        "--retries",
-        "0",
-        "--max-key",
-        "199",
-    ]);
+    let stream = emit_two(&p, &url, "stream");
     stream.expect(1);
     let out = format!("{}{}", stream.stdout, stream.stderr);
     assert!(

@@ -247,6 +247,7 @@ async fn run_table(
             consumer.list_shards().await?;
         }
         consumer.open_ready(&positions).await?;
+        let before = records.len();
         let lag = consumer
             .poll(
                 &mut positions,
@@ -255,6 +256,9 @@ async fn run_table(
                 config.batch_size,
             )
             .await?;
+        if records.len() > before {
+            idle_rounds = 0;
+        }
         let due =
             records.len() >= config.batch_size || since.elapsed() >= config.interval || stopping;
         if due && positions != committed {
@@ -282,12 +286,12 @@ async fn run_table(
             return Ok(());
         }
         if records.is_empty() {
-            // Kinesis allows 5 GetRecords per shard per second; an idle stream is polled less
-            // often (up to once a second), records bring the pace back.
-            idle_rounds = (idle_rounds + 1).min(3);
-            tokio::time::sleep(Duration::from_millis(250 << (idle_rounds - 1))).await;
-        } else {
-            idle_rounds = 0;
+            // Kinesis allows 5 GetRecords per shard per second. A stream idle for 5 s is
+            // polled once a second until records come back (a pause between bursts keeps the
+            // fast pace, so latency does not suffer).
+            idle_rounds = idle_rounds.saturating_add(1);
+            let pause = if idle_rounds > 20 { 1000 } else { 250 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
 }
