@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::answers::expected_answers;
-use common::{pinctl, Moto};
+use common::{pinctl, read_source, Moto};
 use serde_json::{json, Value};
 
 const UID: &str = "0e36c8cd403d";
@@ -32,18 +32,7 @@ fn source(dir: &Path, rows: u64) -> [Vec<Value>; 3] {
     .output()
     .unwrap();
     assert!(o.status.success());
-    let read = |t: &str| -> Vec<Value> {
-        std::fs::read_to_string(dir.join("source").join(format!("{t}.jsonl")))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
-    [
-        read("pinterest_data"),
-        read("geolocation_data"),
-        read("user_data"),
-    ]
+    read_source(&dir.join("source"))
 }
 
 /// Writes events (keys, in order) as the S3 sink would, from `first_offset` on.

@@ -10,11 +10,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::answers::expected_answers;
-use common::{emulated, free_port, python_keys, scan, Emulator, Moto, Project};
+use common::{emulated, free_port, python_keys, read_source, scan, Emulator, Moto, Project};
 use serde_json::Value;
 
 const UID: &str = "0e36c8cd403d";
 const BUCKET: &str = "user-0e36c8cd403d-bucket";
+/// No retries, keys within the small source of the broken-stack test.
+const TWO_EVENTS: &[&str] = &["--retries", "0", "--max-key", "199"];
 
 /// A project with the repository's stack and plugins; `templates` copied so a test may break one.
 fn project(twin: &Path) -> Project {
@@ -157,18 +159,7 @@ fn logs(twin: &Path, parts: &[&str]) -> String {
 fn source(p: &Project) -> [Vec<Value>; 3] {
     p.run(&["-q", "data", "generate", "--out", "jsonl://source"])
         .expect(0);
-    let read = |t: &str| -> Vec<Value> {
-        std::fs::read_to_string(p.path().join("source").join(format!("{t}.jsonl")))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
-    [
-        read("pinterest_data"),
-        read("geolocation_data"),
-        read("user_data"),
-    ]
+    read_source(&p.path().join("source"))
 }
 
 async fn object_count(s3: &aws_sdk_s3::Client, prefix: &str) -> usize {
@@ -224,9 +215,9 @@ os._exit(0)
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// Two events, no retries, keys within the small source of the broken-stack test.
-fn emit_two(p: &Project, url: &str, mode: &str) -> common::Run {
-    p.run(&[
+fn emit(p: &Project, url: &str, mode: &str, count: u32, extra: &[&str]) -> common::Run {
+    let count = count.to_string();
+    let mut args = vec![
         "worker",
         "emit",
         "--source",
@@ -238,36 +229,12 @@ fn emit_two(p: &Project, url: &str, mode: &str) -> common::Run {
         "--mode",
         mode,
         "--count",
-        "2",
+        &count,
         "--sleep",
         "0",
-        "--retries",
-        "0",
-        "--max-key",
-        "199",
-    ])
-}
-
-fn emit(p: &Project, url: &str, mode: &str, count: u32) -> common::Run {
-    p.run(&[
-        "worker",
-        "emit",
-        "--source",
-        "jsonl://source",
-        "--invoke-url",
-        url,
-        "--uid",
-        UID,
-        "--mode",
-        mode,
-        "--count",
-        &count.to_string(),
-        "--sleep",
-        "0",
-        "--concurrency",
-        "8",
-        "--json",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    p.run(&args)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,7 +257,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     let url = twin.invoke_url();
     twin.wait_for(&["Unit", "Connector", "Airflow"]);
     let events = 2000u32;
-    let sent = emit(&p, &url, "both", events);
+    let sent = emit(&p, &url, "both", events, &["--concurrency", "8", "--json"]);
     sent.expect(0);
     let summary = sent.json();
     assert_eq!(summary["sent"], events * 6, "{summary}");
@@ -470,7 +437,7 @@ fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     ]);
     prepare.expect(0);
 
-    let batch = emit_two(&p, &url, "batch");
+    let batch = emit(&p, &url, "batch", 2, TWO_EVENTS);
     batch.expect(1);
     let out = format!("{}{}", batch.stdout, batch.stderr);
     assert!(out.contains("500"), "{out}");
@@ -480,7 +447,7 @@ fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     );
     assert!(out.contains("/{proxy+}"), "and the route: {out}");
 
-    let stream = emit_two(&p, &url, "stream");
+    let stream = emit(&p, &url, "stream", 2, TWO_EVENTS);
     stream.expect(1);
     let out = format!("{}{}", stream.stdout, stream.stderr);
     assert!(

@@ -190,11 +190,10 @@ impl DataPlane {
             spec.env
                 .push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
             spec.cwd = Some(host.root.clone());
-            spec.address = unit
-                .exec_start
+            spec.address = cmd
                 .windows(2)
                 .find(|w| w[0] == "--listen")
-                .map(|w| w[1].replace("0.0.0.0", "127.0.0.1"));
+                .map(|w| w[1].clone());
             spec.version = version.join(",");
             spec.detail = format!(
                 "EC2 client {} ({})",
@@ -379,7 +378,7 @@ impl DataPlane {
                 .trim_end_matches('/')
                 .to_string()
                 + "/";
-            let home = self.dir.join("airflow").join(name);
+            let home = airflow_home(&self.dir, name);
             let dags = home.join("dags");
             std::fs::create_dir_all(&dags)?;
             self.sync_dags(clients, &bucket, &prefix, &dags).await?;
@@ -476,6 +475,11 @@ impl DataPlane {
         }
         Ok(())
     }
+}
+
+/// Where the twin's Airflow for an MWAA environment lives.
+pub fn airflow_home(dir: &Path, environment: &str) -> PathBuf {
+    dir.join("airflow").join(environment)
 }
 
 /// Airflow's settings on the twin; `PINCTL_BIN` is what the DAG's local runner calls.

@@ -487,12 +487,8 @@ pub async fn trigger_dag(
             s.problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
         );
     };
-    let home = proc
-        .detail
-        .rsplit("AIRFLOW_HOME ")
-        .next()
-        .map(PathBuf::from)
-        .context("the Airflow process does not name its home")?;
+    let environment = proc.name.trim_start_matches("airflow/");
+    let home = dataplane::airflow_home(&s.dir, environment);
     let env = dataplane::airflow_env(&home, &std::env::current_exe()?, &airflow);
     let run = |args: Vec<String>| {
         let mut c = std::process::Command::new(&airflow);

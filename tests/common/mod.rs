@@ -860,3 +860,19 @@ pub fn python_keys(n: usize) -> Vec<i64> {
         .map(|l| l.parse().unwrap())
         .collect()
 }
+
+/// The three source tables written by `data generate --out jsonl://DIR`, row by row.
+pub fn read_source(dir: &Path) -> [Vec<Value>; 3] {
+    let read = |t: &str| -> Vec<Value> {
+        std::fs::read_to_string(dir.join(format!("{t}.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    [
+        read("pinterest_data"),
+        read("geolocation_data"),
+        read("user_data"),
+    ]
+}

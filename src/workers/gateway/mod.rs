@@ -46,7 +46,8 @@ pub struct GatewayConfig {
 struct Gateway {
     config: GatewayConfig,
     region: String,
-    api: RwLock<RestApi>,
+    /// Swapped whole on a new deployment; a request keeps the one it started with.
+    api: RwLock<Arc<RestApi>>,
     http: reqwest::Client,
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
     one_call_at_a_time: tokio::sync::Mutex<()>,
@@ -69,7 +70,7 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         .with_context(|| format!("cannot listen on {listen}"))?;
     let gateway = Arc::new(Gateway {
         region,
-        api: RwLock::new(api),
+        api: RwLock::new(Arc::new(api)),
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(29)) // API Gateway's integration timeout
             .build()?,
@@ -113,7 +114,7 @@ async fn follow_deployments(gateway: Arc<Gateway>, client: aws_sdk_apigateway::C
                 match RestApi::load(&client, &c.rest_api_id, &c.stage).await {
                     Ok(api) => {
                         tracing::info!(deployment = %api.deployment_id, "stage moved to a new deployment; serving it");
-                        *gateway.api.write().await = api;
+                        *gateway.api.write().await = Arc::new(api);
                     }
                     Err(e) => tracing::warn!("re-reading the REST API: {e:#}"),
                 }
@@ -155,7 +156,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let api = gateway.api.read().await.clone();
+    let api = Arc::clone(&*gateway.api.read().await);
     let path = uri.path();
     let stage_prefix = format!("/{}", api.stage);
     let Some(rest) = path
