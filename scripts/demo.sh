@@ -60,8 +60,8 @@ while True:
     s = json.loads(subprocess.run([sys.argv[1], "--json", "local", "status"], capture_output=True, text=True).stdout)
     procs = s.get("processes", [])
     kinds = {p["kind"] for p in procs if p["state"] == "running"}
-    if {"Gateway", "Unit", "Connector", "Airflow"} <= kinds:
-        print(next(p["url"] for p in procs if p["kind"] == "Gateway"))
+    if {"gateway", "unit", "connector", "airflow"} <= kinds:
+        print(next(p["url"] for p in procs if p["kind"] == "gateway"))
         break
     if time.time() - t0 > 300:
         sys.exit("the data plane did not come up in 300 s: " + json.dumps(s.get("problems")) + " (pinctl local status)")

@@ -35,7 +35,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    match runtime.block_on(pinctl::commands::run(cli)) {
+    match runtime.block_on(pinctl::cmd::run(cli)) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(e) => {
             eprintln!("error: {e:#}");

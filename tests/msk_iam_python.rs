@@ -86,14 +86,14 @@ fn compare(session_token: Option<&str>) {
     );
     let creds = Credentials::new(ak, sk, session_token.map(str::to_string), None, "test");
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(epoch);
-    let ours = pinctl::aws::msk_iam::presigned_url("eu-west-1", &creds, at, py_agent).unwrap();
+    let ours = pinctl::clients::msk_iam::presigned_url("eu-west-1", &creds, at, py_agent).unwrap();
     let (py_base, py_params) = split(py_url);
     let (our_base, our_params) = split(&ours);
     assert_eq!(our_base, py_base);
     assert_eq!(our_params, py_params, "\nours:   {ours}\npython: {py_url}");
     assert!(py_params.contains_key("X-Amz-Signature"));
     let (token, expiry) =
-        pinctl::aws::msk_iam::auth_token("eu-west-1", &creds, at, py_agent).unwrap();
+        pinctl::clients::msk_iam::auth_token("eu-west-1", &creds, at, py_agent).unwrap();
     assert_eq!(expiry.to_string(), py_expiry);
     let decoded = String::from_utf8(
         base64::engine::general_purpose::URL_SAFE_NO_PAD

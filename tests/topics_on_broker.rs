@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Emulator, Project, Tansu};
-use pinctl::aws::kafka_admin::BrokerAdmin;
+use pinctl::clients::kafka_admin::BrokerAdmin;
 
 const STACK: &str = r#"
 stack: broker

@@ -6,20 +6,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
+use super::hooks::{Hooks, OpRef};
 use super::plan::{lookup_in, secret_pointers, Action, Plan};
-use super::progress::{Progress, Task};
-use super::provider::{Cx, Poll, Provider, Providers};
+use super::policy::{on_error, Call, OnError};
+use super::provider::{Cx, Poll, Provider, ProviderError, Providers};
+use super::EngineError;
+use crate::dag::{walk, Walked};
 use crate::stack::resolve::{self, contains_unknown, Resolved};
 use crate::stack::Stack;
 use crate::state::model::{now, redact, Deposed};
 use crate::state::{ResourceState, StateStore, Status};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The operations `apply` runs on a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
     Create,
@@ -29,8 +32,15 @@ pub enum OpKind {
     DeleteDeposed,
 }
 
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.verb().0)
+    }
+}
+
 impl OpKind {
-    fn verb(self) -> (&'static str, &'static str) {
+    /// The present participle and the past tense, for progress lines.
+    pub fn verb(self) -> (&'static str, &'static str) {
         match self {
             OpKind::Create => ("creating", "created"),
             OpKind::Update => ("updating", "updated"),
@@ -47,7 +57,7 @@ struct Op {
     deps: Vec<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Done,
@@ -56,7 +66,8 @@ pub enum Outcome {
     Skipped,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// How one operation ended; `error` is the failure rendered for the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpResult {
     pub resource: String,
     pub operation: OpKind,
@@ -66,7 +77,8 @@ pub struct OpResult {
     pub seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What `apply` did: `ok` when every operation is done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub ok: bool,
     pub operations: Vec<OpResult>,
@@ -74,8 +86,8 @@ pub struct ApplyReport {
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
+    /// How many operations run at once.
     pub parallelism: usize,
-    pub quiet: bool,
 }
 
 /// The operations a plan needs and what each waits for.
@@ -167,27 +179,30 @@ struct Shared {
     plan: Plan,
     store: StateStore,
     providers: Arc<dyn Providers>,
-    progress: Progress,
+    hooks: Arc<dyn Hooks>,
+}
+
+/// A provider error of one operation, with the resource and operation it belongs to.
+fn op_error(op: &OpRef) -> impl Fn(ProviderError) -> EngineError + '_ {
+    move |source| EngineError::Op {
+        resource: op.resource.clone(),
+        op: op.operation,
+        source,
+    }
 }
 
 impl Shared {
-    fn provider(&self, kind: &str) -> Result<Arc<dyn Provider>, String> {
+    fn provider(&self, kind: &str) -> Result<Arc<dyn Provider>, EngineError> {
         self.providers
             .get(kind)
-            .ok_or_else(|| format!("no provider for resource type `{kind}`"))
+            .ok_or_else(|| EngineError::UnknownKind(kind.to_string()))
     }
 
     fn cx(&self, name: &str, token: &str, resuming: bool) -> Cx {
-        Cx {
-            stack: self.stack.name.clone(),
-            env: self.stack.env.clone(),
-            resource: name.to_string(),
-            token: token.to_string(),
-            resuming,
-        }
+        Cx::new(&self.stack, name, token, resuming)
     }
 
-    async fn resolve(&self, name: &str) -> Result<Resolved, String> {
+    async fn resolve(&self, name: &str) -> Result<Resolved, EngineError> {
         let snap = self.store.snapshot().await;
         let res = &self.stack.resources[name];
         let none = BTreeMap::new();
@@ -202,64 +217,104 @@ impl Shared {
         let lookup = |n: &str, a: &str| lookup_in(&snap, &none, &unknown, &secret_out, n, a);
         let mut r = resolve::resolve(&self.stack, &res.props, &lookup);
         if let Some(prepare) = self.providers.get(&res.kind).and_then(|p| p.info().prepare) {
-            prepare(&mut r.value, &self.stack.root)?;
+            prepare(&mut r.value, &self.stack.root).map_err(|message| EngineError::Prepare {
+                resource: name.to_string(),
+                message,
+            })?;
         }
         if contains_unknown(&r.value) {
-            return Err(format!(
-                "cannot resolve {}: it refers to a value that is not available (an output the dependency did not report, or a secret prop of another resource, which state keeps only as a hash)",
-                unknown_paths(&r.value, "").join(", ")
-            ));
+            return Err(EngineError::Unresolved {
+                resource: name.to_string(),
+                paths: unknown_paths(&r.value, ""),
+            });
         }
         Ok(r)
     }
 
+    /// Changes the recorded resources, then tells the hooks what each touched entry became.
     async fn record(
         &self,
+        name: &str,
         f: impl FnOnce(&mut BTreeMap<String, ResourceState>),
-    ) -> Result<(), String> {
-        self.store
-            .update(|s| f(&mut s.resources))
+    ) -> Result<(), EngineError> {
+        self.store.update(|s| f(&mut s.resources)).await?;
+        let status = self
+            .store
+            .snapshot()
             .await
-            .map_err(|e| format!("recording state: {e}"))
+            .resources
+            .get(name)
+            .map(|r| r.status);
+        self.hooks.state_recorded(name, status);
+        Ok(())
+    }
+
+    /// Calls `f` until it succeeds, retrying what [`on_error`] says to retry.
+    async fn retrying<T, Fut>(
+        &self,
+        call: Call,
+        mut f: impl FnMut() -> Fut,
+    ) -> Result<T, ProviderError>
+    where
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        loop {
+            match f().await {
+                Err(e) if on_error(call, &e) == OnError::Retry => {
+                    tracing::debug!("retrying after: {e}");
+                    backoff.sleep().await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn wait_ready(
         &self,
-        task: &Task,
-        label: &str,
+        op: &OpRef,
         p: &dyn Provider,
         cx: &Cx,
         id: &str,
-    ) -> Result<Map<String, Value>, String> {
+    ) -> Result<Map<String, Value>, ProviderError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         loop {
-            match p.poll(cx, id).await.map_err(|e| e.to_string())? {
+            match self.retrying(Call::Wait, || p.poll(cx, id)).await? {
                 Poll::Ready(outputs) => return Ok(outputs),
-                Poll::Failed(msg) => return Err(format!("the service reports it failed: {msg}")),
+                Poll::Failed(reason) => {
+                    return Err(ProviderError::Failed {
+                        what: format!("{} ({})", op.resource, op.kind),
+                        status: "failed".into(),
+                        reason,
+                    })
+                }
                 Poll::Pending(status) => {
-                    self.progress.status(task, &format!("{label} [{status}]"));
+                    self.hooks.op_status(op, &status);
                     backoff.sleep().await;
                 }
             }
         }
     }
 
-    async fn wait_deleted(&self, p: &dyn Provider, cx: &Cx, id: &str) -> Result<(), String> {
+    async fn wait_deleted(&self, p: &dyn Provider, cx: &Cx, id: &str) -> Result<(), ProviderError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
-        while !p.is_deleted(cx, id).await.map_err(|e| e.to_string())? {
+        while !self.retrying(Call::Wait, || p.is_deleted(cx, id)).await? {
             backoff.sleep().await;
         }
         Ok(())
     }
 
-    async fn create(&self, task: &Task, label: &str, name: &str) -> Result<(), String> {
+    async fn create(&self, op: &OpRef) -> Result<(), EngineError> {
+        let name = op.resource.as_str();
+        let err = op_error(op);
         let res = self.stack.resources[name].clone();
         let provider = self.provider(&res.kind)?;
         let info = provider.info().clone();
         let resolved = self.resolve(name).await?;
         let secrets = secret_pointers(&resolved, info.secret);
-        let stored_props = redact(&resolved.value, &secrets);
         let snap = self.store.snapshot().await;
+        let salt = snap.salt.clone();
+        let stored_props = redact(&salt, &resolved.value, &secrets);
         let replace_cbd = self
             .plan
             .get(name)
@@ -298,27 +353,27 @@ impl Shared {
             last_error: None,
             updated_at: now(),
         };
-        self.record(|rs| {
+        self.record(name, |rs| {
             rs.insert(name.to_string(), entry);
         })
         .await?;
         let cx = self.cx(name, &token, resuming);
         // Only a resumed creation looks for what an earlier run may have made.
         if physical.is_none() && resuming {
-            physical = provider
-                .adopt(&cx, &resolved.value)
+            physical = self
+                .retrying(Call::Wait, || provider.adopt(&cx, &resolved.value))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(&err)?;
         }
         let id = match physical {
             Some(id) => id,
             None => {
-                let id = provider
-                    .create(&cx, &resolved.value)
+                let id = self
+                    .retrying(Call::Change, || provider.create(&cx, &resolved.value))
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(&err)?;
                 let id2 = id.clone();
-                self.record(|rs| {
+                self.record(name, |rs| {
                     if let Some(r) = rs.get_mut(name) {
                         r.physical_id = Some(id2);
                         r.updated_at = now();
@@ -328,23 +383,20 @@ impl Shared {
                 id
             }
         };
-        match self
-            .wait_ready(task, label, provider.as_ref(), &cx, &id)
-            .await
-        {
+        match self.wait_ready(op, provider.as_ref(), &cx, &id).await {
             Ok(outputs) => {
-                self.record(|rs| {
+                self.record(name, |rs| {
                     if let Some(r) = rs.get_mut(name) {
                         r.status = Status::Ready;
-                        r.outputs = redact_outputs(outputs, info.secret);
+                        r.outputs = redact_outputs(&salt, outputs, info.secret);
                         r.updated_at = now();
                     }
                 })
                 .await
             }
-            Err(msg) if msg.starts_with("the service reports it failed") => {
-                let m = msg.clone();
-                self.record(|rs| {
+            Err(e) if on_error(Call::Wait, &e) == OnError::RecordFailed => {
+                let m = e.to_string();
+                self.record(name, |rs| {
                     if let Some(r) = rs.get_mut(name) {
                         r.status = Status::Failed;
                         r.last_error = Some(m);
@@ -352,32 +404,39 @@ impl Shared {
                     }
                 })
                 .await?;
-                Err(msg)
+                Err(err(e))
             }
-            Err(msg) => Err(msg),
+            Err(e) => Err(err(e)),
         }
     }
 
-    async fn update(&self, task: &Task, label: &str, name: &str) -> Result<(), String> {
+    async fn update(&self, op: &OpRef) -> Result<(), EngineError> {
+        let name = op.resource.as_str();
+        let err = op_error(op);
         let res = self.stack.resources[name].clone();
         let provider = self.provider(&res.kind)?;
         let info = provider.info().clone();
         let resolved = self.resolve(name).await?;
         let secrets = secret_pointers(&resolved, info.secret);
         let snap = self.store.snapshot().await;
+        let salt = snap.salt.clone();
+        let missing = |detail: &str| EngineError::NotRecorded {
+            resource: name.to_string(),
+            detail: detail.to_string(),
+        };
         let Some(rec) = snap.resources.get(name).cloned() else {
-            return Err("it is not in the state any more".into());
+            return Err(missing("it is not in the state any more"));
         };
         let id = rec
             .physical_id
             .clone()
-            .ok_or("it has no physical id in the state")?;
+            .ok_or_else(|| missing("it has no physical id in the state"))?;
         let changed: Vec<String> = self
             .plan
             .get(name)
             .map(|p| p.changes.iter().map(|c| c.path.clone()).collect())
             .unwrap_or_default();
-        self.record(|rs| {
+        self.record(name, |rs| {
             if let Some(r) = rs.get_mut(name) {
                 r.status = Status::Updating;
                 r.updated_at = now();
@@ -385,8 +444,10 @@ impl Shared {
         })
         .await?;
         let cx = self.cx(name, &rec.token, false);
-        let result = match provider
-            .update(&cx, &id, &rec.props, &resolved.value, &changed)
+        let result = match self
+            .retrying(Call::Change, || {
+                provider.update(&cx, &id, &rec.props, &resolved.value, &changed)
+            })
             .await
         {
             Ok(replaced) => {
@@ -394,7 +455,7 @@ impl Shared {
                 let id = match replaced {
                     Some(new_id) => {
                         let recorded = new_id.clone();
-                        self.record(|rs| {
+                        self.record(name, |rs| {
                             if let Some(r) = rs.get_mut(name) {
                                 r.physical_id = Some(recorded);
                             }
@@ -404,15 +465,14 @@ impl Shared {
                     }
                     None => id.clone(),
                 };
-                self.wait_ready(task, label, provider.as_ref(), &cx, &id)
-                    .await
+                self.wait_ready(op, provider.as_ref(), &cx, &id).await
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
-        let stored = redact(&resolved.value, &secrets);
+        let stored = redact(&salt, &resolved.value, &secrets);
         let deps: Vec<String> = res.deps.iter().cloned().collect();
-        let outcome = result.clone();
-        self.record(move |rs| {
+        let outcome = result.as_ref().map_err(ToString::to_string).cloned();
+        self.record(name, move |rs| {
             if let Some(r) = rs.get_mut(name) {
                 r.status = Status::Ready;
                 r.updated_at = now();
@@ -420,7 +480,7 @@ impl Shared {
                     Ok(outputs) => {
                         r.props = stored;
                         r.secret_paths = secrets;
-                        r.outputs = redact_outputs(outputs, info.secret);
+                        r.outputs = redact_outputs(&salt, outputs, info.secret);
                         r.depends_on = deps;
                         r.last_error = None;
                     }
@@ -429,10 +489,12 @@ impl Shared {
             }
         })
         .await?;
-        result.map(|_| ())
+        result.map(|_| ()).map_err(err)
     }
 
-    async fn delete(&self, name: &str, deposed_only: bool) -> Result<(), String> {
+    async fn delete(&self, op: &OpRef, deposed_only: bool) -> Result<(), EngineError> {
+        let name = op.resource.as_str();
+        let err = op_error(op);
         let snap = self.store.snapshot().await;
         let Some(rec) = snap.resources.get(name).cloned() else {
             return Ok(());
@@ -440,14 +502,16 @@ impl Shared {
         let provider = self.provider(&rec.kind)?;
         let cx = self.cx(name, &rec.token, false);
         for d in &rec.deposed {
-            provider
-                .delete(&cx, &d.physical_id, &d.props)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.retrying(Call::Delete, || {
+                provider.delete(&cx, &d.physical_id, &d.props)
+            })
+            .await
+            .map_err(&err)?;
             self.wait_deleted(provider.as_ref(), &cx, &d.physical_id)
-                .await?;
+                .await
+                .map_err(&err)?;
             let pid = d.physical_id.clone();
-            self.record(|rs| {
+            self.record(name, |rs| {
                 if let Some(r) = rs.get_mut(name) {
                     r.deposed.retain(|x| x.physical_id != pid);
                 }
@@ -457,7 +521,7 @@ impl Shared {
         if deposed_only {
             return Ok(());
         }
-        self.record(|rs| {
+        self.record(name, |rs| {
             if let Some(r) = rs.get_mut(name) {
                 r.status = Status::Deleting;
                 r.updated_at = now();
@@ -466,25 +530,26 @@ impl Shared {
         .await?;
         let physical = match rec.physical_id.clone() {
             Some(id) => Some(id),
-            None => provider
-                .adopt(&cx, &rec.props)
+            None => self
+                .retrying(Call::Wait, || provider.adopt(&cx, &rec.props))
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(&err)?,
         };
         if let Some(id) = physical {
-            provider
-                .delete(&cx, &id, &rec.props)
+            self.retrying(Call::Delete, || provider.delete(&cx, &id, &rec.props))
                 .await
-                .map_err(|e| e.to_string())?;
-            self.wait_deleted(provider.as_ref(), &cx, &id).await?;
+                .map_err(&err)?;
+            self.wait_deleted(provider.as_ref(), &cx, &id)
+                .await
+                .map_err(&err)?;
         }
-        self.record(|rs| {
+        self.record(name, |rs| {
             rs.remove(name);
         })
         .await
     }
 
-    async fn run(&self, op: &Op) -> Result<(), String> {
+    fn op_ref(&self, op: &Op) -> OpRef {
         let kind = self
             .stack
             .resources
@@ -492,47 +557,53 @@ impl Shared {
             .map(|r| r.kind.clone())
             .or_else(|| self.plan.get(&op.resource).map(|p| p.kind.clone()))
             .unwrap_or_default();
-        let label = format!("{} {} ({kind})", op.kind.verb().0, op.resource);
+        OpRef {
+            resource: op.resource.clone(),
+            kind,
+            operation: op.kind,
+        }
+    }
+
+    /// Runs one operation within its timeout, telling the hooks when it starts and ends.
+    async fn run(&self, op: &Op) -> (OpResult, Result<(), EngineError>) {
+        let r = self.op_ref(op);
         let timeout = self
             .stack
             .resources
             .get(&op.resource)
-            .and_then(|r| r.timeout)
-            .or_else(|| self.providers.get(&kind).map(|p| p.info().timeout))
+            .and_then(|x| x.timeout)
+            .or_else(|| self.providers.get(&r.kind).map(|p| p.info().timeout))
             .unwrap_or(Duration::from_secs(1800));
-        let task = self.progress.start(&label);
+        self.hooks.op_started(&r);
         let started = Instant::now();
         let work = async {
             match op.kind {
-                OpKind::Create => self.create(&task, &label, &op.resource).await,
-                OpKind::Update => self.update(&task, &label, &op.resource).await,
-                OpKind::Delete => self.delete(&op.resource, false).await,
-                OpKind::DeleteDeposed => self.delete(&op.resource, true).await,
+                OpKind::Create => self.create(&r).await,
+                OpKind::Update => self.update(&r).await,
+                OpKind::Delete => self.delete(&r, false).await,
+                OpKind::DeleteDeposed => self.delete(&r, true).await,
             }
         };
         let result = match tokio::time::timeout(timeout, work).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out after {}; what was started is recorded, run `pinctl up` again to keep waiting",
-                humantime::format_duration(timeout)
-            )),
+            Ok(x) => x,
+            Err(_) => Err(EngineError::Timeout {
+                resource: op.resource.clone(),
+                after: timeout,
+            }),
         };
-        let secs = started.elapsed().as_secs_f64();
-        let line = match &result {
-            Ok(()) => format!(
-                "{} {}: {} in {secs:.1}s",
-                symbol(op.kind),
-                op.resource,
-                op.kind.verb().1
-            ),
-            Err(e) => format!(
-                "! {}: {} failed after {secs:.1}s: {e}",
-                op.resource,
-                op.kind.verb().0
-            ),
+        let report = OpResult {
+            resource: op.resource.clone(),
+            operation: op.kind,
+            outcome: if result.is_ok() {
+                Outcome::Done
+            } else {
+                Outcome::Failed
+            },
+            error: result.as_ref().err().map(ToString::to_string),
+            seconds: started.elapsed().as_secs_f64(),
         };
-        self.progress.finish(task, &line);
-        result
+        self.hooks.op_finished(&r, &report);
+        (report, result)
     }
 }
 
@@ -561,20 +632,12 @@ fn unknown_paths(v: &Value, at: &str) -> Vec<String> {
     }
 }
 
-fn symbol(k: OpKind) -> &'static str {
-    match k {
-        OpKind::Create => "+",
-        OpKind::Update => "~",
-        OpKind::Delete | OpKind::DeleteDeposed => "-",
-    }
-}
-
-fn redact_outputs(outputs: Map<String, Value>, secret: &[&str]) -> Map<String, Value> {
+fn redact_outputs(salt: &str, outputs: Map<String, Value>, secret: &[&str]) -> Map<String, Value> {
     outputs
         .into_iter()
         .map(|(k, v)| {
             if secret.contains(&k.as_str()) {
-                let d = crate::state::model::secret_digest(&v);
+                let d = crate::state::model::secret_digest(salt, &v);
                 (k, d)
             } else {
                 (k, v)
@@ -583,14 +646,18 @@ fn redact_outputs(outputs: Map<String, Value>, secret: &[&str]) -> Map<String, V
         .collect()
 }
 
-/// Applies `plan`. Every step is recorded in `store`; the report says what happened to each
-/// operation.
+/// Applies `plan`: every operation in dependency order, `opts.parallelism` at a time, each
+/// step recorded in `store` before and after it. At the first failure, or when `cancel`
+/// resolves, no new operation starts and the running ones finish. Progress goes to `hooks`;
+/// the report says what happened to each operation.
 pub async fn apply(
     stack: Stack,
     plan: Plan,
     store: StateStore,
     providers: Arc<dyn Providers>,
     opts: ApplyOptions,
+    hooks: Arc<dyn Hooks>,
+    cancel: impl std::future::Future<Output = ()>,
 ) -> (ApplyReport, StateStore) {
     let snap = store.snapshot().await;
     let recorded_deps: BTreeMap<String, Vec<String>> = snap
@@ -604,82 +671,51 @@ pub async fn apply(
         plan,
         store,
         providers,
-        progress: Progress::new(opts.quiet),
+        hooks: hooks.clone(),
     });
-    #[derive(Clone, Copy, PartialEq)]
-    enum St {
-        Pending,
-        Running,
-        Done,
-        Failed,
-    }
-    let mut st = vec![St::Pending; ops.len()];
-    let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
-    let mut running: JoinSet<(usize, Result<(), String>, f64)> = JoinSet::new();
-    let mut stopping = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        if !stopping {
-            for i in 0..ops.len() {
-                if running.len() >= opts.parallelism.max(1) {
-                    break;
-                }
-                if st[i] == St::Pending && ops[i].deps.iter().all(|d| st[*d] == St::Done) {
-                    st[i] = St::Running;
-                    let sh = shared.clone();
-                    let op = ops[i].clone();
-                    running.spawn(async move {
-                        let t = Instant::now();
-                        let r = sh.run(&op).await;
-                        (i, r, t.elapsed().as_secs_f64())
-                    });
+    let deps: Vec<Vec<usize>> = ops.iter().map(|o| o.deps.clone()).collect();
+    let walked = walk(
+        &deps,
+        opts.parallelism,
+        cancel,
+        || hooks.cancelled(),
+        |i| {
+            let sh = shared.clone();
+            let op = ops[i].clone();
+            async move {
+                match sh.run(&op).await {
+                    (report, Ok(())) => Ok(report),
+                    (report, Err(_)) => Err(report),
                 }
             }
-        }
-        if running.is_empty() {
-            break;
-        }
-        tokio::select! {
-            joined = running.join_next() => {
-                let Some(joined) = joined else { break };
-                let (i, r, secs) = match joined {
-                    Ok(x) => x,
-                    Err(e) => {
-                        eprintln!("internal error: an operation panicked: {e}");
-                        stopping = true;
-                        continue;
-                    }
-                };
-                st[i] = if r.is_ok() { St::Done } else { St::Failed };
-                if r.is_err() {
-                    stopping = true;
-                }
-                results[i] = Some(OpResult {
-                    resource: ops[i].resource.clone(),
-                    operation: ops[i].kind,
-                    outcome: if r.is_ok() { Outcome::Done } else { Outcome::Failed },
-                    error: r.err(),
-                    seconds: secs,
-                });
-            }
-            _ = &mut ctrl_c, if !stopping => {
-                eprintln!("interrupted: no new operation starts; waiting for the running ones to finish");
-                stopping = true;
-            }
-        }
-    }
-    let operations: Vec<OpResult> = results
+        },
+    )
+    .await;
+    let operations: Vec<OpResult> = walked
         .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            r.unwrap_or_else(|| OpResult {
+        .map(|(i, w)| match w {
+            Walked::Done(r) | Walked::Failed(r) => r,
+            Walked::Panicked(message) => OpResult {
+                resource: ops[i].resource.clone(),
+                operation: ops[i].kind,
+                outcome: Outcome::Failed,
+                error: Some(
+                    EngineError::Panicked {
+                        resource: ops[i].resource.clone(),
+                        message,
+                    }
+                    .to_string(),
+                ),
+                seconds: 0.0,
+            },
+            Walked::NotStarted => OpResult {
                 resource: ops[i].resource.clone(),
                 operation: ops[i].kind,
                 outcome: Outcome::Skipped,
                 error: None,
                 seconds: 0.0,
-            })
+            },
         })
         .collect();
     let ok = operations.iter().all(|r| r.outcome == Outcome::Done);

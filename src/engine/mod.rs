@@ -1,28 +1,70 @@
-//! The engine: graph, plan, apply, drift and destroy. It knows resource kinds only through
-//! [`provider::Provider`] and [`kind::KindInfo`]; nothing here talks to a service.
+//! The engine: plan, apply, drift and destroy. It knows resource kinds only through
+//! [`provider::Provider`] and [`crate::kind::KindInfo`]; nothing here talks to a service, prints,
+//! or listens for signals: progress goes to [`hooks::Hooks`], and cancellation is passed in.
 
 pub mod apply;
 pub mod backoff;
 pub mod diff;
 pub mod drift;
-pub mod graph;
-pub mod kind;
+pub mod hooks;
 pub mod plan;
-pub mod progress;
+pub mod policy;
 pub mod provider;
-pub mod render;
 pub mod target;
 
-use crate::state::StateError;
+use std::time::Duration;
 
+use crate::state::StateError;
+use apply::OpKind;
+use provider::ProviderError;
+
+/// Why an engine call or one of its operations failed. Every variant keeps its source.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The stack or the state names a kind no provider serves.
     #[error("no provider for resource type `{0}`")]
     UnknownKind(String),
+    /// A provider call of an operation failed.
+    #[error("{resource}: {op} failed: {source}")]
+    Op {
+        resource: String,
+        op: OpKind,
+        #[source]
+        source: ProviderError,
+    },
+    /// Reading a resource's live form failed (plan's refresh, drift).
+    #[error("{resource}: reading it: {source}")]
+    Read {
+        resource: String,
+        #[source]
+        source: ProviderError,
+    },
+    /// The kind's `prepare` step refused the resolved props (a template that does not render,
+    /// a file that is not there).
     #[error("{resource}: {message}")]
-    Provider { resource: String, message: String },
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error("internal error: {0}")]
-    Internal(String),
+    Prepare { resource: String, message: String },
+    /// An operation took longer than its timeout; what was started is recorded.
+    #[error("{resource}: timed out after {}; what was started is recorded, run `pinctl up` again to keep waiting", humantime::format_duration(*after))]
+    Timeout { resource: String, after: Duration },
+    /// Props refer to values that are not available when the operation runs.
+    #[error("{resource}: cannot resolve {}: it refers to a value that is not available (an output the dependency did not report, or a secret prop of another resource, which state keeps only as a hash)", paths.join(", "))]
+    Unresolved {
+        resource: String,
+        paths: Vec<String>,
+    },
+    /// The state does not hold what the operation needs (it was edited or removed meanwhile).
+    #[error("{resource}: {detail}")]
+    NotRecorded { resource: String, detail: String },
+    /// Reading or writing state failed.
+    #[error("recording state: {0}")]
+    State(#[source] Box<StateError>),
+    /// An operation's task panicked (a bug); the walk stops starting new work.
+    #[error("{resource}: the operation panicked: {message}")]
+    Panicked { resource: String, message: String },
+}
+
+impl From<StateError> for EngineError {
+    fn from(e: StateError) -> Self {
+        EngineError::State(Box::new(e))
+    }
 }

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::diff::{diff, pointer_of};
-use super::graph::topo_order;
 use super::provider::{Cx, Live, Providers};
 use super::EngineError;
+use crate::dag::{topo_order, walk, Walked};
 use crate::stack::resolve::{self, contains_unknown, is_unknown, Lookup, Resolved};
 use crate::stack::Stack;
 use crate::state::model::secret_digest;
@@ -37,6 +37,42 @@ impl Action {
     }
 }
 
+/// Why a resource gets its action when its fields alone do not say, as Terraform's
+/// `ResourceInstanceChangeActionReason` (internal/plans/changes.go). Serialised as
+/// `{"reason": "<text>", "reason_code": "<code>"}`: the code is stable for programs, the text
+/// is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionReason {
+    #[serde(rename = "reason_code")]
+    pub code: ReasonCode,
+    #[serde(rename = "reason")]
+    pub text: String,
+}
+
+/// The stable part of an [`ActionReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// Create: an earlier run started the creation and did not finish; this one resumes it.
+    ResumedCreate,
+    /// Replace: the resource's type changed in the stack.
+    KindChanged,
+    /// Replace: the service reported the resource failed.
+    PreviousFailure,
+    /// Replace: an earlier run started deleting it.
+    DeletionInterrupted,
+    /// Create: recorded, but it no longer exists in the service.
+    DeletedOutside,
+    /// Delete: recorded, but no longer in the stack for this env.
+    NotInStack,
+}
+
+impl ActionReason {
+    fn new(code: ReasonCode, text: String) -> Self {
+        ActionReason { code, text }
+    }
+}
+
 /// One field's change.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldChange {
@@ -57,9 +93,10 @@ pub struct ResourcePlan {
     #[serde(rename = "type")]
     pub kind: String,
     pub action: Action,
-    /// Why, when the fields alone do not say (a resumed creation, a resource deleted outside).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    /// Why, when the fields alone do not say (a resumed creation, a resource deleted outside):
+    /// `"reason"` (text) and `"reason_code"` (stable) in the JSON.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ActionReason>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub physical_id: Option<String>,
     pub changes: Vec<FieldChange>,
@@ -172,15 +209,15 @@ pub fn lookup_in(
     }
 }
 
-/// Reads the live form of every recorded resource, `parallelism` at a time.
+/// Reads the live form of every recorded resource, `parallelism` at a time; the first read
+/// that fails ends the refresh with [`EngineError::Read`].
 pub async fn refresh(
     stack: &Stack,
     state: &StateFile,
     providers: &dyn Providers,
     parallelism: usize,
 ) -> Result<BTreeMap<String, Option<Live>>, EngineError> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut reads = Vec::new();
     for (name, rec) in &state.resources {
         let Some(pid) = rec.physical_id.clone() else {
             continue;
@@ -191,30 +228,36 @@ pub async fn refresh(
         let provider = providers
             .get(&rec.kind)
             .ok_or_else(|| EngineError::UnknownKind(rec.kind.clone()))?;
-        let cx = Cx {
-            stack: stack.name.clone(),
-            env: stack.env.clone(),
-            resource: name.clone(),
-            token: rec.token.clone(),
-            resuming: false,
-        };
-        let recorded = rec.props.clone();
-        let name = name.clone();
-        let sem = sem.clone();
-        tasks.spawn(async move {
-            let _permit = sem.acquire().await;
-            let live = provider.read(&cx, &pid, &recorded).await;
-            (name, live)
-        });
+        let cx = Cx::new(stack, name, &rec.token, false);
+        reads.push((name.clone(), provider, cx, pid, rec.props.clone()));
     }
+    let reads = Arc::new(reads);
+    let independent = vec![Vec::new(); reads.len()];
+    let walked = walk(
+        &independent,
+        parallelism,
+        std::future::pending(),
+        || {},
+        |i| {
+            let reads = reads.clone();
+            async move {
+                let (_, provider, cx, pid, recorded) = &reads[i];
+                provider.read(cx, pid, recorded).await
+            }
+        },
+    )
+    .await;
     let mut out = BTreeMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (name, live) = joined.map_err(|e| EngineError::Internal(e.to_string()))?;
-        let live = live.map_err(|e| EngineError::Provider {
-            resource: name.clone(),
-            message: format!("reading it: {e}"),
-        })?;
-        out.insert(name, live);
+    for (i, w) in walked.into_iter().enumerate() {
+        let resource = reads[i].0.clone();
+        match w {
+            Walked::Done(live) => {
+                out.insert(resource, live);
+            }
+            Walked::Failed(source) => return Err(EngineError::Read { resource, source }),
+            Walked::Panicked(message) => return Err(EngineError::Panicked { resource, message }),
+            Walked::NotStarted => {}
+        }
     }
     Ok(out)
 }
@@ -286,7 +329,7 @@ pub async fn plan(
         };
         let mut r = r;
         if let Some(prepare) = info.prepare {
-            prepare(&mut r.value, &stack.root).map_err(|message| EngineError::Provider {
+            prepare(&mut r.value, &stack.root).map_err(|message| EngineError::Prepare {
                 resource: name.to_string(),
                 message,
             })?;
@@ -334,38 +377,47 @@ pub async fn plan(
             }
             Some(rec) if rec.status == Status::Creating => {
                 plan.action = Action::Create;
-                plan.reason = Some(format!(
-                    "resumes the creation interrupted at {}",
-                    rec.updated_at
+                plan.reason = Some(ActionReason::new(
+                    ReasonCode::ResumedCreate,
+                    format!("resumes the creation interrupted at {}", rec.updated_at),
                 ));
                 plan.changes = all_new(&r);
             }
             Some(rec) if rec.kind != res.kind => {
                 plan.action = Action::Replace;
-                plan.reason = Some(format!(
-                    "its type changed from `{}` to `{}`",
-                    rec.kind, res.kind
+                plan.reason = Some(ActionReason::new(
+                    ReasonCode::KindChanged,
+                    format!("its type changed from `{}` to `{}`", rec.kind, res.kind),
                 ));
                 plan.changes = all_new(&r);
             }
             Some(rec) if rec.status == Status::Failed => {
                 plan.action = Action::Replace;
-                plan.reason = Some(format!(
-                    "the service reported it failed: {}",
-                    rec.last_error.clone().unwrap_or_default()
+                plan.reason = Some(ActionReason::new(
+                    ReasonCode::PreviousFailure,
+                    format!(
+                        "the service reported it failed: {}",
+                        rec.last_error.clone().unwrap_or_default()
+                    ),
                 ));
                 plan.changes = all_new(&r);
             }
             Some(rec) if rec.status == Status::Deleting => {
                 plan.action = Action::Replace;
-                plan.reason = Some("its deletion was interrupted".into());
+                plan.reason = Some(ActionReason::new(
+                    ReasonCode::DeletionInterrupted,
+                    "its deletion was interrupted".into(),
+                ));
                 plan.changes = all_new(&r);
             }
             Some(rec) => {
                 let gone = opts.refresh && matches!(live.get(name), Some(None));
                 if gone {
                     plan.action = Action::Create;
-                    plan.reason = Some("it no longer exists (deleted outside pinctl)".into());
+                    plan.reason = Some(ActionReason::new(
+                        ReasonCode::DeletedOutside,
+                        "it no longer exists (deleted outside pinctl)".into(),
+                    ));
                     plan.changes = all_new(&r);
                 } else {
                     let mut baseline = match live.get(name) {
@@ -381,7 +433,7 @@ pub async fn plan(
                             m.insert(p.trim_start_matches('/').to_string(), recorded_digest);
                         }
                     }
-                    let desired = redact_known(&r.value, &secrets);
+                    let desired = redact_known(&state.salt, &r.value, &secrets);
                     for d in diff(&desired, &baseline) {
                         let ptr = pointer_of(&d.path);
                         let sensitive = secrets
@@ -438,7 +490,10 @@ pub async fn plan(
         let reason = if opts.destroy {
             None
         } else {
-            Some("it is no longer in the stack for this env".to_string())
+            Some(ActionReason::new(
+                ReasonCode::NotInStack,
+                "it is no longer in the stack for this env".into(),
+            ))
         };
         plans.push(ResourcePlan {
             name: name.to_string(),
@@ -455,12 +510,12 @@ pub async fn plan(
 }
 
 /// Desired props with secrets replaced by their digest (unknown values stay unknown).
-fn redact_known(v: &Value, secrets: &[String]) -> Value {
+fn redact_known(salt: &str, v: &Value, secrets: &[String]) -> Value {
     let mut out = v.clone();
     for p in secrets {
         if let Some(slot) = out.pointer_mut(p) {
             if !contains_unknown(slot) {
-                *slot = secret_digest(slot);
+                *slot = secret_digest(salt, slot);
             }
         }
     }

@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::host::{self, Host, Step};
 use super::procs::{Kind, Spec};
-use crate::aws::client::Clients;
+use crate::clients::aws::Clients;
 
 pub struct DataPlane {
     pub dir: PathBuf,

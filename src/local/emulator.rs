@@ -159,7 +159,7 @@ struct Emulator {
     opts: Options,
     store: Mutex<Store>,
     /// The broker the topic API acts on, when there is one.
-    broker: Option<crate::aws::kafka_admin::BrokerAdmin>,
+    broker: Option<crate::clients::kafka_admin::BrokerAdmin>,
 }
 
 /// An AWS error: status, error type (the `x-amzn-errortype` header) and message.
@@ -270,7 +270,7 @@ impl Emulator {
     async fn save(&self, store: &Store) {
         if let Some(path) = &self.opts.state_file {
             let bytes = serde_json::to_vec_pretty(store).expect("store serializes");
-            if let Err(e) = crate::state::local::write_atomically(path, &bytes) {
+            if let Err(e) = crate::fsx::write_atomically(path, &bytes) {
                 tracing::error!("emulator state {}: {e}", path.display());
             }
         }
@@ -369,7 +369,7 @@ impl Emulator {
     #[allow(clippy::too_many_arguments)]
     async fn topic_on_broker(
         &self,
-        admin: &crate::aws::kafka_admin::BrokerAdmin,
+        admin: &crate::clients::kafka_admin::BrokerAdmin,
         draft: &Store,
         method: &Method,
         cluster: &str,
@@ -377,7 +377,7 @@ impl Emulator {
         body: &Value,
         reply: &mut Reply,
     ) -> Result<(), ApiError> {
-        let kafka_error = |e: crate::aws::kafka_admin::AdminError| {
+        let kafka_error = |e: crate::clients::kafka_admin::AdminError| {
             if e.exists {
                 ApiError(StatusCode::CONFLICT, "TopicExistsException", e.message)
             } else {
@@ -1461,7 +1461,7 @@ impl Emulator {
                     ));
                 }
                 // Nested settings merge: an update of the security groups keeps the subnets.
-                crate::stack::load::deep_merge(&mut e.body, body);
+                crate::json::deep_merge(&mut e.body, body);
                 e.state = "UPDATING".into();
                 e.settles_at_ms = self.settles();
                 e.next_state = Some("AVAILABLE".into());
@@ -1550,9 +1550,9 @@ pub async fn serve(
         _ => Store::default(),
     };
     let broker = match &opts.broker {
-        Some(b) => {
-            Some(crate::aws::kafka_admin::BrokerAdmin::connect(b).map_err(std::io::Error::other)?)
-        }
+        Some(b) => Some(
+            crate::clients::kafka_admin::BrokerAdmin::connect(b).map_err(std::io::Error::other)?,
+        ),
         None => None,
     };
     let emu = Arc::new(Emulator {

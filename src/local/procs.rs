@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+/// What a supervised process stands for (`service`, `unit`, `connector`, `gateway`, `airflow`
+/// in `local status --json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     Service,
     Unit,

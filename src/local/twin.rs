@@ -146,15 +146,25 @@ fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String
     .collect()
 }
 
-pub async fn start(dir: &Path, airflow: bool, json: bool) -> Result<()> {
+/// What [`start`] found or did.
+pub struct Started {
+    pub status: Status,
+    /// A twin was already running in the directory; nothing was started.
+    pub already_running: bool,
+    /// How long its services took to be ready.
+    pub took: Duration,
+}
+
+/// Starts the twin's supervisor in its own session and waits (up to 120 s) until its services
+/// are ready. Errors name the supervisor's log when it stops while starting.
+pub async fn start(dir: &Path, airflow: bool) -> Result<Started> {
     let dir = absolute(dir)?;
     if let Some(s) = Status::read(&dir).filter(Status::alive) {
-        eprintln!(
-            "the twin is already running (supervisor pid {})",
-            s.supervisor_pid
-        );
-        print_status(&s, json);
-        return Ok(());
+        return Ok(Started {
+            status: s,
+            already_running: true,
+            took: Duration::ZERO,
+        });
     }
     Tools::find()?;
     std::fs::create_dir_all(dir.join("logs"))?;
@@ -203,14 +213,11 @@ pub async fn start(dir: &Path, airflow: bool, json: bool) -> Result<()> {
     let t0 = Instant::now();
     loop {
         if let Some(s) = Status::read(&dir).filter(|s| s.ready) {
-            if !json {
-                eprintln!(
-                    "the twin is up in {:.1} s; `pinctl --env local up` now provisions onto it",
-                    t0.elapsed().as_secs_f64()
-                );
-            }
-            print_status(&s, json);
-            return Ok(());
+            return Ok(Started {
+                status: s,
+                already_running: false,
+                took: t0.elapsed(),
+            });
         }
         if let Some(code) = child.try_wait()? {
             bail!(
@@ -235,86 +242,28 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-pub fn status(dir: &Path, json: bool) -> Result<bool> {
+/// Whether a twin runs in a directory.
+pub enum TwinState {
+    Running(Status),
+    /// Its status file is there but its supervisor is gone (killed, or the machine restarted).
+    Stale(Status),
+    Absent,
+}
+
+/// The twin's state in `dir`.
+pub fn status(dir: &Path) -> TwinState {
     match Status::read(dir) {
-        Some(s) if s.alive() => {
-            print_status(&s, json);
-            Ok(true)
-        }
-        Some(s) => {
-            if json {
-                println!("{}", serde_json::json!({"running": false, "stale": s}));
-            } else {
-                println!("the twin is not running (its supervisor, pid {}, is gone); `pinctl local stop` cleans up", s.supervisor_pid);
-            }
-            Ok(false)
-        }
-        None => {
-            if json {
-                println!("{}", serde_json::json!({"running": false}));
-            } else {
-                println!("the twin is not running; `pinctl local start` starts it");
-            }
-            Ok(false)
-        }
+        Some(s) if s.alive() => TwinState::Running(s),
+        Some(s) => TwinState::Stale(s),
+        None => TwinState::Absent,
     }
 }
 
-fn print_status(s: &Status, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
-        return;
-    }
-    println!(
-        "twin {} (supervisor pid {}){}",
-        s.dir.display(),
-        s.supervisor_pid,
-        if s.ready { "" } else { " — starting" }
-    );
-    println!(
-        "{:<44} {:<10} {:<28} {:>8}  DETAIL",
-        "PROCESS", "STATE", "ADDRESS / URL", "PID"
-    );
-    for p in &s.processes {
-        let at = p
-            .url
-            .clone()
-            .or_else(|| p.address.clone())
-            .unwrap_or_default();
-        let kind = match p.kind {
-            Kind::Service => "service",
-            Kind::Unit => "unit",
-            Kind::Connector => "connector",
-            Kind::Gateway => "gateway",
-            Kind::Airflow => "airflow",
-        };
-        println!(
-            "{:<44} {:<10} {:<28} {:>8}  {kind}: {}{}",
-            p.name,
-            p.state,
-            at,
-            p.pid.map(|p| p.to_string()).unwrap_or_default(),
-            p.detail,
-            if p.restarts > 0 {
-                format!(" ({} restarts)", p.restarts)
-            } else {
-                String::new()
-            }
-        );
-    }
-    for p in &s.problems {
-        println!("problem: {p}");
-    }
-    println!(
-        "endpoints: eval \"$(pinctl local env)\"  (or pass --env local; logs in {})",
-        s.dir.join("logs").display()
-    );
-}
-
-pub async fn stop(dir: &Path) -> Result<()> {
+/// Stops the twin: its supervisor, then any process it recorded that outlived it. Returns
+/// whether there was a twin to stop; its files stay in `dir`.
+pub async fn stop(dir: &Path) -> Result<bool> {
     let Some(s) = Status::read(dir) else {
-        eprintln!("the twin is not running");
-        return Ok(());
+        return Ok(false);
     };
     if s.alive() {
         // The supervisor leads its own session and process group.
@@ -331,19 +280,17 @@ pub async fn stop(dir: &Path) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(dir.join("twin.json"));
-    eprintln!("the twin is stopped (its files stay in {})", dir.display());
-    Ok(())
+    Ok(true)
 }
 
-pub fn env(dir: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(dir.join("endpoints.env")).with_context(|| {
+/// The twin's endpoint settings as shell `export` lines (`eval "$(pinctl local env)"`).
+pub fn env(dir: &Path) -> Result<String> {
+    std::fs::read_to_string(dir.join("endpoints.env")).with_context(|| {
         format!(
             "no endpoint settings in {}: run `pinctl local start`",
             dir.display()
         )
-    })?;
-    print!("{text}");
-    Ok(())
+    })
 }
 
 pub struct Ports {
@@ -429,7 +376,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         exe,
         tools.airflow.clone().filter(|_| airflow),
     );
-    let clients = crate::aws::client::Clients::new();
+    let clients = crate::clients::aws::Clients::new();
     let mut status = Status {
         supervisor_pid: std::process::id(),
         dir: dir.clone(),
@@ -439,7 +386,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         problems: Vec::new(),
         updated: String::new(),
     };
-    let mut stop = std::pin::pin!(crate::workers::shutdown_signal());
+    let mut stop = std::pin::pin!(crate::signal::shutdown_signal());
     tracing::info!("supervising the twin in {}", dir.display());
     loop {
         let mut desired = services.clone();
@@ -466,14 +413,27 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     Ok(())
 }
 
-/// Triggers a DAG in the twin's Airflow and, with `wait`, follows the run to its end.
+/// A DAG run [`trigger_dag`] started.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DagRun {
+    pub dag_id: String,
+    pub run_id: String,
+    /// `success` or `failed` once it ended; `None` when not waited for.
+    pub state: Option<String>,
+    /// Where Airflow writes the DAG's task logs.
+    #[serde(skip)]
+    pub task_logs: std::path::PathBuf,
+}
+
+/// Triggers a DAG in the twin's Airflow and, with `wait`, follows the run to its end (at most
+/// `timeout`). `on_triggered` is told the run id as soon as the run exists.
 pub async fn trigger_dag(
     dir: &Path,
     dag: &str,
     wait: bool,
     timeout: Duration,
-    json: bool,
-) -> Result<bool> {
+    on_triggered: impl FnOnce(&str),
+) -> Result<DagRun> {
     let s = Status::read(dir)
         .filter(Status::alive)
         .context("the twin is not running: `pinctl local start`")?;
@@ -529,11 +489,15 @@ pub async fn trigger_dag(
             String::from_utf8_lossy(&o.stderr)
         );
     }
-    if !json {
-        eprintln!("triggered {dag} (run {run_id})");
-    }
+    on_triggered(&run_id);
+    let mut result = DagRun {
+        dag_id: dag.to_string(),
+        run_id: run_id.clone(),
+        state: None,
+        task_logs: home.join("logs").join(format!("dag_id={dag}")),
+    };
     if !wait {
-        return Ok(true);
+        return Ok(result);
     }
     loop {
         let o = run(vec![
@@ -560,21 +524,8 @@ pub async fn trigger_dag(
             .unwrap_or("unknown")
             .to_string();
         if state == "success" || state == "failed" {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"dag_id": dag, "run_id": run_id, "state": state})
-                );
-            } else {
-                println!("DAG run {run_id} of {dag}: {state}");
-                if state == "failed" {
-                    println!(
-                        "task logs: {}",
-                        home.join("logs").join(format!("dag_id={dag}")).display()
-                    );
-                }
-            }
-            return Ok(state == "success");
+            result.state = Some(state);
+            return Ok(result);
         }
         if !Status::read(dir).is_some_and(|s| s.alive()) {
             bail!("the twin stopped while DAG run {run_id} of {dag} was {state}");

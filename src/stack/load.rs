@@ -13,7 +13,8 @@ use super::check::{self, did_you_mean, node_location, Checker, FILE_KEY, TEMPLAT
 use super::diag::{Diagnostics, Location};
 use super::expr::{self, Ref};
 use super::model::{ParamDecl, ParamType, StackDoc};
-use crate::engine::kind::Kinds;
+use crate::json::deep_merge;
+use crate::kind::Kinds;
 
 /// Names a resource may not take: they are the other reference scopes.
 const RESERVED: &[&str] = &["params", "stack", "vars"];
@@ -263,29 +264,6 @@ fn coerce_param(t: ParamType, raw: &str) -> Result<Value, String> {
                 .filter(|v| v.as_str() != Some(""))
                 .collect(),
         )),
-    }
-}
-
-pub fn deep_merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                if v.is_null() {
-                    // An env removes a prop by setting it to null.
-                    b.remove(k);
-                    continue;
-                }
-                match b.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => {
-                        deep_merge(existing, v)
-                    }
-                    _ => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
     }
 }
 
@@ -895,7 +873,7 @@ impl<'a> Loader<'a> {
                 )
             })
             .collect();
-        for cycle in crate::engine::graph::find_cycles(&graph) {
+        for cycle in crate::dag::find_cycles(&graph) {
             let first = cycle[0];
             let loc = resources[first].location.clone();
             let mut shown: Vec<&str> = cycle.clone();

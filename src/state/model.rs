@@ -68,6 +68,11 @@ pub struct StateFile {
     pub serial: u64,
     /// Identifies this state's history; a state from another lineage is never overwritten.
     pub lineage: String,
+    /// Mixed into every secret's digest, so a low-entropy secret (a DB password) cannot be
+    /// guessed offline from the state file by hashing candidates. Random per state; empty in
+    /// states written before it existed (their digests stay valid).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub salt: String,
     pub resources: BTreeMap<String, ResourceState>,
 }
 
@@ -79,6 +84,7 @@ impl StateFile {
             env: env.into(),
             serial: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
+            salt: uuid::Uuid::new_v4().simple().to_string(),
             resources: BTreeMap::new(),
         }
     }
@@ -89,21 +95,22 @@ pub fn now() -> String {
 }
 
 /// What a secret is stored as: a hash that can be compared, never reversed.
-pub fn secret_digest(v: &Value) -> Value {
+/// `salt` is the state's ([`StateFile::salt`]).
+pub fn secret_digest(salt: &str, v: &Value) -> Value {
     let text = serde_json::to_string(v).unwrap_or_default();
-    let hash = Sha256::digest(text.as_bytes());
+    let hash = Sha256::digest(format!("{salt}{text}").as_bytes());
     Value::String(format!("(sensitive sha256:{})", hex::encode(&hash[..16])))
 }
 
 /// Replaces every value at `paths` (JSON pointers) by its digest.
-pub fn redact(value: &Value, paths: &[String]) -> Value {
+pub fn redact(salt: &str, value: &Value, paths: &[String]) -> Value {
     let mut v = value.clone();
     for p in paths {
         if p.is_empty() {
-            return secret_digest(value);
+            return secret_digest(salt, value);
         }
         if let Some(slot) = v.pointer_mut(p) {
-            *slot = secret_digest(slot);
+            *slot = secret_digest(salt, slot);
         }
     }
     v

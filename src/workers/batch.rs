@@ -224,7 +224,7 @@ async fn session(root: &DeltaRoot, uid: &str) -> anyhow::Result<(SessionContext,
 }
 
 pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
-    let s3 = crate::aws::client::worker_s3(config.region.as_deref()).await;
+    let s3 = crate::clients::aws::worker_s3(config.region.as_deref()).await;
     let root = DeltaRoot::new(&config.out)?;
     let mut summary = BatchSummary::default();
     for t in Table::ALL {

@@ -125,7 +125,7 @@ async fn through_proxy(
 /// Runs the four series against `bootstrap` (a topic of its own, created here) and prints them.
 pub async fn proxy(bootstrap: &str, calls: usize) -> anyhow::Result<Vec<Series>> {
     let topic = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    crate::aws::kafka_admin::BrokerAdmin::connect(bootstrap)
+    crate::clients::kafka_admin::BrokerAdmin::connect(bootstrap)
         .map_err(anyhow::Error::msg)?
         .create(&topic, 1, 1, &Default::default())
         .await
@@ -178,7 +178,7 @@ pub async fn batch(
 ) -> anyhow::Result<(f64, f64)> {
     use crate::data::record::Table;
     let uid = "0e36c8cd403d";
-    let s3 = crate::aws::client::worker_s3(None).await;
+    let s3 = crate::clients::aws::worker_s3(None).await;
     let _ = s3.create_bucket().bucket(bucket).send().await;
     let mut generator = crate::data::generate::Generator::new(100, events);
     let mut offset = 0usize;
@@ -258,7 +258,7 @@ pub async fn stream(
 ) -> anyhow::Result<Vec<Duration>> {
     use crate::data::record::Table;
     let uid = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let kinesis = crate::aws::client::worker_kinesis(None).await;
+    let kinesis = crate::clients::aws::worker_kinesis(None).await;
     for t in Table::ALL {
         kinesis
             .create_stream()

@@ -4,8 +4,8 @@
 
 use rdkafka::config::ClientConfig;
 
-use super::properties::Properties;
-use crate::aws::kafka_admin::IamContext;
+use crate::clients::kafka_admin::IamContext;
+use crate::format::properties::Properties;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Security {
@@ -134,7 +134,7 @@ mod tests {
     use super::*;
 
     fn props(text: &str) -> Properties {
-        super::super::properties::parse(text, "t").unwrap()
+        crate::format::properties::parse(text, "t").unwrap()
     }
 
     #[test]

@@ -36,7 +36,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::kafka::KafkaConnection;
-use crate::aws::kafka_admin::IamContext;
+use crate::clients::kafka_admin::IamContext;
 
 /// The v2 content type of responses without embedded data.
 const V2_JSON: &str = "application/vnd.kafka.v2+json";
@@ -919,7 +919,9 @@ pub async fn run(config: ProxyConfig, listen: SocketAddr) -> anyhow::Result<()> 
     let proxy = RestProxy::new(config).await?;
     println!("listening on {}", listener.local_addr()?);
     tracing::info!(bootstrap, "Kafka REST proxy ready");
-    proxy.serve(listener, super::shutdown_signal()).await?;
+    proxy
+        .serve(listener, crate::signal::shutdown_signal())
+        .await?;
     tracing::info!("stopped; every accepted record was flushed");
     Ok(())
 }

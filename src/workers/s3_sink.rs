@@ -18,8 +18,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
 use super::kafka::KafkaConnection;
-use super::properties::Properties;
-use crate::aws::kafka_admin::IamContext;
+use crate::clients::kafka_admin::IamContext;
+use crate::format::properties::Properties;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkConfigError {
@@ -295,7 +295,7 @@ impl S3Sink {
                     .map_err(|e| anyhow::anyhow!("topics.regex `{r}`: {e}"))?,
             ),
         };
-        let s3 = crate::aws::client::worker_s3(config.region.as_deref()).await;
+        let s3 = crate::clients::aws::worker_s3(config.region.as_deref()).await;
         Ok(S3Sink {
             permits: Arc::new(tokio::sync::Semaphore::new(config.uploads)),
             config,
@@ -591,7 +591,7 @@ pub async fn run(connection: KafkaConnection, config: SinkConfig) -> anyhow::Res
         bootstrap = connection.bootstrap,
         "S3 sink running"
     );
-    let stats = sink.run(super::shutdown_signal()).await?;
+    let stats = sink.run(crate::signal::shutdown_signal()).await?;
     tracing::info!(
         records = stats.records,
         objects = stats.objects,
@@ -606,7 +606,7 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> Result<SinkConfig, SinkConfigError> {
-        let p = crate::workers::properties::parse(text, "c.properties").unwrap();
+        let p = crate::format::properties::parse(text, "c.properties").unwrap();
         SinkConfig::from_properties(&p, "c.properties")
     }
 

@@ -220,7 +220,7 @@ async fn run_table(
     table: Table,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let kinesis = crate::aws::client::worker_kinesis(config.region.as_deref()).await;
+    let kinesis = crate::clients::aws::worker_kinesis(config.region.as_deref()).await;
     let root = DeltaRoot::new(&config.out)?;
     let name = crate::workers::batch::table_name(&config.uid, table);
     let mut delta_table = root.open(&name, &clean::schema(table)).await?;

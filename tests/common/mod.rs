@@ -386,7 +386,7 @@ impl Emulator {
 
     pub async fn mwaa(&self) -> aws_sdk_mwaa::Client {
         let conf = aws_sdk_mwaa::config::Builder::from(&self.config(1).await)
-            .interceptor(pinctl::aws::client::NoHostPrefix)
+            .interceptor(pinctl::clients::aws::NoHostPrefix)
             .build();
         aws_sdk_mwaa::Client::from_conf(conf)
     }

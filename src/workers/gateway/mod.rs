@@ -55,7 +55,7 @@ struct Gateway {
 
 /// Binds, prints `listening on ADDR`, serves until SIGTERM or Ctrl-C.
 pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()> {
-    let shared = crate::aws::client::worker_config(config.region.as_deref()).await;
+    let shared = crate::clients::aws::worker_config(config.region.as_deref()).await;
     let region = shared
         .region()
         .map(|r| r.to_string())
@@ -93,7 +93,7 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         .with_state(gateway)
         .layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024));
     axum::serve(listener, app)
-        .with_graceful_shutdown(super::shutdown_signal())
+        .with_graceful_shutdown(crate::signal::shutdown_signal())
         .await?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::drift::{DriftReport, DriftStatus};
-use super::plan::{Action, FieldChange, Plan};
+use crate::engine::drift::{DriftReport, DriftStatus};
+use crate::engine::plan::{Action, FieldChange, Plan};
 use crate::stack::resolve::{is_unknown, UNKNOWN};
 
 fn one_value(v: &Value) -> String {
@@ -104,7 +104,7 @@ pub fn plan_text(plan: &Plan, state_location: &str) -> String {
             r.kind
         ));
         if let Some(reason) = &r.reason {
-            out.push_str(&format!("      because {reason}\n"));
+            out.push_str(&format!("      because {}\n", reason.text));
         }
         for c in &r.changes {
             out.push_str(&format!("      {}\n", change_line(c, r.action)));

@@ -6,7 +6,7 @@ use crate::cli::{
     BatchArgs, BenchCommand, DataCommand, EmitArgs, GatewayArgs, Global, RestProxyArgs, S3SinkArgs,
     StreamArgs, WorkerCommand,
 };
-use crate::commands::Exit;
+use crate::cmd::Exit;
 use crate::data::store::{Location, Reader};
 use crate::workers::kafka::KafkaConnection;
 
@@ -103,7 +103,7 @@ async fn emit(global: &Global, args: &EmitArgs) -> Result<Exit> {
         timeout: args.timeout,
     };
     let bar = progress_bar(args.count, global.quiet, "events");
-    let summary = emit::run(config, reader, bar, crate::workers::shutdown_signal()).await?;
+    let summary = emit::run(config, reader, bar, crate::signal::shutdown_signal()).await?;
     if global.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -139,7 +139,8 @@ async fn gateway(args: &GatewayArgs) -> Result<Exit> {
 }
 
 async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
-    use crate::workers::{properties, rest_proxy};
+    use crate::format::properties;
+    use crate::workers::rest_proxy;
     let props = match &args.config {
         Some(path) => properties::read(path)?,
         None => Default::default(),
@@ -159,7 +160,8 @@ async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
 }
 
 async fn s3_sink(args: &S3SinkArgs) -> Result<Exit> {
-    use crate::workers::{properties, s3_sink};
+    use crate::format::properties;
+    use crate::workers::s3_sink;
     let props = properties::read(&args.config)?;
     let mut config =
         s3_sink::SinkConfig::from_properties(&props, &args.config.display().to_string())?;
@@ -298,7 +300,7 @@ async fn stream(args: &StreamArgs) -> Result<Exit> {
             batch_size: args.batch_size.max(1),
             interval: args.interval,
         },
-        crate::workers::shutdown_signal(),
+        crate::signal::shutdown_signal(),
     )
     .await?;
     Ok(Exit::Ok)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 fn yes() -> bool {
     true
@@ -49,8 +49,9 @@ pub struct TopicProps {
     pub configs: BTreeMap<String, String>,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![
+/// Registers this service's kinds, each with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
         KindInfo {
             name: "msk.cluster",
             summary: "A provisioned MSK cluster with IAM client authentication",
@@ -75,6 +76,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(ClusterProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "msk.topic",
             summary: "A Kafka topic on an MSK cluster; partitions grow in place",
@@ -94,7 +103,13 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
-    ]
+        |info, env| {
+            Arc::new(TopicProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -107,8 +122,8 @@ use aws_sdk_kafka::types::{
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::client::{api_error, is_not_found, Clients};
 use super::{json, not_ours, owned_by, typed};
+use crate::clients::aws::{api_error, is_not_found, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 const NOT_FOUND: &str = "NotFoundException";
@@ -116,10 +131,6 @@ const NOT_FOUND: &str = "NotFoundException";
 pub struct ClusterProvider {
     pub info: KindInfo,
     pub clients: Arc<Clients>,
-}
-
-fn properties_text(m: &BTreeMap<String, String>) -> String {
-    m.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
 impl ClusterProvider {
@@ -151,7 +162,8 @@ impl ClusterProvider {
             .server_properties()
             .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
             .unwrap_or_default();
-        Ok(crate::aws::mskconnect::parse_properties(&text))
+        crate::format::properties::parse(&text, "the live server.properties")
+            .map_err(|e| ProviderError::Invalid(e.to_string()))
     }
 
     async fn new_configuration(&self, p: &ClusterProps) -> Result<(String, i64), ProviderError> {
@@ -162,9 +174,9 @@ impl ClusterProvider {
             .create_configuration()
             .name(format!("{}-config", p.name))
             .kafka_versions(&p.kafka_version)
-            .server_properties(aws_sdk_kafka::primitives::Blob::new(properties_text(
-                &p.configuration,
-            )))
+            .server_properties(aws_sdk_kafka::primitives::Blob::new(
+                crate::format::properties::render(&p.configuration),
+            ))
             .send()
             .await
             .map_err(|e| api_error("CreateConfiguration", e))?;
@@ -182,7 +194,9 @@ impl ClusterProvider {
             .await?
             .current_version()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other(format!("cluster {arn} has no version")))
+            .ok_or_else(|| {
+                ProviderError::bad_response("DescribeClusterV2", "the cluster's current version")
+            })
     }
 
     async fn wait_active(&self, arn: &str) -> Result<aws_sdk_kafka::types::Cluster, ProviderError> {
@@ -194,7 +208,7 @@ impl ClusterProvider {
             let c = self
                 .describe(arn)
                 .await?
-                .ok_or_else(|| ProviderError::Other(format!("cluster {arn} disappeared")))?;
+                .ok_or_else(|| ProviderError::not_found(format!("cluster {arn}")))?;
             if c.state() == Some(&ClusterState::Active) {
                 return Ok(c);
             }
@@ -390,7 +404,7 @@ impl Provider for ClusterProvider {
             .map_err(|e| api_error("CreateClusterV2", e))?;
         out.cluster_arn()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other("CreateClusterV2 returned no ARN".into()))
+            .ok_or_else(|| ProviderError::bad_response("CreateClusterV2", "an ARN"))
     }
 
     async fn poll(&self, _cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
@@ -481,9 +495,9 @@ impl Provider for ClusterProvider {
                         .await
                         .update_configuration()
                         .arn(&config_arn)
-                        .server_properties(aws_sdk_kafka::primitives::Blob::new(properties_text(
-                            &p.configuration,
-                        )))
+                        .server_properties(aws_sdk_kafka::primitives::Blob::new(
+                            crate::format::properties::render(&p.configuration),
+                        ))
                         .send()
                         .await
                         .map_err(|e| api_error("UpdateConfiguration", e))?;
@@ -586,7 +600,7 @@ pub struct TopicProvider {
 /// the Kafka admin protocol on its brokers (serverless, older Kafka).
 enum TopicApi {
     Native,
-    Admin(crate::aws::kafka_admin::BrokerAdmin),
+    Admin(crate::clients::kafka_admin::BrokerAdmin),
 }
 
 fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
@@ -602,7 +616,7 @@ fn topic_arn(cluster_arn: &str, topic: &str) -> String {
 
 fn topic_id(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('|')
-        .ok_or_else(|| ProviderError::Other(format!("malformed topic id `{id}`")))
+        .ok_or_else(|| ProviderError::bad_id("topic", id))
 }
 
 fn encode_configs(c: &BTreeMap<String, String>) -> String {
@@ -640,7 +654,7 @@ impl TopicProvider {
             .map_err(|e| api_error("DescribeClusterV2", e))?;
         let info = c
             .cluster_info()
-            .ok_or_else(|| ProviderError::Other(format!("cluster {cluster} has no description")))?;
+            .ok_or_else(|| ProviderError::not_found(format!("cluster {cluster}")))?;
         let serverless = info.serverless().is_some();
         let version = info
             .provisioned()
@@ -675,27 +689,40 @@ impl TopicProvider {
                 .unwrap_or_default()
                 .to_string();
             let config = self.clients.config().await;
-            let provider = config
-                .credentials_provider()
-                .ok_or_else(|| ProviderError::Other("no AWS credentials for MSK IAM".into()))?;
+            let provider = config.credentials_provider().ok_or_else(|| {
+                ProviderError::Credentials("none configured, and MSK IAM needs them".into())
+            })?;
             let credentials = provider
                 .provide_credentials()
                 .await
-                .map_err(|e| ProviderError::Other(format!("AWS credentials for MSK IAM: {e}")))?;
-            crate::aws::kafka_admin::BrokerAdmin::connect_iam(
+                .map_err(|e| ProviderError::Credentials(format!("for MSK IAM: {e}")))?;
+            crate::clients::kafka_admin::BrokerAdmin::connect_iam(
                 &bootstrap,
                 &self.clients.region().await,
                 credentials,
             )
         } else {
-            crate::aws::kafka_admin::BrokerAdmin::connect(
+            crate::clients::kafka_admin::BrokerAdmin::connect(
                 brokers.bootstrap_broker_string().unwrap_or_default(),
             )
         };
-        admin.map(TopicApi::Admin).map_err(ProviderError::Other)
+        admin
+            .map(TopicApi::Admin)
+            .map_err(|message| ProviderError::Kafka {
+                operation: "Connect".into(),
+                message,
+            })
     }
 
-    fn admin_error(e: crate::aws::kafka_admin::AdminError) -> ProviderError {
+    /// A Kafka admin failure of `operation`, as the engine reports it.
+    fn kafka(operation: &'static str) -> impl Fn(String) -> ProviderError {
+        move |message| ProviderError::Kafka {
+            operation: operation.into(),
+            message,
+        }
+    }
+
+    fn admin_error(e: crate::clients::kafka_admin::AdminError) -> ProviderError {
         ProviderError::Api {
             operation: "Kafka admin".into(),
             code: if e.exists {
@@ -704,6 +731,7 @@ impl TopicProvider {
                 "KafkaRequestException".into()
             },
             message: e.message,
+            retryable: false,
         }
     }
 
@@ -726,7 +754,8 @@ impl TopicProvider {
             Ok(out) => Ok(Some(out)),
             Err(e)
                 if is_not_found(&e, NOT_FOUND)
-                    || super::client::code_of(&e) == Some("UnknownTopicOrPartitionException") =>
+                    || crate::clients::aws::code_of(&e)
+                        == Some("UnknownTopicOrPartitionException") =>
             {
                 Ok(None)
             }
@@ -749,7 +778,11 @@ impl Provider for TopicProvider {
     ) -> Result<Option<Live>, ProviderError> {
         let (cluster, name) = topic_id(id)?;
         if let TopicApi::Admin(admin) = self.api(cluster).await? {
-            let Some(t) = admin.describe(name).await.map_err(ProviderError::Other)? else {
+            let Some(t) = admin
+                .describe(name)
+                .await
+                .map_err(Self::kafka("DescribeTopics"))?
+            else {
                 return Ok(None);
             };
             let declared: Vec<String> = recorded
@@ -843,7 +876,10 @@ impl Provider for TopicProvider {
         match created {
             Ok(_) => Ok(id),
             // Topics carry no tags: an existing one is this run's only when resuming its creation.
-            Err(e) if super::client::code_of(&e) == Some("TopicExistsException") && cx.resuming => {
+            Err(e)
+                if crate::clients::aws::code_of(&e) == Some("TopicExistsException")
+                    && cx.resuming =>
+            {
                 Ok(id)
             }
             Err(e) => Err(api_error("CreateTopic", e)),
@@ -854,7 +890,11 @@ impl Provider for TopicProvider {
         let (cluster, name) = topic_id(id)?;
         if let TopicApi::Admin(admin) = self.api(cluster).await? {
             return Ok(
-                match admin.describe(name).await.map_err(ProviderError::Other)? {
+                match admin
+                    .describe(name)
+                    .await
+                    .map_err(Self::kafka("DescribeTopics"))?
+                {
                     Some(_) => {
                         let mut m = Map::new();
                         m.insert("arn".into(), Value::String(topic_arn(cluster, name)));
@@ -953,7 +993,8 @@ impl Provider for TopicProvider {
             Ok(_) => Ok(()),
             Err(e)
                 if is_not_found(&e, NOT_FOUND)
-                    || super::client::code_of(&e) == Some("UnknownTopicOrPartitionException") =>
+                    || crate::clients::aws::code_of(&e)
+                        == Some("UnknownTopicOrPartitionException") =>
             {
                 Ok(())
             }
@@ -967,7 +1008,7 @@ impl Provider for TopicProvider {
             Ok(TopicApi::Admin(admin)) => Ok(admin
                 .describe(name)
                 .await
-                .map_err(ProviderError::Other)?
+                .map_err(Self::kafka("DescribeTopics"))?
                 .is_none()),
             Ok(TopicApi::Native) => Ok(self.describe(cluster, name).await?.is_none()),
             Err(ProviderError::Api { code, .. }) if code == NOT_FOUND => Ok(true),

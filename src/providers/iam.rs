@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
@@ -71,8 +71,9 @@ pub struct InstanceProfileProps {
     pub role: String,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![
+/// Registers this service's kinds, each with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
         KindInfo {
             name: "iam.role",
             summary:
@@ -86,6 +87,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(RoleProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "iam.role_policy",
             summary: "An inline policy on a role, for statements naming resources created after it",
@@ -101,6 +110,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(RolePolicyProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "iam.instance_profile",
             summary: "An EC2 instance profile carrying one role",
@@ -113,7 +130,13 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
-    ]
+        |info, env| {
+            Arc::new(InstanceProfileProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -122,8 +145,8 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Map, Value};
 
-use super::client::{api_error, code_of, Clients};
 use super::{json, not_ours, owned_by, typed};
+use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 const NOT_FOUND: &str = "NoSuchEntity";
@@ -150,7 +173,7 @@ fn parse_document(text: &str) -> Result<Value, ProviderError> {
             .into_owned()
     };
     serde_json::from_str(&decoded)
-        .map_err(|e| ProviderError::Other(format!("unreadable policy document: {e}")))
+        .map_err(|e| ProviderError::Invalid(format!("unreadable policy document: {e}")))
 }
 
 fn statements_of(doc: &Value) -> Vec<Value> {
@@ -577,7 +600,7 @@ pub struct RolePolicyProvider {
 
 fn split_policy_id(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once(':')
-        .ok_or_else(|| ProviderError::Other(format!("malformed role policy id `{id}`")))
+        .ok_or_else(|| ProviderError::bad_id("role policy", id))
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// Props of `ec2.default_network` (it looks up; it never creates or deletes anything).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -98,8 +98,9 @@ pub struct InstanceProps {
     pub tags: BTreeMap<String, String>,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![
+/// Registers this service's kinds, each with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
         KindInfo {
             name: "ec2.default_network",
             summary: "Looks up the default VPC and its subnets (creates and deletes nothing)",
@@ -112,6 +113,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(DefaultNetworkProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "ec2.key_pair",
             summary: "An EC2 key pair; the private key goes to a 0600 file, never to state",
@@ -119,7 +128,10 @@ pub fn kinds() -> Vec<KindInfo> {
             outputs: &["id", "fingerprint"],
             replace: &[
                 ("name", "a key pair cannot be renamed"),
-                ("private_key_file", "the private key exists only once, when the key pair is created"),
+                (
+                    "private_key_file",
+                    "the private key exists only once, when the key pair is created",
+                ),
             ],
             secret: &[],
             create_before_destroy: false,
@@ -127,6 +139,15 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(KeyPairProvider {
+                info,
+                clients: env.clients.clone(),
+                root: env.root.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "ec2.security_group",
             summary: "A security group: SSH from a declared range, the REST proxy port from API Gateway's side",
@@ -143,6 +164,9 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| Arc::new(SecurityGroupProvider { info, clients: env.clients.clone() }),
+    );
+    r.add(
         KindInfo {
             name: "ec2.instance",
             summary: "The EC2 client instance: AMI, type, profile, user-data from templates/",
@@ -161,7 +185,13 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
-    ]
+        |info, env| {
+            Arc::new(InstanceProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -174,8 +204,8 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::client::{api_error, code_of, Clients};
 use super::{json, not_ours, owned_by, typed};
+use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 fn tag_spec(cx: &Cx, kind: ResourceType, extra: &BTreeMap<String, String>) -> TagSpecification {
@@ -276,7 +306,7 @@ impl Provider for DefaultNetworkProvider {
             .first()
             .and_then(|v| v.vpc_id().map(str::to_string))
             .ok_or_else(|| {
-                ProviderError::Other(format!(
+                ProviderError::Invalid(format!(
                     "region {region} has no default VPC; create one (`aws ec2 create-default-vpc`)"
                 ))
             })?;
@@ -408,8 +438,7 @@ fn write_private_key(path: &std::path::Path, material: &str) -> Result<(), Provi
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ProviderError::Other(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| ProviderError::io(dir.display(), e))?;
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -417,14 +446,11 @@ fn write_private_key(path: &std::path::Path, material: &str) -> Result<(), Provi
         .mode(0o600)
         .open(path)
         .map_err(|e| {
-            ProviderError::Other(format!(
-                "writing the private key to {}: {e}",
-                path.display()
-            ))
+            ProviderError::io(format!("writing the private key to {}", path.display()), e)
         })?;
     f.write_all(material.as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| ProviderError::Other(e.to_string()))
+        .map_err(|e| ProviderError::io(format!("writing the private key to {}", path.display()), e))
 }
 
 #[async_trait]
@@ -509,7 +535,7 @@ impl Provider for KeyPairProvider {
         let p: KeyPairProps = typed(props)?;
         let path = self.root.join(&p.private_key_file);
         if path.exists() {
-            return Err(ProviderError::Other(format!(
+            return Err(ProviderError::Invalid(format!(
                 "{} already exists; pinctl writes a new private key only to a new file",
                 path.display()
             )));
@@ -542,7 +568,7 @@ impl Provider for KeyPairProvider {
         write_private_key(&path, out.key_material().unwrap_or_default())?;
         out.key_pair_id()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other("CreateKeyPair returned no key pair id".into()))
+            .ok_or_else(|| ProviderError::bad_response("CreateKeyPair", "a key pair id"))
     }
 
     async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
@@ -767,8 +793,8 @@ impl SecurityGroupProvider {
         let have = match self.describe(group_id).await? {
             Some(g) => flatten(g.ip_permissions()),
             None => {
-                return Err(ProviderError::Other(format!(
-                    "security group {group_id} disappeared"
+                return Err(ProviderError::not_found(format!(
+                    "security group {group_id}"
                 )))
             }
         };
@@ -1011,7 +1037,9 @@ impl InstanceProvider {
         out.parameter()
             .and_then(|p| p.value())
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other(format!("SSM parameter {param} has no value")))
+            .ok_or_else(|| {
+                ProviderError::bad_response("GetParameter", &format!("a value for {param}"))
+            })
     }
 
     async fn wait_state(&self, id: &str, want: InstanceStateName) -> Result<(), ProviderError> {
@@ -1206,7 +1234,7 @@ impl Provider for InstanceProvider {
         out.instances()
             .first()
             .and_then(|i| i.instance_id().map(str::to_string))
-            .ok_or_else(|| ProviderError::Other("RunInstances returned no instance".into()))
+            .ok_or_else(|| ProviderError::bad_response("RunInstances", "an instance"))
     }
 
     async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// Props of `workers.deployment`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -30,24 +30,34 @@ pub struct DeploymentProps {
     pub binary_sha256: Option<String>,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![KindInfo {
-        name: "workers.deployment",
-        summary:
-            "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
-        schema: || schemars::schema_for!(DeploymentProps),
-        outputs: &["binary_sha256", "files_sha256", "command_id"],
-        replace: &[
-            ("instance_id", "a rollout targets one instance"),
-            ("bucket", "the artifacts move to another bucket"),
-            ("prefix", "the artifacts move to another prefix"),
-        ],
-        secret: &[],
-        create_before_destroy: false,
-        timeout: Duration::from_secs(900),
-        volatile_outputs: &["command_id", "binary_sha256", "files_sha256"],
-        prepare: Some(prepare_deployment),
-    }]
+/// Registers this service's kind with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
+        KindInfo {
+            name: "workers.deployment",
+            summary:
+                "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
+            schema: || schemars::schema_for!(DeploymentProps),
+            outputs: &["binary_sha256", "files_sha256", "command_id"],
+            replace: &[
+                ("instance_id", "a rollout targets one instance"),
+                ("bucket", "the artifacts move to another bucket"),
+                ("prefix", "the artifacts move to another prefix"),
+            ],
+            secret: &[],
+            create_before_destroy: false,
+            timeout: Duration::from_secs(900),
+            volatile_outputs: &["command_id", "binary_sha256", "files_sha256"],
+            prepare: Some(prepare_deployment),
+        },
+        |info, env| {
+            Arc::new(DeploymentProvider {
+                info,
+                clients: env.clients.clone(),
+                root: env.root.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -56,8 +66,8 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::client::{api_error, code_of, Clients};
 use super::{json, typed};
+use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 /// The binary's digest goes into the props, so a new build is a change the plan shows.
@@ -178,7 +188,7 @@ impl DeploymentProvider {
         let prefix = prefix_of(p);
         let mut changed = false;
         let binary = std::fs::read(self.root.join(&p.binary))
-            .map_err(|e| ProviderError::Other(format!("{}: {e}", p.binary)))?;
+            .map_err(|e| ProviderError::io(&p.binary, e))?;
         let digest = hex::encode(Sha256::digest(&binary));
         if self
             .digest_of(&p.bucket, &format!("{prefix}pinctl"))
@@ -234,11 +244,11 @@ impl DeploymentProvider {
                 Ok(inv) => match inv.status().map(|s| s.as_str()) {
                     Some("Success") => return Ok(id),
                     Some(s @ ("Failed" | "Cancelled" | "TimedOut")) => {
-                        return Err(ProviderError::Other(format!(
-                            "the rollout on {} ended {s}: {}",
-                            p.instance_id,
-                            inv.standard_error_content().unwrap_or_default()
-                        )))
+                        return Err(ProviderError::Failed {
+                            what: format!("the rollout on {}", p.instance_id),
+                            status: s.to_string(),
+                            reason: inv.standard_error_content().unwrap_or_default().to_string(),
+                        })
                     }
                     _ => {}
                 },

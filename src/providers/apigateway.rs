@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// How a route reaches its backend.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -95,8 +95,9 @@ pub struct StageProps {
     pub variables: BTreeMap<String, String>,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![
+/// Registers this service's kinds, each with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
         KindInfo {
             name: "apigateway.rest_api",
             summary: "A REST API with its routes, integrations and mapping templates",
@@ -115,6 +116,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &["definition_hash"],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(RestApiProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "apigateway.deployment",
             summary: "A deployment of a REST API; a new one whenever the API definition changes",
@@ -134,6 +143,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(DeploymentProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "apigateway.stage",
             summary: "A stage pointing at a deployment; outputs the invoke URL",
@@ -149,7 +166,13 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
-    ]
+        |info, env| {
+            Arc::new(StageProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -161,8 +184,8 @@ use aws_sdk_apigateway::types::{
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::client::{api_error, code_of, is_not_found, Clients};
 use super::{json, typed};
+use crate::clients::aws::{api_error, code_of, is_not_found, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 const NOT_FOUND: &str = "NotFoundException";
@@ -659,7 +682,7 @@ impl Provider for RestApiProvider {
 
 fn split2(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('/')
-        .ok_or_else(|| ProviderError::Other(format!("malformed id `{id}`")))
+        .ok_or_else(|| ProviderError::bad_id("API Gateway", id))
 }
 
 pub struct DeploymentProvider {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// Network of an environment.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -41,26 +41,35 @@ pub struct EnvironmentProps {
     pub airflow_configuration_options: BTreeMap<String, String>,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![KindInfo {
-        name: "mwaa.environment",
-        summary: "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
-        schema: || schemars::schema_for!(EnvironmentProps),
-        outputs: &["arn", "webserver_url", "status"],
-        replace: &[
-            ("name", "an environment cannot be renamed"),
-            ("network", "an environment cannot change its network"),
-            (
-                "source_bucket_arn",
-                "an environment's source bucket is fixed",
-            ),
-        ],
-        secret: &[],
-        create_before_destroy: false,
-        timeout: Duration::from_secs(120 * 60),
-        volatile_outputs: &[],
-        prepare: None,
-    }]
+/// Registers this service's kind with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
+        KindInfo {
+            name: "mwaa.environment",
+            summary: "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
+            schema: || schemars::schema_for!(EnvironmentProps),
+            outputs: &["arn", "webserver_url", "status"],
+            replace: &[
+                ("name", "an environment cannot be renamed"),
+                ("network", "an environment cannot change its network"),
+                (
+                    "source_bucket_arn",
+                    "an environment's source bucket is fixed",
+                ),
+            ],
+            secret: &[],
+            create_before_destroy: false,
+            timeout: Duration::from_secs(120 * 60),
+            volatile_outputs: &[],
+            prepare: None,
+        },
+        |info, env| {
+            Arc::new(EnvironmentProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -71,8 +80,8 @@ use aws_sdk_mwaa::types::{
 };
 use serde_json::{Map, Value};
 
-use super::client::{api_error, is_not_found, Clients};
 use super::{json, not_ours, owned_by, typed};
+use crate::clients::aws::{api_error, is_not_found, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";

@@ -5,7 +5,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// Props of `mskconnect.custom_plugin`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -73,8 +73,9 @@ fn yes() -> bool {
     true
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![
+/// Registers this service's kinds, each with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
         KindInfo {
             name: "mskconnect.custom_plugin",
             summary: "An MSK Connect custom plugin from a manifest in plugins/, verified and uploaded once",
@@ -92,6 +93,9 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| Arc::new(CustomPluginProvider { info, clients: env.clients.clone(), root: env.root.clone() }),
+    );
+    r.add(
         KindInfo {
             name: "mskconnect.worker_configuration",
             summary: "An MSK Connect worker configuration",
@@ -99,7 +103,10 @@ pub fn kinds() -> Vec<KindInfo> {
             outputs: &["arn", "revision"],
             replace: &[
                 ("name", "a worker configuration cannot be renamed"),
-                ("properties", "MSK Connect has no update for worker configurations"),
+                (
+                    "properties",
+                    "MSK Connect has no update for worker configurations",
+                ),
             ],
             secret: &[],
             create_before_destroy: false,
@@ -107,18 +114,36 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(WorkerConfigurationProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "mskconnect.connector",
-            summary: "The S3 sink connector; config changes go through UpdateConnector and are verified",
+            summary:
+                "The S3 sink connector; config changes go through UpdateConnector and are verified",
             schema: || schemars::schema_for!(ConnectorProps),
             outputs: &["arn", "state"],
             replace: &[
                 ("name", "a connector cannot be renamed"),
-                ("kafka_connect_version", "a connector's Kafka Connect version is fixed"),
+                (
+                    "kafka_connect_version",
+                    "a connector's Kafka Connect version is fixed",
+                ),
                 ("plugin_arn", "a connector's plugin is fixed"),
                 ("plugin_revision", "a connector's plugin is fixed"),
-                ("worker_configuration_arn", "a connector's worker configuration is fixed"),
-                ("worker_configuration_revision", "a connector's worker configuration is fixed"),
+                (
+                    "worker_configuration_arn",
+                    "a connector's worker configuration is fixed",
+                ),
+                (
+                    "worker_configuration_revision",
+                    "a connector's worker configuration is fixed",
+                ),
                 ("service_execution_role_arn", "a connector's role is fixed"),
                 ("bootstrap_servers", "a connector's cluster is fixed"),
                 ("subnets", "a connector's network is fixed"),
@@ -131,7 +156,13 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
-    ]
+        |info, env| {
+            Arc::new(ConnectorProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::collections::BTreeMap;
@@ -149,9 +180,10 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::client::{api_error, is_not_found, Clients};
 use super::{json, typed};
+use crate::clients::aws::{api_error, is_not_found, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+use crate::format::properties::Properties;
 
 const NOT_FOUND: &str = "NotFoundException";
 
@@ -185,21 +217,9 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ProviderError> {
         .map_err(|e| ProviderError::Invalid(format!("plugin manifest: {e}")))
 }
 
-/// Properties text (`key=value` lines) as a map; comments and blank lines dropped.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .filter_map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect()
-}
-
-/// A map as properties text, sorted by key.
-pub fn render_properties(m: &BTreeMap<String, String>) -> String {
-    m.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+/// Parses properties text the service holds or the stack gives, naming `what` in the error.
+fn properties(text: &str, what: &str) -> Result<Properties, ProviderError> {
+    crate::format::properties::parse(text, what).map_err(|e| ProviderError::Invalid(e.to_string()))
 }
 
 pub struct CustomPluginProvider {
@@ -267,9 +287,8 @@ impl CustomPluginProvider {
                 )));
             }
             let path = self.root.join(&m.source);
-            return std::fs::read(&path).map_err(|e| {
-                ProviderError::Other(format!("plugin artifact {}: {e}", path.display()))
-            });
+            return std::fs::read(&path)
+                .map_err(|e| ProviderError::io(format!("plugin artifact {}", path.display()), e));
         }
         let cache = self.root.join(".pinctl/cache/plugins");
         let cached = cache.join(format!(
@@ -284,8 +303,9 @@ impl CustomPluginProvider {
                 }
             }
         }
-        let fetch_error = |e: String| {
-            ProviderError::Other(format!("plugin `{}`: fetching {}: {e}", m.name, m.source))
+        let fetch_error = |e: String| ProviderError::Fetch {
+            url: m.source.clone(),
+            reason: format!("plugin `{}`: {e}", m.name),
         };
         let answer = reqwest::get(&m.source)
             .await
@@ -304,7 +324,7 @@ impl CustomPluginProvider {
         {
             std::fs::create_dir_all(&cache)
                 .and_then(|()| std::fs::write(&cached, &bytes))
-                .map_err(|e| ProviderError::Other(format!("caching {}: {e}", cached.display())))?;
+                .map_err(|e| ProviderError::io(format!("caching {}", cached.display()), e))?;
         }
         Ok(bytes)
     }
@@ -426,7 +446,7 @@ impl Provider for CustomPluginProvider {
             .map_err(|e| api_error("CreateCustomPlugin", e))?;
         out.custom_plugin_arn()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other("CreateCustomPlugin returned no ARN".into()))
+            .ok_or_else(|| ProviderError::bad_response("CreateCustomPlugin", "an ARN"))
     }
 
     async fn poll(&self, cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
@@ -522,7 +542,10 @@ impl Provider for WorkerConfigurationProvider {
         let rec: Option<WorkerConfigurationProps> = typed(recorded).ok();
         // Compared as properties, so formatting is not drift.
         let properties = match &rec {
-            Some(r) if parse_properties(&r.properties) == parse_properties(&content) => {
+            Some(r)
+                if properties(&r.properties, "the live worker configuration").ok()
+                    == Some(properties(&content, "the worker configuration")?) =>
+            {
                 r.properties.clone()
             }
             _ => content,
@@ -562,7 +585,7 @@ impl Provider for WorkerConfigurationProvider {
             .map_err(|e| api_error("CreateWorkerConfiguration", e))?;
         out.worker_configuration_arn()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other("no ARN returned".into()))
+            .ok_or_else(|| ProviderError::bad_response("CreateWorkerConfiguration", "an ARN"))
     }
 
     async fn poll(&self, cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
@@ -675,8 +698,15 @@ impl Provider for ConnectorProvider {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         let config = match &rec {
-            Some(r) if parse_properties(&r.config) == live_config => r.config.clone(),
-            _ => render_properties(&live_config),
+            Some(r)
+                if properties(&r.config, "the recorded connector configuration")
+                    .ok()
+                    .as_ref()
+                    == Some(&live_config) =>
+            {
+                r.config.clone()
+            }
+            _ => crate::format::properties::render(&live_config),
         };
         let cluster = d.kafka_cluster().and_then(|k| k.apache_kafka_cluster());
         let plugin = d.plugins().first().and_then(|p| p.custom_plugin());
@@ -755,7 +785,9 @@ impl Provider for ConnectorProvider {
             .connector_name(&p.name)
             .kafka_connect_version(&p.kafka_connect_version)
             .capacity(capacity(&p.capacity))
-            .set_connector_configuration(Some(parse_properties(&p.config).into_iter().collect()))
+            .set_connector_configuration(Some(
+                properties(&p.config, "config")?.into_iter().collect(),
+            ))
             .kafka_cluster(
                 KafkaCluster::builder()
                     .apache_kafka_cluster(
@@ -815,7 +847,7 @@ impl Provider for ConnectorProvider {
             .map_err(|e| api_error("CreateConnector", e))?;
         out.connector_arn()
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Other("no ARN returned".into()))
+            .ok_or_else(|| ProviderError::bad_response("CreateConnector", "an ARN"))
     }
 
     async fn poll(&self, cx: &Cx, arn: &str) -> Result<Poll, ProviderError> {
@@ -849,7 +881,7 @@ impl Provider for ConnectorProvider {
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
         let p: ConnectorProps = typed(new)?;
-        let want = parse_properties(&p.config);
+        let want = properties(&p.config, "config")?;
         let kc = self.clients.kafkaconnect().await;
         let mut backoff = crate::engine::backoff::Backoff::new(
             std::time::Duration::from_millis(200),
@@ -859,7 +891,7 @@ impl Provider for ConnectorProvider {
             let d = self
                 .describe(arn)
                 .await?
-                .ok_or_else(|| ProviderError::Other(format!("connector {arn} disappeared")))?;
+                .ok_or_else(|| ProviderError::not_found(format!("connector {arn}")))?;
             match d.connector_state() {
                 Some(ConnectorState::Running) => {
                     break d.current_version().unwrap_or_default().to_string()

@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::engine::kind::KindInfo;
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+use crate::kind::KindInfo;
 
 /// Props of `sim.thing`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -56,6 +56,16 @@ pub fn versioned_kind_info() -> KindInfo {
     }
 }
 
+/// Registers `sim.thing` and `sim.versioned`, each with the simulated provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(kind_info(), |info, _| {
+        std::sync::Arc::new(SimProvider::new(info))
+    });
+    r.add(versioned_kind_info(), |info, _| {
+        std::sync::Arc::new(SimProvider::new(info))
+    });
+}
+
 pub fn kind_info() -> KindInfo {
     KindInfo {
         name: "sim.thing",
@@ -95,7 +105,7 @@ fn dir() -> Result<PathBuf, ProviderError> {
     std::env::var_os("PINCTL_SIM_DIR")
         .map(PathBuf::from)
         .ok_or_else(|| {
-            ProviderError::Other(
+            ProviderError::Invalid(
                 "set PINCTL_SIM_DIR to a directory: sim.* resources live there".into(),
             )
         })
@@ -116,7 +126,7 @@ fn now_ns() -> u128 {
 }
 
 fn io(e: std::io::Error) -> ProviderError {
-    ProviderError::Other(format!("sim storage: {e}"))
+    ProviderError::io("sim storage", e)
 }
 
 fn log(event: &str, op: &str, resource: &str, id: &str) -> Result<(), ProviderError> {
@@ -139,7 +149,7 @@ fn load(id: &str) -> Result<Option<Object>, ProviderError> {
     match std::fs::read(path_of(id)?) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
-            .map_err(|e| ProviderError::Other(format!("sim object {id}: {e}"))),
+            .map_err(|e| ProviderError::Invalid(format!("sim object {id}: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(e)),
     }
@@ -147,8 +157,8 @@ fn load(id: &str) -> Result<Option<Object>, ProviderError> {
 
 fn save(o: &Object) -> Result<(), ProviderError> {
     let p = path_of(&o.id)?;
-    let bytes = serde_json::to_vec_pretty(o).map_err(|e| ProviderError::Other(e.to_string()))?;
-    crate::state::local::write_atomically(&p, &bytes).map_err(io)
+    let bytes = serde_json::to_vec_pretty(o).map_err(|e| ProviderError::Invalid(e.to_string()))?;
+    crate::fsx::write_atomically(&p, &bytes).map_err(io)
 }
 
 fn typed(props: &Value) -> Result<ThingProps, ProviderError> {
@@ -211,6 +221,7 @@ impl Provider for SimProvider {
                 operation: "CreateThing".into(),
                 code: "SimulatedFailure".into(),
                 message: format!("thing `{}` was refused on purpose (fail: true)", p.name),
+                retryable: false,
             });
         }
         let id = format!("sim-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -260,6 +271,7 @@ impl Provider for SimProvider {
                 operation: "UpdateThing".into(),
                 code: "NotFound".into(),
                 message: format!("thing {id} does not exist"),
+                retryable: false,
             });
         };
         log("begin", "update", &cx.resource, id)?;

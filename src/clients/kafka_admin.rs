@@ -86,11 +86,11 @@ impl ClientContext for IamContext {
             .join()
         })
         .map_err(|_| "resolving AWS credentials panicked")??;
-        let (token, expires) = crate::aws::msk_iam::auth_token(
+        let (token, expires) = crate::clients::msk_iam::auth_token(
             &source.region,
             &credentials,
             std::time::SystemTime::now(),
-            crate::aws::msk_iam::USER_AGENT,
+            crate::clients::msk_iam::USER_AGENT,
         )?;
         Ok(OAuthToken {
             token,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 fn yes() -> bool {
     true
@@ -56,8 +56,9 @@ pub struct ObjectProps {
     pub sha256: Option<String>,
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![
+/// Registers this service's kinds, each with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
         KindInfo {
             name: "s3.bucket",
             summary: "An S3 bucket: versioning, default encryption, public access blocked",
@@ -70,6 +71,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: None,
         },
+        |info, env| {
+            Arc::new(BucketProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
+    r.add(
         KindInfo {
             name: "s3.object",
             summary: "An object uploaded from text, a rendered template or a file",
@@ -85,7 +94,14 @@ pub fn kinds() -> Vec<KindInfo> {
             volatile_outputs: &[],
             prepare: Some(prepare_object),
         },
-    ]
+        |info, env| {
+            Arc::new(ObjectProvider {
+                info,
+                clients: env.clients.clone(),
+                root: env.root.clone(),
+            })
+        },
+    );
 }
 
 use std::collections::BTreeMap;
@@ -102,8 +118,8 @@ use aws_sdk_s3::types::{
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::client::{api_error, code_of, Clients};
 use super::{json, not_ours, owned_by, typed};
+use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 /// The bucket's versioning status. moto answers GetBucketVersioning with a root element
@@ -468,7 +484,7 @@ pub struct ObjectProvider {
 
 fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('/')
-        .ok_or_else(|| ProviderError::Other(format!("malformed object id `{id}`")))
+        .ok_or_else(|| ProviderError::bad_id("object", id))
 }
 
 fn object_outputs(bucket: &str, key: &str, sha256: &str, etag: &str) -> Map<String, Value> {
@@ -498,7 +514,9 @@ impl ObjectProvider {
             (Some(c), _) => ByteStream::from(c.as_bytes().to_vec()),
             (None, Some(src)) => ByteStream::from_path(self.root.join(src))
                 .await
-                .map_err(|e| ProviderError::Other(format!("reading `{src}`: {e}")))?,
+                .map_err(|e| {
+                    ProviderError::io(format!("reading `{src}`"), std::io::Error::other(e))
+                })?,
             _ => return Err(ProviderError::Invalid("give `content` or `source`".into())),
         };
         let tagging: Vec<String> = cx
@@ -585,7 +603,12 @@ impl Provider for ObjectProvider {
                 .body
                 .collect()
                 .await
-                .map_err(|e| ProviderError::Other(e.to_string()))?
+                .map_err(|e| ProviderError::Api {
+                    operation: "GetObject".into(),
+                    code: "ResponseError".into(),
+                    message: e.to_string(),
+                    retryable: true,
+                })?
                 .into_bytes();
             hex::encode(Sha256::digest(&bytes))
         };

@@ -5,7 +5,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::kind::KindInfo;
+use crate::kind::KindInfo;
 
 /// Capacity mode of a stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -36,19 +36,28 @@ fn day() -> u32 {
     24
 }
 
-pub fn kinds() -> Vec<KindInfo> {
-    vec![KindInfo {
-        name: "kinesis.stream",
-        summary: "A Kinesis data stream; mode, shard count and retention change in place",
-        schema: || schemars::schema_for!(StreamProps),
-        outputs: &["arn"],
-        replace: &[("name", "a stream cannot be renamed")],
-        secret: &[],
-        create_before_destroy: false,
-        timeout: Duration::from_secs(600),
-        volatile_outputs: &[],
-        prepare: None,
-    }]
+/// Registers this service's kind with its provider.
+pub fn register(r: &mut super::Registry) {
+    r.add(
+        KindInfo {
+            name: "kinesis.stream",
+            summary: "A Kinesis data stream; mode, shard count and retention change in place",
+            schema: || schemars::schema_for!(StreamProps),
+            outputs: &["arn"],
+            replace: &[("name", "a stream cannot be renamed")],
+            secret: &[],
+            create_before_destroy: false,
+            timeout: Duration::from_secs(600),
+            volatile_outputs: &[],
+            prepare: None,
+        },
+        |info, env| {
+            Arc::new(StreamProvider {
+                info,
+                clients: env.clients.clone(),
+            })
+        },
+    );
 }
 
 use std::sync::Arc;
@@ -57,8 +66,8 @@ use async_trait::async_trait;
 use aws_sdk_kinesis::types::{ScalingType, StreamMode as SdkMode, StreamModeDetails, StreamStatus};
 use serde_json::{Map, Value};
 
-use super::client::{api_error, code_of, Clients};
 use super::{json, not_ours, owned_by, typed};
+use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
@@ -107,7 +116,7 @@ impl StreamProvider {
                     return Ok(s.stream_arn().to_string())
                 }
                 Some(_) => {}
-                None => return Err(ProviderError::Other(format!("stream {name} disappeared"))),
+                None => return Err(ProviderError::not_found(format!("stream {name}"))),
             }
             backoff.sleep().await;
         }

@@ -20,8 +20,13 @@ pub enum PropertiesError {
     },
 }
 
+/// Keys and values, sorted by key.
 pub type Properties = BTreeMap<String, String>;
 
+/// Parses properties text; `path` names the source in errors.
+///
+/// Errors: [`PropertiesError::Syntax`] with the line of an entry that has no `=` or `:`, or an
+/// empty key.
 pub fn parse(text: &str, path: &str) -> Result<Properties, PropertiesError> {
     let mut out = Properties::new();
     let mut pending = String::new();
@@ -63,6 +68,8 @@ pub fn parse(text: &str, path: &str) -> Result<Properties, PropertiesError> {
     Ok(out)
 }
 
+/// Reads and parses a properties file. Errors: [`PropertiesError::Read`] when it cannot be read,
+/// or as [`parse`].
 pub fn read(path: &Path) -> Result<Properties, PropertiesError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| PropertiesError::Read {
@@ -70,6 +77,12 @@ pub fn read(path: &Path) -> Result<Properties, PropertiesError> {
         source,
     })?;
     parse(&text, &shown)
+}
+
+/// Properties as text, one `key=value` line per key in key order (how pinctl writes MSK
+/// configurations and MSK Connect worker configurations, so equal maps give equal text).
+pub fn render(p: &Properties) -> String {
+    p.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
 #[cfg(test)]
@@ -87,6 +100,13 @@ mod tests {
         assert_eq!(p["b"], "two words");
         assert_eq!(p["c"], "xy");
         assert_eq!(p["bootstrap.servers"], "h:9092,h2:9092");
+    }
+
+    #[test]
+    fn render_then_parse_is_the_identity() {
+        let p = parse("b=2\na = 1\n", "t").unwrap();
+        assert_eq!(render(&p), "a=1\nb=2\n");
+        assert_eq!(parse(&render(&p), "t").unwrap(), p);
     }
 
     #[test]

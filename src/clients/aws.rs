@@ -243,18 +243,32 @@ impl HasStatus for aws_smithy_runtime_api::http::Response {
     }
 }
 
-/// A failed call as the engine reports it: operation, AWS error code, message.
+/// A failed call as the engine reports it: operation, AWS error code, message, and whether a
+/// later attempt may succeed.
+///
+/// Retryable, as the AWS SDKs' standard retry classifier decides: the throttling and transient
+/// error codes it lists (`aws_runtime::retries::classifiers::{THROTTLING_ERRORS,
+/// TRANSIENT_ERRORS}`), any 5xx answer, and calls that timed out, could not be sent or got an
+/// unreadable answer. The SDK has already retried these up to its attempt limit; the engine may
+/// try again later within the operation's timeout.
 pub fn api_error<E, R>(operation: &str, e: SdkError<E, R>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: HasStatus + std::fmt::Debug + Send + Sync + 'static,
 {
+    use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
     match &e {
-        SdkError::ServiceError(s) => ProviderError::Api {
-            operation: operation.into(),
-            code: s.err().code().unwrap_or("Unknown").into(),
-            message: s.err().message().unwrap_or_default().into(),
-        },
+        SdkError::ServiceError(s) => {
+            let code = s.err().code().unwrap_or("Unknown");
+            ProviderError::Api {
+                operation: operation.into(),
+                code: code.into(),
+                message: s.err().message().unwrap_or_default().into(),
+                retryable: THROTTLING_ERRORS.contains(&code)
+                    || TRANSIENT_ERRORS.contains(&code)
+                    || s.raw().status_code() >= 500,
+            }
+        }
         other => ProviderError::Api {
             operation: operation.into(),
             code: match other {
@@ -265,6 +279,7 @@ where
             }
             .into(),
             message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+            retryable: !matches!(other, SdkError::ConstructionFailure(_)),
         },
     }
 }

@@ -1,0 +1,191 @@
+//! `plan`, `up` and `down`: the plan, the confirmation, the apply with its progress view.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::view::json::JsonView;
+use super::view::progress::ProgressView;
+use super::view::render;
+use super::{backend, confirm, load, print_json, providers, Exit};
+use crate::cli::{Cli, PlanArgs};
+use crate::engine::apply::{self, ApplyOptions};
+use crate::engine::hooks::Hooks;
+use crate::engine::plan::{self, PlanOptions};
+use crate::engine::target::restrict;
+use crate::stack::Stack;
+use crate::state::{self as state_mod, StateStore};
+
+pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
+    let backend = backend(&stack).await?;
+    let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
+    let providers = providers(&stack);
+    let opts = PlanOptions {
+        refresh: !args.no_refresh,
+        destroy: args.destroy,
+        parallelism: cli.global.parallelism.into(),
+    };
+    let (scoped, state) =
+        restrict(&stack, &state, &args.targets, args.destroy).map_err(anyhow::Error::msg)?;
+    let (plan, _) = plan::plan(&scoped, &state, providers.as_ref(), opts).await?;
+    if cli.global.json {
+        print_json(&plan)?;
+    } else {
+        print!("{}", render::plan_text(&plan, &backend.describe()));
+    }
+    Ok(if plan.changes {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
+}
+
+pub(super) async fn up(cli: &Cli, args: PlanArgs, destroy: bool) -> Result<Exit> {
+    let Ok(stack) = load(cli)? else {
+        return Ok(Exit::Error);
+    };
+    let backend = backend(&stack).await?;
+    let operation = if destroy { "down" } else { "up" };
+    let store = StateStore::open(
+        backend.clone(),
+        &stack.name,
+        &stack.env,
+        operation,
+        cli.global.lock_timeout,
+    )
+    .await?;
+    up_locked(cli, args, destroy, stack, store).await
+}
+
+async fn up_locked(
+    cli: &Cli,
+    args: PlanArgs,
+    destroy: bool,
+    stack: Stack,
+    store: StateStore,
+) -> Result<Exit> {
+    let providers = providers(&stack);
+    let state = store.snapshot().await;
+    let opts = PlanOptions {
+        refresh: !args.no_refresh,
+        destroy: destroy || args.destroy,
+        parallelism: cli.global.parallelism.into(),
+    };
+    let planned = match restrict(&stack, &state, &args.targets, opts.destroy) {
+        Ok((scoped, state)) => plan::plan(&scoped, &state, providers.as_ref(), opts)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(anyhow::Error::msg(e)),
+    };
+    let plan = match planned {
+        Ok((p, _)) => p,
+        Err(e) => {
+            store.close().await?;
+            return Err(e);
+        }
+    };
+    let text = render::plan_text(&plan, &store.describe());
+    let json_view = cli.global.json.then(|| Arc::new(JsonView::default()));
+    match &json_view {
+        Some(v) => v.plan(&plan),
+        None => print!("{text}"),
+    }
+    if !plan.changes {
+        store.close().await?;
+        if let Some(v) = &json_view {
+            v.complete(&apply::ApplyReport {
+                ok: true,
+                operations: Vec::new(),
+            });
+        }
+        return Ok(Exit::Ok);
+    }
+    let question = if destroy {
+        format!(
+            "Delete these resources of stack `{}` env `{}`?",
+            stack.name, stack.env
+        )
+    } else {
+        format!(
+            "Apply this plan to stack `{}` env `{}`?",
+            stack.name, stack.env
+        )
+    };
+    match confirm(cli, &question) {
+        Ok(true) => {}
+        Ok(false) => {
+            store.close().await?;
+            eprintln!("Nothing was changed.");
+            return Ok(Exit::Error);
+        }
+        Err(e) => {
+            store.close().await?;
+            return Err(e);
+        }
+    }
+    let apply_opts = ApplyOptions {
+        parallelism: cli.global.parallelism.into(),
+    };
+    let hooks: Arc<dyn Hooks> = match &json_view {
+        Some(v) => v.clone(),
+        None => Arc::new(ProgressView::new(cli.global.quiet)),
+    };
+    let cancel = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let (report, store) =
+        apply::apply(stack, plan, store, providers, apply_opts, hooks, cancel).await;
+    let final_state = store.snapshot().await;
+    let where_ = store.describe();
+    store.close().await?;
+    if let Some(v) = &json_view {
+        v.complete(&report);
+    } else {
+        let count = |o| report.operations.iter().filter(|r| r.outcome == o).count();
+        let (done, failed, skipped) = (
+            count(apply::Outcome::Done),
+            count(apply::Outcome::Failed),
+            count(apply::Outcome::Skipped),
+        );
+        if report.ok {
+            println!(
+                "\nApplied: {done} operation{} done. State: {where_}",
+                if done == 1 { "" } else { "s" }
+            );
+            if !destroy {
+                print_outputs(&final_state, None);
+            }
+        } else {
+            eprintln!("\nFailed: {done} done, {failed} failed, {skipped} not started. Everything done is recorded in {where_}; fix the cause and run the command again.");
+            for r in report
+                .operations
+                .iter()
+                .filter(|r| r.outcome == apply::Outcome::Failed)
+            {
+                eprintln!("  {}: {}", r.resource, r.error.clone().unwrap_or_default());
+            }
+        }
+    }
+    Ok(if report.ok { Exit::Ok } else { Exit::Error })
+}
+
+pub(super) fn print_outputs(state: &crate::state::StateFile, only: Option<&str>) {
+    for (name, r) in &state.resources {
+        if only.is_some_and(|o| o != name) || r.outputs.is_empty() {
+            continue;
+        }
+        println!("{name}:");
+        for (k, v) in &r.outputs {
+            let shown = match v {
+                Value::String(s) if s.starts_with("(sensitive") => "(sensitive)".to_string(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("  {k} = {shown}");
+        }
+    }
+}

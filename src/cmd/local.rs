@@ -1,0 +1,186 @@
+//! `local ...`: the local twin's commands, and how their results are shown.
+
+use anyhow::Result;
+
+use super::Exit;
+use crate::cli::{Cli, LocalCommand};
+use crate::local::twin::{self, Status, TwinState};
+
+/// Runs one `local` subcommand.
+pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
+    let json = cli.global.json;
+    match lc {
+        LocalCommand::Start { dir, no_airflow } => {
+            let started = twin::start(&dir.path, !no_airflow).await?;
+            if started.already_running {
+                eprintln!(
+                    "the twin is already running (supervisor pid {})",
+                    started.status.supervisor_pid
+                );
+            } else if !json {
+                eprintln!(
+                    "the twin is up in {:.1} s; `pinctl --env local up` now provisions onto it",
+                    started.took.as_secs_f64()
+                );
+            }
+            print_status(&started.status, json);
+            Ok(Exit::Ok)
+        }
+        LocalCommand::Status { dir } => Ok(match twin::status(&dir.path) {
+            TwinState::Running(s) => {
+                print_status(&s, json);
+                Exit::Ok
+            }
+            TwinState::Stale(s) => {
+                if json {
+                    println!("{}", serde_json::json!({"running": false, "stale": s}));
+                } else {
+                    println!("the twin is not running (its supervisor, pid {}, is gone); `pinctl local stop` cleans up", s.supervisor_pid);
+                }
+                Exit::Error
+            }
+            TwinState::Absent => {
+                if json {
+                    println!("{}", serde_json::json!({"running": false}));
+                } else {
+                    println!("the twin is not running; `pinctl local start` starts it");
+                }
+                Exit::Error
+            }
+        }),
+        LocalCommand::Stop { dir } => {
+            if twin::stop(&dir.path).await? {
+                eprintln!(
+                    "the twin is stopped (its files stay in {})",
+                    dir.path.display()
+                );
+            } else {
+                eprintln!("the twin is not running");
+            }
+            Ok(Exit::Ok)
+        }
+        LocalCommand::Env { dir } => {
+            print!("{}", twin::env(&dir.path)?);
+            Ok(Exit::Ok)
+        }
+        LocalCommand::Trigger {
+            dag,
+            wait,
+            timeout,
+            dir,
+        } => {
+            let run = twin::trigger_dag(&dir.path, dag, *wait, *timeout, |run_id| {
+                if !json {
+                    eprintln!("triggered {dag} (run {run_id})");
+                }
+            })
+            .await?;
+            let Some(state) = &run.state else {
+                return Ok(Exit::Ok);
+            };
+            if json {
+                println!("{}", serde_json::json!(run));
+            } else {
+                println!("DAG run {} of {dag}: {state}", run.run_id);
+                if state == "failed" {
+                    println!("task logs: {}", run.task_logs.display());
+                }
+            }
+            Ok(if state == "success" {
+                Exit::Ok
+            } else {
+                Exit::Error
+            })
+        }
+        LocalCommand::Supervise {
+            dir,
+            moto_port,
+            tansu_port,
+            emulator_port,
+            no_airflow,
+        } => {
+            let ports = twin::Ports {
+                moto: *moto_port,
+                tansu: *tansu_port,
+                emulator: *emulator_port,
+            };
+            twin::supervise(&dir.path, ports, !no_airflow).await?;
+            Ok(Exit::Ok)
+        }
+        LocalCommand::Emulator {
+            listen,
+            state,
+            delay,
+            fault_rate,
+            broker,
+            region,
+        } => {
+            let opts = crate::local::emulator::Options {
+                delay: *delay,
+                fault_rate: *fault_rate,
+                state_file: state.clone(),
+                broker: broker.clone(),
+                region: region.clone(),
+                ..Default::default()
+            };
+            let (addr, handle) = crate::local::emulator::serve(*listen, opts).await?;
+            println!("http://{addr}");
+            use std::io::Write as _;
+            std::io::stdout().flush()?;
+            tokio::select! {
+                _ = handle => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Prints the twin's status: its processes as a table, or the status document with `json`.
+fn print_status(s: &Status, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s).unwrap_or_default());
+        return;
+    }
+    println!(
+        "twin {} (supervisor pid {}){}",
+        s.dir.display(),
+        s.supervisor_pid,
+        if s.ready { "" } else { " — starting" }
+    );
+    println!(
+        "{:<44} {:<10} {:<28} {:>8}  DETAIL",
+        "PROCESS", "STATE", "ADDRESS / URL", "PID"
+    );
+    for p in &s.processes {
+        let at = p
+            .url
+            .clone()
+            .or_else(|| p.address.clone())
+            .unwrap_or_default();
+        let kind = serde_json::to_value(&p.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{:<44} {:<10} {:<28} {:>8}  {kind}: {}{}",
+            p.name,
+            p.state,
+            at,
+            p.pid.map(|p| p.to_string()).unwrap_or_default(),
+            p.detail,
+            if p.restarts > 0 {
+                format!(" ({} restarts)", p.restarts)
+            } else {
+                String::new()
+            }
+        );
+    }
+    for p in &s.problems {
+        println!("problem: {p}");
+    }
+    println!(
+        "endpoints: eval \"$(pinctl local env)\"  (or pass --env local; logs in {})",
+        s.dir.join("logs").display()
+    );
+}

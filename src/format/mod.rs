@@ -1,0 +1,3 @@
+//! File formats pinctl reads and writes that are not its own.
+
+pub mod properties;

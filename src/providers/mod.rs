@@ -1,0 +1,117 @@
+//! The providers: one module per AWS service implementing the engine's [`Provider`] contract
+//! for its kinds (the props are the stack format), the simulated provider of `sim.*` kinds, and
+//! the [`Registry`] that yields each kind with its provider.
+
+pub mod apigateway;
+pub mod ec2;
+pub mod iam;
+pub mod kinesis;
+pub mod msk;
+pub mod mskconnect;
+pub mod mwaa;
+pub mod s3;
+pub mod sim;
+pub mod ssm;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clients::aws::Clients;
+use crate::engine::provider::{Cx, Provider, ProviderError};
+use crate::kind::{KindInfo, Kinds};
+
+/// What a provider is built with: the shared AWS clients and the stack's root directory (the
+/// base of the relative paths in props: key files, plugin artifacts, worker units).
+pub struct ProviderEnv {
+    pub clients: Arc<Clients>,
+    pub root: PathBuf,
+}
+
+/// Builds a kind's provider from its static description and the environment.
+pub type MakeProvider = fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider>;
+
+/// Every kind pinctl knows, each registered once with the function that builds its provider,
+/// so a kind without a provider cannot exist.
+pub struct Registry {
+    entries: Vec<(KindInfo, MakeProvider)>,
+}
+
+impl Registry {
+    /// All kinds: the AWS services' and the simulated ones.
+    pub fn all() -> Self {
+        let mut r = Registry {
+            entries: Vec::new(),
+        };
+        iam::register(&mut r);
+        s3::register(&mut r);
+        ec2::register(&mut r);
+        msk::register(&mut r);
+        mskconnect::register(&mut r);
+        apigateway::register(&mut r);
+        kinesis::register(&mut r);
+        mwaa::register(&mut r);
+        ssm::register(&mut r);
+        sim::register(&mut r);
+        r
+    }
+
+    /// Adds a kind. Panics when the name is already registered: two modules claiming one kind
+    /// is a bug caught by the first test that builds the registry.
+    pub fn add(&mut self, info: KindInfo, make: MakeProvider) {
+        assert!(
+            self.entries.iter().all(|(i, _)| i.name != info.name),
+            "resource kind `{}` registered twice",
+            info.name
+        );
+        self.entries.push((info, make));
+    }
+
+    /// The catalog of kinds, for loading and checking stacks.
+    pub fn kinds(&self) -> Kinds {
+        Kinds::new(self.entries.iter().map(|(i, _)| i.clone()))
+    }
+
+    /// A provider for every kind, built over one set of AWS clients; `root` is the stack's
+    /// directory.
+    pub fn providers(&self, root: &Path) -> BTreeMap<String, Arc<dyn Provider>> {
+        let env = ProviderEnv {
+            clients: Arc::new(Clients::new()),
+            root: root.to_path_buf(),
+        };
+        self.entries
+            .iter()
+            .map(|(info, make)| (info.name.to_string(), make(info.clone(), &env)))
+            .collect()
+    }
+}
+
+/// Typed props from the engine's JSON.
+pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ProviderError> {
+    serde_json::from_value(v.clone()).map_err(|e| ProviderError::Invalid(e.to_string()))
+}
+
+/// JSON of typed props, as a provider reports what it reads.
+pub fn json<T: Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+/// Whether tags read from a service mark the resource as this stack's `cx.resource`. While
+/// resuming its own interrupted creation, an untagged resource of the expected name is taken as
+/// the one that creation made before it could tag it.
+pub fn owned_by(tags: &std::collections::BTreeMap<String, String>, cx: &Cx) -> bool {
+    cx.tags().iter().all(|(k, v)| tags.get(k) == Some(v))
+        || (cx.resuming && !tags.contains_key("pinctl:stack"))
+}
+
+/// A resource exists under the name the stack wants but belongs to something else.
+pub fn not_ours(what: &str, name: &str) -> ProviderError {
+    ProviderError::NotOwned {
+        what: what.into(),
+        name: name.into(),
+    }
+}
