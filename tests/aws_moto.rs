@@ -2,12 +2,10 @@
 //! SDK from the test: create, nothing to do the second time, in-place updates, replacements,
 //! drift, repair, destroy — per resource kind, and for the moto-supported part of the pipeline.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{Moto, Project};
-use serde_json::Value;
+use crate::util::plan::{Action, DriftExt, PlanExt};
+use crate::util::{Moto, Project};
 
 /// Operations that change something; a run that should change nothing makes none of them.
 const MUTATING: &[&str] = &[
@@ -92,55 +90,6 @@ fn converged(p: &Project, args: &[&str]) {
     p.run(&plan).expect(0);
 }
 
-fn plan_json(p: &Project) -> Value {
-    let r = p.run(&["plan", "--json"]);
-    r.expect(2);
-    r.json()
-}
-
-fn action_of(plan: &Value, name: &str) -> (String, Vec<String>) {
-    let r = plan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap();
-    let fields = r["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_string())
-        .collect();
-    (r["action"].as_str().unwrap().to_string(), fields)
-}
-
-fn drift_fields(p: &Project, name: &str) -> Vec<String> {
-    let r = p.run(&["diff", "--json"]);
-    r.expect(2);
-    let doc = r.json();
-    let res = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap()
-        .clone();
-    assert_eq!(res["status"], "drifted", "{res}");
-    res["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn physical(p: &Project, stack: &str, name: &str) -> String {
-    p.state(stack, "default")["resources"][name]["physical_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_buckets_and_objects() {
     let moto = Moto::start();
@@ -204,12 +153,10 @@ resources:
         )
         .replace("print('a')", "print('b')");
     p.stack(&changed);
-    let plan = plan_json(&p);
-    assert_eq!(
-        action_of(&plan, "bucket"),
-        ("update".into(), vec!["versioning".into()])
-    );
-    assert_eq!(action_of(&plan, "obj").0, "update");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("bucket"), Action::Update);
+    assert_eq!(plan.changed_paths("bucket"), vec!["versioning"]);
+    assert_eq!(plan.action("obj"), Action::Update);
     p.run(&["up", "--yes"]).expect(0);
     let body = s3
         .get_object()
@@ -227,8 +174,8 @@ resources:
     // A new key replaces the object: the old one goes.
     let moved = changed.replace("dags/a.py", "dags/b.py");
     p.stack(&moved);
-    let plan = plan_json(&p);
-    assert_eq!(action_of(&plan, "obj").0, "replace");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("obj"), Action::Replace);
     p.run(&["up", "--yes"]).expect(0);
     assert!(s3
         .head_object()
@@ -253,7 +200,7 @@ resources:
         .send()
         .await
         .unwrap();
-    let fields = drift_fields(&p, "obj");
+    let fields = p.drift_report().drifted_paths("obj");
     assert!(
         fields.contains(&"sha256".to_string()) && fields.contains(&"content".to_string()),
         "{fields:?}"
@@ -373,11 +320,11 @@ resources:
                 "[kinesis:GetRecords, kinesis:GetShardIterator]",
             ),
     );
-    let plan = plan_json(&p);
-    assert_eq!(action_of(&plan, "role").0, "update");
-    let role_id = physical(&p, "iam", "role");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("role"), Action::Update);
+    let role_id = p.physical_id("iam", "default", "role");
     p.run(&["up", "--yes"]).expect(0);
-    assert_eq!(physical(&p, "iam", "role"), role_id);
+    assert_eq!(p.physical_id("iam", "default", "role"), role_id);
     let role = iam
         .get_role()
         .role_name("abc-ec2-access-role")
@@ -405,7 +352,10 @@ resources:
         .send()
         .await
         .unwrap();
-    assert_eq!(drift_fields(&p, "role"), vec!["managed_policy_arns"]);
+    assert_eq!(
+        p.drift_report().drifted_paths("role"),
+        vec!["managed_policy_arns"]
+    );
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
 
@@ -422,9 +372,8 @@ resources:
 
     // A new name replaces the role.
     p.stack(&stack.replace("name: abc-ec2-access-role", "name: abc-ec2-access-role-2"));
-    let plan = plan_json(&p);
-    let (action, _) = action_of(&plan, "role");
-    assert_eq!(action, "replace");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("role"), Action::Replace);
     p.run(&["up", "--yes"]).expect(0);
     assert!(iam
         .get_role()
@@ -508,7 +457,7 @@ resources:
     );
     let net = p.state("ec2", "default")["resources"]["network"]["outputs"].clone();
     assert_eq!(net["subnet_ids"].as_array().unwrap().len(), 2);
-    let sg_id = physical(&p, "ec2", "sg");
+    let sg_id = p.physical_id("ec2", "default", "sg");
     let sg = ec2
         .describe_security_groups()
         .group_ids(&sg_id)
@@ -519,7 +468,7 @@ resources:
     assert_eq!(perms.len(), 1);
     assert_eq!(perms[0].from_port(), Some(22));
     assert_eq!(perms[0].ip_ranges()[0].cidr_ip(), Some("203.0.113.7/32"));
-    let instance_id = physical(&p, "ec2", "client");
+    let instance_id = p.physical_id("ec2", "default", "client");
     let attr = ec2
         .describe_instance_attribute()
         .instance_id(&instance_id)
@@ -548,10 +497,10 @@ resources:
         .replace("greeting: hello", "greeting: bonjour")
         .replace("t2.micro", "t3.small");
     p.stack(&changed);
-    let plan = plan_json(&p);
-    assert_eq!(action_of(&plan, "sg").0, "update");
-    let (action, fields) = action_of(&plan, "client");
-    assert_eq!(action, "update");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("sg"), Action::Update);
+    assert_eq!(plan.action("client"), Action::Update);
+    let fields = plan.changed_paths("client");
     assert!(
         fields.contains(&"user_data".to_string()) && fields.contains(&"instance_type".to_string()),
         "{fields:?}"
@@ -567,11 +516,11 @@ resources:
     );
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(
-        physical(&p, "ec2", "client"),
+        p.physical_id("ec2", "default", "client"),
         instance_id,
         "updated in place"
     );
-    assert_eq!(physical(&p, "ec2", "sg"), sg_id);
+    assert_eq!(p.physical_id("ec2", "default", "sg"), sg_id);
     let d = ec2
         .describe_instances()
         .instance_ids(&instance_id)
@@ -592,7 +541,7 @@ resources:
         .send()
         .await
         .unwrap();
-    assert_eq!(drift_fields(&p, "sg"), vec!["ingress"]);
+    assert_eq!(p.drift_report().drifted_paths("sg"), vec!["ingress"]);
     p.run(&["up", "--yes"]).expect(0);
     let sg = ec2
         .describe_security_groups()
@@ -613,10 +562,10 @@ resources:
         "ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
         "ami: ami-12c6146b",
     ));
-    let plan = plan_json(&p);
-    assert_eq!(action_of(&plan, "client").0, "replace");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("client"), Action::Replace);
     p.run(&["up", "--yes"]).expect(0);
-    assert_ne!(physical(&p, "ec2", "client"), instance_id);
+    assert_ne!(p.physical_id("ec2", "default", "client"), instance_id);
 
     p.run(&["down", "--yes"]).expect(0);
     let tagged = ec2
@@ -705,13 +654,13 @@ resources:
     converged(&p, &[]);
 
     p.stack(&stack.replace("shard_count: 1}", "shard_count: 2, retention_hours: 48}"));
-    let plan = plan_json(&p);
-    let (action, mut fields) = action_of(&plan, "pin");
+    let plan = p.plan_changes();
+    let mut fields = plan.changed_paths("pin");
     fields.sort();
     assert_eq!(
-        (action.as_str(), fields),
+        (plan.action("pin"), fields),
         (
-            "update",
+            Action::Update,
             vec!["retention_hours".to_string(), "shard_count".to_string()]
         )
     );
@@ -733,12 +682,15 @@ resources:
         .send()
         .await
         .unwrap();
-    assert_eq!(drift_fields(&p, "pin"), vec!["retention_hours"]);
+    assert_eq!(
+        p.drift_report().drifted_paths("pin"),
+        vec!["retention_hours"]
+    );
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
 
     p.stack(&stack.replace("streaming-abc-pin", "streaming-abc-pin2"));
-    assert_eq!(action_of(&plan_json(&p), "pin").0, "replace");
+    assert_eq!(p.plan_changes().action("pin"), Action::Replace);
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["down", "--yes"]).expect(0);
     let left = kinesis.list_streams().send().await.unwrap();
@@ -798,7 +750,7 @@ async fn api_gateway_routes_redeploy_the_stage() {
     let gw = aws_sdk_apigateway::Client::new(&moto.config().await);
     p.stack(API);
     p.run(&["up", "--yes"]).expect(0);
-    let api_id = physical(&p, "api", "api");
+    let api_id = p.physical_id("api", "default", "api");
     let resources = gw
         .get_resources()
         .rest_api_id(&api_id)
@@ -852,14 +804,13 @@ async fn api_gateway_routes_redeploy_the_stage() {
         "http://proxy.example:8082/{proxy}",
         "http://proxy.example:9092/{proxy}",
     ));
-    let plan = plan_json(&p);
-    assert_eq!(action_of(&plan, "api").0, "update");
-    let (action, fields) = action_of(&plan, "deployment");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("api"), Action::Update);
     assert_eq!(
-        (action.as_str(), fields),
-        ("replace", vec!["triggers.definition".to_string()])
+        (plan.action("deployment"), plan.changed_paths("deployment")),
+        (Action::Replace, vec!["triggers.definition".to_string()])
     );
-    assert_eq!(action_of(&plan, "stage").0, "update");
+    assert_eq!(plan.action("stage"), Action::Update);
     reset_calls(&p);
     p.run(&["up", "--yes"]).expect(0);
     let stage = gw
@@ -918,7 +869,7 @@ async fn api_gateway_routes_redeploy_the_stage() {
         .await
         .unwrap();
     // The console edit replaced the integration: its URI and, with it, its request parameters.
-    let fields = drift_fields(&p, "api");
+    let fields = p.drift_report().drifted_paths("api");
     assert!(
         fields.contains(&"routes[0].integration.uri".to_string()),
         "{fields:?}"

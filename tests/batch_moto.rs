@@ -3,17 +3,12 @@
 //! an independent computation in this test from the source rows; a second run changes nothing;
 //! new objects are picked up incrementally; the tables open in the `deltalake` Python package.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::answers::expected_answers;
-use common::{pinctl, read_source, Moto};
+use crate::util::answers::expected_answers;
+use crate::util::{pinctl, read_source, Moto, BUCKET, UID};
 use serde_json::{json, Value};
-
-const UID: &str = "0e36c8cd403d";
-const BUCKET: &str = "user-0e36c8cd403d-bucket";
 
 fn source(dir: &Path, rows: u64) -> [Vec<Value>; 3] {
     let out = format!("jsonl://{}/source", dir.display());

@@ -5,12 +5,10 @@
 //! line the task would run. The SSM runner is exercised against moto: the command reaches SSM Run
 //! Command for the instance, as MWAA sends it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::Project;
+use crate::util::Project;
 
 fn airflow() -> String {
     let venv = std::env::var("PINCTL_AIRFLOW_VENV").unwrap_or_else(|_| {
@@ -125,7 +123,7 @@ print(dag.schedule_interval, dag.catchup, dag.default_args["retries"], dag.defau
 /// batch job's arguments.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_ssm_runner_sends_the_batch_command_to_the_instance() {
-    let moto = common::Moto::start();
+    let moto = crate::util::Moto::start();
     let conf = moto.config().await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let run = ec2

@@ -2,12 +2,9 @@
 //! distributions of the generated tables; determinism; SQLite, MariaDB and JSON lines holding the
 //! same rows; memory that does not grow with the row count.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
 
-use common::{pinctl, run_measuring_rss, MariaDb};
+use crate::util::{pinctl, read_table, run_measuring_rss, MariaDb};
 use pinctl::data::record::Event;
 use pinctl::data::store::{Location, Reader};
 use serde_json::Value;
@@ -36,14 +33,6 @@ fn generate(out: &str, rows: u64, seed: u64) {
     );
 }
 
-fn lines(dir: &Path, table: &str) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(format!("{table}.jsonl")))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn share(rows: &[Value], f: impl Fn(&Value) -> bool) -> f64 {
     rows.iter().filter(|r| f(r)).count() as f64 / rows.len() as f64
 }
@@ -60,9 +49,9 @@ fn near(what: &str, got: f64, want: f64, tolerance: f64) {
 fn the_default_tables_have_the_shapes_formats_and_rates_of_the_spec() {
     let dir = tempfile::tempdir().unwrap();
     generate(&format!("jsonl://{}", dir.path().display()), 11_153, 100);
-    let pins = lines(dir.path(), "pinterest_data");
-    let geos = lines(dir.path(), "geolocation_data");
-    let users = lines(dir.path(), "user_data");
+    let pins = read_table(dir.path(), "pinterest_data");
+    let geos = read_table(dir.path(), "geolocation_data");
+    let users = read_table(dir.path(), "user_data");
     assert_eq!(
         (pins.len(), geos.len(), users.len()),
         (11_153, 11_153, 11_153)

@@ -1,17 +1,15 @@
 //! The emulator of MSK, MSK Connect and MWAA, driven by the official AWS SDK for Rust: shapes,
 //! error types and codes, ARNs, state machines, persistence across a restart, fault injection.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::util::Emulator;
 use aws_sdk_kafka::types::{
     BrokerNodeGroupInfo, ClientAuthentication, ClusterState, Iam, ProvisionedRequest, Sasl,
     TopicState,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
-use common::Emulator;
 
 fn provisioned() -> ProvisionedRequest {
     ProvisionedRequest::builder()

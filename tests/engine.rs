@@ -1,11 +1,12 @@
 //! The engine through the binary, with the simulated provider (`sim.thing`): plan actions and
 //! reasons, the parallel walk, failure handling, crash recovery, locking, secrets, drift, destroy.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{first, max_in_flight, Project};
+use crate::util::backend::{lock_excludes_a_second_run, LocalSite};
+use crate::util::plan::{Action, DriftExt, DriftStatus, PlanExt, ResourcePlanExt};
+use pinctl::engine::plan::ReasonCode;
+use crate::util::{first, max_in_flight, Project};
 use serde_json::Value;
 
 const THREE: &str = r#"
@@ -24,55 +25,24 @@ resources:
     props: {name: top, items: ["${mid.arn}", "x"]}
 "#;
 
-fn actions(plan: &Value) -> Vec<(String, String)> {
-    plan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_string(),
-                r["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn resource<'a>(plan: &'a Value, name: &str) -> &'a Value {
-    plan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap()
-}
-
 #[test]
 fn create_then_nothing_to_do() {
     let p = Project::new();
     p.stack(THREE);
-    let plan = p.run(&["plan", "--json"]);
-    plan.expect(2);
-    let doc = plan.json();
-    assert_eq!(doc["changes"], true);
+    let plan = p.plan_changes();
+    assert!(plan.changes);
     assert_eq!(
-        actions(&doc),
+        plan.actions(),
         vec![
-            ("base".into(), "create".into()),
-            ("mid".into(), "create".into()),
-            ("top".into(), "create".into())
+            ("base".into(), Action::Create),
+            ("mid".into(), Action::Create),
+            ("top".into(), Action::Create)
         ]
     );
-    let mid = resource(&doc, "mid");
-    let content = mid["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["path"] == "content")
-        .unwrap();
-    assert_eq!(
-        content["known_after_apply"], true,
-        "mid needs base's id: {content}"
+    let content = plan.resource("mid").change("content");
+    assert!(
+        content.known_after_apply,
+        "mid needs base's id: {content:?}"
     );
     let text = p.run(&["plan"]);
     assert!(
@@ -115,7 +85,7 @@ fn create_then_nothing_to_do() {
     let events_before = p.events().len();
     let again = p.run(&["plan", "--json"]);
     again.expect(0);
-    assert_eq!(again.json()["changes"], false);
+    assert!(!again.plan().changes);
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(
         p.events().len(),
@@ -132,18 +102,16 @@ fn in_place_update_and_replacement_with_reasons() {
     let base_id = p.object_named("base").unwrap()["id"].clone();
 
     p.stack(&THREE.replace("size: 1", "size: 5"));
-    let plan = p.run(&["plan", "--json"]);
-    plan.expect(2);
-    let doc = plan.json();
-    let base = resource(&doc, "base");
-    assert_eq!(base["action"], "update");
-    let change = &base["changes"][0];
+    let plan = p.plan_changes();
+    let base = plan.resource("base");
+    assert_eq!(base.action, Action::Update);
+    let change = &base.changes[0];
     assert_eq!(
-        (change["path"].as_str(), &change["old"], &change["new"]),
-        (Some("size"), &Value::from(1), &Value::from(5))
+        (change.path.as_str(), &change.old, &change.new),
+        ("size", &Some(Value::from(1)), &Some(Value::from(5)))
     );
-    assert_eq!(change["forces_replacement"], false);
-    assert_eq!(resource(&doc, "mid")["action"], "no_op");
+    assert!(!change.forces_replacement);
+    assert_eq!(plan.action("mid"), Action::NoOp);
     p.run(&["up", "--yes"]).expect(0);
     let base = p.object_named("base").unwrap();
     assert_eq!(base["id"], base_id, "updated in place");
@@ -154,21 +122,17 @@ fn in_place_update_and_replacement_with_reasons() {
             .replace("size: 1", "size: 5")
             .replace("zone: a", "zone: b"),
     );
-    let plan = p.run(&["plan", "--json"]);
-    plan.expect(2);
-    let doc = plan.json();
-    let base = resource(&doc, "base");
-    assert_eq!(base["action"], "replace");
-    let zone = base["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["path"] == "zone")
-        .unwrap();
-    assert_eq!(zone["forces_replacement"], true);
-    assert_eq!(zone["reason"], "a thing cannot move to another zone");
+    let plan = p.plan_changes();
+    let base = plan.resource("base");
+    assert_eq!(base.action, Action::Replace);
+    let zone = base.change("zone");
+    assert!(zone.forces_replacement);
+    assert_eq!(
+        zone.reason.as_deref(),
+        Some("a thing cannot move to another zone")
+    );
     // mid's content embeds base's id, which the replacement changes.
-    assert_eq!(resource(&doc, "mid")["action"], "update");
+    assert_eq!(plan.action("mid"), Action::Update);
     let text = p.run(&["plan"]);
     assert!(
         text.stdout
@@ -203,10 +167,7 @@ fn removed_resources_are_deleted_and_down_removes_everything_dependents_first() 
     // top is removed from the stack.
     let two = THREE.split("  top:").next().unwrap().to_string();
     p.stack(&two);
-    let plan = p.run(&["plan", "--json"]);
-    plan.expect(2);
-    let doc = plan.json();
-    assert_eq!(resource(&doc, "top")["action"], "delete");
+    assert_eq!(p.plan_changes().action("top"), Action::Delete);
     p.run(&["up", "--yes"]).expect(0);
     assert!(p.object_named("top").is_none());
 
@@ -289,7 +250,20 @@ resources:
     );
     let run = p.run(&["up", "--yes", "--parallelism", "2", "--json"]);
     run.expect(1);
-    let report = run.json();
+    let events = run.events();
+    assert_eq!(events[0]["type"], "plan", "the plan comes first");
+    let at = |kind: &str, r: &str| {
+        events
+            .iter()
+            .position(|e| e["type"] == kind && e["resource"] == r)
+            .unwrap_or_else(|| panic!("no {kind} event for {r}: {events:?}"))
+    };
+    assert!(at("op_started", "b_slow") < at("op_finished", "b_slow"));
+    assert!(
+        at("state_recorded", "b_slow") < at("op_finished", "b_slow"),
+        "state is recorded before the operation is reported finished"
+    );
+    let report = run.apply_report();
     let outcome = |r: &str| {
         report["operations"]
             .as_array()
@@ -395,30 +369,8 @@ fn killed_during_apply_the_next_run_resumes_without_duplicates() {
 fn a_second_concurrent_run_fails_fast_or_waits_with_lock_timeout() {
     let p = Project::new();
     p.stack(&fan(2, 1500, ""));
-    let mut first_run = p.spawn(&["up", "--yes"]);
-    let lock = p.path().join(".pinctl/state/fan/default.lock");
-    for _ in 0..200 {
-        if lock.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(lock.exists(), "the first run holds the lock");
-    let second = p.run(&["up", "--yes"]);
-    second.expect(1);
-    assert!(
-        second.stderr.contains("is locked by `pinctl up`"),
-        "{}",
-        second.stderr
-    );
-    assert!(
-        second.stderr.contains(&format!("pid {}", first_run.id())),
-        "{}",
-        second.stderr
-    );
-    let waiting = p.run(&["up", "--yes", "--lock-timeout", "60s"]);
-    waiting.expect(0);
-    assert!(first_run.wait().unwrap().success());
+    // The state backend conformance suite's check, on a run that creates.
+    lock_excludes_a_second_run(&p, &LocalSite::new(&p, "fan"));
     assert_eq!(p.objects().len(), 2, "no duplicate from the waiting run");
 }
 
@@ -473,10 +425,9 @@ resources:
     p.env = vec![("DEMO_PASSWORD".into(), "another-one".into())];
     let changed = p.run(&["plan", "--json"]);
     changed.expect(2);
-    let doc = changed.json();
-    let db = resource(&doc, "db");
-    assert_eq!(db["action"], "update");
-    assert_eq!(db["changes"][0]["sensitive"], true);
+    let db = changed.plan().resource("db").clone();
+    assert_eq!(db.action, Action::Update);
+    assert!(db.changes[0].sensitive);
     assert!(!changed.stdout.contains("another-one"));
 }
 
@@ -487,19 +438,12 @@ fn drift_is_reported_field_by_field_and_up_repairs_it() {
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
     p.tamper("base", |props| props["size"] = Value::from(42));
-    let diff = p.run(&["diff", "--json"]);
-    diff.expect(2);
-    let doc = diff.json();
-    let base = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "base")
-        .unwrap();
-    assert_eq!(base["status"], "drifted");
-    assert_eq!(base["changes"][0]["path"], "size");
-    assert_eq!(base["changes"][0]["recorded"], 1);
-    assert_eq!(base["changes"][0]["live"], 42);
+    let drift = p.drift_report();
+    let base = drift.resource("base");
+    assert_eq!(base.status, DriftStatus::Drifted);
+    assert_eq!(base.changes[0].path, "size");
+    assert_eq!(base.changes[0].recorded, Some(Value::from(1)));
+    assert_eq!(base.changes[0].live, Some(Value::from(42)));
     let text = p.run(&["diff"]);
     assert!(
         text.stdout
@@ -512,30 +456,25 @@ fn drift_is_reported_field_by_field_and_up_repairs_it() {
         "{}",
         text.stdout
     );
-    let plan = p.run(&["plan", "--json"]);
-    plan.expect(2);
-    assert_eq!(resource(&plan.json(), "base")["action"], "update");
+    assert_eq!(p.plan_changes().action("base"), Action::Update);
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(p.object_named("base").unwrap()["props"]["size"], 1);
     p.run(&["diff"]).expect(0);
 
     p.remove_object("top");
-    let diff = p.run(&["diff", "--json"]);
-    diff.expect(2);
-    let top = diff.json()["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "top")
-        .unwrap()
-        .clone();
-    assert_eq!(top["status"], "missing");
-    let plan = p.run(&["plan", "--json"]);
-    let doc = plan.json();
-    assert_eq!(resource(&doc, "top")["action"], "create");
     assert_eq!(
-        resource(&doc, "top")["reason"],
-        "it no longer exists (deleted outside pinctl)"
+        p.drift_report().resource("top").status,
+        DriftStatus::Missing
+    );
+    let plan = p.run(&["plan", "--json"]).plan();
+    let top = plan.resource("top");
+    assert_eq!(top.action, Action::Create);
+    assert_eq!(
+        top.reason.as_ref().map(|r| (r.code, r.text.as_str())),
+        Some((
+            ReasonCode::DeletedOutside,
+            "it no longer exists (deleted outside pinctl)"
+        ))
     );
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
@@ -547,9 +486,9 @@ fn plan_exit_codes_and_json_documents() {
     p.stack(THREE);
     let r = p.run(&["plan", "--json"]);
     r.expect(2);
-    let doc = r.json();
-    assert_eq!(doc["format_version"], 1);
-    assert_eq!(doc["summary"]["create"], 3);
+    let plan = r.plan();
+    assert_eq!(plan.format_version, 1);
+    assert_eq!(plan.summary.create, 3);
     assert_eq!(
         r.stdout.trim_start().chars().next(),
         Some('{'),
@@ -558,7 +497,7 @@ fn plan_exit_codes_and_json_documents() {
     p.run(&["up", "--yes"]).expect(0);
     let r = p.run(&["plan", "--json"]);
     r.expect(0);
-    assert_eq!(r.json()["summary"]["no_op"], 3);
+    assert_eq!(r.plan().summary.no_op, 3);
     // Errors: a broken stack, an unknown env.
     p.stack("stack: demo\nresources:\n  a: {type: sim.thing, props: {}}\n");
     let r = p.run(&["plan", "--json"]);
@@ -572,7 +511,7 @@ fn plan_exit_codes_and_json_documents() {
     // --destroy plans deletions.
     let r = p.run(&["plan", "--destroy", "--json"]);
     r.expect(2);
-    assert_eq!(r.json()["summary"]["delete"], 3);
+    assert_eq!(r.plan().summary.delete, 3);
 }
 
 #[test]
@@ -758,12 +697,10 @@ resources:
         .as_str()
         .expect("physical id recorded before the wait")
         .to_string();
-    let plan = p.run(&["plan", "--json"]);
-    plan.expect(2);
-    assert!(resource(&plan.json(), "slow")["reason"]
-        .as_str()
-        .unwrap()
-        .starts_with("resumes the creation"));
+    let plan = p.plan_changes();
+    let reason = plan.resource("slow").reason.clone().unwrap();
+    assert_eq!(reason.code, ReasonCode::ResumedCreate);
+    assert!(reason.text.starts_with("resumes the creation"));
     p.stack(&stack.replace("timeout: 1s", "timeout: 30s"));
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(p.objects().len(), 1, "waited for the same one");

@@ -2,11 +2,9 @@
 //! (and moto for S3 and IAM): create, nothing to do the second time, in-place updates,
 //! replacements, drift and destroy, for every kind.
 
-mod common;
-
+use crate::util::plan::{Action, DriftExt, PlanExt};
+use crate::util::{Emulator, Moto, Project};
 use base64::Engine as _;
-use common::{Emulator, Moto, Project};
-use serde_json::Value;
 
 fn project(moto: &Moto, emu: &Emulator) -> Project {
     let mut p = Project::new();
@@ -83,35 +81,6 @@ resources:
       network: {subnet_ids: [subnet-a, subnet-b], security_group_ids: [sg-1]}
 "#;
 
-fn plan(p: &Project) -> Value {
-    let r = p.run(&["plan", "--json"]);
-    r.expect(2);
-    r.json()
-}
-
-fn action(plan: &Value, name: &str) -> (String, Vec<String>) {
-    let r = plan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap();
-    let fields = r["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["path"].as_str().unwrap().to_string())
-        .collect();
-    (r["action"].as_str().unwrap().to_string(), fields)
-}
-
-fn id(p: &Project, name: &str) -> String {
-    p.state("kafka", "default")["resources"][name]["physical_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_kind_through_its_life() {
     let moto = Moto::start();
@@ -125,7 +94,7 @@ async fn every_kind_through_its_life() {
     let k = emu.kafka().await;
     let kc = emu.kafkaconnect().await;
     let mw = emu.mwaa().await;
-    let cluster = id(&p, "msk");
+    let cluster = p.physical_id("kafka", "default", "msk");
     let info = k
         .describe_cluster_v2()
         .cluster_arn(&cluster)
@@ -176,7 +145,7 @@ async fn every_kind_through_its_life() {
         obj.metadata().unwrap()["pinctl-sha256"],
         "130142feae5a860f067b12d30227882dae6f192e3589921f867bad312ceb254f"
     );
-    let connector = id(&p, "sink");
+    let connector = p.physical_id("kafka", "default", "sink");
     let d = kc
         .describe_connector()
         .connector_arn(&connector)
@@ -216,38 +185,38 @@ async fn every_kind_through_its_life() {
         .replace("vars: {uid: abc,", "vars: {uid: abcd,")
         .replace("max_workers: 2", "max_workers: 3");
     p.stack(&changed);
-    let doc = plan(&p);
-    let (a, mut f) = action(&doc, "msk");
+    let plan = p.plan_changes();
+    let mut f = plan.changed_paths("msk");
     f.sort();
     assert_eq!(
-        (a.as_str(), f),
+        (plan.action("msk"), f),
         (
-            "update",
+            Action::Update,
             vec![
                 "broker_count".to_string(),
                 "configuration.auto.create.topics.enable".to_string()
             ]
         )
     );
-    let (a, mut f) = action(&doc, "pin");
+    let mut f = plan.changed_paths("pin");
     f.sort();
     assert_eq!(
-        (a.as_str(), f),
+        (plan.action("pin"), f),
         (
-            "update",
+            Action::Update,
             vec!["configs.retention.ms".to_string(), "partitions".to_string()]
         )
     );
     assert_eq!(
-        action(&doc, "sink"),
-        ("update".into(), vec!["config".into()])
+        (plan.action("sink"), plan.changed_paths("sink")),
+        (Action::Update, vec!["config".to_string()])
     );
     assert_eq!(
-        action(&doc, "airflow"),
-        ("update".into(), vec!["max_workers".into()])
+        (plan.action("airflow"), plan.changed_paths("airflow")),
+        (Action::Update, vec!["max_workers".to_string()])
     );
     p.run(&["up", "--yes"]).expect(0);
-    assert_eq!(id(&p, "msk"), cluster);
+    assert_eq!(p.physical_id("kafka", "default", "msk"), cluster);
     let info = k
         .describe_cluster_v2()
         .cluster_arn(&cluster)
@@ -299,7 +268,7 @@ async fn every_kind_through_its_life() {
         "auto.create.topics.enable=true\n"
     );
     assert_eq!(
-        id(&p, "sink"),
+        p.physical_id("kafka", "default", "sink"),
         connector,
         "the connector was updated, not replaced"
     );
@@ -346,12 +315,12 @@ async fn every_kind_through_its_life() {
             "\"key.converter=org.apache.kafka.connect.storage.StringConverter\\n\"",
         );
     p.stack(&replaced);
-    let doc = plan(&p);
-    assert_eq!(action(&doc, "pin").0, "replace");
-    assert_eq!(action(&doc, "workers").0, "replace");
-    let old_workers = id(&p, "workers");
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("pin"), Action::Replace);
+    assert_eq!(plan.action("workers"), Action::Replace);
+    let old_workers = p.physical_id("kafka", "default", "workers");
     p.run(&["up", "--yes"]).expect(0);
-    assert_ne!(id(&p, "workers"), old_workers);
+    assert_ne!(p.physical_id("kafka", "default", "workers"), old_workers);
     let t = k
         .describe_topic()
         .cluster_arn(&cluster)
@@ -363,7 +332,7 @@ async fn every_kind_through_its_life() {
     p.run(&["plan"]).expect(0);
 
     // Drift: someone changes the connector and the environment behind pinctl's back.
-    let connector = id(&p, "sink");
+    let connector = p.physical_id("kafka", "default", "sink");
     let version = kc
         .describe_connector()
         .connector_arn(&connector)
@@ -392,16 +361,8 @@ async fn every_kind_through_its_life() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let r = p.run(&["diff", "--json"]);
-    r.expect(2);
-    let doc = r.json();
-    let sink = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "sink")
-        .unwrap();
-    assert_eq!(sink["changes"][0]["path"], "config");
+    let drift = p.drift_report();
+    assert_eq!(drift.resource("sink").changes[0].path, "config");
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["diff"]).expect(0);
 
@@ -490,7 +451,7 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
     let p = project(&moto, &emu);
     p.stack(CLUSTER);
     p.run(&["up", "--yes"]).expect(0);
-    let cluster = id(&p, "msk");
+    let cluster = p.physical_id("kafka", "default", "msk");
 
     let changed = CLUSTER
         .replace("3.5.1", "3.6.0")
@@ -498,12 +459,13 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
         .replace("storage_gib: 100", "storage_gib: 200")
         .replace("iam_auth: false", "iam_auth: true");
     p.stack(&changed);
-    let (a, mut f) = action(&plan(&p), "msk");
+    let plan = p.plan_changes();
+    let mut f = plan.changed_paths("msk");
     f.sort();
     assert_eq!(
-        (a.as_str(), f),
+        (plan.action("msk"), f),
         (
-            "update",
+            Action::Update,
             vec![
                 "broker_instance_type".to_string(),
                 "iam_auth".into(),
@@ -513,7 +475,11 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
         )
     );
     p.run(&["up", "--yes"]).expect(0);
-    assert_eq!(id(&p, "msk"), cluster, "updated, not replaced");
+    assert_eq!(
+        p.physical_id("kafka", "default", "msk"),
+        cluster,
+        "updated, not replaced"
+    );
     p.run(&["plan"]).expect(0);
     let k = emu.kafka().await;
     let info = k

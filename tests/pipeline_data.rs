@@ -3,18 +3,14 @@
 //! killed with SIGKILL mid-run and restarted: the objects are exactly one per message, keys and
 //! contents as spec §3, values equal to the source rows, nothing missing, nothing extra.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pinctl, python_keys, Moto, Served, Tansu};
+use crate::util::{pinctl, python_keys, s3_keys, Moto, Served, Tansu, UID};
 use pinctl::data::record::Table;
 use pinctl::data::store::Reader;
 use serde_json::Value;
-
-const UID: &str = "0e36c8cd403d";
 
 fn sink_properties(bucket: &str) -> String {
     format!(
@@ -51,30 +47,6 @@ fn start_sink(tansu: &Tansu, config: &std::path::Path, env: &[(String, String)])
     .stderr(Stdio::inherit())
     .spawn()
     .unwrap()
-}
-
-async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
-    let mut keys = vec![];
-    let mut token = None;
-    loop {
-        let out = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
-        keys.extend(
-            out.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-        match out.next_continuation_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
-        }
-    }
-    keys
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -145,7 +117,7 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
     // Kill the sink (SIGKILL) once it has written some objects, then start it again.
     let started = Instant::now();
     loop {
-        let n = list_keys(&s3, &bucket).await.len();
+        let n = s3_keys(&s3, &bucket, "").await.len();
         if n >= 300 {
             break;
         }
@@ -157,7 +129,7 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
     }
     sink.kill().unwrap();
     sink.wait().unwrap();
-    let written_before_kill = list_keys(&s3, &bucket).await.len();
+    let written_before_kill = s3_keys(&s3, &bucket, "").await.len();
     eprintln!(
         "killed the sink after {:?} with {written_before_kill} objects",
         started.elapsed()
@@ -180,7 +152,7 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
         .collect();
     let started = Instant::now();
     let keys = loop {
-        let keys: BTreeSet<String> = list_keys(&s3, &bucket).await.into_iter().collect();
+        let keys: BTreeSet<String> = s3_keys(&s3, &bucket, "").await.into_iter().collect();
         if keys.len() >= expected.len() || started.elapsed() > Duration::from_secs(90) {
             break keys;
         }

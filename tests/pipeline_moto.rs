@@ -2,15 +2,14 @@
 //! emulator (MSK, MSK Connect, MWAA). It goes up, plans clean, survives kill -9 at several
 //! points without duplicates, and comes down leaving nothing.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{emulated, scan, sorted, Emulator, Moto, Project};
+use crate::util::plan::{Action, PlanExt};
+use crate::util::{emulated, scan, sorted, Emulator, Moto, Project};
 
 /// Kinds no local service holds yet.
 const NOT_LOCAL: &[&str] = &[];
@@ -50,21 +49,11 @@ fn pipeline(moto: &Moto, emu: &Emulator) -> Project {
 fn supported(p: &Project) -> Vec<String> {
     let plan = p.run(&["--env", "local", "plan", "--json", "--no-refresh"]);
     plan.expect(2);
-    let doc = plan.json();
     let mut kind = BTreeMap::new();
     let mut deps = BTreeMap::new();
-    for r in doc["resources"].as_array().unwrap() {
-        let name = r["name"].as_str().unwrap().to_string();
-        kind.insert(name.clone(), r["type"].as_str().unwrap().to_string());
-        deps.insert(
-            name,
-            r["depends_on"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_str().unwrap().to_string())
-                .collect::<Vec<_>>(),
-        );
+    for r in plan.plan().resources {
+        kind.insert(r.name.clone(), r.kind);
+        deps.insert(r.name, r.depends_on);
     }
     fn ok(n: &str, kind: &BTreeMap<String, String>, deps: &BTreeMap<String, Vec<String>>) -> bool {
         !NOT_LOCAL.iter().any(|k| kind[n].starts_with(k))
@@ -278,21 +267,12 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         &targets,
     ));
     plan.expect(2);
-    let doc = plan.json();
-    let workers = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "workers")
-        .unwrap();
-    assert_eq!(workers["action"], "update");
+    let plan = plan.plan();
+    let workers = plan.resource("workers");
+    assert_eq!(workers.action, Action::Update);
     assert!(
-        workers["changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["path"] == "binary_sha256"),
-        "{workers}"
+        workers.changes.iter().any(|c| c.path == "binary_sha256"),
+        "{workers:?}"
     );
     let _ = std::fs::remove_file(p.path().join("calls.log"));
     p.run(&with_targets(&["--env", "local", "up", "--yes"], &targets))

@@ -3,12 +3,10 @@
 //! truncated bodies never crash it (a property test over bodies); the v2 consumer endpoints; a
 //! graceful shutdown that loses nothing it acknowledged.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::{Served, Tansu};
+use crate::util::{Served, Tansu};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};

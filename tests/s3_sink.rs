@@ -2,12 +2,10 @@
 //! (`flush.size`), a record the converter cannot read (the sink stops, names it, commits nothing
 //! past it; with `errors.tolerance=all` it is skipped), and a topic created while the sink runs.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{pinctl, Moto, Served, Tansu};
+use crate::util::{pinctl, Moto, Served, Tansu};
 
 async fn produce(proxy: &Served, topic: &str, content_type: &str, records: &str) {
     let r = reqwest::Client::new()

@@ -2,21 +2,17 @@
 //! one row per distinct `ind` in the Delta tables, through a kill -9 mid-stream, a restart and a
 //! reshard (a stream whose shards are split while it is read).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pinctl, Moto};
+use crate::util::{pinctl, Moto, UID};
 use deltalake::arrow::array::{Array, Int64Array};
 use deltalake::datafusion::prelude::SessionContext;
 use pinctl::data::clean;
 use pinctl::data::delta::DeltaRoot;
 use pinctl::data::record::Table;
 use serde_json::Value;
-
-const UID: &str = "0e36c8cd403d";
 
 fn start(moto: &Moto, out: &std::path::Path) -> Child {
     pinctl(

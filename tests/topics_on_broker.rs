@@ -2,9 +2,7 @@
 //! command): topics created, grown, configured and deleted through the MSK API really exist on
 //! the broker with the declared partitions and configs.
 
-mod common;
-
-use common::{Emulator, Project, Tansu};
+use crate::util::{Emulator, Project, Tansu};
 use pinctl::clients::kafka_admin::BrokerAdmin;
 
 const STACK: &str = r#"

@@ -3,18 +3,17 @@
 //! `local stop`. The data plane runs only from what was provisioned, so a stack broken on purpose
 //! fails here with an error that names the cause.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::answers::expected_answers;
-use common::{emulated, free_port, python_keys, read_source, scan, Emulator, Moto, Project};
+use crate::util::answers::expected_answers;
+use crate::util::{
+    emulated, free_port, python_keys, read_source, s3_keys, scan, Emulator, Moto, Project, BUCKET,
+    UID,
+};
 use serde_json::Value;
 
-const UID: &str = "0e36c8cd403d";
-const BUCKET: &str = "user-0e36c8cd403d-bucket";
 /// No retries, keys within the small source of the broken-stack test.
 const TWO_EVENTS: &[&str] = &["--retries", "0", "--max-key", "199"];
 
@@ -108,12 +107,12 @@ impl<'a> Twin<'a> {
     }
 
     fn invoke_url(&self) -> String {
-        let s = self.wait_for(&["Gateway"]);
+        let s = self.wait_for(&["gateway"]);
         s["processes"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|p| p["kind"] == "Gateway")
+            .find(|p| p["kind"] == "gateway")
             .unwrap()["url"]
             .as_str()
             .unwrap()
@@ -162,26 +161,6 @@ fn source(p: &Project) -> [Vec<Value>; 3] {
     read_source(&p.path().join("source"))
 }
 
-async fn object_count(s3: &aws_sdk_s3::Client, prefix: &str) -> usize {
-    let mut n = 0;
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
-        n += page.contents().len();
-        match page.next_continuation_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => return n,
-        }
-    }
-}
-
 /// The `ind` column of each Delta table under `s3://BUCKET/<root>/`, read by the `deltalake`
 /// Python package (`None` while a table does not exist yet).
 fn delta_inds(moto: &str, root: &str) -> BTreeMap<String, Option<Vec<i64>>> {
@@ -215,7 +194,7 @@ os._exit(0)
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn emit(p: &Project, url: &str, mode: &str, count: u32, extra: &[&str]) -> common::Run {
+fn emit(p: &Project, url: &str, mode: &str, count: u32, extra: &[&str]) -> crate::util::Run {
     let count = count.to_string();
     let mut args = vec![
         "worker",
@@ -255,7 +234,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
 
     let tables = source(&p);
     let url = twin.invoke_url();
-    twin.wait_for(&["Unit", "Connector", "Airflow"]);
+    twin.wait_for(&["unit", "connector", "airflow"]);
     let events = 2000u32;
     let sent = emit(&p, &url, "both", events, &["--concurrency", "8", "--json"]);
     sent.expect(0);
@@ -271,7 +250,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     let t0 = Instant::now();
     let mut last = (0, Instant::now());
     loop {
-        let n = object_count(&s3, "topics/").await;
+        let n = s3_keys(&s3, BUCKET, "topics/").await.len();
         assert!(
             n <= events as usize * 3,
             "{n} objects for {} messages",
@@ -292,7 +271,9 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     }
     for t in ["pin", "geo", "user"] {
         assert_eq!(
-            object_count(&s3, &format!("topics/{UID}.{t}/")).await,
+            s3_keys(&s3, BUCKET, &format!("topics/{UID}.{t}/"))
+                .await
+                .len(),
             events as usize,
             "{t}"
         );
@@ -381,7 +362,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|p| p["kind"] != "Service")
+            .filter(|p| p["kind"] != "service")
             .collect();
         if plane.is_empty() {
             break;
@@ -425,7 +406,7 @@ fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     p.run(&["--env", "local", "up", "--yes", "--param", &param])
         .expect(0);
     let url = twin.invoke_url();
-    twin.wait_for(&["Unit"]);
+    twin.wait_for(&["unit"]);
     let prepare = p.run(&[
         "-q",
         "data",

@@ -1,6 +1,6 @@
 //! Drift: the live resources compared with what was recorded when they were last applied.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::diff::{diff, pointer_of};
@@ -10,7 +10,7 @@ use super::EngineError;
 use crate::stack::Stack;
 use crate::state::StateFile;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftStatus {
     InSync,
@@ -21,14 +21,14 @@ pub enum DriftStatus {
     Incomplete,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldDrift {
     pub path: String,
     pub recorded: Option<Value>,
     pub live: Option<Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourceDrift {
     pub name: String,
     #[serde(rename = "type")]
@@ -37,7 +37,7 @@ pub struct ResourceDrift {
     pub changes: Vec<FieldDrift>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DriftReport {
     pub format_version: u32,
     pub stack: String,

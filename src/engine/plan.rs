@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::diff::{diff, pointer_of};
@@ -15,7 +15,7 @@ use crate::stack::Stack;
 use crate::state::model::secret_digest;
 use crate::state::{StateFile, Status};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -41,7 +41,7 @@ impl Action {
 /// `ResourceInstanceChangeActionReason` (internal/plans/changes.go). Serialised as
 /// `{"reason": "<text>", "reason_code": "<code>"}`: the code is stable for programs, the text
 /// is for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionReason {
     #[serde(rename = "reason_code")]
     pub code: ReasonCode,
@@ -50,7 +50,7 @@ pub struct ActionReason {
 }
 
 /// The stable part of an [`ActionReason`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
     /// Create: an earlier run started the creation and did not finish; this one resumes it.
@@ -74,7 +74,7 @@ impl ActionReason {
 }
 
 /// One field's change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
     pub old: Option<Value>,
@@ -87,7 +87,7 @@ pub struct FieldChange {
 }
 
 /// What one resource needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourcePlan {
     pub name: String,
     #[serde(rename = "type")]
@@ -102,11 +102,11 @@ pub struct ResourcePlan {
     pub changes: Vec<FieldChange>,
     pub depends_on: Vec<String>,
     /// The replacement creates the new one before deleting the old.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -116,7 +116,7 @@ pub struct Summary {
 }
 
 /// The whole plan; resources in the order they would be applied, deletions last.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
     pub stack: String,

@@ -1,12 +1,20 @@
 //! Helpers for tests that drive the `pinctl` binary the way a user does.
-#![allow(dead_code)]
 
 pub mod answers;
+pub mod backend;
+pub mod plan;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
+
+use plan::{DriftReport, Plan};
+
+/// The pipeline stack's `uid` (the course's user id): names of topics, streams, tables, roles.
+pub const UID: &str = "0e36c8cd403d";
+/// The pipeline's data bucket, `user-<UID>-bucket`.
+pub const BUCKET: &str = "user-0e36c8cd403d-bucket";
 
 /// A scratch project: a stack file, its state, and a simulated cloud (`PINCTL_SIM_DIR`).
 pub struct Project {
@@ -32,9 +40,43 @@ impl Run {
     }
 
     pub fn json(&self) -> Value {
+        self.parse("one JSON document")
+    }
+
+    /// Stdout as `up --json` / `down --json` stream it: one JSON event per line.
+    pub fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("stdout line is not a JSON event ({e}): {l}\nstderr:\n{}", self.stderr)
+                })
+            })
+            .collect()
+    }
+
+    /// The `apply_complete` event that ends `up --json` / `down --json`.
+    pub fn apply_report(&self) -> Value {
+        let events = self.events();
+        let last = events.last().cloned().unwrap_or_default();
+        assert_eq!(last["type"], "apply_complete", "the last event ends the apply");
+        last
+    }
+
+    /// Stdout as the plan `plan --json` prints.
+    pub fn plan(&self) -> Plan {
+        self.parse("a plan")
+    }
+
+    /// Stdout as the drift report `diff --json` prints.
+    pub fn drift(&self) -> DriftReport {
+        self.parse("a drift report")
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self, what: &str) -> T {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
-                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                "stdout is not {what} ({e}):\n{}\nstderr:\n{}",
                 self.stdout, self.stderr
             )
         })
@@ -116,6 +158,31 @@ impl Project {
     pub fn state(&self, stack: &str, env: &str) -> Value {
         let text = std::fs::read_to_string(self.state_path(stack, env)).expect("state file");
         serde_json::from_str(&text).expect("state is JSON")
+    }
+
+    /// The physical id recorded for resource `name`.
+    #[track_caller]
+    pub fn physical_id(&self, stack: &str, env: &str, name: &str) -> String {
+        self.state(stack, env)["resources"][name]["physical_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no physical id recorded for `{name}`"))
+            .to_string()
+    }
+
+    /// Runs `plan --json`, which must find changes (exit code 2), and reads the plan.
+    #[track_caller]
+    pub fn plan_changes(&self) -> Plan {
+        let r = self.run(&["plan", "--json"]);
+        r.expect(2);
+        r.plan()
+    }
+
+    /// Runs `diff --json`, which must find drift (exit code 2), and reads the report.
+    #[track_caller]
+    pub fn drift_report(&self) -> DriftReport {
+        let r = self.run(&["diff", "--json"]);
+        r.expect(2);
+        r.drift()
     }
 
     /// The simulated cloud's objects.
@@ -861,18 +928,45 @@ pub fn python_keys(n: usize) -> Vec<i64> {
         .collect()
 }
 
+/// One source table written by `data generate --out jsonl://DIR`, row by row.
+pub fn read_table(dir: &Path, table: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(format!("{table}.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// The three source tables written by `data generate --out jsonl://DIR`, row by row.
 pub fn read_source(dir: &Path) -> [Vec<Value>; 3] {
-    let read = |t: &str| -> Vec<Value> {
-        std::fs::read_to_string(dir.join(format!("{t}.jsonl")))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
     [
-        read("pinterest_data"),
-        read("geolocation_data"),
-        read("user_data"),
+        read_table(dir, "pinterest_data"),
+        read_table(dir, "geolocation_data"),
+        read_table(dir, "user_data"),
     ]
+}
+
+/// Every key in `bucket` under `prefix`, page after page.
+pub async fn s3_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = vec![];
+    let mut token = None;
+    loop {
+        let out = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        match out.next_continuation_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => return keys,
+        }
+    }
 }

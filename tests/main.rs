@@ -1,0 +1,44 @@
+//! pinctl's integration tests, compiled as one binary (`cargo test --test integration`): each
+//! module below drives the `pinctl` binary, the library or the services the way a user does.
+//! `util` is the shared vocabulary: scratch projects, service fixtures (moto, the emulator, tansu,
+//! MariaDB), typed plan and drift readers, and the state backend conformance suite.
+
+// Shared helpers; not tests.
+mod util;
+
+// The AWS providers against moto server, resource kind by resource kind.
+mod aws_moto;
+// The batch job against moto S3: Delta tables and the 8 answers vs an independent computation.
+mod batch_moto;
+// The rendered DAG in real Airflow, and the SSM runner that sends the batch command.
+mod dag_airflow;
+// The dataset generator and the source stores (SQLite, MariaDB, JSON lines).
+mod data_generate;
+// The emulator of MSK, MSK Connect and MWAA, through the official AWS SDK.
+mod emulator;
+// The engine with the simulated provider: plans, the parallel walk, failures, locking, drift.
+mod engine;
+// The MSK, MSK Connect and MWAA providers against the emulator.
+mod msk_connect_mwaa;
+// The MSK IAM token against the official Python signer.
+mod msk_iam_python;
+// The left half of the pipeline: emit → REST proxy → tansu → S3 sink → moto S3.
+mod pipeline_data;
+// The whole pipeline stack against moto and the emulator, including kill -9 recovery.
+mod pipeline_moto;
+// The Kafka REST proxy against tansu: v2 answers, malformed bodies, consumers, shutdown.
+mod rest_proxy;
+// The S3 sink's flush size, bad records and new topics.
+mod s3_sink;
+// The state backends: the S3 backend against moto, and the conformance suite on both backends.
+mod state;
+// The stream job against moto Kinesis: once per event through a kill, a restart and a reshard.
+mod stream_moto;
+// Topics created through the MSK API exist on the local Kafka broker.
+mod topics_on_broker;
+// The local twin end to end, as a newcomer runs it.
+mod twin_e2e;
+// Every malformed fixture stack is reported at its position.
+mod validate_fixtures;
+// Random edits of the pipeline stack never crash validation.
+mod validate_mutations;
