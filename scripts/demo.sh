@@ -53,21 +53,7 @@ if [ ! -f .pinctl/pinterest_data.db ]; then
 fi
 
 say "waiting for the data plane (gateway, REST proxy, stream job, S3 sink, Airflow)"
-url=$("$py" - "$pinctl" <<'EOF'
-import json, subprocess, sys, time
-t0 = time.time()
-while True:
-    s = json.loads(subprocess.run([sys.argv[1], "--json", "local", "status"], capture_output=True, text=True).stdout)
-    procs = s.get("processes", [])
-    kinds = {p["kind"] for p in procs if p["state"] == "running"}
-    if {"gateway", "unit", "connector", "airflow"} <= kinds:
-        print(next(p["url"] for p in procs if p["kind"] == "gateway"))
-        break
-    if time.time() - t0 > 300:
-        sys.exit("the data plane did not come up in 300 s: " + json.dumps(s.get("problems")) + " (pinctl local status)")
-    time.sleep(1)
-EOF
-)
+url=$("$pinctl" local wait --for gateway,unit,connector,airflow --timeout 300s | head -n1)
 echo "invoke URL: $url"
 
 say "emitting $events events on both paths (the course's keys and random sleeps, 8 at a time)"

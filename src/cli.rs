@@ -406,6 +406,17 @@ pub enum LocalCommand {
         #[command(flatten)]
         dir: TwinDir,
     },
+    /// Wait until the twin runs a process of each kind given (e.g. `--for
+    /// gateway,unit,connector,airflow`, what `up` provisioned), then print the gateways' invoke
+    /// URLs, one per line. Exit 1 with the twin's problems when the timeout passes first.
+    Wait {
+        #[arg(long = "for", value_enum, value_delimiter = ',', required = true)]
+        kinds: Vec<crate::local::procs::Kind>,
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        #[command(flatten)]
+        dir: TwinDir,
+    },
     /// The twin's supervisor (started by `local start`).
     #[command(hide = true)]
     Supervise {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::util::backend::{lock_excludes_a_second_run, LocalSite};
 use crate::util::plan::{Action, DriftExt, DriftStatus, PlanExt, ResourcePlanExt};
-use pinctl::engine::plan::ReasonCode;
 use crate::util::{first, max_in_flight, Project};
+use pinctl::engine::plan::ReasonCode;
 use serde_json::Value;
 
 const THREE: &str = r#"

@@ -92,6 +92,27 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 Exit::Error
             })
         }
+        LocalCommand::Wait {
+            kinds,
+            timeout,
+            dir,
+        } => {
+            let s = twin::wait_for(&dir.path, kinds, *timeout).await?;
+            let urls: Vec<&str> = s
+                .processes
+                .iter()
+                .filter(|p| p.kind == crate::local::procs::Kind::Gateway)
+                .filter_map(|p| p.url.as_deref())
+                .collect();
+            if json {
+                println!("{}", serde_json::json!({ "invoke_urls": urls }));
+            } else {
+                for u in urls {
+                    println!("{u}");
+                }
+            }
+            Ok(Exit::Ok)
+        }
         LocalCommand::Supervise {
             dir,
             moto_port,

@@ -275,7 +275,10 @@ pub fn secret_pointers(resolved: &Resolved, kind_secret: &[&str]) -> Vec<String>
     v
 }
 
-/// Computes the plan.
+/// Computes the plan: for each wanted resource in dependency order, resolve its props
+/// (references, `prepare`, secrets), [`decide`] from what is recorded, and [`compare`] field by
+/// field where the recorded resource is healthy; then what is recorded but no longer wanted is
+/// deleted, dependents first.
 pub async fn plan(
     stack: &Stack,
     state: &StateFile,
@@ -346,127 +349,20 @@ pub async fn plan(
             depends_on: res.deps.iter().cloned().collect(),
             create_before_destroy: info.create_before_destroy,
         };
-        let all_new = |r: &Resolved| -> Vec<FieldChange> {
-            let mut out = Vec::new();
-            if let Value::Object(m) = &r.value {
-                for (k, v) in m {
-                    let sensitive = secrets
-                        .iter()
-                        .any(|s| s == &format!("/{k}") || s.starts_with(&format!("/{k}/")));
-                    out.push(FieldChange {
-                        path: k.clone(),
-                        old: None,
-                        new: Some(if sensitive && !contains_unknown(v) {
-                            sensitive_marker()
-                        } else {
-                            v.clone()
-                        }),
-                        forces_replacement: false,
-                        reason: None,
-                        sensitive,
-                        known_after_apply: contains_unknown(v),
-                    });
-                }
-            }
-            out
+        let live_now = match live.get(name) {
+            Some(Some(l)) => Some(&l.props),
+            _ => None,
         };
-        match recorded {
-            None => {
-                plan.action = Action::Create;
-                plan.changes = all_new(&r);
-            }
-            Some(rec) if rec.status == Status::Creating => {
-                plan.action = Action::Create;
-                plan.reason = Some(ActionReason::new(
-                    ReasonCode::ResumedCreate,
-                    format!("resumes the creation interrupted at {}", rec.updated_at),
-                ));
-                plan.changes = all_new(&r);
-            }
-            Some(rec) if rec.kind != res.kind => {
-                plan.action = Action::Replace;
-                plan.reason = Some(ActionReason::new(
-                    ReasonCode::KindChanged,
-                    format!("its type changed from `{}` to `{}`", rec.kind, res.kind),
-                ));
-                plan.changes = all_new(&r);
-            }
-            Some(rec) if rec.status == Status::Failed => {
-                plan.action = Action::Replace;
-                plan.reason = Some(ActionReason::new(
-                    ReasonCode::PreviousFailure,
-                    format!(
-                        "the service reported it failed: {}",
-                        rec.last_error.clone().unwrap_or_default()
-                    ),
-                ));
-                plan.changes = all_new(&r);
-            }
-            Some(rec) if rec.status == Status::Deleting => {
-                plan.action = Action::Replace;
-                plan.reason = Some(ActionReason::new(
-                    ReasonCode::DeletionInterrupted,
-                    "its deletion was interrupted".into(),
-                ));
-                plan.changes = all_new(&r);
-            }
-            Some(rec) => {
-                let gone = opts.refresh && matches!(live.get(name), Some(None));
-                if gone {
-                    plan.action = Action::Create;
-                    plan.reason = Some(ActionReason::new(
-                        ReasonCode::DeletedOutside,
-                        "it no longer exists (deleted outside pinctl)".into(),
-                    ));
-                    plan.changes = all_new(&r);
-                } else {
-                    let mut baseline = match live.get(name) {
-                        Some(Some(l)) => l.props.clone(),
-                        _ => rec.props.clone(),
-                    };
-                    // Secrets are compared by digest: the state holds nothing else.
-                    for p in &secrets {
-                        let recorded_digest = rec.props.pointer(p).cloned().unwrap_or(Value::Null);
-                        if let Some(slot) = baseline.pointer_mut(p) {
-                            *slot = recorded_digest;
-                        } else if let Value::Object(m) = &mut baseline {
-                            m.insert(p.trim_start_matches('/').to_string(), recorded_digest);
-                        }
-                    }
-                    let desired = redact_known(&state.salt, &r.value, &secrets);
-                    for d in diff(&desired, &baseline) {
-                        let ptr = pointer_of(&d.path);
-                        let sensitive = secrets
-                            .iter()
-                            .any(|s| ptr == *s || ptr.starts_with(&format!("{s}/")));
-                        let reason = info.replace_reason(&d.path).map(str::to_string);
-                        let unknown = d.new.as_ref().is_some_and(contains_unknown);
-                        let hide = |v: Option<Value>| match v {
-                            Some(v) if sensitive && !contains_unknown(&v) => {
-                                Some(sensitive_marker())
-                            }
-                            other => other,
-                        };
-                        plan.changes.push(FieldChange {
-                            path: d.path,
-                            old: hide(d.old),
-                            new: hide(d.new),
-                            forces_replacement: reason.is_some(),
-                            reason,
-                            sensitive,
-                            known_after_apply: unknown,
-                        });
-                    }
-                    plan.action = if plan.changes.is_empty() {
-                        Action::NoOp
-                    } else if plan.changes.iter().any(|c| c.forces_replacement) {
-                        Action::Replace
-                    } else {
-                        Action::Update
-                    };
-                }
-            }
-        }
+        let gone = opts.refresh && matches!(live.get(name), Some(None));
+        let (action, reason) = decide(recorded, &res.kind, gone, || {
+            compare(&info, &r, &secrets, &state.salt, recorded, live_now)
+        });
+        plan.changes = match (&action, &reason) {
+            (Decision::Compared(changes), _) => changes.clone(),
+            _ => all_new(&r, &secrets),
+        };
+        plan.action = action.action(&plan.changes);
+        plan.reason = reason;
         pending.insert(name.to_string(), plan.action);
         resolved.insert(name.to_string(), r);
         plans.push(plan);
@@ -507,6 +403,158 @@ pub async fn plan(
         });
     }
     Ok((Plan::new(&stack.name, &stack.env, plans), resolved))
+}
+
+/// Every desired field as new (a creation or a replacement shows the whole resource).
+fn all_new(r: &Resolved, secrets: &[String]) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    if let Value::Object(m) = &r.value {
+        for (k, v) in m {
+            let sensitive = secrets
+                .iter()
+                .any(|s| s == &format!("/{k}") || s.starts_with(&format!("/{k}/")));
+            out.push(FieldChange {
+                path: k.clone(),
+                old: None,
+                new: Some(if sensitive && !contains_unknown(v) {
+                    sensitive_marker()
+                } else {
+                    v.clone()
+                }),
+                forces_replacement: false,
+                reason: None,
+                sensitive,
+                known_after_apply: contains_unknown(v),
+            });
+        }
+    }
+    out
+}
+
+/// Compare: the desired props against the live ones (or, without a refresh, the recorded
+/// ones), field by field, secrets by their salted digest, each change marked with whether the
+/// kind must replace the resource to make it.
+fn compare(
+    info: &crate::kind::KindInfo,
+    desired: &Resolved,
+    secrets: &[String],
+    salt: &str,
+    recorded: Option<&crate::state::ResourceState>,
+    live: Option<&Value>,
+) -> Vec<FieldChange> {
+    let Some(rec) = recorded else {
+        return Vec::new();
+    };
+    let mut baseline = live.cloned().unwrap_or_else(|| rec.props.clone());
+    // Secrets are compared by digest: the state holds nothing else.
+    for p in secrets {
+        let recorded_digest = rec.props.pointer(p).cloned().unwrap_or(Value::Null);
+        if let Some(slot) = baseline.pointer_mut(p) {
+            *slot = recorded_digest;
+        } else if let Value::Object(m) = &mut baseline {
+            m.insert(p.trim_start_matches('/').to_string(), recorded_digest);
+        }
+    }
+    let want = redact_known(salt, &desired.value, secrets);
+    diff(&want, &baseline)
+        .into_iter()
+        .map(|d| {
+            let ptr = pointer_of(&d.path);
+            let sensitive = secrets
+                .iter()
+                .any(|s| ptr == *s || ptr.starts_with(&format!("{s}/")));
+            let reason = info.replace_reason(&d.path).map(str::to_string);
+            let unknown = d.new.as_ref().is_some_and(contains_unknown);
+            let hide = |v: Option<Value>| match v {
+                Some(v) if sensitive && !contains_unknown(&v) => Some(sensitive_marker()),
+                other => other,
+            };
+            FieldChange {
+                path: d.path,
+                old: hide(d.old),
+                new: hide(d.new),
+                forces_replacement: reason.is_some(),
+                reason,
+                sensitive,
+                known_after_apply: unknown,
+            }
+        })
+        .collect()
+}
+
+/// What [`decide`] concluded before the field changes are known.
+enum Decision {
+    Create,
+    Replace,
+    /// The recorded resource is healthy: the field changes decide.
+    Compared(Vec<FieldChange>),
+}
+
+impl Decision {
+    fn action(&self, changes: &[FieldChange]) -> Action {
+        match self {
+            Decision::Create => Action::Create,
+            Decision::Replace => Action::Replace,
+            Decision::Compared(_) if changes.is_empty() => Action::NoOp,
+            Decision::Compared(_) if changes.iter().any(|c| c.forces_replacement) => {
+                Action::Replace
+            }
+            Decision::Compared(_) => Action::Update,
+        }
+    }
+}
+
+/// Decide: from what is recorded (and whether the live resource is gone) the action a
+/// resource needs and why; only a healthy recorded resource is compared field by field.
+fn decide(
+    recorded: Option<&crate::state::ResourceState>,
+    kind: &str,
+    gone: bool,
+    compare: impl FnOnce() -> Vec<FieldChange>,
+) -> (Decision, Option<ActionReason>) {
+    let because = |code, text: String| Some(ActionReason::new(code, text));
+    match recorded {
+        None => (Decision::Create, None),
+        Some(rec) if rec.status == Status::Creating => (
+            Decision::Create,
+            because(
+                ReasonCode::ResumedCreate,
+                format!("resumes the creation interrupted at {}", rec.updated_at),
+            ),
+        ),
+        Some(rec) if rec.kind != kind => (
+            Decision::Replace,
+            because(
+                ReasonCode::KindChanged,
+                format!("its type changed from `{}` to `{kind}`", rec.kind),
+            ),
+        ),
+        Some(rec) if rec.status == Status::Failed => (
+            Decision::Replace,
+            because(
+                ReasonCode::PreviousFailure,
+                format!(
+                    "the service reported it failed: {}",
+                    rec.last_error.clone().unwrap_or_default()
+                ),
+            ),
+        ),
+        Some(rec) if rec.status == Status::Deleting => (
+            Decision::Replace,
+            because(
+                ReasonCode::DeletionInterrupted,
+                "its deletion was interrupted".into(),
+            ),
+        ),
+        Some(_) if gone => (
+            Decision::Create,
+            because(
+                ReasonCode::DeletedOutside,
+                "it no longer exists (deleted outside pinctl)".into(),
+            ),
+        ),
+        Some(_) => (Decision::Compared(compare()), None),
+    }
 }
 
 /// Desired props with secrets replaced by their digest (unknown values stay unknown).

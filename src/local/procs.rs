@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a supervised process stands for (`service`, `unit`, `connector`, `gateway`, `airflow`
 /// in `local status --json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Service,

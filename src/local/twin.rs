@@ -413,6 +413,43 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     Ok(())
 }
 
+/// Waits (at most `timeout`) until the twin runs a process of every kind in `kinds`; returns
+/// the status that shows them. Errors: the twin is not running, stopped meanwhile, or the
+/// timeout passed (with what ran and the problems the supervisor saw).
+pub async fn wait_for(dir: &Path, kinds: &[Kind], timeout: Duration) -> Result<Status> {
+    let t0 = Instant::now();
+    loop {
+        let s = Status::read(dir)
+            .filter(Status::alive)
+            .context("the twin is not running: `pinctl local start`")?;
+        let running = |k: &Kind| {
+            s.processes
+                .iter()
+                .any(|p| &p.kind == k && p.state == "running")
+        };
+        if kinds.iter().all(running) {
+            return Ok(s);
+        }
+        if t0.elapsed() > timeout {
+            let missing: Vec<String> = kinds
+                .iter()
+                .filter(|k| !running(k))
+                .map(|k| format!("{k:?}").to_lowercase())
+                .collect();
+            bail!(
+                "after {} no {} runs in the twin{}",
+                humantime::format_duration(timeout),
+                missing.join(", "),
+                s.problems
+                    .iter()
+                    .map(|p| format!("\n  problem: {p}"))
+                    .collect::<String>()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// A DAG run [`trigger_dag`] started.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DagRun {

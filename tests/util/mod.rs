@@ -49,7 +49,10 @@ impl Run {
             .lines()
             .map(|l| {
                 serde_json::from_str(l).unwrap_or_else(|e| {
-                    panic!("stdout line is not a JSON event ({e}): {l}\nstderr:\n{}", self.stderr)
+                    panic!(
+                        "stdout line is not a JSON event ({e}): {l}\nstderr:\n{}",
+                        self.stderr
+                    )
                 })
             })
             .collect()
@@ -59,7 +62,10 @@ impl Run {
     pub fn apply_report(&self) -> Value {
         let events = self.events();
         let last = events.last().cloned().unwrap_or_default();
-        assert_eq!(last["type"], "apply_complete", "the last event ends the apply");
+        assert_eq!(
+            last["type"], "apply_complete",
+            "the last event ends the apply"
+        );
         last
     }
 
