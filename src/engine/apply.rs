@@ -237,14 +237,13 @@ impl Shared {
         name: &str,
         f: impl FnOnce(&mut BTreeMap<String, ResourceState>),
     ) -> Result<(), EngineError> {
-        self.store.update(|s| f(&mut s.resources)).await?;
         let status = self
             .store
-            .snapshot()
-            .await
-            .resources
-            .get(name)
-            .map(|r| r.status);
+            .update(|s| {
+                f(&mut s.resources);
+                s.resources.get(name).map(|r| r.status)
+            })
+            .await?;
         self.hooks.state_recorded(name, status);
         Ok(())
     }
