@@ -68,6 +68,10 @@ pub enum Command {
         /// Only this resource (repeatable) and what depends on it.
         #[arg(long = "target", value_name = "RESOURCE")]
         targets: Vec<String>,
+        /// Delete what state records without reading it first (as `terraform destroy
+        /// -refresh=false`): for a service that cannot be read, or resources already gone.
+        #[arg(long)]
+        no_refresh: bool,
     },
     /// Print the outputs of the applied resources.
     Outputs {

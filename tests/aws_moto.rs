@@ -5,32 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::util::plan::{Action, DriftExt, PlanExt};
+use crate::util::calls::{calls, mutating, reset as reset_calls};
 use crate::util::{Moto, Project};
-
-/// Operations that change something; a run that should change nothing makes none of them.
-const MUTATING: &[&str] = &[
-    "Create",
-    "Put",
-    "Update",
-    "Delete",
-    "Attach",
-    "Detach",
-    "Add",
-    "Remove",
-    "Run",
-    "Terminate",
-    "Modify",
-    "Authorize",
-    "Revoke",
-    "Increase",
-    "Decrease",
-    "Start",
-    "Stop",
-    "Associate",
-    "Disassociate",
-    "Tag",
-    "Untag",
-];
 
 fn project(moto: &Moto) -> Project {
     let mut p = Project::new();
@@ -44,34 +20,6 @@ fn project(moto: &Moto) -> Project {
         "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50".into(),
     ));
     p
-}
-
-/// (milliseconds, service, operation) of every AWS call pinctl made since the last `reset_calls`.
-fn calls(p: &Project) -> Vec<(u128, String, String)> {
-    std::fs::read_to_string(p.path().join("calls.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            let mut it = l.split(' ');
-            (
-                it.next().unwrap().parse().unwrap(),
-                it.next().unwrap().to_string(),
-                it.next().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn reset_calls(p: &Project) {
-    let _ = std::fs::remove_file(p.path().join("calls.log"));
-}
-
-fn mutating(p: &Project) -> Vec<String> {
-    calls(p)
-        .into_iter()
-        .filter(|(_, _, op)| MUTATING.iter().any(|m| op.starts_with(m)))
-        .map(|(_, s, op)| format!("{s} {op}"))
-        .collect()
 }
 
 #[track_caller]

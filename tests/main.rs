@@ -8,6 +8,8 @@ mod util;
 
 // The AWS providers against moto server, resource kind by resource kind.
 mod aws_moto;
+// Every resource kind through the same life: create, no-op, change, update, delete, gone.
+mod provider_conformance;
 // The batch job against moto S3: Delta tables and the 8 answers vs an independent computation.
 mod batch_moto;
 // The rendered DAG in real Airflow, and the SSM runner that sends the batch command.

@@ -142,12 +142,15 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Graph { format } => validate::graph(&cli, *format),
         Command::Plan(args) => apply::plan_cmd(&cli, args.clone()).await,
         Command::Up(args) => apply::up(&cli, args.clone(), false).await,
-        Command::Down { targets } => {
+        Command::Down {
+            targets,
+            no_refresh,
+        } => {
             apply::up(
                 &cli,
                 PlanArgs {
                     targets: targets.clone(),
-                    no_refresh: false,
+                    no_refresh: *no_refresh,
                     destroy: true,
                 },
                 true,

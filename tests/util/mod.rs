@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod backend;
+pub mod calls;
 pub mod plan;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,614 @@
+//! The provider conformance suite: every resource kind pinctl knows goes through the same life,
+//! through the `pinctl` binary against moto server and the emulator, checked as a user checks it.
+//!
+//! 1. `up` creates it; `plan` then finds nothing to do (what the provider reads back equals
+//!    what the stack asks for) and a second `up` makes no changing call;
+//! 2. each change of the case: `plan` shows the expected action (update in place or replace)
+//!    for the subject, `up` applies it, and `plan` finds nothing to do again;
+//! 3. `down` removes it;
+//! 4. with the state from before `down` put back, `plan` reports the subject deleted outside
+//!    pinctl (a read of a gone resource is "absent", not an error) and `down --no-refresh`
+//!    deletes it again without an error (deleting what is gone succeeds), leaving no resource.
+//!
+//! A kind added to the registry without a case here fails `every_kind_has_a_case`.
+
+use crate::util::calls;
+use crate::util::plan::{Action, PlanExt};
+use crate::util::{Emulator, Moto, Project};
+use pinctl::engine::plan::ReasonCode;
+
+/// One kind's case: a stack whose resource `subject` is of that kind, with what it needs.
+struct Case {
+    kind: &'static str,
+    stack: &'static str,
+    /// Edits applied in turn, each a text substitution in the stack, with the action the plan
+    /// must show for `subject`.
+    changes: &'static [(&'static str, &'static str, Action)],
+    /// Whether the case needs the emulator (MSK, MSK Connect, MWAA).
+    emulator: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        kind: "s3.bucket",
+        stack: r#"
+resources:
+  subject:
+    type: s3.bucket
+    props: {name: conf-bucket, force_destroy: true}
+"#,
+        changes: &[
+            ("force_destroy: true}", "force_destroy: true, versioning: true}", Action::Update),
+            ("conf-bucket", "conf-bucket-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "s3.object",
+        stack: r#"
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: conf-bucket, force_destroy: true}
+  subject:
+    type: s3.object
+    props: {bucket: "${bucket.name}", key: dags/a.py, content: "print('a')\n"}
+"#,
+        changes: &[
+            ("print('a')", "print('b')", Action::Update),
+            ("dags/a.py", "dags/b.py", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "kinesis.stream",
+        stack: r#"
+resources:
+  subject:
+    type: kinesis.stream
+    props: {name: conf-stream, retention_hours: 24}
+"#,
+        changes: &[
+            ("retention_hours: 24", "retention_hours: 48", Action::Update),
+            ("conf-stream", "conf-stream-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "iam.role",
+        stack: r#"
+resources:
+  subject:
+    type: iam.role
+    props:
+      name: conf-role
+      description: first
+      trusted_services: [ec2.amazonaws.com]
+      policies:
+        read:
+          - actions: [s3:GetObject]
+            resources: ["arn:aws:s3:::conf-bucket/*"]
+"#,
+        changes: &[
+            ("description: first", "description: second", Action::Update),
+            ("s3:GetObject]", "s3:GetObject, s3:ListBucket]", Action::Update),
+            ("conf-role", "conf-role-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "iam.role_policy",
+        stack: r#"
+resources:
+  role:
+    type: iam.role
+    props: {name: conf-role, trusted_services: [ec2.amazonaws.com]}
+  subject:
+    type: iam.role_policy
+    props:
+      role: ${role.name}
+      name: extra
+      statements:
+        - actions: [kinesis:DescribeStream]
+          resources: ["*"]
+"#,
+        changes: &[
+            ("kinesis:DescribeStream]", "kinesis:DescribeStream, kinesis:ListShards]", Action::Update),
+            ("name: extra", "name: extra-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "iam.instance_profile",
+        stack: r#"
+resources:
+  role:
+    type: iam.role
+    props: {name: conf-role, trusted_services: [ec2.amazonaws.com]}
+  other:
+    type: iam.role
+    props: {name: conf-other, trusted_services: [ec2.amazonaws.com]}
+  subject:
+    type: iam.instance_profile
+    props: {name: conf-profile, role: "${role.name}"}
+"#,
+        changes: &[
+            ("role: \"${role.name}\"", "role: \"${other.name}\"", Action::Update),
+            ("conf-profile", "conf-profile-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "ec2.default_network",
+        stack: r#"
+resources:
+  subject:
+    type: ec2.default_network
+    props: {subnet_count: 2}
+"#,
+        changes: &[("subnet_count: 2", "subnet_count: 1", Action::Update)],
+        emulator: false,
+    },
+    Case {
+        kind: "ec2.key_pair",
+        stack: r#"
+resources:
+  subject:
+    type: ec2.key_pair
+    props: {name: conf-key, private_key_file: keys/conf.pem}
+"#,
+        changes: &[("conf-key", "conf-key-2", Action::Replace)],
+        emulator: false,
+    },
+    Case {
+        kind: "ec2.security_group",
+        stack: r#"
+resources:
+  network:
+    type: ec2.default_network
+    props: {}
+  subject:
+    type: ec2.security_group
+    props:
+      name: conf-sg
+      description: conformance
+      vpc_id: ${network.vpc_id}
+      ingress:
+        - {description: ssh, port: 22, cidr: 203.0.113.7/32}
+"#,
+        changes: &[
+            ("port: 22", "port: 2222", Action::Update),
+            ("name: conf-sg", "name: conf-sg-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "ec2.instance",
+        stack: r#"
+resources:
+  network:
+    type: ec2.default_network
+    props: {}
+  subject:
+    type: ec2.instance
+    props:
+      ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+      instance_type: t2.micro
+      subnet_id: ${network.subnet_id}
+      user_data: "echo hello"
+      tags: {Name: conf-client}
+"#,
+        changes: &[
+            ("Name: conf-client}", "Name: conf-client, team: data}", Action::Update),
+            ("instance_type: t2.micro", "instance_type: t3.micro\n      root_volume_gib: 16", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "apigateway.rest_api",
+        stack: r#"
+resources:
+  subject:
+    type: apigateway.rest_api
+    props:
+      name: conf-api
+      description: first
+      routes:
+        - path: /{proxy+}
+          method: ANY
+          request_parameters: {method.request.path.proxy: true}
+          integration:
+            type: HTTP_PROXY
+            http_method: ANY
+            uri: http://proxy.example:8082/{proxy}
+            request_parameters: {integration.request.path.proxy: method.request.path.proxy}
+"#,
+        changes: &[
+            ("description: first", "description: second", Action::Update),
+            ("proxy.example:8082", "proxy.example:8083", Action::Update),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "apigateway.deployment",
+        stack: r#"
+resources:
+  api:
+    type: apigateway.rest_api
+    props:
+      name: conf-api
+      routes:
+        - path: /ping
+          method: GET
+          integration: {type: HTTP_PROXY, http_method: GET, uri: "http://proxy.example/ping"}
+  subject:
+    type: apigateway.deployment
+    props:
+      rest_api_id: ${api.id}
+      description: first
+      triggers: {definition: "${api.definition_hash}"}
+"#,
+        changes: &[("description: first", "description: second", Action::Replace)],
+        emulator: false,
+    },
+    Case {
+        kind: "apigateway.stage",
+        stack: r#"
+resources:
+  api:
+    type: apigateway.rest_api
+    props:
+      name: conf-api
+      routes:
+        - path: /ping
+          method: GET
+          integration: {type: HTTP_PROXY, http_method: GET, uri: "http://proxy.example/ping"}
+  deployment:
+    type: apigateway.deployment
+    props: {rest_api_id: "${api.id}", triggers: {definition: "${api.definition_hash}"}}
+  subject:
+    type: apigateway.stage
+    props: {rest_api_id: "${api.id}", name: dev, deployment_id: "${deployment.id}", description: first}
+"#,
+        changes: &[
+            ("description: first", "description: second", Action::Update),
+            ("name: dev", "name: test", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "workers.deployment",
+        stack: r#"
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: conf-artifacts, force_destroy: true}
+  network:
+    type: ec2.default_network
+    props: {}
+  client:
+    type: ec2.instance
+    props:
+      ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+      instance_type: t2.micro
+      subnet_id: ${network.subnet_id}
+  subject:
+    type: workers.deployment
+    props:
+      bucket: ${bucket.name}
+      binary: bin/pinctl
+      instance_id: ${client.id}
+      files: {pinctl-a.service: "[Service]\nExecStart=/usr/local/bin/pinctl worker a\n"}
+"#,
+        changes: &[("worker a", "worker b", Action::Update)],
+        emulator: false,
+    },
+    Case {
+        kind: "msk.cluster",
+        stack: r#"
+resources:
+  subject:
+    type: msk.cluster
+    props:
+      name: conf-msk
+      kafka_version: 3.6.0
+      broker_instance_type: kafka.t3.small
+      broker_count: 2
+      storage_gib: 100
+      client_subnets: [subnet-a, subnet-b]
+"#,
+        changes: &[
+            ("storage_gib: 100", "storage_gib: 200", Action::Update),
+            ("client_subnets: [subnet-a, subnet-b]", "client_subnets: [subnet-c, subnet-d]", Action::Replace),
+        ],
+        emulator: true,
+    },
+    Case {
+        kind: "msk.topic",
+        stack: r#"
+resources:
+  msk:
+    type: msk.cluster
+    props:
+      name: conf-msk
+      kafka_version: 3.6.0
+      broker_instance_type: kafka.t3.small
+      broker_count: 2
+      storage_gib: 100
+      client_subnets: [subnet-a, subnet-b]
+  subject:
+    type: msk.topic
+    props: {cluster_arn: "${msk.arn}", name: conf.pin, partitions: 1, replication_factor: 2}
+"#,
+        changes: &[
+            ("partitions: 1", "partitions: 2", Action::Update),
+            ("name: conf.pin", "name: conf.pin2", Action::Replace),
+        ],
+        emulator: true,
+    },
+    Case {
+        kind: "mskconnect.custom_plugin",
+        stack: r#"
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: conf-artifacts, force_destroy: true}
+  subject:
+    type: mskconnect.custom_plugin
+    props:
+      name: conf-plugin
+      manifest: {file: plugins/pinctl-local-s3-sink-1.0.yaml}
+      bucket: ${bucket.name}
+"#,
+        changes: &[("name: conf-plugin", "name: conf-plugin-2", Action::Replace)],
+        emulator: true,
+    },
+    Case {
+        kind: "mskconnect.worker_configuration",
+        stack: r#"
+resources:
+  subject:
+    type: mskconnect.worker_configuration
+    props:
+      name: conf-workers
+      properties: "key.converter=org.apache.kafka.connect.storage.StringConverter\n"
+"#,
+        changes: &[
+            // MSK Connect has no UpdateWorkerConfiguration (API reference, Operations).
+            ("StringConverter", "ByteArrayConverter", Action::Replace),
+            ("name: conf-workers", "name: conf-workers-2", Action::Replace),
+        ],
+        emulator: true,
+    },
+    Case {
+        kind: "mskconnect.connector",
+        stack: r#"
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: conf-artifacts, force_destroy: true}
+  msk:
+    type: msk.cluster
+    props:
+      name: conf-msk
+      kafka_version: 3.6.0
+      broker_instance_type: kafka.t3.small
+      broker_count: 2
+      storage_gib: 100
+      client_subnets: [subnet-a, subnet-b]
+  plugin:
+    type: mskconnect.custom_plugin
+    props:
+      name: conf-plugin
+      manifest: {file: plugins/pinctl-local-s3-sink-1.0.yaml}
+      bucket: ${bucket.name}
+  subject:
+    type: mskconnect.connector
+    props:
+      name: conf-sink
+      kafka_connect_version: 2.7.1
+      plugin_arn: ${plugin.arn}
+      plugin_revision: ${plugin.revision}
+      service_execution_role_arn: arn:aws:iam::123456789012:role/conf-connect
+      bootstrap_servers: ${msk.bootstrap_brokers}
+      subnets: [subnet-a, subnet-b]
+      config: "connector.class=io.confluent.connect.s3.S3SinkConnector\ntopics.regex=conf.*\n"
+      capacity: {mcu_count: 1, worker_count: 1}
+"#,
+        changes: &[
+            ("worker_count: 1", "worker_count: 2", Action::Update),
+            ("name: conf-sink", "name: conf-sink-2", Action::Replace),
+        ],
+        emulator: true,
+    },
+    Case {
+        kind: "mwaa.environment",
+        stack: r#"
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: conf-artifacts, force_destroy: true}
+  subject:
+    type: mwaa.environment
+    props:
+      name: conf-env
+      airflow_version: 2.10.3
+      environment_class: mw1.small
+      execution_role_arn: arn:aws:iam::123456789012:role/conf-mwaa
+      source_bucket_arn: arn:aws:s3:::${bucket.name}
+      dag_s3_path: dags
+      max_workers: 2
+      network: {subnet_ids: [subnet-a, subnet-b], security_group_ids: [sg-1]}
+"#,
+        changes: &[
+            ("max_workers: 2", "max_workers: 3", Action::Update),
+            ("name: conf-env", "name: conf-env-2", Action::Replace),
+        ],
+        emulator: true,
+    },
+    Case {
+        kind: "sim.thing",
+        stack: r#"
+resources:
+  subject:
+    type: sim.thing
+    props: {name: conf-thing, size: 1, zone: a}
+"#,
+        changes: &[
+            ("size: 1", "size: 2", Action::Update),
+            ("zone: a", "zone: b", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "sim.versioned",
+        stack: r#"
+resources:
+  subject:
+    type: sim.versioned
+    props: {name: conf-thing, size: 1, zone: a}
+"#,
+        changes: &[
+            ("size: 1", "size: 2", Action::Update),
+            ("zone: a", "zone: b", Action::Replace),
+        ],
+        emulator: false,
+    },
+];
+
+#[test]
+fn every_kind_has_a_case() {
+    let kinds = pinctl::providers::Registry::all().kinds().names();
+    let missing: Vec<_> = kinds
+        .iter()
+        .filter(|k| !CASES.iter().any(|c| c.kind == **k))
+        .collect();
+    assert!(missing.is_empty(), "kinds without a conformance case: {missing:?}");
+    for c in CASES {
+        assert!(kinds.contains(&c.kind), "a case for an unknown kind `{}`", c.kind);
+        assert!(
+            c.stack.contains(&format!("type: {}\n", c.kind)),
+            "the case of `{}` has no subject of its kind",
+            c.kind
+        );
+    }
+}
+
+/// Kinds that look something up and never create or delete it: it outlives `down`.
+const LOOKUPS: &[&str] = &["ec2.default_network"];
+
+fn case(kind: &str) -> &'static Case {
+    CASES.iter().find(|c| c.kind == kind).expect("a case")
+}
+
+/// Runs one kind's case to the end; panics with the step and pinctl's output on a failure.
+fn conform(kind: &str) {
+    let c = case(kind);
+    let moto = Moto::start();
+    let emu = c.emulator.then(|| Emulator::start("100ms", None));
+    let mut p = Project::new();
+    p.env = moto.env();
+    if let Some(e) = &emu {
+        p.env.extend(e.env());
+    }
+    calls::enable(&mut p);
+    // API Gateway's account-wide rates (1 CreateDeployment per 5 s, ...) are pinctl's defaults;
+    // moto has none.
+    p.env.push((
+        "PINCTL_APIGW_RATES".into(),
+        "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50".into(),
+    ));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["plugins", "templates"] {
+        std::os::unix::fs::symlink(root.join(dir), p.path().join(dir)).unwrap();
+    }
+    p.write("bin/pinctl", "#!/bin/sh\necho a stand-in for the worker binary\n");
+    let mut stack = format!("stack: conformance\n{}", c.stack);
+    p.stack(&stack);
+
+    // 1. Created; read back equal to the stack; a second `up` changes nothing.
+    p.run(&["up", "--yes"]).expect(0);
+    p.run(&["plan"]).expect(0);
+    calls::reset(&p);
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(
+        calls::mutating(&p),
+        Vec::<String>::new(),
+        "{kind}: a second `up` changed something"
+    );
+
+    // 2. Each change: the plan's action, applied, then nothing left to do.
+    for (from, to, action) in c.changes {
+        assert!(stack.contains(from), "{kind}: the case's stack has no `{from}`");
+        stack = stack.replacen(from, to, 1);
+        p.stack(&stack);
+        let plan = p.plan_changes();
+        assert_eq!(
+            plan.action("subject"),
+            *action,
+            "{kind}: `{from}` → `{to}`: {:#?}",
+            plan.resource("subject")
+        );
+        p.run(&["up", "--yes"]).expect(0);
+        p.run(&["plan"]).expect(0);
+    }
+
+    // 3. Removed.
+    let before_down = std::fs::read(p.state_path("conformance", "default")).unwrap();
+    p.run(&["down", "--yes"]).expect(0);
+
+    // 4. Read of a gone resource: absent; delete of a gone resource: success.
+    std::fs::write(p.state_path("conformance", "default"), &before_down).unwrap();
+    if LOOKUPS.contains(&kind) {
+        p.run(&["plan"]).expect(0);
+    } else {
+        let plan = p.plan_changes();
+        let subject = plan.resource("subject");
+        assert_eq!(subject.action, Action::Create, "{kind}: {subject:#?}");
+        assert_eq!(
+            subject.reason.as_ref().map(|r| r.code),
+            Some(ReasonCode::DeletedOutside),
+            "{kind}: {subject:#?}"
+        );
+    }
+    p.run(&["down", "--yes", "--no-refresh"]).expect(0);
+    let state = p.state("conformance", "default");
+    let left = state["resources"].as_object().map(|m| m.len()).unwrap_or(0);
+    assert_eq!(left, 0, "{kind}: resources left in state: {state:#}");
+}
+
+macro_rules! conformance {
+    ($($test:ident => $kind:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                conform($kind);
+            }
+        )*
+    };
+}
+
+conformance! {
+    s3_bucket => "s3.bucket",
+    s3_object => "s3.object",
+    kinesis_stream => "kinesis.stream",
+    iam_role => "iam.role",
+    iam_role_policy => "iam.role_policy",
+    iam_instance_profile => "iam.instance_profile",
+    ec2_default_network => "ec2.default_network",
+    ec2_key_pair => "ec2.key_pair",
+    ec2_security_group => "ec2.security_group",
+    ec2_instance => "ec2.instance",
+    apigateway_rest_api => "apigateway.rest_api",
+    apigateway_deployment => "apigateway.deployment",
+    apigateway_stage => "apigateway.stage",
+    workers_deployment => "workers.deployment",
+    msk_cluster => "msk.cluster",
+    msk_topic => "msk.topic",
+    mskconnect_custom_plugin => "mskconnect.custom_plugin",
+    mskconnect_worker_configuration => "mskconnect.worker_configuration",
+    mskconnect_connector => "mskconnect.connector",
+    mwaa_environment => "mwaa.environment",
+    sim_thing => "sim.thing",
+    sim_versioned => "sim.versioned",
+}
