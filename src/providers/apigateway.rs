@@ -98,24 +98,20 @@ pub struct StageProps {
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "apigateway.rest_api",
-            summary: "A REST API with its routes, integrations and mapping templates",
-            schema: || schemars::schema_for!(RestApiProps),
-            outputs: &[
-                "id",
-                "arn",
-                "root_resource_id",
-                "definition_hash",
-                "execution_arn",
-            ],
-            replace: &[],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &["definition_hash"],
-            prepare: None,
-        },
+        KindInfo::new(
+            "apigateway.rest_api",
+            "A REST API with its routes, integrations and mapping templates",
+        )
+        .schema::<RestApiProps>()
+        .outputs(&[
+            "id",
+            "arn",
+            "root_resource_id",
+            "definition_hash",
+            "execution_arn",
+        ])
+        .volatile_outputs(&["definition_hash"])
+        .timeout(Duration::from_secs(600)),
         |info, env| {
             Arc::new(RestApiProvider {
                 info,
@@ -124,25 +120,21 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "apigateway.deployment",
-            summary: "A deployment of a REST API; a new one whenever the API definition changes",
-            schema: || schemars::schema_for!(DeploymentProps),
-            outputs: &["id"],
-            replace: &[
-                ("rest_api_id", "a deployment belongs to one API"),
-                (
-                    "triggers",
-                    "the API definition changed, so a new deployment is made",
-                ),
-                ("description", "a deployment is immutable"),
-            ],
-            secret: &[],
-            create_before_destroy: true,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "apigateway.deployment",
+            "A deployment of a REST API; a new one whenever the API definition changes",
+        )
+        .schema::<DeploymentProps>()
+        .outputs(&["id"])
+        .replace(&[
+            ("rest_api_id", "a deployment belongs to one API"),
+            (
+                "triggers",
+                "the API definition changed, so a new deployment is made",
+            ),
+            ("description", "a deployment is immutable"),
+        ])
+        .create_before_destroy(),
         |info, env| {
             Arc::new(DeploymentProvider {
                 info,
@@ -151,21 +143,16 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "apigateway.stage",
-            summary: "A stage pointing at a deployment; outputs the invoke URL",
-            schema: || schemars::schema_for!(StageProps),
-            outputs: &["invoke_url", "arn"],
-            replace: &[
-                ("rest_api_id", "a stage belongs to one API"),
-                ("name", "a stage cannot be renamed"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "apigateway.stage",
+            "A stage pointing at a deployment; outputs the invoke URL",
+        )
+        .schema::<StageProps>()
+        .outputs(&["invoke_url", "arn"])
+        .replace(&[
+            ("rest_api_id", "a stage belongs to one API"),
+            ("name", "a stage cannot be renamed"),
+        ]),
         |info, env| {
             Arc::new(StageProvider {
                 info,

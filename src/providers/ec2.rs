@@ -101,18 +101,13 @@ pub struct InstanceProps {
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "ec2.default_network",
-            summary: "Looks up the default VPC and its subnets (creates and deletes nothing)",
-            schema: || schemars::schema_for!(DefaultNetworkProps),
-            outputs: &["vpc_id", "subnet_ids", "subnet_id", "cidr"],
-            replace: &[],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(120),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "ec2.default_network",
+            "Looks up the default VPC and its subnets (creates and deletes nothing)",
+        )
+        .schema::<DefaultNetworkProps>()
+        .outputs(&["vpc_id", "subnet_ids", "subnet_id", "cidr"])
+        .timeout(Duration::from_secs(120)),
         |info, env| {
             Arc::new(DefaultNetworkProvider {
                 info,
@@ -121,24 +116,20 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "ec2.key_pair",
-            summary: "An EC2 key pair; the private key goes to a 0600 file, never to state",
-            schema: || schemars::schema_for!(KeyPairProps),
-            outputs: &["id", "fingerprint"],
-            replace: &[
-                ("name", "a key pair cannot be renamed"),
-                (
-                    "private_key_file",
-                    "the private key exists only once, when the key pair is created",
-                ),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(120),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "ec2.key_pair",
+            "An EC2 key pair; the private key goes to a 0600 file, never to state",
+        )
+        .schema::<KeyPairProps>()
+        .outputs(&["id", "fingerprint"])
+        .replace(&[
+            ("name", "a key pair cannot be renamed"),
+            (
+                "private_key_file",
+                "the private key exists only once, when the key pair is created",
+            ),
+        ])
+        .timeout(Duration::from_secs(120)),
         |info, env| {
             Arc::new(KeyPairProvider {
                 info,
@@ -148,43 +139,32 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "ec2.security_group",
-            summary: "A security group: SSH from a declared range, the REST proxy port from API Gateway's side",
-            schema: || schemars::schema_for!(SecurityGroupProps),
-            outputs: &["id", "arn"],
-            replace: &[
+KindInfo::new("ec2.security_group", "A security group: SSH from a declared range, the REST proxy port from API Gateway's side")
+    .schema::<SecurityGroupProps>()
+    .outputs(&["id", "arn"])
+    .replace(&[
                 ("name", "a security group cannot be renamed"),
                 ("description", "a security group's description cannot be changed"),
                 ("vpc_id", "a security group cannot move to another VPC"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+            ])
+    .timeout(Duration::from_secs(600)),
         |info, env| Arc::new(SecurityGroupProvider { info, clients: env.clients.clone() }),
     );
     r.add(
-        KindInfo {
-            name: "ec2.instance",
-            summary: "The EC2 client instance: AMI, type, profile, user-data from templates/",
-            schema: || schemars::schema_for!(InstanceProps),
-            outputs: &["id", "arn", "public_dns", "public_ip", "private_ip"],
-            replace: &[
-                ("ami", "an instance cannot change its AMI"),
-                ("ami_ssm_parameter", "a different AMI needs a new instance"),
-                ("subnet_id", "an instance cannot move to another subnet"),
-                ("key_name", "the key pair is fixed at launch"),
-                ("root_volume_gib", "the root volume is fixed at launch"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(900),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "ec2.instance",
+            "The EC2 client instance: AMI, type, profile, user-data from templates/",
+        )
+        .schema::<InstanceProps>()
+        .outputs(&["id", "arn", "public_dns", "public_ip", "private_ip"])
+        .replace(&[
+            ("ami", "an instance cannot change its AMI"),
+            ("ami_ssm_parameter", "a different AMI needs a new instance"),
+            ("subnet_id", "an instance cannot move to another subnet"),
+            ("key_name", "the key pair is fixed at launch"),
+            ("root_volume_gib", "the root volume is fixed at launch"),
+        ])
+        .timeout(Duration::from_secs(900)),
         |info, env| {
             Arc::new(InstanceProvider {
                 info,

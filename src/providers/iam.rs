@@ -1,7 +1,6 @@
 //! IAM: roles with their trust and inline policies, and instance profiles.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -74,19 +73,13 @@ pub struct InstanceProfileProps {
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "iam.role",
-            summary:
-                "An IAM role: trusted services, inline least-privilege policies, managed policies",
-            schema: || schemars::schema_for!(RoleProps),
-            outputs: &["arn", "id"],
-            replace: &[("name", "an IAM role cannot be renamed")],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "iam.role",
+            "An IAM role: trusted services, inline least-privilege policies, managed policies",
+        )
+        .schema::<RoleProps>()
+        .outputs(&["arn", "id"])
+        .replace(&[("name", "an IAM role cannot be renamed")]),
         |info, env| {
             Arc::new(RoleProvider {
                 info,
@@ -95,21 +88,15 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "iam.role_policy",
-            summary: "An inline policy on a role, for statements naming resources created after it",
-            schema: || schemars::schema_for!(RolePolicyProps),
-            outputs: &[],
-            replace: &[
-                ("role", "a policy belongs to one role"),
-                ("name", "an inline policy cannot be renamed"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "iam.role_policy",
+            "An inline policy on a role, for statements naming resources created after it",
+        )
+        .schema::<RolePolicyProps>()
+        .replace(&[
+            ("role", "a policy belongs to one role"),
+            ("name", "an inline policy cannot be renamed"),
+        ]),
         |info, env| {
             Arc::new(RolePolicyProvider {
                 info,
@@ -118,18 +105,13 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "iam.instance_profile",
-            summary: "An EC2 instance profile carrying one role",
-            schema: || schemars::schema_for!(InstanceProfileProps),
-            outputs: &["arn", "id"],
-            replace: &[("name", "an instance profile cannot be renamed")],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "iam.instance_profile",
+            "An EC2 instance profile carrying one role",
+        )
+        .schema::<InstanceProfileProps>()
+        .outputs(&["arn", "id"])
+        .replace(&[("name", "an instance profile cannot be renamed")]),
         |info, env| {
             Arc::new(InstanceProfileProvider {
                 info,

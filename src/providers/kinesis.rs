@@ -39,18 +39,14 @@ fn day() -> u32 {
 /// Registers this service's kind with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "kinesis.stream",
-            summary: "A Kinesis data stream; mode, shard count and retention change in place",
-            schema: || schemars::schema_for!(StreamProps),
-            outputs: &["arn"],
-            replace: &[("name", "a stream cannot be renamed")],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "kinesis.stream",
+            "A Kinesis data stream; mode, shard count and retention change in place",
+        )
+        .schema::<StreamProps>()
+        .outputs(&["arn"])
+        .replace(&[("name", "a stream cannot be renamed")])
+        .timeout(Duration::from_secs(600)),
         |info, env| {
             Arc::new(StreamProvider {
                 info,

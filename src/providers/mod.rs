@@ -12,6 +12,8 @@ pub mod mwaa;
 pub mod s3;
 pub mod sim;
 pub mod ssm;
+pub mod support;
+pub mod typed;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

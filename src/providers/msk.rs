@@ -52,30 +52,26 @@ pub struct TopicProps {
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "msk.cluster",
-            summary: "A provisioned MSK cluster with IAM client authentication",
-            schema: || schemars::schema_for!(ClusterProps),
-            outputs: &[
-                "arn",
-                "bootstrap_brokers",
-                "bootstrap_brokers_iam",
-                "zookeeper_connect",
-            ],
-            replace: &[
-                ("name", "an MSK cluster cannot be renamed"),
-                ("client_subnets", "an MSK cluster cannot change its subnets"),
-                (
-                    "security_groups",
-                    "an MSK cluster cannot change its security groups",
-                ),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(120 * 60),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "msk.cluster",
+            "A provisioned MSK cluster with IAM client authentication",
+        )
+        .schema::<ClusterProps>()
+        .outputs(&[
+            "arn",
+            "bootstrap_brokers",
+            "bootstrap_brokers_iam",
+            "zookeeper_connect",
+        ])
+        .replace(&[
+            ("name", "an MSK cluster cannot be renamed"),
+            ("client_subnets", "an MSK cluster cannot change its subnets"),
+            (
+                "security_groups",
+                "an MSK cluster cannot change its security groups",
+            ),
+        ])
+        .timeout(Duration::from_secs(120 * 60)),
         |info, env| {
             Arc::new(ClusterProvider {
                 info,
@@ -84,25 +80,21 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "msk.topic",
-            summary: "A Kafka topic on an MSK cluster; partitions grow in place",
-            schema: || schemars::schema_for!(TopicProps),
-            outputs: &["arn"],
-            replace: &[
-                ("cluster_arn", "a topic cannot move to another cluster"),
-                ("name", "a topic cannot be renamed"),
-                (
-                    "replication_factor",
-                    "Kafka cannot change a topic's replication factor in place",
-                ),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "msk.topic",
+            "A Kafka topic on an MSK cluster; partitions grow in place",
+        )
+        .schema::<TopicProps>()
+        .outputs(&["arn"])
+        .replace(&[
+            ("cluster_arn", "a topic cannot move to another cluster"),
+            ("name", "a topic cannot be renamed"),
+            (
+                "replication_factor",
+                "Kafka cannot change a topic's replication factor in place",
+            ),
+        ])
+        .timeout(Duration::from_secs(600)),
         |info, env| {
             Arc::new(TopicProvider {
                 info,

@@ -76,44 +76,45 @@ fn yes() -> bool {
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "mskconnect.custom_plugin",
-            summary: "An MSK Connect custom plugin from a manifest in plugins/, verified and uploaded once",
-            schema: || schemars::schema_for!(CustomPluginProps),
-            outputs: &["arn", "revision", "location"],
-            replace: &[
-                ("name", "a custom plugin cannot be renamed"),
-                ("manifest", "a plugin revision cannot be changed; a new plugin is created"),
-                ("bucket", "the plugin's artifact location is fixed"),
-                ("key", "the plugin's artifact location is fixed"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(30 * 60),
-            volatile_outputs: &[],
-            prepare: None,
+        KindInfo::new(
+            "mskconnect.custom_plugin",
+            "An MSK Connect custom plugin from a manifest in plugins/, verified and uploaded once",
+        )
+        .schema::<CustomPluginProps>()
+        .outputs(&["arn", "revision", "location"])
+        .replace(&[
+            ("name", "a custom plugin cannot be renamed"),
+            (
+                "manifest",
+                "a plugin revision cannot be changed; a new plugin is created",
+            ),
+            ("bucket", "the plugin's artifact location is fixed"),
+            ("key", "the plugin's artifact location is fixed"),
+        ])
+        .timeout(Duration::from_secs(30 * 60)),
+        |info, env| {
+            Arc::new(CustomPluginProvider {
+                info,
+                clients: env.clients.clone(),
+                root: env.root.clone(),
+            })
         },
-        |info, env| Arc::new(CustomPluginProvider { info, clients: env.clients.clone(), root: env.root.clone() }),
     );
     r.add(
-        KindInfo {
-            name: "mskconnect.worker_configuration",
-            summary: "An MSK Connect worker configuration",
-            schema: || schemars::schema_for!(WorkerConfigurationProps),
-            outputs: &["arn", "revision"],
-            replace: &[
-                ("name", "a worker configuration cannot be renamed"),
-                (
-                    "properties",
-                    "MSK Connect has no update for worker configurations",
-                ),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(10 * 60),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "mskconnect.worker_configuration",
+            "An MSK Connect worker configuration",
+        )
+        .schema::<WorkerConfigurationProps>()
+        .outputs(&["arn", "revision"])
+        .replace(&[
+            ("name", "a worker configuration cannot be renamed"),
+            (
+                "properties",
+                "MSK Connect has no update for worker configurations",
+            ),
+        ])
+        .timeout(Duration::from_secs(10 * 60)),
         |info, env| {
             Arc::new(WorkerConfigurationProvider {
                 info,
@@ -122,40 +123,35 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "mskconnect.connector",
-            summary:
-                "The S3 sink connector; config changes go through UpdateConnector and are verified",
-            schema: || schemars::schema_for!(ConnectorProps),
-            outputs: &["arn", "state"],
-            replace: &[
-                ("name", "a connector cannot be renamed"),
-                (
-                    "kafka_connect_version",
-                    "a connector's Kafka Connect version is fixed",
-                ),
-                ("plugin_arn", "a connector's plugin is fixed"),
-                ("plugin_revision", "a connector's plugin is fixed"),
-                (
-                    "worker_configuration_arn",
-                    "a connector's worker configuration is fixed",
-                ),
-                (
-                    "worker_configuration_revision",
-                    "a connector's worker configuration is fixed",
-                ),
-                ("service_execution_role_arn", "a connector's role is fixed"),
-                ("bootstrap_servers", "a connector's cluster is fixed"),
-                ("subnets", "a connector's network is fixed"),
-                ("security_groups", "a connector's network is fixed"),
-                ("iam_auth", "a connector's authentication is fixed"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(60 * 60),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "mskconnect.connector",
+            "The S3 sink connector; config changes go through UpdateConnector and are verified",
+        )
+        .schema::<ConnectorProps>()
+        .outputs(&["arn", "state"])
+        .replace(&[
+            ("name", "a connector cannot be renamed"),
+            (
+                "kafka_connect_version",
+                "a connector's Kafka Connect version is fixed",
+            ),
+            ("plugin_arn", "a connector's plugin is fixed"),
+            ("plugin_revision", "a connector's plugin is fixed"),
+            (
+                "worker_configuration_arn",
+                "a connector's worker configuration is fixed",
+            ),
+            (
+                "worker_configuration_revision",
+                "a connector's worker configuration is fixed",
+            ),
+            ("service_execution_role_arn", "a connector's role is fixed"),
+            ("bootstrap_servers", "a connector's cluster is fixed"),
+            ("subnets", "a connector's network is fixed"),
+            ("security_groups", "a connector's network is fixed"),
+            ("iam_auth", "a connector's authentication is fixed"),
+        ])
+        .timeout(Duration::from_secs(60 * 60)),
         |info, env| {
             Arc::new(ConnectorProvider {
                 info,

@@ -44,25 +44,21 @@ pub struct EnvironmentProps {
 /// Registers this service's kind with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "mwaa.environment",
-            summary: "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
-            schema: || schemars::schema_for!(EnvironmentProps),
-            outputs: &["arn", "webserver_url", "status"],
-            replace: &[
-                ("name", "an environment cannot be renamed"),
-                ("network", "an environment cannot change its network"),
-                (
-                    "source_bucket_arn",
-                    "an environment's source bucket is fixed",
-                ),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(120 * 60),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "mwaa.environment",
+            "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
+        )
+        .schema::<EnvironmentProps>()
+        .outputs(&["arn", "webserver_url", "status"])
+        .replace(&[
+            ("name", "an environment cannot be renamed"),
+            ("network", "an environment cannot change its network"),
+            (
+                "source_bucket_arn",
+                "an environment's source bucket is fixed",
+            ),
+        ])
+        .timeout(Duration::from_secs(120 * 60)),
         |info, env| {
             Arc::new(EnvironmentProvider {
                 info,

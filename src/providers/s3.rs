@@ -59,18 +59,13 @@ pub struct ObjectProps {
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "s3.bucket",
-            summary: "An S3 bucket: versioning, default encryption, public access blocked",
-            schema: || schemars::schema_for!(BucketProps),
-            outputs: &["arn", "domain_name"],
-            replace: &[("name", "a bucket cannot be renamed")],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
+        KindInfo::new(
+            "s3.bucket",
+            "An S3 bucket: versioning, default encryption, public access blocked",
+        )
+        .schema::<BucketProps>()
+        .outputs(&["arn", "domain_name"])
+        .replace(&[("name", "a bucket cannot be renamed")]),
         |info, env| {
             Arc::new(BucketProvider {
                 info,
@@ -79,21 +74,18 @@ pub fn register(r: &mut super::Registry) {
         },
     );
     r.add(
-        KindInfo {
-            name: "s3.object",
-            summary: "An object uploaded from text, a rendered template or a file",
-            schema: || schemars::schema_for!(ObjectProps),
-            outputs: &["uri", "arn", "sha256", "etag"],
-            replace: &[
-                ("bucket", "an object cannot move to another bucket"),
-                ("key", "an object cannot be renamed"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &[],
-            prepare: Some(prepare_object),
-        },
+        KindInfo::new(
+            "s3.object",
+            "An object uploaded from text, a rendered template or a file",
+        )
+        .schema::<ObjectProps>()
+        .outputs(&["uri", "arn", "sha256", "etag"])
+        .replace(&[
+            ("bucket", "an object cannot move to another bucket"),
+            ("key", "an object cannot be renamed"),
+        ])
+        .timeout(Duration::from_secs(600))
+        .prepare(prepare_object),
         |info, env| {
             Arc::new(ObjectProvider {
                 info,

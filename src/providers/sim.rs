@@ -51,9 +51,9 @@ pub fn versioned_kind_info() -> KindInfo {
     KindInfo {
         name: "sim.versioned",
         summary: "A simulated resource replaced new-one-first (for tests and offline trials)",
-        create_before_destroy: true,
         ..kind_info()
     }
+    .create_before_destroy()
 }
 
 /// Registers `sim.thing` and `sim.versioned`, each with the simulated provider.
@@ -67,18 +67,15 @@ pub fn register(r: &mut super::Registry) {
 }
 
 pub fn kind_info() -> KindInfo {
-    KindInfo {
-        name: "sim.thing",
-        summary: "A simulated resource kept in $PINCTL_SIM_DIR (for tests and offline trials)",
-        schema: || schemars::schema_for!(ThingProps),
-        outputs: &["id", "arn"],
-        replace: &[("zone", "a thing cannot move to another zone")],
-        secret: &["password"],
-        create_before_destroy: false,
-        timeout: Duration::from_secs(600),
-        volatile_outputs: &[],
-        prepare: None,
-    }
+    KindInfo::new(
+        "sim.thing",
+        "A simulated resource kept in $PINCTL_SIM_DIR (for tests and offline trials)",
+    )
+    .schema::<ThingProps>()
+    .outputs(&["id", "arn"])
+    .replace(&[("zone", "a thing cannot move to another zone")])
+    .secret(&["password"])
+    .timeout(Duration::from_secs(600))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

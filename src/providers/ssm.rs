@@ -33,23 +33,20 @@ pub struct DeploymentProps {
 /// Registers this service's kind with its provider.
 pub fn register(r: &mut super::Registry) {
     r.add(
-        KindInfo {
-            name: "workers.deployment",
-            summary:
-                "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
-            schema: || schemars::schema_for!(DeploymentProps),
-            outputs: &["binary_sha256", "files_sha256", "command_id"],
-            replace: &[
-                ("instance_id", "a rollout targets one instance"),
-                ("bucket", "the artifacts move to another bucket"),
-                ("prefix", "the artifacts move to another prefix"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(900),
-            volatile_outputs: &["command_id", "binary_sha256", "files_sha256"],
-            prepare: Some(prepare_deployment),
-        },
+        KindInfo::new(
+            "workers.deployment",
+            "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
+        )
+        .schema::<DeploymentProps>()
+        .outputs(&["binary_sha256", "files_sha256", "command_id"])
+        .replace(&[
+            ("instance_id", "a rollout targets one instance"),
+            ("bucket", "the artifacts move to another bucket"),
+            ("prefix", "the artifacts move to another prefix"),
+        ])
+        .volatile_outputs(&["command_id", "binary_sha256", "files_sha256"])
+        .timeout(Duration::from_secs(900))
+        .prepare(prepare_deployment),
         |info, env| {
             Arc::new(DeploymentProvider {
                 info,
