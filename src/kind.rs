@@ -40,7 +40,7 @@ pub struct KindInfo {
     /// file, so a change of the file is a change of the resource. Paths are relative to `root`
     /// (default: none).
     pub prepare: Option<Prepare>,
-    /// The provider changes the resource in place ([`crate::engine::provider::Provider::update`]).
+    /// The provider changes the resource in place (the provider's `update`).
     /// Without it, any change of the props replaces the resource, and the plan says why
     /// (default: true; [`KindInfo::no_update`] clears it).
     pub updates: bool,

@@ -272,7 +272,7 @@ mod tests {
         let err = p.create(&cx(), &json!({"nom": "a"})).await.unwrap_err();
         assert!(matches!(&err, ProviderError::Invalid(m) if m.starts_with("test.echo: ")));
         let err = p
-            .update(&cx(), "a", &Value::Null, &json!({}), &[])
+            .update(&cx(), "a", &Value::Null, &json!({"name": "a"}), &[])
             .await
             .unwrap_err();
         assert!(matches!(&err, ProviderError::Unsupported(m) if m.contains("test.echo")));

@@ -1,11 +1,21 @@
-//! Kinesis data streams.
+//! `kinesis.stream`: a Kinesis data stream.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use aws_sdk_kinesis::types::{ScalingType, StreamMode as SdkMode, StreamModeDetails, StreamStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use crate::clients::aws::{api_error, code_of, Clients};
+use crate::engine::backoff::Backoff;
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
+use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::{not_ours, owned_by, Registry};
 
 /// Capacity mode of a stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -36,8 +46,8 @@ fn day() -> u32 {
     24
 }
 
-/// Registers this service's kind with its provider.
-pub fn register(r: &mut super::Registry) {
+/// Registers `kinesis.stream` with its provider.
+pub fn register(r: &mut Registry) {
     r.add(
         KindInfo::new(
             "kinesis.stream",
@@ -48,7 +58,7 @@ pub fn register(r: &mut super::Registry) {
         .replace(&[("name", "a stream cannot be renamed")])
         .timeout(Duration::from_secs(600)),
         |info, env| {
-            Arc::new(StreamProvider {
+            typed(StreamProvider {
                 info,
                 clients: env.clients.clone(),
             })
@@ -56,17 +66,7 @@ pub fn register(r: &mut super::Registry) {
     );
 }
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use aws_sdk_kinesis::types::{ScalingType, StreamMode as SdkMode, StreamModeDetails, StreamStatus};
-use serde_json::{Map, Value};
-
-use super::{json, not_ours, owned_by, typed};
-use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
-
-const NOT_FOUND: &str = "ResourceNotFoundException";
+const NOT_FOUND: Absent = Absent::Codes(&["ResourceNotFoundException"]);
 
 pub struct StreamProvider {
     pub info: KindInfo,
@@ -85,7 +85,7 @@ impl StreamProvider {
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_kinesis::types::StreamDescriptionSummary>, ProviderError> {
-        match self
+        Ok(self
             .clients
             .kinesis()
             .await
@@ -93,19 +93,13 @@ impl StreamProvider {
             .stream_name(name)
             .send()
             .await
-        {
-            Ok(out) => Ok(out.stream_description_summary),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("DescribeStreamSummary", e)),
-        }
+            .or_absent("DescribeStreamSummary", NOT_FOUND)?
+            .and_then(|out| out.stream_description_summary))
     }
 
     /// Waits until the stream accepts the next change (one change at a time is allowed).
     async fn wait_active(&self, name: &str) -> Result<String, ProviderError> {
-        let mut backoff = crate::engine::backoff::Backoff::new(
-            std::time::Duration::from_millis(200),
-            std::time::Duration::from_secs(10),
-        );
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
             match self.summary(name).await? {
                 Some(s) if s.stream_status() == &StreamStatus::Active => {
@@ -205,7 +199,9 @@ fn outputs(name: &str, arn: &str) -> Map<String, Value> {
 }
 
 #[async_trait]
-impl Provider for StreamProvider {
+impl TypedProvider for StreamProvider {
+    type Props = StreamProps;
+
     fn info(&self) -> &KindInfo {
         &self.info
     }
@@ -214,8 +210,8 @@ impl Provider for StreamProvider {
         &self,
         _cx: &Cx,
         name: &str,
-        _recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
+        _recorded: Option<&StreamProps>,
+    ) -> Result<Option<Observed<StreamProps>>, ProviderError> {
         let Some(s) = self.summary(name).await? else {
             return Ok(None);
         };
@@ -235,14 +231,10 @@ impl Provider for StreamProvider {
             },
             retention_hours: s.retention_period_hours() as u32,
         };
-        Ok(Some(Live {
-            props: json(&live),
-            outputs: outputs(name, s.stream_arn()),
-        }))
+        Ok(Some(Observed::new(live, outputs(name, s.stream_arn()))))
     }
 
-    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: StreamProps = typed(props)?;
+    async fn create(&self, cx: &Cx, p: &StreamProps) -> Result<String, ProviderError> {
         let k = self.clients.kinesis().await;
         let mut req = k.create_stream().stream_name(&p.name).stream_mode_details(
             StreamModeDetails::builder()
@@ -280,8 +272,8 @@ impl Provider for StreamProvider {
         }
         self.wait_active(&p.name).await?;
         self.tag(cx, &p.name).await?;
-        self.reconcile(&p.name, &p).await?;
-        Ok(p.name)
+        self.reconcile(&p.name, p).await?;
+        Ok(p.name.clone())
     }
 
     async fn poll(&self, _cx: &Cx, name: &str) -> Result<Poll, ProviderError> {
@@ -290,7 +282,7 @@ impl Provider for StreamProvider {
                 Poll::Ready(outputs(name, s.stream_arn()))
             }
             Some(s) => Poll::Pending(s.stream_status().as_str().to_string()),
-            None => Poll::Pending("not visible yet".into()),
+            None => not_visible_yet(),
         })
     }
 
@@ -298,18 +290,20 @@ impl Provider for StreamProvider {
         &self,
         _cx: &Cx,
         name: &str,
-        _old: &Value,
-        new: &Value,
+        _old: Option<&StreamProps>,
+        new: &StreamProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> =
-            async { self.reconcile(name, &typed(new)?).await }.await;
-        done.map(|()| None)
+        self.reconcile(name, new).await.map(|()| None)
     }
 
-    async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
-        match self
-            .clients
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _recorded: Option<&StreamProps>,
+    ) -> Result<(), ProviderError> {
+        self.clients
             .kinesis()
             .await
             .delete_stream()
@@ -317,11 +311,7 @@ impl Provider for StreamProvider {
             .enforce_consumer_deletion(true)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteStream", e)),
-        }
+            .gone_ok("DeleteStream", NOT_FOUND)
     }
 
     async fn is_deleted(&self, _cx: &Cx, name: &str) -> Result<bool, ProviderError> {
