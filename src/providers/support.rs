@@ -18,6 +18,9 @@ pub enum Absent {
     /// This error code, or an HTTP 404 answer (a service or emulator that answers without a
     /// code): [`is_not_found`].
     CodeOr404(&'static str),
+    /// One of these error codes, or any answer with HTTP status 404 (S3's HEAD requests,
+    /// whose 404 has no body to carry a code).
+    CodesOrHttp404(&'static [&'static str]),
 }
 
 impl Absent {
@@ -26,6 +29,10 @@ impl Absent {
         match self {
             Absent::Codes(codes) => code_of(e).is_some_and(|c| codes.contains(&c)),
             Absent::CodeOr404(code) => is_not_found(e, code),
+            Absent::CodesOrHttp404(codes) => {
+                code_of(e).is_some_and(|c| codes.contains(&c))
+                    || e.raw_response().is_some_and(|r| r.status_code() == 404)
+            }
         }
     }
 }

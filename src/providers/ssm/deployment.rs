@@ -1,13 +1,22 @@
-//! The bundled workers' deployment onto the EC2 client: binary and units in the artifact
-//! bucket, rolled out through SSM Run Command when they change.
+//! `workers.deployment`: the bundled workers' deployment onto the EC2 client: binary and units
+//! in the artifact bucket, rolled out through SSM Run Command when they change.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
+use crate::clients::aws::{api_error, code_of, Clients};
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::support::{Absent, CompositeId, OrAbsent};
+use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::Registry;
 
 /// Props of `workers.deployment`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -30,8 +39,8 @@ pub struct DeploymentProps {
     pub binary_sha256: Option<String>,
 }
 
-/// Registers this service's kind with its provider.
-pub fn register(r: &mut super::Registry) {
+/// Registers `workers.deployment` with its provider.
+pub fn register(r: &mut Registry) {
     r.add(
         KindInfo::new(
             "workers.deployment",
@@ -48,7 +57,7 @@ pub fn register(r: &mut super::Registry) {
         .timeout(Duration::from_secs(900))
         .prepare(prepare_deployment),
         |info, env| {
-            Arc::new(DeploymentProvider {
+            typed(DeploymentProvider {
                 info,
                 clients: env.clients.clone(),
                 root: env.root.clone(),
@@ -57,15 +66,8 @@ pub fn register(r: &mut super::Registry) {
     );
 }
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-
-use super::{json, typed};
-use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+/// `bucket|prefix|instance`: where the artifacts are and which instance runs them.
+const ID: CompositeId = CompositeId::new("workers deployment", '|');
 
 /// The binary's digest goes into the props, so a new build is a change the plan shows.
 pub fn prepare_deployment(props: &mut Value, root: &std::path::Path) -> Result<(), String> {
@@ -154,7 +156,7 @@ impl DeploymentProvider {
     }
 
     async fn digest_of(&self, bucket: &str, key: &str) -> Result<Option<String>, ProviderError> {
-        match self
+        Ok(self
             .clients
             .s3()
             .await
@@ -163,21 +165,13 @@ impl DeploymentProvider {
             .key(key)
             .send()
             .await
-        {
-            Ok(h) => Ok(Some(
+            .or_absent("HeadObject", Absent::CodesOrHttp404(&["NotFound"]))?
+            .map(|h| {
                 h.metadata()
                     .and_then(|m| m.get("pinctl-sha256"))
                     .cloned()
-                    .unwrap_or_default(),
-            )),
-            Err(e)
-                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-                    || code_of(&e) == Some("NotFound") =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(api_error("HeadObject", e)),
-        }
+                    .unwrap_or_default()
+            }))
     }
 
     /// Uploads what differs from what the bucket holds; returns whether anything did.
@@ -290,11 +284,13 @@ impl DeploymentProvider {
 }
 
 fn id_of(p: &DeploymentProps) -> String {
-    format!("{}|{}|{}", p.bucket, prefix_of(p), p.instance_id)
+    ID.join(&[&p.bucket, &prefix_of(p), &p.instance_id])
 }
 
 #[async_trait]
-impl Provider for DeploymentProvider {
+impl TypedProvider for DeploymentProvider {
+    type Props = DeploymentProps;
+
     fn info(&self) -> &KindInfo {
         &self.info
     }
@@ -303,12 +299,12 @@ impl Provider for DeploymentProvider {
         &self,
         _cx: &Cx,
         _id: &str,
-        recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
-        let Ok(rec) = typed::<DeploymentProps>(recorded) else {
+        recorded: Option<&DeploymentProps>,
+    ) -> Result<Option<Observed<DeploymentProps>>, ProviderError> {
+        let Some(rec) = recorded else {
             return Ok(None);
         };
-        let prefix = prefix_of(&rec);
+        let prefix = prefix_of(rec);
         let Some(binary) = self
             .digest_of(&rec.bucket, &format!("{prefix}pinctl"))
             .await?
@@ -341,35 +337,33 @@ impl Provider for DeploymentProvider {
         let live = DeploymentProps {
             binary_sha256: Some(binary.clone()),
             files: files.clone(),
-            ..rec
+            ..rec.clone()
         };
         let mut outputs = Map::new();
         outputs.insert("binary_sha256".into(), Value::String(binary));
         outputs.insert("files_sha256".into(), Value::String(files_digest(&digests)));
-        Ok(Some(Live {
-            props: json(&live),
-            outputs,
-        }))
+        Ok(Some(Observed::new(live, outputs)))
     }
 
-    async fn create(&self, _cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: DeploymentProps = typed(props)?;
-        self.upload(&p).await?;
+    async fn create(&self, _cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
+        self.upload(p).await?;
         if self.managed(&p.instance_id).await {
-            self.roll_out(&p).await?;
+            self.roll_out(p).await?;
         }
-        Ok(id_of(&p))
+        Ok(id_of(p))
     }
 
     async fn poll(&self, cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
-        let mut parts = id.splitn(3, '|');
-        let (bucket, prefix, instance) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let probe = serde_json::json!({"bucket": bucket, "prefix": prefix, "binary": "", "files": {}, "instance_id": instance});
-        let Some(mut live) = self.read(cx, id, &probe).await? else {
+        let [bucket, prefix, instance] = ID.parts::<3>(id);
+        let probe = DeploymentProps {
+            bucket: bucket.into(),
+            prefix: Some(prefix.into()),
+            binary: String::new(),
+            files: BTreeMap::new(),
+            instance_id: instance.into(),
+            binary_sha256: None,
+        };
+        let Some(mut live) = self.read(cx, id, Some(&probe)).await? else {
             return Ok(Poll::Pending("uploading".into()));
         };
         // The id does not name the files: the bucket does.
@@ -399,30 +393,38 @@ impl Provider for DeploymentProvider {
         &self,
         _cx: &Cx,
         _id: &str,
-        _old: &Value,
-        new: &Value,
+        _old: Option<&DeploymentProps>,
+        p: &DeploymentProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let p: DeploymentProps = typed(new)?;
-        self.upload(&p).await?;
-        self.roll_out(&p).await?;
+        self.upload(p).await?;
+        self.roll_out(p).await?;
         Ok(None)
     }
 
-    async fn delete(&self, _cx: &Cx, _id: &str, recorded: &Value) -> Result<(), ProviderError> {
-        let Ok(p) = typed::<DeploymentProps>(recorded) else {
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        _id: &str,
+        recorded: Option<&DeploymentProps>,
+    ) -> Result<(), ProviderError> {
+        let Some(p) = recorded else {
             return Ok(());
         };
-        let prefix = prefix_of(&p);
+        let prefix = prefix_of(p);
         let s3 = self.clients.s3().await;
         let mut keys = vec![format!("{prefix}pinctl")];
         keys.extend(p.files.keys().map(|n| format!("{prefix}files/{n}")));
         for key in keys {
-            match s3.delete_object().bucket(&p.bucket).key(&key).send().await {
-                Ok(_) => {}
-                Err(e) if matches!(code_of(&e), Some("NoSuchBucket" | "NoSuchKey")) => {}
-                Err(e) => return Err(api_error("DeleteObject", e)),
-            }
+            s3.delete_object()
+                .bucket(&p.bucket)
+                .key(&key)
+                .send()
+                .await
+                .gone_ok(
+                    "DeleteObject",
+                    Absent::Codes(&["NoSuchBucket", "NoSuchKey"]),
+                )?;
         }
         Ok(())
     }
