@@ -15,9 +15,9 @@ use crate::engine::provider::{Poll, ProviderError};
 pub enum Absent {
     /// One of these error codes.
     Codes(&'static [&'static str]),
-    /// This error code, or an HTTP 404 answer (a service or emulator that answers without a
-    /// code): [`is_not_found`].
-    CodeOr404(&'static str),
+    /// One of these error codes, or an HTTP 404 error answer (a service or emulator that
+    /// answers without a code): [`is_not_found`].
+    CodesOr404(&'static [&'static str]),
     /// One of these error codes, or any answer with HTTP status 404 (S3's HEAD requests,
     /// whose 404 has no body to carry a code).
     CodesOrHttp404(&'static [&'static str]),
@@ -28,7 +28,7 @@ impl Absent {
     pub fn matches<E: ProvideErrorMetadata, R: HasStatus>(self, e: &SdkError<E, R>) -> bool {
         match self {
             Absent::Codes(codes) => code_of(e).is_some_and(|c| codes.contains(&c)),
-            Absent::CodeOr404(code) => is_not_found(e, code),
+            Absent::CodesOr404(codes) => codes.iter().any(|c| is_not_found(e, c)),
             Absent::CodesOrHttp404(codes) => {
                 code_of(e).is_some_and(|c| codes.contains(&c))
                     || e.raw_response().is_some_and(|r| r.status_code() == 404)

@@ -79,7 +79,7 @@ pub fn register(r: &mut Registry) {
     );
 }
 
-const NOT_FOUND: Absent = Absent::CodeOr404("ResourceNotFoundException");
+const NOT_FOUND: Absent = Absent::CodesOr404(&["ResourceNotFoundException"]);
 
 pub struct EnvironmentProvider {
     pub info: KindInfo,
