@@ -98,19 +98,31 @@ pub fn progress<S: AsRef<str> + PartialEq>(
 }
 
 impl Progress {
-    /// The [`Poll`]: when ready, what `ready` answers (the outputs, read only then); when failed,
-    /// the service's `reason` or else `fallback`.
+    /// The [`Poll`]: when ready, the `outputs` (only then awaited); when failed, the service's
+    /// `reason` or else `fallback`; else pending under the service's status.
     pub async fn poll(
         self,
-        ready: impl Future<Output = Result<Map<String, Value>, ProviderError>>,
+        outputs: impl Future<Output = Result<Map<String, Value>, ProviderError>>,
         reason: Option<&str>,
         fallback: &str,
     ) -> Result<Poll, ProviderError> {
-        Ok(match self {
-            Progress::Ready => Poll::Ready(ready.await?),
-            Progress::Failed => Poll::Failed(reason.unwrap_or(fallback).to_string()),
-            Progress::Pending(s) => Poll::Pending(s),
-        })
+        self.poll_then(async { Ok(Poll::Ready(outputs.await?)) }, reason, fallback)
+            .await
+    }
+
+    /// As [`poll`](Self::poll), when being ready is not yet the end: `ready` (only then
+    /// awaited) says what the poll is.
+    pub async fn poll_then(
+        self,
+        ready: impl Future<Output = Result<Poll, ProviderError>>,
+        reason: Option<&str>,
+        fallback: &str,
+    ) -> Result<Poll, ProviderError> {
+        match self {
+            Progress::Ready => ready.await,
+            Progress::Failed => Ok(Poll::Failed(reason.unwrap_or(fallback).to_string())),
+            Progress::Pending(s) => Ok(Poll::Pending(s)),
+        }
     }
 }
 
