@@ -1,6 +1,9 @@
-//! The providers: one module per AWS service implementing the engine's [`Provider`] contract
-//! for its kinds (the props are the stack format), the simulated provider of `sim.*` kinds, and
-//! the [`Registry`] that yields each kind with its provider.
+//! The providers: one module per AWS service, one file per resource kind in it (its props
+//! type, its registration and its provider), the simulated provider of `sim.*` kinds, and the
+//! [`Registry`] that yields each kind with its provider. Providers implement the engine's
+//! [`Provider`] contract through the typed layer ([`typed::TypedProvider`]), which converts the
+//! engine's JSON to each kind's props in one place; [`support`] holds what they share ("not
+//! found" answers, a service's status as progress, composite ids).
 
 pub mod apigateway;
 pub mod ec2;
@@ -18,10 +21,6 @@ pub mod typed;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::clients::aws::Clients;
 use crate::engine::provider::{Cx, Provider, ProviderError};
@@ -90,16 +89,6 @@ impl Registry {
             .map(|(info, make)| (info.name.to_string(), make(info.clone(), &env)))
             .collect()
     }
-}
-
-/// Typed props from the engine's JSON.
-pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(v.clone()).map_err(|e| ProviderError::Invalid(e.to_string()))
-}
-
-/// JSON of typed props, as a provider reports what it reads.
-pub fn json<T: Serialize>(t: &T) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
 /// Whether tags read from a service mark the resource as this stack's `cx.resource`. While
