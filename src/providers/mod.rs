@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::clients::aws::Clients;
 use crate::engine::provider::{Cx, Provider, ProviderError};
 use crate::kind::{KindInfo, Kinds};
+use crate::providers::typed::{typed, TypedProvider};
 
 /// What a provider is built with: the shared AWS clients and the stack's root directory (the
 /// base of the relative paths in props: key files, plugin artifacts, worker units).
@@ -34,7 +35,7 @@ pub struct ProviderEnv {
 }
 
 /// Builds a kind's provider from its static description and the environment.
-pub type MakeProvider = fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider>;
+pub type MakeProvider = Box<dyn Fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider> + Send + Sync>;
 
 /// Every kind pinctl knows, each registered once with the function that builds its provider,
 /// so a kind without a provider cannot exist.
@@ -63,13 +64,23 @@ impl Registry {
 
     /// Adds a kind. Panics when the name is already registered: two modules claiming one kind
     /// is a bug caught by the first test that builds the registry.
-    pub fn add(&mut self, info: KindInfo, make: MakeProvider) {
+    pub fn add(
+        &mut self,
+        info: KindInfo,
+        make: impl Fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider> + Send + Sync + 'static,
+    ) {
         assert!(
             self.entries.iter().all(|(i, _)| i.name != info.name),
             "resource kind `{}` registered twice",
             info.name
         );
-        self.entries.push((info, make));
+        self.entries.push((info, Box::new(make)));
+    }
+
+    /// Adds a kind whose provider is a [`TypedProvider`] built from the environment; the
+    /// engine sees it through the typed layer's adapter, which holds `info`.
+    pub fn add_typed<P: TypedProvider>(&mut self, info: KindInfo, make: fn(&ProviderEnv) -> P) {
+        self.add(info, move |info, env| typed(info, make(env)));
     }
 
     /// The catalog of kinds, for loading and checking stacks.

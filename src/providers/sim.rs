@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 
 /// Props of `sim.thing`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -59,10 +59,8 @@ pub fn versioned_kind_info() -> KindInfo {
 
 /// Registers `sim.thing` and `sim.versioned`, each with the simulated provider.
 pub fn register(r: &mut super::Registry) {
-    r.add(kind_info(), |info, _| typed(SimProvider::new(info)));
-    r.add(versioned_kind_info(), |info, _| {
-        typed(SimProvider::new(info))
-    });
+    r.add_typed(kind_info(), |_| SimProvider);
+    r.add_typed(versioned_kind_info(), |_| SimProvider);
 }
 
 pub fn kind_info() -> KindInfo {
@@ -87,15 +85,8 @@ struct Object {
     ended: bool,
 }
 
-pub struct SimProvider {
-    info: KindInfo,
-}
-
-impl SimProvider {
-    pub fn new(info: KindInfo) -> Self {
-        SimProvider { info }
-    }
-}
+/// The provider of `sim.*` kinds: everything it keeps is in `$PINCTL_SIM_DIR`.
+pub struct SimProvider;
 
 fn dir() -> Result<PathBuf, ProviderError> {
     std::env::var_os("PINCTL_SIM_DIR")
@@ -180,10 +171,6 @@ fn outputs(o: &Object) -> Map<String, Value> {
 #[async_trait]
 impl TypedProvider for SimProvider {
     type Props = ThingProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -43,14 +43,12 @@ impl<P> Observed<P> {
 
 /// A provider of one kind over its props type. The rules of the engine's [`Provider`]
 /// contract hold unchanged (non-blocking, idempotent, "already gone" is success); only the
-/// props are typed. Register it with [`typed`].
+/// props are typed. The kind's [`KindInfo`] is the registry's, not the provider's: register it
+/// with [`crate::providers::Registry::add_typed`] (or wrap it with [`typed`]).
 #[async_trait]
 pub trait TypedProvider: Send + Sync + 'static {
     /// The kind's props, as the stack writes them.
     type Props: DeserializeOwned + Serialize + Send + Sync;
-
-    /// The kind's static description.
-    fn info(&self) -> &KindInfo;
 
     /// The live resource, or `None` when it no longer exists. `recorded` are the props last
     /// applied, when there are any and they convert.
@@ -75,7 +73,7 @@ pub trait TypedProvider: Send + Sync + 'static {
 
     /// Changes in place the fields listed in `changed`; `old` are the recorded props when they
     /// convert. Optional: a kind without it declares [`KindInfo::no_update`], so the plan
-    /// replaces it on any change and this default is never called.
+    /// replaces it on any change and never calls it (the adapter refuses it too).
     async fn update(
         &self,
         cx: &Cx,
@@ -85,10 +83,9 @@ pub trait TypedProvider: Send + Sync + 'static {
         changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
         let _ = (cx, physical_id, old, new, changed);
-        Err(ProviderError::Unsupported(format!(
-            "`{}` cannot be updated in place",
-            self.info().name
-        )))
+        Err(ProviderError::Unsupported(
+            "this kind cannot be updated in place".into(),
+        ))
     }
 
     /// Starts the deletion; a resource already gone is not an error. `recorded` are the props
@@ -106,19 +103,22 @@ pub trait TypedProvider: Send + Sync + 'static {
     }
 }
 
-/// The engine's [`Provider`] over a [`TypedProvider`].
-pub struct Typed<T>(pub T);
+/// The engine's [`Provider`] over a [`TypedProvider`] of the kind `info` describes.
+pub struct Typed<T> {
+    pub info: KindInfo,
+    pub provider: T,
+}
 
-/// A typed provider as the engine's.
-pub fn typed<T: TypedProvider>(provider: T) -> Arc<dyn Provider> {
-    Arc::new(Typed(provider))
+/// A typed provider of the kind `info` describes, as the engine's.
+pub fn typed<T: TypedProvider>(info: KindInfo, provider: T) -> Arc<dyn Provider> {
+    Arc::new(Typed { info, provider })
 }
 
 impl<T: TypedProvider> Typed<T> {
     /// Props the operation needs: a bad conversion is invalid props of this kind.
     fn props(&self, v: &Value) -> Result<T::Props, ProviderError> {
         serde_json::from_value(v.clone())
-            .map_err(|e| ProviderError::Invalid(format!("{}: {e}", self.0.info().name)))
+            .map_err(|e| ProviderError::Invalid(format!("{}: {e}", self.info.name)))
     }
 
     /// Recorded props, when there are any and they convert.
@@ -130,7 +130,7 @@ impl<T: TypedProvider> Typed<T> {
 #[async_trait]
 impl<T: TypedProvider> Provider for Typed<T> {
     fn info(&self) -> &KindInfo {
-        self.0.info()
+        &self.info
     }
 
     async fn read(
@@ -141,7 +141,7 @@ impl<T: TypedProvider> Provider for Typed<T> {
     ) -> Result<Option<Live>, ProviderError> {
         let recorded = Self::recorded(recorded);
         Ok(self
-            .0
+            .provider
             .read(cx, physical_id, recorded.as_ref())
             .await?
             .map(|o| Live {
@@ -155,16 +155,16 @@ impl<T: TypedProvider> Provider for Typed<T> {
 
     async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
         let props = self.props(props)?;
-        self.0.adopt(cx, &props).await
+        self.provider.adopt(cx, &props).await
     }
 
     async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
         let props = self.props(props)?;
-        self.0.create(cx, &props).await
+        self.provider.create(cx, &props).await
     }
 
     async fn poll(&self, cx: &Cx, physical_id: &str) -> Result<Poll, ProviderError> {
-        self.0.poll(cx, physical_id).await
+        self.provider.poll(cx, physical_id).await
     }
 
     async fn update(
@@ -175,9 +175,15 @@ impl<T: TypedProvider> Provider for Typed<T> {
         new: &Value,
         changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
+        if !self.info.updates {
+            return Err(ProviderError::Unsupported(format!(
+                "`{}` cannot be updated in place",
+                self.info.name
+            )));
+        }
         let new = self.props(new)?;
         let old = Self::recorded(old);
-        self.0
+        self.provider
             .update(cx, physical_id, old.as_ref(), &new, changed)
             .await
     }
@@ -189,11 +195,13 @@ impl<T: TypedProvider> Provider for Typed<T> {
         recorded: &Value,
     ) -> Result<(), ProviderError> {
         let recorded = Self::recorded(recorded);
-        self.0.delete(cx, physical_id, recorded.as_ref()).await
+        self.provider
+            .delete(cx, physical_id, recorded.as_ref())
+            .await
     }
 
     async fn is_deleted(&self, cx: &Cx, physical_id: &str) -> Result<bool, ProviderError> {
-        self.0.is_deleted(cx, physical_id).await
+        self.provider.is_deleted(cx, physical_id).await
     }
 }
 
@@ -220,14 +228,11 @@ mod tests {
         name: String,
     }
 
-    struct Echo(KindInfo);
+    struct Echo;
 
     #[async_trait]
     impl TypedProvider for Echo {
         type Props = Props;
-        fn info(&self) -> &KindInfo {
-            &self.0
-        }
         async fn read(
             &self,
             _cx: &Cx,
@@ -267,7 +272,10 @@ mod tests {
 
     #[tokio::test]
     async fn props_convert_once_and_a_bad_conversion_names_the_kind() {
-        let p = Typed(Echo(KindInfo::new("test.echo", "echo")));
+        let p = Typed {
+            info: KindInfo::new("test.echo", "echo"),
+            provider: Echo,
+        };
         assert_eq!(p.create(&cx(), &json!({"name": "a"})).await.unwrap(), "a");
         let err = p.create(&cx(), &json!({"nom": "a"})).await.unwrap_err();
         assert!(matches!(&err, ProviderError::Invalid(m) if m.starts_with("test.echo: ")));
@@ -275,12 +283,24 @@ mod tests {
             .update(&cx(), "a", &Value::Null, &json!({"name": "a"}), &[])
             .await
             .unwrap_err();
-        assert!(matches!(&err, ProviderError::Unsupported(m) if m.contains("test.echo")));
+        assert!(matches!(&err, ProviderError::Unsupported(m) if m.contains("in place")));
+        let fixed = Typed {
+            info: KindInfo::new("test.echo", "echo").no_update(),
+            provider: Echo,
+        };
+        let err = fixed
+            .update(&cx(), "a", &Value::Null, &json!({"name": "a"}), &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, ProviderError::Unsupported(m) if m.contains("`test.echo`")));
     }
 
     #[tokio::test]
     async fn recorded_props_that_do_not_convert_read_as_null() {
-        let p = Typed(Echo(KindInfo::new("test.echo", "echo")));
+        let p = Typed {
+            info: KindInfo::new("test.echo", "echo"),
+            provider: Echo,
+        };
         let live = p.read(&cx(), "a", &json!({"name": "a"})).await.unwrap();
         assert_eq!(live.unwrap().props, json!({"name": "a"}));
         let live = p.read(&cx(), "a", &Value::Null).await.unwrap();

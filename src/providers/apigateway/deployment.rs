@@ -14,12 +14,12 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// Registers `apigateway.deployment` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "apigateway.deployment",
             "A deployment of a REST API; a new one whenever the API definition changes",
@@ -36,11 +36,8 @@ pub fn register(r: &mut Registry) {
         ])
         .create_before_destroy()
         .no_update(),
-        |info, env| {
-            typed(DeploymentProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| DeploymentProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -58,7 +55,6 @@ pub struct DeploymentProps {
 }
 
 pub struct DeploymentProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -67,10 +63,6 @@ pub struct DeploymentProvider {
 #[async_trait]
 impl TypedProvider for DeploymentProvider {
     type Props = DeploymentProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

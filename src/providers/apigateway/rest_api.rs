@@ -18,12 +18,12 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{owned_by, Registry};
 
 /// Registers `apigateway.rest_api` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "apigateway.rest_api",
             "A REST API with its routes, integrations and mapping templates",
@@ -38,11 +38,8 @@ pub fn register(r: &mut Registry) {
         ])
         .volatile_outputs(&["definition_hash"])
         .timeout(Duration::from_secs(600)),
-        |info, env| {
-            typed(RestApiProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| RestApiProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -147,7 +144,6 @@ fn same_route(a: &Route, b: &Route) -> bool {
 }
 
 pub struct RestApiProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -437,10 +433,6 @@ fn align(live: Vec<Route>, recorded: &[Route]) -> Vec<Route> {
 #[async_trait]
 impl TypedProvider for RestApiProvider {
     type Props = RestApiProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -14,12 +14,12 @@ use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// Registers `apigateway.stage` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "apigateway.stage",
             "A stage pointing at a deployment; outputs the invoke URL",
@@ -30,11 +30,8 @@ pub fn register(r: &mut Registry) {
             ("rest_api_id", "a stage belongs to one API"),
             ("name", "a stage cannot be renamed"),
         ]),
-        |info, env| {
-            typed(StageProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| StageProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -53,7 +50,6 @@ pub struct StageProps {
 }
 
 pub struct StageProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -80,10 +76,6 @@ impl StageProvider {
 #[async_trait]
 impl TypedProvider for StageProvider {
     type Props = StageProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -14,7 +14,7 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{Absent, CompositeId, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// `vpc-123#2`: the default VPC and how many subnets to report (the count is in the id, so
@@ -23,7 +23,7 @@ const ID: CompositeId = CompositeId::new("default network", '#');
 
 /// Registers `ec2.default_network` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "ec2.default_network",
             "Looks up the default VPC and its subnets (creates and deletes nothing)",
@@ -32,11 +32,8 @@ pub fn register(r: &mut Registry) {
         .outputs(&["vpc_id", "subnet_ids", "subnet_id", "cidr"])
         .timeout(Duration::from_secs(120))
         .no_update(),
-        |info, env| {
-            typed(DefaultNetworkProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| DefaultNetworkProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -51,7 +48,6 @@ pub struct DefaultNetworkProps {
 }
 
 pub struct DefaultNetworkProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -66,10 +62,6 @@ fn network_id(id: &str) -> (&str, Option<usize>) {
 #[async_trait]
 impl TypedProvider for DefaultNetworkProvider {
     type Props = DefaultNetworkProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

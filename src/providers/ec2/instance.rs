@@ -17,7 +17,7 @@ use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, Absent, OrAbsent};
-use crate::providers::typed::{required, typed, Observed, TypedProvider};
+use crate::providers::typed::{required, Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// What EC2 answers for an instance that is not there.
@@ -25,7 +25,7 @@ const NOT_FOUND: Absent = Absent::Codes(&["InvalidInstanceID.NotFound"]);
 
 /// Registers `ec2.instance` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "ec2.instance",
             "The EC2 client instance: AMI, type, profile, user-data from templates/",
@@ -40,11 +40,8 @@ pub fn register(r: &mut Registry) {
             ("root_volume_gib", "the root volume is fixed at launch"),
         ])
         .timeout(Duration::from_secs(900)),
-        |info, env| {
-            typed(InstanceProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| InstanceProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -80,7 +77,6 @@ pub struct InstanceProps {
 }
 
 pub struct InstanceProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -186,10 +182,6 @@ fn profile_name(arn: &str) -> String {
 #[async_trait]
 impl TypedProvider for InstanceProvider {
     type Props = InstanceProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,
@@ -376,7 +368,7 @@ impl TypedProvider for InstanceProvider {
         p: &InstanceProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let o = required(old, self.info.name)?;
+        let o = required(old, "ec2.instance")?;
         let ec2 = self.clients.ec2().await;
         let needs_stop = p.instance_type != o.instance_type || p.user_data != o.user_data;
         if needs_stop {

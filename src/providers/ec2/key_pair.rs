@@ -15,7 +15,7 @@ use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// What EC2 answers for a key pair that is not there.
@@ -23,7 +23,7 @@ const NOT_FOUND: Absent = Absent::Codes(&["InvalidKeyPair.NotFound"]);
 
 /// Registers `ec2.key_pair` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "ec2.key_pair",
             "An EC2 key pair; the private key goes to a 0600 file, never to state",
@@ -39,12 +39,9 @@ pub fn register(r: &mut Registry) {
         ])
         .timeout(Duration::from_secs(120))
         .no_update(),
-        |info, env| {
-            typed(KeyPairProvider {
-                info,
-                clients: env.clients.clone(),
-                root: env.root.clone(),
-            })
+        |env| KeyPairProvider {
+            clients: env.clients.clone(),
+            root: env.root.clone(),
         },
     );
 }
@@ -59,7 +56,6 @@ pub struct KeyPairProps {
 }
 
 pub struct KeyPairProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
     pub root: std::path::PathBuf,
 }
@@ -124,10 +120,6 @@ fn write_private_key(path: &std::path::Path, material: &str) -> Result<(), Provi
 #[async_trait]
 impl TypedProvider for KeyPairProvider {
     type Props = KeyPairProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -16,7 +16,7 @@ use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// What EC2 answers for a security group that is not there.
@@ -24,7 +24,7 @@ const NOT_FOUND: Absent = Absent::Codes(&["InvalidGroup.NotFound"]);
 
 /// Registers `ec2.security_group` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
 KindInfo::new("ec2.security_group", "A security group: SSH from a declared range, the REST proxy port from API Gateway's side")
     .schema::<SecurityGroupProps>()
     .outputs(&["id", "arn"])
@@ -34,12 +34,9 @@ KindInfo::new("ec2.security_group", "A security group: SSH from a declared range
                 ("vpc_id", "a security group cannot move to another VPC"),
             ])
     .timeout(Duration::from_secs(600)),
-        |info, env| {
-            typed(SecurityGroupProvider {
-                info,
+        |env| SecurityGroupProvider {
                 clients: env.clients.clone(),
-            })
-        },
+},
     );
 }
 
@@ -86,7 +83,6 @@ pub struct SecurityGroupProps {
 }
 
 pub struct SecurityGroupProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -301,10 +297,6 @@ impl SecurityGroupProvider {
 #[async_trait]
 impl TypedProvider for SecurityGroupProvider {
     type Props = SecurityGroupProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

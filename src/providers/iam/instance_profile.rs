@@ -12,12 +12,12 @@ use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// Registers `iam.instance_profile` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "iam.instance_profile",
             "An EC2 instance profile carrying one role",
@@ -25,11 +25,8 @@ pub fn register(r: &mut Registry) {
         .schema::<InstanceProfileProps>()
         .outputs(&["arn", "id"])
         .replace(&[("name", "an instance profile cannot be renamed")]),
-        |info, env| {
-            typed(InstanceProfileProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| InstanceProfileProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -44,7 +41,6 @@ pub struct InstanceProfileProps {
 }
 
 pub struct InstanceProfileProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -76,10 +72,6 @@ impl InstanceProfileProvider {
 #[async_trait]
 impl TypedProvider for InstanceProfileProvider {
     type Props = InstanceProfileProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

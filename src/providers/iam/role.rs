@@ -16,12 +16,12 @@ use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// Registers `iam.role` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "iam.role",
             "An IAM role: trusted services, inline least-privilege policies, managed policies",
@@ -29,11 +29,8 @@ pub fn register(r: &mut Registry) {
         .schema::<RoleProps>()
         .outputs(&["arn", "id"])
         .replace(&[("name", "an IAM role cannot be renamed")]),
-        |info, env| {
-            typed(RoleProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| RoleProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -70,7 +67,6 @@ fn trusted_services(doc: &Value) -> Vec<String> {
 }
 
 pub struct RoleProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -184,10 +180,6 @@ impl RoleProvider {
 #[async_trait]
 impl TypedProvider for RoleProvider {
     type Props = RoleProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -14,7 +14,7 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{CompositeId, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// `role:name`.
@@ -22,7 +22,7 @@ const ID: CompositeId = CompositeId::new("role policy", ':');
 
 /// Registers `iam.role_policy` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "iam.role_policy",
             "An inline policy on a role, for statements naming resources created after it",
@@ -32,11 +32,8 @@ pub fn register(r: &mut Registry) {
             ("role", "a policy belongs to one role"),
             ("name", "an inline policy cannot be renamed"),
         ]),
-        |info, env| {
-            typed(RolePolicyProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| RolePolicyProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -53,17 +50,12 @@ pub struct RolePolicyProps {
 }
 
 pub struct RolePolicyProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
 #[async_trait]
 impl TypedProvider for RolePolicyProvider {
     type Props = RolePolicyProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -14,7 +14,7 @@ use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// Capacity mode of a stream.
@@ -48,7 +48,7 @@ fn day() -> u32 {
 
 /// Registers `kinesis.stream` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "kinesis.stream",
             "A Kinesis data stream; mode, shard count and retention change in place",
@@ -57,19 +57,16 @@ pub fn register(r: &mut Registry) {
         .outputs(&["arn"])
         .replace(&[("name", "a stream cannot be renamed")])
         .timeout(Duration::from_secs(600)),
-        |info, env| {
-            typed(StreamProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| StreamProvider {
+            clients: env.clients.clone(),
         },
     );
 }
 
+/// What Kinesis answers for a stream that is not there.
 const NOT_FOUND: Absent = Absent::Codes(&["ResourceNotFoundException"]);
 
 pub struct StreamProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -201,10 +198,6 @@ fn outputs(name: &str, arn: &str) -> Map<String, Value> {
 #[async_trait]
 impl TypedProvider for StreamProvider {
     type Props = StreamProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -20,12 +20,12 @@ use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
-use crate::providers::typed::{required, typed, Observed, TypedProvider};
+use crate::providers::typed::{required, Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// Registers `msk.cluster` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "msk.cluster",
             "A provisioned MSK cluster with IAM client authentication",
@@ -46,11 +46,8 @@ pub fn register(r: &mut Registry) {
             ),
         ])
         .timeout(Duration::from_secs(120 * 60)),
-        |info, env| {
-            typed(ClusterProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| ClusterProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -84,7 +81,6 @@ pub struct ClusterProps {
 }
 
 pub struct ClusterProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -216,10 +212,6 @@ impl ClusterProvider {
 #[async_trait]
 impl TypedProvider for ClusterProvider {
     type Props = ClusterProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,
@@ -374,7 +366,7 @@ impl TypedProvider for ClusterProvider {
         p: &ClusterProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let o = required(old, self.info.name)?;
+        let o = required(old, "msk.cluster")?;
         let kafka = self.clients.kafka().await;
         // One change at a time: each waits for the cluster to be ACTIVE again.
         if o.kafka_version != p.kafka_version {

@@ -18,7 +18,7 @@ use crate::clients::kafka_admin::{AdminError, BrokerAdmin};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, Absent, CompositeId, OrAbsent};
-use crate::providers::typed::{required, typed, Observed, TypedProvider};
+use crate::providers::typed::{required, Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// `cluster_arn|topic` (a cluster ARN holds `/` and `:`).
@@ -30,7 +30,7 @@ const TOPIC_NOT_FOUND: Absent =
 
 /// Registers `msk.topic` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "msk.topic",
             "A Kafka topic on an MSK cluster; partitions grow in place",
@@ -46,11 +46,8 @@ pub fn register(r: &mut Registry) {
             ),
         ])
         .timeout(Duration::from_secs(600)),
-        |info, env| {
-            typed(TopicProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| TopicProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -69,7 +66,6 @@ pub struct TopicProps {
 }
 
 pub struct TopicProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -223,10 +219,6 @@ impl TopicProvider {
 impl TypedProvider for TopicProvider {
     type Props = TopicProps;
 
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
-
     async fn read(
         &self,
         _cx: &Cx,
@@ -368,7 +360,7 @@ impl TypedProvider for TopicProvider {
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
         let (cluster, name) = ID.pair(id)?;
-        let o = required(old, self.info.name)?;
+        let o = required(old, "msk.topic")?;
         if p.partitions < o.partitions {
             return Err(ProviderError::Invalid(format!(
                 "a topic's partitions can only grow ({} -> {}); replace the topic to shrink it",

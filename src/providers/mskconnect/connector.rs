@@ -22,12 +22,12 @@ use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// Registers `mskconnect.connector` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "mskconnect.connector",
             "The S3 sink connector; config changes go through UpdateConnector and are verified",
@@ -57,11 +57,8 @@ pub fn register(r: &mut Registry) {
             ("iam_auth", "a connector's authentication is fixed"),
         ])
         .timeout(Duration::from_secs(60 * 60)),
-        |info, env| {
-            typed(ConnectorProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| ConnectorProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -106,7 +103,6 @@ fn yes() -> bool {
 }
 
 pub struct ConnectorProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -151,10 +147,6 @@ impl ConnectorProvider {
 #[async_trait]
 impl TypedProvider for ConnectorProvider {
     type Props = ConnectorProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

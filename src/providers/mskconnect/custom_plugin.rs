@@ -18,12 +18,12 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// Registers `mskconnect.custom_plugin` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "mskconnect.custom_plugin",
             "An MSK Connect custom plugin from a manifest in plugins/, verified and uploaded once",
@@ -41,12 +41,9 @@ pub fn register(r: &mut Registry) {
         ])
         .timeout(Duration::from_secs(30 * 60))
         .no_update(),
-        |info, env| {
-            typed(CustomPluginProvider {
-                info,
-                clients: env.clients.clone(),
-                root: env.root.clone(),
-            })
+        |env| CustomPluginProvider {
+            clients: env.clients.clone(),
+            root: env.root.clone(),
         },
     );
 }
@@ -98,7 +95,6 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ProviderError> {
 }
 
 pub struct CustomPluginProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
     pub root: std::path::PathBuf,
 }
@@ -227,10 +223,6 @@ impl CustomPluginProvider {
 #[async_trait]
 impl TypedProvider for CustomPluginProvider {
     type Props = CustomPluginProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

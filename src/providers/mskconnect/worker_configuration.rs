@@ -14,12 +14,12 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// Registers `mskconnect.worker_configuration` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "mskconnect.worker_configuration",
             "An MSK Connect worker configuration",
@@ -35,11 +35,8 @@ pub fn register(r: &mut Registry) {
         ])
         .timeout(Duration::from_secs(10 * 60))
         .no_update(),
-        |info, env| {
-            typed(WorkerConfigurationProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| WorkerConfigurationProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -56,7 +53,6 @@ pub struct WorkerConfigurationProps {
 }
 
 pub struct WorkerConfigurationProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -65,10 +61,6 @@ pub struct WorkerConfigurationProvider {
 #[async_trait]
 impl TypedProvider for WorkerConfigurationProvider {
     type Props = WorkerConfigurationProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -16,7 +16,7 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, Absent, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// Network of an environment.
@@ -54,7 +54,7 @@ pub struct EnvironmentProps {
 
 /// Registers `mwaa.environment` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "mwaa.environment",
             "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
@@ -70,19 +70,16 @@ pub fn register(r: &mut Registry) {
             ),
         ])
         .timeout(Duration::from_secs(120 * 60)),
-        |info, env| {
-            typed(EnvironmentProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| EnvironmentProvider {
+            clients: env.clients.clone(),
         },
     );
 }
 
+/// What MWAA answers for an environment that is not there.
 const NOT_FOUND: Absent = Absent::CodesOr404(&["ResourceNotFoundException"]);
 
 pub struct EnvironmentProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -128,10 +125,6 @@ impl EnvironmentProvider {
 #[async_trait]
 impl TypedProvider for EnvironmentProvider {
     type Props = EnvironmentProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -19,12 +19,12 @@ use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{Absent, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
 
 /// Registers `s3.bucket` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "s3.bucket",
             "An S3 bucket: versioning, default encryption, public access blocked",
@@ -32,11 +32,8 @@ pub fn register(r: &mut Registry) {
         .schema::<BucketProps>()
         .outputs(&["arn", "domain_name"])
         .replace(&[("name", "a bucket cannot be renamed")]),
-        |info, env| {
-            typed(BucketProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+        |env| BucketProvider {
+            clients: env.clients.clone(),
         },
     );
 }
@@ -101,7 +98,6 @@ async fn versioning_status(
 }
 
 pub struct BucketProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -218,10 +214,6 @@ impl BucketProvider {
 #[async_trait]
 impl TypedProvider for BucketProvider {
     type Props = BucketProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

@@ -15,7 +15,7 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, CompositeId, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// `bucket/key`.
@@ -23,7 +23,7 @@ const ID: CompositeId = CompositeId::new("object", '/');
 
 /// Registers `s3.object` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "s3.object",
             "An object uploaded from text, a rendered template or a file",
@@ -36,12 +36,9 @@ pub fn register(r: &mut Registry) {
         ])
         .timeout(Duration::from_secs(600))
         .prepare(prepare_object),
-        |info, env| {
-            typed(ObjectProvider {
-                info,
-                clients: env.clients.clone(),
-                root: env.root.clone(),
-            })
+        |env| ObjectProvider {
+            clients: env.clients.clone(),
+            root: env.root.clone(),
         },
     );
 }
@@ -89,7 +86,6 @@ pub fn prepare_object(props: &mut Value, root: &std::path::Path) -> Result<(), S
 }
 
 pub struct ObjectProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
     pub root: std::path::PathBuf,
 }
@@ -150,10 +146,6 @@ impl ObjectProvider {
 #[async_trait]
 impl TypedProvider for ObjectProvider {
     type Props = ObjectProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,

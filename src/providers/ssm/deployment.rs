@@ -15,7 +15,7 @@ use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{Absent, CompositeId, OrAbsent};
-use crate::providers::typed::{typed, Observed, TypedProvider};
+use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
 
 /// Props of `workers.deployment`.
@@ -41,7 +41,7 @@ pub struct DeploymentProps {
 
 /// Registers `workers.deployment` with its provider.
 pub fn register(r: &mut Registry) {
-    r.add(
+    r.add_typed(
         KindInfo::new(
             "workers.deployment",
             "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
@@ -56,12 +56,9 @@ pub fn register(r: &mut Registry) {
         .volatile_outputs(&["command_id", "binary_sha256", "files_sha256"])
         .timeout(Duration::from_secs(900))
         .prepare(prepare_deployment),
-        |info, env| {
-            typed(DeploymentProvider {
-                info,
-                clients: env.clients.clone(),
-                root: env.root.clone(),
-            })
+        |env| DeploymentProvider {
+            clients: env.clients.clone(),
+            root: env.root.clone(),
         },
     );
 }
@@ -128,7 +125,6 @@ fn rollout_script(bucket: &str, prefix: &str) -> Vec<String> {
 }
 
 pub struct DeploymentProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
     pub root: std::path::PathBuf,
 }
@@ -290,10 +286,6 @@ fn id_of(p: &DeploymentProps) -> String {
 #[async_trait]
 impl TypedProvider for DeploymentProvider {
     type Props = DeploymentProps;
-
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
 
     async fn read(
         &self,
