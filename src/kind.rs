@@ -9,33 +9,122 @@ use serde_json::Value;
 /// Completes a kind's resolved props, given the directory paths are relative to.
 pub type Prepare = fn(&mut Value, &std::path::Path) -> Result<(), String>;
 
-/// Static description of a resource kind.
+/// Static description of a resource kind. Build one with [`KindInfo::new`] and the builder
+/// methods below; every field but the name and summary has a default.
 #[derive(Clone)]
 pub struct KindInfo {
     /// `service.thing`, e.g. `s3.bucket`.
     pub name: &'static str,
+    /// One line for `pinctl kinds` and the README's kind list.
     pub summary: &'static str,
-    /// JSON Schema of the kind's props.
+    /// JSON Schema of the kind's props ([`KindInfo::schema`]; default: anything goes).
     pub schema: fn() -> schemars::Schema,
-    /// Attributes known only after the resource exists, referenceable as `${name.attr}`.
+    /// Attributes known only after the resource exists, referenceable as `${name.attr}`
+    /// (default: none).
     pub outputs: &'static [&'static str],
-    /// Top-level props whose change replaces the resource, with the reason shown in plans.
+    /// Top-level props whose change replaces the resource, with the reason shown in plans
+    /// (default: none).
     pub replace: &'static [(&'static str, &'static str)],
-    /// Props never written in clear text.
+    /// Props never written in clear text (default: none).
     pub secret: &'static [&'static str],
-    /// Replacement creates the new one before deleting the old (the old is still in use).
+    /// Replacement creates the new one before deleting the old (the old is still in use)
+    /// (default: false, delete first).
     pub create_before_destroy: bool,
-    /// How long one create, update or delete may take unless the stack says otherwise.
+    /// How long one create, update or delete may take unless the stack says otherwise
+    /// (default: [`KindInfo::DEFAULT_TIMEOUT`]).
     pub timeout: Duration,
     /// Outputs that an in-place update changes (a definition hash, a revision): dependents see
-    /// them as `(known after apply)` when this resource is updated.
+    /// them as `(known after apply)` when this resource is updated (default: none).
     pub volatile_outputs: &'static [&'static str],
     /// Completes resolved props before they are compared or applied, e.g. the digest of a local
-    /// file, so a change of the file is a change of the resource. Paths are relative to `root`.
+    /// file, so a change of the file is a change of the resource. Paths are relative to `root`
+    /// (default: none).
     pub prepare: Option<Prepare>,
+    /// The provider changes the resource in place (the provider's `update`).
+    /// Without it, any change of the props replaces the resource, and the plan says why
+    /// (default: true; [`KindInfo::no_update`] clears it).
+    pub updates: bool,
 }
 
 impl KindInfo {
+    /// What [`KindInfo::timeout`] is unless a kind sets it: five minutes.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+    /// The reason a plan gives for replacing a resource of a kind without in-place update.
+    pub const CANNOT_UPDATE: &'static str = "this kind cannot be updated in place";
+
+    /// A kind named `name` (`service.thing`) with a one-line `summary`; everything else at its
+    /// default (see each field).
+    pub fn new(name: &'static str, summary: &'static str) -> Self {
+        KindInfo {
+            name,
+            summary,
+            schema: || schemars::json_schema!(true),
+            outputs: &[],
+            replace: &[],
+            secret: &[],
+            create_before_destroy: false,
+            timeout: Self::DEFAULT_TIMEOUT,
+            volatile_outputs: &[],
+            prepare: None,
+            updates: true,
+        }
+    }
+
+    /// The props' schema, derived from their type.
+    pub fn schema<P: schemars::JsonSchema>(mut self) -> Self {
+        self.schema = || schemars::schema_for!(P);
+        self
+    }
+
+    /// The outputs, referenceable as `${name.attr}`.
+    pub fn outputs(mut self, outputs: &'static [&'static str]) -> Self {
+        self.outputs = outputs;
+        self
+    }
+
+    /// Props whose change replaces the resource, each with the reason plans show.
+    pub fn replace(mut self, fields: &'static [(&'static str, &'static str)]) -> Self {
+        self.replace = fields;
+        self
+    }
+
+    /// Props never written in clear text.
+    pub fn secret(mut self, props: &'static [&'static str]) -> Self {
+        self.secret = props;
+        self
+    }
+
+    /// A replacement creates the new resource before deleting the old.
+    pub fn create_before_destroy(mut self) -> Self {
+        self.create_before_destroy = true;
+        self
+    }
+
+    /// How long one create, update or delete may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Outputs an in-place update changes.
+    pub fn volatile_outputs(mut self, outputs: &'static [&'static str]) -> Self {
+        self.volatile_outputs = outputs;
+        self
+    }
+
+    /// Completes resolved props before they are compared or applied.
+    pub fn prepare(mut self, prepare: Prepare) -> Self {
+        self.prepare = Some(prepare);
+        self
+    }
+
+    /// The kind has no in-place update: any change of its props replaces it.
+    pub fn no_update(mut self) -> Self {
+        self.updates = false;
+        self
+    }
+
     pub fn schema_json(&self) -> Value {
         serde_json::to_value((self.schema)()).unwrap_or(Value::Bool(true))
     }
@@ -49,8 +138,16 @@ impl KindInfo {
             .unwrap_or_default()
     }
 
-    /// Why changing `field` forces a replacement, if it does.
+    /// Why changing `field` forces a replacement, if it does: the field's own reason from
+    /// [`replace`](Self::replace), else [`CANNOT_UPDATE`](Self::CANNOT_UPDATE) for a kind without
+    /// in-place update.
     pub fn replace_reason(&self, field: &str) -> Option<&'static str> {
+        self.declared_replace_reason(field)
+            .or((!self.updates).then_some(Self::CANNOT_UPDATE))
+    }
+
+    /// The reason [`replace`](Self::replace) gives for `field` (its top-level prop), if any.
+    pub fn declared_replace_reason(&self, field: &str) -> Option<&'static str> {
         let top = field.split(['.', '[']).next().unwrap_or(field);
         self.replace
             .iter()

@@ -9,8 +9,9 @@
 //! - [`engine`]: plan, apply, drift and destroy over the provider contract;
 //! - [`clients`]: AWS SDK clients, rate limits, MSK IAM auth and Kafka admin, shared by the
 //!   providers, the workers and the twin; [`data`]: the pipeline's records, cleaning and queries;
-//! - [`providers`]: one module per AWS service implementing the engine's contract, and the
-//!   registry of kinds with their providers; [`workers`]: the pipeline's own processes;
+//! - [`providers`]: one module per AWS service, one file per resource kind, implementing the
+//!   engine's contract through a typed layer, and the registry of kinds with their providers;
+//!   [`workers`]: the pipeline's own processes;
 //! - [`local`]: the local twin (supervisor, data plane, emulator of MSK / MSK Connect / MWAA);
 //! - [`cli`]: the command line's types; [`cmd`]: what each command does, the only module that
 //!   prints for a person or picks exit codes.

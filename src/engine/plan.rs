@@ -65,6 +65,9 @@ pub enum ReasonCode {
     DeletedOutside,
     /// Delete: recorded, but no longer in the stack for this env.
     NotInStack,
+    /// Replace: its props changed and its kind has no in-place update
+    /// ([`crate::kind::KindInfo::updates`]).
+    CannotUpdate,
 }
 
 impl ActionReason {
@@ -362,7 +365,7 @@ pub async fn plan(
             _ => all_new(&r, &secrets),
         };
         plan.action = action.action(&plan.changes);
-        plan.reason = reason;
+        plan.reason = reason.or_else(|| cannot_update(&info, plan.action, &plan.changes));
         pending.insert(name.to_string(), plan.action);
         resolved.insert(name.to_string(), r);
         plans.push(plan);
@@ -557,6 +560,29 @@ fn decide(
     }
 }
 
+/// Why a compared resource is replaced when only its kind's lack of an in-place update forces
+/// it (no changed field is one the kind declares as replacing).
+fn cannot_update(
+    info: &crate::kind::KindInfo,
+    action: Action,
+    changes: &[FieldChange],
+) -> Option<ActionReason> {
+    let forced_by_kind = action == Action::Replace
+        && !info.updates
+        && changes
+            .iter()
+            .all(|c| info.declared_replace_reason(&c.path).is_none());
+    forced_by_kind.then(|| {
+        ActionReason::new(
+            ReasonCode::CannotUpdate,
+            format!(
+                "`{}` cannot be updated in place: any change replaces it",
+                info.name
+            ),
+        )
+    })
+}
+
 /// Desired props with secrets replaced by their digest (unknown values stay unknown).
 fn redact_known(salt: &str, v: &Value, secrets: &[String]) -> Value {
     let mut out = v.clone();
@@ -573,4 +599,106 @@ fn redact_known(salt: &str, v: &Value, secrets: &[String]) -> Value {
 /// What a plan shows instead of a secret.
 pub fn sensitive_marker() -> Value {
     Value::String("(sensitive)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::kind::KindInfo;
+    use crate::state::ResourceState;
+
+    fn recorded(props: Value) -> ResourceState {
+        ResourceState {
+            kind: "test.thing".into(),
+            status: Status::Ready,
+            token: "t".into(),
+            physical_id: Some("thing-1".into()),
+            props,
+            secret_paths: Vec::new(),
+            outputs: Default::default(),
+            depends_on: Vec::new(),
+            deposed: Vec::new(),
+            last_error: None,
+            updated_at: "2026-12-01T00:00:00Z".into(),
+        }
+    }
+
+    /// The action and reason [`plan`] gives a healthy recorded resource of `info` whose props
+    /// change from `old` to `new`.
+    fn planned(info: &KindInfo, old: Value, new: Value) -> (Action, Option<ActionReason>) {
+        let rec = recorded(old);
+        let desired = Resolved {
+            value: new,
+            secret_paths: Vec::new(),
+        };
+        let (decision, reason) = decide(Some(&rec), "test.thing", false, || {
+            compare(info, &desired, &[], "salt", Some(&rec), None)
+        });
+        let Decision::Compared(changes) = &decision else {
+            panic!("a healthy resource is compared");
+        };
+        let action = decision.action(changes);
+        (
+            action,
+            reason.or_else(|| cannot_update(info, action, changes)),
+        )
+    }
+
+    #[test]
+    fn a_kind_without_update_is_replaced_on_any_change_and_the_plan_says_why() {
+        let info = KindInfo::new("test.thing", "a thing")
+            .replace(&[("name", "a thing cannot be renamed")])
+            .no_update();
+        let (action, reason) = planned(
+            &info,
+            json!({"name": "a", "size": 1}),
+            json!({"name": "a", "size": 2}),
+        );
+        assert_eq!(action, Action::Replace);
+        let reason = reason.expect("a reason");
+        assert_eq!(reason.code, ReasonCode::CannotUpdate);
+        assert_eq!(
+            reason.text,
+            "`test.thing` cannot be updated in place: any change replaces it"
+        );
+        let rec = recorded(json!({"name": "a", "size": 1}));
+        let desired = Resolved {
+            value: json!({"name": "a", "size": 2}),
+            secret_paths: Vec::new(),
+        };
+        let changes = compare(&info, &desired, &[], "salt", Some(&rec), None);
+        assert!(changes[0].forces_replacement);
+        assert_eq!(changes[0].reason.as_deref(), Some(KindInfo::CANNOT_UPDATE));
+        assert_eq!(
+            serde_json::to_value(&reason).unwrap()["reason_code"],
+            "cannot_update"
+        );
+    }
+
+    #[test]
+    fn a_kind_without_update_replaced_for_a_declared_field_keeps_the_field_reason() {
+        let info = KindInfo::new("test.thing", "a thing")
+            .replace(&[("name", "a thing cannot be renamed")])
+            .no_update();
+        let (action, reason) = planned(&info, json!({"name": "a"}), json!({"name": "b"}));
+        assert_eq!(action, Action::Replace);
+        assert_eq!(reason, None);
+    }
+
+    #[test]
+    fn a_kind_with_update_is_updated_in_place_and_unchanged_is_a_no_op() {
+        let info = KindInfo::new("test.thing", "a thing")
+            .replace(&[("name", "a thing cannot be renamed")]);
+        let (action, reason) = planned(
+            &info,
+            json!({"name": "a", "size": 1}),
+            json!({"name": "a", "size": 2}),
+        );
+        assert_eq!((action, reason), (Action::Update, None));
+        let no_update = info.clone().no_update();
+        let (action, reason) = planned(&no_update, json!({"name": "a"}), json!({"name": "a"}));
+        assert_eq!((action, reason), (Action::NoOp, None));
+    }
 }

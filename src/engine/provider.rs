@@ -195,7 +195,9 @@ pub enum Poll {
 /// - **`update` changes in place** the fields listed in `changed` (paths as plans show them);
 ///   fields that cannot change in place are declared in the kind's `replace` list, and the
 ///   plan replaces instead of calling `update`. It returns a new physical id when the service
-///   itself had to replace the resource.
+///   itself had to replace the resource. A kind that cannot change in place at all declares
+///   [`KindInfo::no_update`]: its plan replaces it on any change (reason `cannot_update`) and
+///   `update` is never called.
 /// - **Errors say why** ([`ProviderError`], by cause); each variant's doc says what the engine
 ///   does with it.
 #[async_trait]

@@ -1,6 +1,9 @@
-//! The providers: one module per AWS service implementing the engine's [`Provider`] contract
-//! for its kinds (the props are the stack format), the simulated provider of `sim.*` kinds, and
-//! the [`Registry`] that yields each kind with its provider.
+//! The providers: one module per AWS service, one file per resource kind in it (its props
+//! type, its registration and its provider), the simulated provider of `sim.*` kinds, and the
+//! [`Registry`] that yields each kind with its provider. Providers implement the engine's
+//! [`Provider`] contract through the typed layer ([`typed::TypedProvider`]), which converts the
+//! engine's JSON to each kind's props in one place; [`support`] holds what they share ("not
+//! found" answers, a service's status as progress, composite ids).
 
 pub mod apigateway;
 pub mod ec2;
@@ -12,18 +15,17 @@ pub mod mwaa;
 pub mod s3;
 pub mod sim;
 pub mod ssm;
+pub mod support;
+pub mod typed;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::Value;
-
 use crate::clients::aws::Clients;
 use crate::engine::provider::{Cx, Provider, ProviderError};
 use crate::kind::{KindInfo, Kinds};
+use crate::providers::typed::{typed, TypedProvider};
 
 /// What a provider is built with: the shared AWS clients and the stack's root directory (the
 /// base of the relative paths in props: key files, plugin artifacts, worker units).
@@ -33,7 +35,7 @@ pub struct ProviderEnv {
 }
 
 /// Builds a kind's provider from its static description and the environment.
-pub type MakeProvider = fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider>;
+pub type MakeProvider = Box<dyn Fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider> + Send + Sync>;
 
 /// Every kind pinctl knows, each registered once with the function that builds its provider,
 /// so a kind without a provider cannot exist.
@@ -62,13 +64,23 @@ impl Registry {
 
     /// Adds a kind. Panics when the name is already registered: two modules claiming one kind
     /// is a bug caught by the first test that builds the registry.
-    pub fn add(&mut self, info: KindInfo, make: MakeProvider) {
+    pub fn add(
+        &mut self,
+        info: KindInfo,
+        make: impl Fn(KindInfo, &ProviderEnv) -> Arc<dyn Provider> + Send + Sync + 'static,
+    ) {
         assert!(
             self.entries.iter().all(|(i, _)| i.name != info.name),
             "resource kind `{}` registered twice",
             info.name
         );
-        self.entries.push((info, make));
+        self.entries.push((info, Box::new(make)));
+    }
+
+    /// Adds a kind whose provider is a [`TypedProvider`] built from the environment; the
+    /// engine sees it through the typed layer's adapter, which holds `info`.
+    pub fn add_typed<P: TypedProvider>(&mut self, info: KindInfo, make: fn(&ProviderEnv) -> P) {
+        self.add(info, move |info, env| typed(info, make(env)));
     }
 
     /// The catalog of kinds, for loading and checking stacks.
@@ -88,16 +100,6 @@ impl Registry {
             .map(|(info, make)| (info.name.to_string(), make(info.clone(), &env)))
             .collect()
     }
-}
-
-/// Typed props from the engine's JSON.
-pub fn typed<T: DeserializeOwned>(v: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(v.clone()).map_err(|e| ProviderError::Invalid(e.to_string()))
-}
-
-/// JSON of typed props, as a provider reports what it reads.
-pub fn json<T: Serialize>(t: &T) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
 /// Whether tags read from a service mark the resource as this stack's `cx.resource`. While

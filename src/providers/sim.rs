@@ -13,8 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::typed::{Observed, TypedProvider};
 
 /// Props of `sim.thing`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -51,34 +52,27 @@ pub fn versioned_kind_info() -> KindInfo {
     KindInfo {
         name: "sim.versioned",
         summary: "A simulated resource replaced new-one-first (for tests and offline trials)",
-        create_before_destroy: true,
         ..kind_info()
     }
+    .create_before_destroy()
 }
 
 /// Registers `sim.thing` and `sim.versioned`, each with the simulated provider.
 pub fn register(r: &mut super::Registry) {
-    r.add(kind_info(), |info, _| {
-        std::sync::Arc::new(SimProvider::new(info))
-    });
-    r.add(versioned_kind_info(), |info, _| {
-        std::sync::Arc::new(SimProvider::new(info))
-    });
+    r.add_typed(kind_info(), |_| SimProvider);
+    r.add_typed(versioned_kind_info(), |_| SimProvider);
 }
 
 pub fn kind_info() -> KindInfo {
-    KindInfo {
-        name: "sim.thing",
-        summary: "A simulated resource kept in $PINCTL_SIM_DIR (for tests and offline trials)",
-        schema: || schemars::schema_for!(ThingProps),
-        outputs: &["id", "arn"],
-        replace: &[("zone", "a thing cannot move to another zone")],
-        secret: &["password"],
-        create_before_destroy: false,
-        timeout: Duration::from_secs(600),
-        volatile_outputs: &[],
-        prepare: None,
-    }
+    KindInfo::new(
+        "sim.thing",
+        "A simulated resource kept in $PINCTL_SIM_DIR (for tests and offline trials)",
+    )
+    .schema::<ThingProps>()
+    .outputs(&["id", "arn"])
+    .replace(&[("zone", "a thing cannot move to another zone")])
+    .secret(&["password"])
+    .timeout(Duration::from_secs(600))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,15 +85,8 @@ struct Object {
     ended: bool,
 }
 
-pub struct SimProvider {
-    info: KindInfo,
-}
-
-impl SimProvider {
-    pub fn new(info: KindInfo) -> Self {
-        SimProvider { info }
-    }
-}
+/// The provider of `sim.*` kinds: everything it keeps is in `$PINCTL_SIM_DIR`.
+pub struct SimProvider;
 
 fn dir() -> Result<PathBuf, ProviderError> {
     std::env::var_os("PINCTL_SIM_DIR")
@@ -161,8 +148,9 @@ fn save(o: &Object) -> Result<(), ProviderError> {
     crate::fsx::write_atomically(&p, &bytes).map_err(io)
 }
 
-fn typed(props: &Value) -> Result<ThingProps, ProviderError> {
-    serde_json::from_value(props.clone()).map_err(|e| ProviderError::Invalid(e.to_string()))
+/// Props as the "service" keeps them.
+fn stored(p: &ThingProps) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
 }
 
 fn outputs(o: &Object) -> Map<String, Value> {
@@ -181,24 +169,22 @@ fn outputs(o: &Object) -> Map<String, Value> {
 }
 
 #[async_trait]
-impl Provider for SimProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
+impl TypedProvider for SimProvider {
+    type Props = ThingProps;
 
     async fn read(
         &self,
         _cx: &Cx,
         id: &str,
-        _recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
-        Ok(load(id)?.map(|o| Live {
+        _recorded: Option<&ThingProps>,
+    ) -> Result<Option<Observed<ThingProps>>, ProviderError> {
+        Ok(load(id)?.map(|o| Observed {
             outputs: outputs(&o),
-            props: o.props,
+            props: serde_json::from_value(o.props).ok(),
         }))
     }
 
-    async fn adopt(&self, cx: &Cx, _props: &Value) -> Result<Option<String>, ProviderError> {
+    async fn adopt(&self, cx: &Cx, _props: &ThingProps) -> Result<Option<String>, ProviderError> {
         let objects = dir()?.join("objects");
         let Ok(entries) = std::fs::read_dir(&objects) else {
             return Ok(None);
@@ -213,8 +199,7 @@ impl Provider for SimProvider {
         Ok(None)
     }
 
-    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p = typed(props)?;
+    async fn create(&self, cx: &Cx, p: &ThingProps) -> Result<String, ProviderError> {
         if p.fail == Some(true) {
             log("refused", "create", &cx.resource, "")?;
             return Err(ProviderError::Api {
@@ -233,7 +218,7 @@ impl Provider for SimProvider {
                 .into_iter()
                 .map(|(k, v)| (k, Value::String(v)))
                 .collect(),
-            props: props.clone(),
+            props: stored(p),
             ready_at_ms: now_ms() + u128::from(p.delay_ms.unwrap_or(0)),
             ended: false,
         };
@@ -261,11 +246,10 @@ impl Provider for SimProvider {
         &self,
         cx: &Cx,
         id: &str,
-        _old: &Value,
-        new: &Value,
+        _old: Option<&ThingProps>,
+        p: &ThingProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let p = typed(new)?;
         let Some(mut o) = load(id)? else {
             return Err(ProviderError::Api {
                 operation: "UpdateThing".into(),
@@ -275,14 +259,19 @@ impl Provider for SimProvider {
             });
         };
         log("begin", "update", &cx.resource, id)?;
-        o.props = new.clone();
+        o.props = stored(p);
         o.ready_at_ms = now_ms() + u128::from(p.delay_ms.unwrap_or(0));
         o.ended = false;
         save(&o)?;
         Ok(None)
     }
 
-    async fn delete(&self, cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        cx: &Cx,
+        id: &str,
+        _recorded: Option<&ThingProps>,
+    ) -> Result<(), ProviderError> {
         log("begin", "delete", &cx.resource, id)?;
         match std::fs::remove_file(path_of(id)?) {
             Ok(()) => {}

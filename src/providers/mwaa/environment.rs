@@ -1,12 +1,23 @@
-//! MWAA: the Airflow environment that runs the daily batch DAG.
+//! `mwaa.environment`: the Airflow environment that runs the daily batch DAG.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use aws_sdk_mwaa::types::{
+    EnvironmentStatus, NetworkConfiguration, UpdateNetworkConfigurationInput, WebserverAccessMode,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use crate::clients::aws::{api_error, Clients};
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::support::{not_visible_yet, progress, Absent, OrAbsent};
+use crate::providers::typed::{Observed, TypedProvider};
+use crate::providers::{not_ours, owned_by, Registry};
 
 /// Network of an environment.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -41,53 +52,34 @@ pub struct EnvironmentProps {
     pub airflow_configuration_options: BTreeMap<String, String>,
 }
 
-/// Registers this service's kind with its provider.
-pub fn register(r: &mut super::Registry) {
-    r.add(
-        KindInfo {
-            name: "mwaa.environment",
-            summary: "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
-            schema: || schemars::schema_for!(EnvironmentProps),
-            outputs: &["arn", "webserver_url", "status"],
-            replace: &[
-                ("name", "an environment cannot be renamed"),
-                ("network", "an environment cannot change its network"),
-                (
-                    "source_bucket_arn",
-                    "an environment's source bucket is fixed",
-                ),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(120 * 60),
-            volatile_outputs: &[],
-            prepare: None,
-        },
-        |info, env| {
-            Arc::new(EnvironmentProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+/// Registers `mwaa.environment` with its provider.
+pub fn register(r: &mut Registry) {
+    r.add_typed(
+        KindInfo::new(
+            "mwaa.environment",
+            "An MWAA (Airflow) environment reading DAGs from an S3 bucket",
+        )
+        .schema::<EnvironmentProps>()
+        .outputs(&["arn", "webserver_url", "status"])
+        .replace(&[
+            ("name", "an environment cannot be renamed"),
+            ("network", "an environment cannot change its network"),
+            (
+                "source_bucket_arn",
+                "an environment's source bucket is fixed",
+            ),
+        ])
+        .timeout(Duration::from_secs(120 * 60)),
+        |env| EnvironmentProvider {
+            clients: env.clients.clone(),
         },
     );
 }
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use aws_sdk_mwaa::types::{
-    EnvironmentStatus, NetworkConfiguration, UpdateNetworkConfigurationInput, WebserverAccessMode,
-};
-use serde_json::{Map, Value};
-
-use super::{json, not_ours, owned_by, typed};
-use crate::clients::aws::{api_error, is_not_found, Clients};
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
-
-const NOT_FOUND: &str = "ResourceNotFoundException";
+/// What MWAA answers for an environment that is not there.
+const NOT_FOUND: Absent = Absent::CodesOr404(&["ResourceNotFoundException"]);
 
 pub struct EnvironmentProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -96,7 +88,7 @@ impl EnvironmentProvider {
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_mwaa::types::Environment>, ProviderError> {
-        match self
+        Ok(self
             .clients
             .mwaa()
             .await
@@ -104,11 +96,8 @@ impl EnvironmentProvider {
             .name(name)
             .send()
             .await
-        {
-            Ok(o) => Ok(o.environment),
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("GetEnvironment", e)),
-        }
+            .or_absent("GetEnvironment", NOT_FOUND)?
+            .and_then(|o| o.environment))
     }
 
     fn outputs(e: &aws_sdk_mwaa::types::Environment) -> Map<String, Value> {
@@ -134,17 +123,15 @@ impl EnvironmentProvider {
 }
 
 #[async_trait]
-impl Provider for EnvironmentProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
+impl TypedProvider for EnvironmentProvider {
+    type Props = EnvironmentProps;
 
     async fn read(
         &self,
         _cx: &Cx,
         name: &str,
-        recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
+        rec: Option<&EnvironmentProps>,
+    ) -> Result<Option<Observed<EnvironmentProps>>, ProviderError> {
         let Some(e) = self.get(name).await? else {
             return Ok(None);
         };
@@ -153,7 +140,6 @@ impl Provider for EnvironmentProvider {
         {
             return Ok(None);
         }
-        let rec: Option<EnvironmentProps> = typed(recorded).ok();
         let net = e.network_configuration();
         let live = EnvironmentProps {
             name: e.name().unwrap_or_default().into(),
@@ -166,7 +152,7 @@ impl Provider for EnvironmentProvider {
             max_workers: e
                 .max_workers()
                 .map(|n| n as u32)
-                .or(rec.as_ref().and_then(|r| r.max_workers)),
+                .or(rec.and_then(|r| r.max_workers)),
             webserver_access_mode: e.webserver_access_mode().map(|m| m.as_str().to_string()),
             network: Network {
                 subnet_ids: net.map(|n| n.subnet_ids().to_vec()).unwrap_or_default(),
@@ -179,14 +165,10 @@ impl Provider for EnvironmentProvider {
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
         };
-        Ok(Some(Live {
-            props: json(&live),
-            outputs: Self::outputs(&e),
-        }))
+        Ok(Some(Observed::new(live, Self::outputs(&e))))
     }
 
-    async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
-        let p: EnvironmentProps = typed(props)?;
+    async fn adopt(&self, cx: &Cx, p: &EnvironmentProps) -> Result<Option<String>, ProviderError> {
         let Some(e) = self.get(&p.name).await? else {
             return Ok(None);
         };
@@ -195,14 +177,13 @@ impl Provider for EnvironmentProvider {
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
         if owned_by(&tags, cx) {
-            Ok(Some(p.name))
+            Ok(Some(p.name.clone()))
         } else {
             Err(not_ours("MWAA environment", &p.name))
         }
     }
 
-    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: EnvironmentProps = typed(props)?;
+    async fn create(&self, cx: &Cx, p: &EnvironmentProps) -> Result<String, ProviderError> {
         self.clients
             .mwaa()
             .await
@@ -238,38 +219,39 @@ impl Provider for EnvironmentProvider {
             .send()
             .await
             .map_err(|e| api_error("CreateEnvironment", e))?;
-        Ok(p.name)
+        Ok(p.name.clone())
     }
 
     async fn poll(&self, _cx: &Cx, name: &str) -> Result<Poll, ProviderError> {
         let Some(e) = self.get(name).await? else {
-            return Ok(Poll::Pending("not visible yet".into()));
+            return Ok(not_visible_yet());
         };
-        Ok(match e.status() {
-            Some(EnvironmentStatus::Available) => Poll::Ready(Self::outputs(&e)),
-            Some(EnvironmentStatus::CreateFailed | EnvironmentStatus::UpdateFailed) => {
-                Poll::Failed(
-                    e.last_update()
-                        .and_then(|u| u.error())
-                        .and_then(|er| er.error_message())
-                        .unwrap_or("the environment failed")
-                        .into(),
-                )
-            }
-            Some(s) => Poll::Pending(s.as_str().into()),
-            None => Poll::Pending("unknown".into()),
-        })
+        progress(
+            e.status(),
+            &[EnvironmentStatus::Available],
+            &[
+                EnvironmentStatus::CreateFailed,
+                EnvironmentStatus::UpdateFailed,
+            ],
+        )
+        .poll(
+            async { Ok(Self::outputs(&e)) },
+            e.last_update()
+                .and_then(|u| u.error())
+                .and_then(|er| er.error_message()),
+            "the environment failed",
+        )
+        .await
     }
 
     async fn update(
         &self,
         _cx: &Cx,
         name: &str,
-        _old: &Value,
-        new: &Value,
+        _old: Option<&EnvironmentProps>,
+        p: &EnvironmentProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let p: EnvironmentProps = typed(new)?;
         self.clients
             .mwaa()
             .await
@@ -304,20 +286,20 @@ impl Provider for EnvironmentProvider {
         Ok(None)
     }
 
-    async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
-        match self
-            .clients
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _recorded: Option<&EnvironmentProps>,
+    ) -> Result<(), ProviderError> {
+        self.clients
             .mwaa()
             .await
             .delete_environment()
             .name(name)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteEnvironment", e)),
-        }
+            .gone_ok("DeleteEnvironment", NOT_FOUND)
     }
 
     async fn is_deleted(&self, _cx: &Cx, name: &str) -> Result<bool, ProviderError> {

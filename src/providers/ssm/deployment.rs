@@ -1,13 +1,22 @@
-//! The bundled workers' deployment onto the EC2 client: binary and units in the artifact
-//! bucket, rolled out through SSM Run Command when they change.
+//! `workers.deployment`: the bundled workers' deployment onto the EC2 client: binary and units
+//! in the artifact bucket, rolled out through SSM Run Command when they change.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
+use crate::clients::aws::{api_error, code_of, Clients};
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::support::{Absent, CompositeId, OrAbsent};
+use crate::providers::typed::{Observed, TypedProvider};
+use crate::providers::Registry;
 
 /// Props of `workers.deployment`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -30,45 +39,32 @@ pub struct DeploymentProps {
     pub binary_sha256: Option<String>,
 }
 
-/// Registers this service's kind with its provider.
-pub fn register(r: &mut super::Registry) {
-    r.add(
-        KindInfo {
-            name: "workers.deployment",
-            summary:
-                "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
-            schema: || schemars::schema_for!(DeploymentProps),
-            outputs: &["binary_sha256", "files_sha256", "command_id"],
-            replace: &[
-                ("instance_id", "a rollout targets one instance"),
-                ("bucket", "the artifacts move to another bucket"),
-                ("prefix", "the artifacts move to another prefix"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(900),
-            volatile_outputs: &["command_id", "binary_sha256", "files_sha256"],
-            prepare: Some(prepare_deployment),
-        },
-        |info, env| {
-            Arc::new(DeploymentProvider {
-                info,
-                clients: env.clients.clone(),
-                root: env.root.clone(),
-            })
+/// Registers `workers.deployment` with its provider.
+pub fn register(r: &mut Registry) {
+    r.add_typed(
+        KindInfo::new(
+            "workers.deployment",
+            "The pinctl workers on the EC2 client: binary and systemd units, rolled out by SSM",
+        )
+        .schema::<DeploymentProps>()
+        .outputs(&["binary_sha256", "files_sha256", "command_id"])
+        .replace(&[
+            ("instance_id", "a rollout targets one instance"),
+            ("bucket", "the artifacts move to another bucket"),
+            ("prefix", "the artifacts move to another prefix"),
+        ])
+        .volatile_outputs(&["command_id", "binary_sha256", "files_sha256"])
+        .timeout(Duration::from_secs(900))
+        .prepare(prepare_deployment),
+        |env| DeploymentProvider {
+            clients: env.clients.clone(),
+            root: env.root.clone(),
         },
     );
 }
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-
-use super::{json, typed};
-use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+/// `bucket|prefix|instance`: where the artifacts are and which instance runs them.
+const ID: CompositeId = CompositeId::new("workers deployment", '|');
 
 /// The binary's digest goes into the props, so a new build is a change the plan shows.
 pub fn prepare_deployment(props: &mut Value, root: &std::path::Path) -> Result<(), String> {
@@ -129,7 +125,6 @@ fn rollout_script(bucket: &str, prefix: &str) -> Vec<String> {
 }
 
 pub struct DeploymentProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
     pub root: std::path::PathBuf,
 }
@@ -157,7 +152,7 @@ impl DeploymentProvider {
     }
 
     async fn digest_of(&self, bucket: &str, key: &str) -> Result<Option<String>, ProviderError> {
-        match self
+        Ok(self
             .clients
             .s3()
             .await
@@ -166,21 +161,13 @@ impl DeploymentProvider {
             .key(key)
             .send()
             .await
-        {
-            Ok(h) => Ok(Some(
+            .or_absent("HeadObject", Absent::CodesOrHttp404(&["NotFound"]))?
+            .map(|h| {
                 h.metadata()
                     .and_then(|m| m.get("pinctl-sha256"))
                     .cloned()
-                    .unwrap_or_default(),
-            )),
-            Err(e)
-                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-                    || code_of(&e) == Some("NotFound") =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(api_error("HeadObject", e)),
-        }
+                    .unwrap_or_default()
+            }))
     }
 
     /// Uploads what differs from what the bucket holds; returns whether anything did.
@@ -293,25 +280,23 @@ impl DeploymentProvider {
 }
 
 fn id_of(p: &DeploymentProps) -> String {
-    format!("{}|{}|{}", p.bucket, prefix_of(p), p.instance_id)
+    ID.join(&[&p.bucket, &prefix_of(p), &p.instance_id])
 }
 
 #[async_trait]
-impl Provider for DeploymentProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
+impl TypedProvider for DeploymentProvider {
+    type Props = DeploymentProps;
 
     async fn read(
         &self,
         _cx: &Cx,
         _id: &str,
-        recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
-        let Ok(rec) = typed::<DeploymentProps>(recorded) else {
+        recorded: Option<&DeploymentProps>,
+    ) -> Result<Option<Observed<DeploymentProps>>, ProviderError> {
+        let Some(rec) = recorded else {
             return Ok(None);
         };
-        let prefix = prefix_of(&rec);
+        let prefix = prefix_of(rec);
         let Some(binary) = self
             .digest_of(&rec.bucket, &format!("{prefix}pinctl"))
             .await?
@@ -344,35 +329,33 @@ impl Provider for DeploymentProvider {
         let live = DeploymentProps {
             binary_sha256: Some(binary.clone()),
             files: files.clone(),
-            ..rec
+            ..rec.clone()
         };
         let mut outputs = Map::new();
         outputs.insert("binary_sha256".into(), Value::String(binary));
         outputs.insert("files_sha256".into(), Value::String(files_digest(&digests)));
-        Ok(Some(Live {
-            props: json(&live),
-            outputs,
-        }))
+        Ok(Some(Observed::new(live, outputs)))
     }
 
-    async fn create(&self, _cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: DeploymentProps = typed(props)?;
-        self.upload(&p).await?;
+    async fn create(&self, _cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
+        self.upload(p).await?;
         if self.managed(&p.instance_id).await {
-            self.roll_out(&p).await?;
+            self.roll_out(p).await?;
         }
-        Ok(id_of(&p))
+        Ok(id_of(p))
     }
 
     async fn poll(&self, cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
-        let mut parts = id.splitn(3, '|');
-        let (bucket, prefix, instance) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let probe = serde_json::json!({"bucket": bucket, "prefix": prefix, "binary": "", "files": {}, "instance_id": instance});
-        let Some(mut live) = self.read(cx, id, &probe).await? else {
+        let [bucket, prefix, instance] = ID.parts::<3>(id);
+        let probe = DeploymentProps {
+            bucket: bucket.into(),
+            prefix: Some(prefix.into()),
+            binary: String::new(),
+            files: BTreeMap::new(),
+            instance_id: instance.into(),
+            binary_sha256: None,
+        };
+        let Some(mut live) = self.read(cx, id, Some(&probe)).await? else {
             return Ok(Poll::Pending("uploading".into()));
         };
         // The id does not name the files: the bucket does.
@@ -402,30 +385,38 @@ impl Provider for DeploymentProvider {
         &self,
         _cx: &Cx,
         _id: &str,
-        _old: &Value,
-        new: &Value,
+        _old: Option<&DeploymentProps>,
+        p: &DeploymentProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let p: DeploymentProps = typed(new)?;
-        self.upload(&p).await?;
-        self.roll_out(&p).await?;
+        self.upload(p).await?;
+        self.roll_out(p).await?;
         Ok(None)
     }
 
-    async fn delete(&self, _cx: &Cx, _id: &str, recorded: &Value) -> Result<(), ProviderError> {
-        let Ok(p) = typed::<DeploymentProps>(recorded) else {
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        _id: &str,
+        recorded: Option<&DeploymentProps>,
+    ) -> Result<(), ProviderError> {
+        let Some(p) = recorded else {
             return Ok(());
         };
-        let prefix = prefix_of(&p);
+        let prefix = prefix_of(p);
         let s3 = self.clients.s3().await;
         let mut keys = vec![format!("{prefix}pinctl")];
         keys.extend(p.files.keys().map(|n| format!("{prefix}files/{n}")));
         for key in keys {
-            match s3.delete_object().bucket(&p.bucket).key(&key).send().await {
-                Ok(_) => {}
-                Err(e) if matches!(code_of(&e), Some("NoSuchBucket" | "NoSuchKey")) => {}
-                Err(e) => return Err(api_error("DeleteObject", e)),
-            }
+            s3.delete_object()
+                .bucket(&p.bucket)
+                .key(&key)
+                .send()
+                .await
+                .gone_ok(
+                    "DeleteObject",
+                    Absent::Codes(&["NoSuchBucket", "NoSuchKey"]),
+                )?;
         }
         Ok(())
     }

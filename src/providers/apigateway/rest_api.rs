@@ -1,12 +1,48 @@
-//! API Gateway REST API: one resource with its routes, and the deployment and stage.
+//! `apigateway.rest_api`: a REST API with its routes, integrations and mapping templates.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use aws_sdk_apigateway::types::{
+    EndpointConfiguration, EndpointType, IntegrationType as SdkIntegration, Op, PatchOperation,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
+use super::NOT_FOUND;
+use crate::clients::aws::{api_error, Clients};
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::support::OrAbsent;
+use crate::providers::typed::{Observed, TypedProvider};
+use crate::providers::{owned_by, Registry};
+
+/// Registers `apigateway.rest_api` with its provider.
+pub fn register(r: &mut Registry) {
+    r.add_typed(
+        KindInfo::new(
+            "apigateway.rest_api",
+            "A REST API with its routes, integrations and mapping templates",
+        )
+        .schema::<RestApiProps>()
+        .outputs(&[
+            "id",
+            "arn",
+            "root_resource_id",
+            "definition_hash",
+            "execution_arn",
+        ])
+        .volatile_outputs(&["definition_hash"])
+        .timeout(Duration::from_secs(600)),
+        |env| RestApiProvider {
+            clients: env.clients.clone(),
+        },
+    );
+}
 
 /// How a route reaches its backend.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
@@ -70,126 +106,6 @@ pub struct RestApiProps {
     pub routes: Vec<Route>,
 }
 
-/// Props of `apigateway.deployment`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeploymentProps {
-    pub rest_api_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Any change makes a new deployment, e.g. `{api: "${api.definition_hash}"}`.
-    #[serde(default)]
-    pub triggers: BTreeMap<String, String>,
-}
-
-/// Props of `apigateway.stage`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StageProps {
-    pub rest_api_id: String,
-    pub name: String,
-    pub deployment_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub variables: BTreeMap<String, String>,
-}
-
-/// Registers this service's kinds, each with its provider.
-pub fn register(r: &mut super::Registry) {
-    r.add(
-        KindInfo {
-            name: "apigateway.rest_api",
-            summary: "A REST API with its routes, integrations and mapping templates",
-            schema: || schemars::schema_for!(RestApiProps),
-            outputs: &[
-                "id",
-                "arn",
-                "root_resource_id",
-                "definition_hash",
-                "execution_arn",
-            ],
-            replace: &[],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &["definition_hash"],
-            prepare: None,
-        },
-        |info, env| {
-            Arc::new(RestApiProvider {
-                info,
-                clients: env.clients.clone(),
-            })
-        },
-    );
-    r.add(
-        KindInfo {
-            name: "apigateway.deployment",
-            summary: "A deployment of a REST API; a new one whenever the API definition changes",
-            schema: || schemars::schema_for!(DeploymentProps),
-            outputs: &["id"],
-            replace: &[
-                ("rest_api_id", "a deployment belongs to one API"),
-                (
-                    "triggers",
-                    "the API definition changed, so a new deployment is made",
-                ),
-                ("description", "a deployment is immutable"),
-            ],
-            secret: &[],
-            create_before_destroy: true,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
-        |info, env| {
-            Arc::new(DeploymentProvider {
-                info,
-                clients: env.clients.clone(),
-            })
-        },
-    );
-    r.add(
-        KindInfo {
-            name: "apigateway.stage",
-            summary: "A stage pointing at a deployment; outputs the invoke URL",
-            schema: || schemars::schema_for!(StageProps),
-            outputs: &["invoke_url", "arn"],
-            replace: &[
-                ("rest_api_id", "a stage belongs to one API"),
-                ("name", "a stage cannot be renamed"),
-            ],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(300),
-            volatile_outputs: &[],
-            prepare: None,
-        },
-        |info, env| {
-            Arc::new(StageProvider {
-                info,
-                clients: env.clients.clone(),
-            })
-        },
-    );
-}
-
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use aws_sdk_apigateway::types::{
-    EndpointConfiguration, EndpointType, IntegrationType as SdkIntegration, Op, PatchOperation,
-};
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-
-use super::{json, typed};
-use crate::clients::aws::{api_error, code_of, is_not_found, Clients};
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
-
-const NOT_FOUND: &str = "NotFoundException";
-
 fn sdk_integration(t: IntegrationType) -> SdkIntegration {
     match t {
         IntegrationType::HttpProxy => SdkIntegration::HttpProxy,
@@ -213,17 +129,21 @@ fn our_integration(t: &SdkIntegration) -> IntegrationType {
 /// The hash that decides when a new deployment is needed: every route, method, integration
 /// and template, in a canonical order.
 pub fn definition_hash(routes: &[Route]) -> String {
-    let mut canon: Vec<Value> = routes.iter().map(json).collect();
+    let mut canon: Vec<Value> = routes.iter().map(canonical).collect();
     canon.sort_by_key(|v| v.to_string());
     hex::encode(Sha256::digest(Value::Array(canon).to_string().as_bytes()))
 }
 
+/// A route as JSON, the form routes are compared and hashed in.
+fn canonical(r: &Route) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
 fn same_route(a: &Route, b: &Route) -> bool {
-    json(a) == json(b)
+    canonical(a) == canonical(b)
 }
 
 pub struct RestApiProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -304,18 +224,13 @@ impl RestApiProvider {
 
     async fn put_route(&self, api: &str, resource: &str, r: &Route) -> Result<(), ProviderError> {
         let gw = self.clients.apigateway().await;
-        match gw
-            .delete_method()
+        gw.delete_method()
             .rest_api_id(api)
             .resource_id(resource)
             .http_method(&r.method)
             .send()
             .await
-        {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e, NOT_FOUND) => {}
-            Err(e) => return Err(api_error("DeleteMethod", e)),
-        }
+            .gone_ok("DeleteMethod", NOT_FOUND)?;
         gw.put_method()
             .rest_api_id(api)
             .resource_id(resource)
@@ -395,18 +310,13 @@ impl RestApiProvider {
                 continue;
             }
             if let Some(id) = known.get(&o.path) {
-                match gw
-                    .delete_method()
+                gw.delete_method()
                     .rest_api_id(api)
                     .resource_id(id)
                     .http_method(&o.method)
                     .send()
                     .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e, NOT_FOUND) => {}
-                    Err(e) => return Err(api_error("DeleteMethod", e)),
-                }
+                    .gone_ok("DeleteMethod", NOT_FOUND)?;
             }
         }
         Ok(())
@@ -521,18 +431,16 @@ fn align(live: Vec<Route>, recorded: &[Route]) -> Vec<Route> {
 }
 
 #[async_trait]
-impl Provider for RestApiProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
+impl TypedProvider for RestApiProvider {
+    type Props = RestApiProps;
 
     async fn read(
         &self,
         _cx: &Cx,
         api: &str,
-        recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
-        let out = match self
+        rec: Option<&RestApiProps>,
+    ) -> Result<Option<Observed<RestApiProps>>, ProviderError> {
+        let got = self
             .clients
             .apigateway()
             .await
@@ -540,18 +448,13 @@ impl Provider for RestApiProvider {
             .rest_api_id(api)
             .send()
             .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("GetRestApi", e)),
+            .or_absent("GetRestApi", NOT_FOUND)?;
+        let Some(out) = got else {
+            return Ok(None);
         };
-        let rec: Option<RestApiProps> = typed(recorded).ok();
         let (routes, root) = self.read_routes(api).await?;
         let outputs = self.outputs(api, &routes, &root).await?;
-        let routes = align(
-            routes,
-            rec.as_ref().map(|r| r.routes.as_slice()).unwrap_or(&[]),
-        );
+        let routes = align(routes, rec.map(|r| r.routes.as_slice()).unwrap_or(&[]));
         let live = RestApiProps {
             name: out.name().unwrap_or_default().to_string(),
             description: out.description().map(str::to_string),
@@ -559,16 +462,13 @@ impl Provider for RestApiProvider {
                 .endpoint_configuration()
                 .and_then(|c| c.types().first())
                 .map(|t| t.as_str().to_string())
-                .filter(|_| rec.as_ref().is_some_and(|r| r.endpoint_type.is_some())),
+                .filter(|_| rec.is_some_and(|r| r.endpoint_type.is_some())),
             routes,
         };
-        Ok(Some(Live {
-            props: json(&live),
-            outputs,
-        }))
+        Ok(Some(Observed::new(live, outputs)))
     }
 
-    async fn adopt(&self, cx: &Cx, _props: &Value) -> Result<Option<String>, ProviderError> {
+    async fn adopt(&self, cx: &Cx, _props: &RestApiProps) -> Result<Option<String>, ProviderError> {
         let out = self
             .clients
             .apigateway()
@@ -586,13 +486,12 @@ impl Provider for RestApiProvider {
                     .tags()
                     .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     .unwrap_or_default();
-                super::owned_by(&tags, cx)
+                owned_by(&tags, cx)
             })
             .and_then(|a| a.id().map(str::to_string)))
     }
 
-    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: RestApiProps = typed(props)?;
+    async fn create(&self, cx: &Cx, p: &RestApiProps) -> Result<String, ProviderError> {
         self.clients.limiter.acquire("CreateRestApi").await;
         let endpoint = EndpointType::from(p.endpoint_type.as_deref().unwrap_or("REGIONAL"));
         let out = self
@@ -621,15 +520,13 @@ impl Provider for RestApiProvider {
         &self,
         _cx: &Cx,
         api: &str,
-        old: &Value,
-        new: &Value,
+        o: Option<&RestApiProps>,
+        p: &RestApiProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let p: RestApiProps = typed(new)?;
-        let o: Option<RestApiProps> = typed(old).ok();
         let gw = self.clients.apigateway().await;
         let mut ops = Vec::new();
-        if o.as_ref().is_none_or(|o| o.name != p.name) {
+        if o.is_none_or(|o| o.name != p.name) {
             ops.push(
                 PatchOperation::builder()
                     .op(Op::Replace)
@@ -638,7 +535,7 @@ impl Provider for RestApiProvider {
                     .build(),
             );
         }
-        if o.as_ref().is_none_or(|o| o.description != p.description) {
+        if o.is_none_or(|o| o.description != p.description) {
             ops.push(
                 PatchOperation::builder()
                     .op(Op::Replace)
@@ -662,314 +559,20 @@ impl Provider for RestApiProvider {
         Ok(None)
     }
 
-    async fn delete(&self, _cx: &Cx, api: &str, _recorded: &Value) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        api: &str,
+        _recorded: Option<&RestApiProps>,
+    ) -> Result<(), ProviderError> {
         self.clients.limiter.acquire("DeleteRestApi").await;
-        match self
-            .clients
+        self.clients
             .apigateway()
             .await
             .delete_rest_api()
             .rest_api_id(api)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteRestApi", e)),
-        }
-    }
-}
-
-fn split2(id: &str) -> Result<(&str, &str), ProviderError> {
-    id.split_once('/')
-        .ok_or_else(|| ProviderError::bad_id("API Gateway", id))
-}
-
-pub struct DeploymentProvider {
-    pub info: KindInfo,
-    pub clients: Arc<Clients>,
-}
-
-#[async_trait]
-impl Provider for DeploymentProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
-
-    async fn read(
-        &self,
-        _cx: &Cx,
-        id: &str,
-        recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
-        let (api, dep) = split2(id)?;
-        // Listed rather than fetched: moto answers GetDeployment for a missing id with a 500.
-        let listed = match self
-            .clients
-            .apigateway()
-            .await
-            .get_deployments()
-            .rest_api_id(api)
-            .limit(500)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("GetDeployments", e)),
-        };
-        let Some(d) = listed.items().iter().find(|d| d.id() == Some(dep)) else {
-            return Ok(None);
-        };
-        let mut props = recorded.clone();
-        if let Value::Object(m) = &mut props {
-            m.insert("rest_api_id".into(), Value::String(api.into()));
-            if m.contains_key("description") {
-                m.insert(
-                    "description".into(),
-                    d.description()
-                        .map(|s| Value::String(s.into()))
-                        .unwrap_or(Value::Null),
-                );
-            }
-        }
-        let mut outputs = Map::new();
-        outputs.insert("id".into(), Value::String(dep.into()));
-        Ok(Some(Live { props, outputs }))
-    }
-
-    async fn create(&self, _cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: DeploymentProps = typed(props)?;
-        self.clients.limiter.acquire("CreateDeployment").await;
-        let out = self
-            .clients
-            .apigateway()
-            .await
-            .create_deployment()
-            .rest_api_id(&p.rest_api_id)
-            .set_description(p.description.clone())
-            .send()
-            .await
-            .map_err(|e| api_error("CreateDeployment", e))?;
-        Ok(format!(
-            "{}/{}",
-            p.rest_api_id,
-            out.id().unwrap_or_default()
-        ))
-    }
-
-    async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
-        let (_, dep) = split2(id)?;
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String(dep.into()));
-        Ok(Poll::Ready(m))
-    }
-
-    async fn update(
-        &self,
-        _cx: &Cx,
-        _id: &str,
-        _old: &Value,
-        _new: &Value,
-        _changed: &[String],
-    ) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
-    async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
-        let (api, dep) = split2(id)?;
-        match self
-            .clients
-            .apigateway()
-            .await
-            .delete_deployment()
-            .rest_api_id(api)
-            .deployment_id(dep)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteDeployment", e)),
-        }
-    }
-}
-
-pub struct StageProvider {
-    pub info: KindInfo,
-    pub clients: Arc<Clients>,
-}
-
-impl StageProvider {
-    async fn outputs(&self, api: &str, stage: &str) -> Map<String, Value> {
-        let region = self.clients.region().await;
-        let mut m = Map::new();
-        m.insert(
-            "invoke_url".into(),
-            Value::String(format!(
-                "https://{api}.execute-api.{region}.amazonaws.com/{stage}"
-            )),
-        );
-        m.insert(
-            "arn".into(),
-            Value::String(format!(
-                "arn:aws:apigateway:{region}::/restapis/{api}/stages/{stage}"
-            )),
-        );
-        m
-    }
-}
-
-#[async_trait]
-impl Provider for StageProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
-
-    async fn read(
-        &self,
-        _cx: &Cx,
-        id: &str,
-        _recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
-        let (api, stage) = split2(id)?;
-        match self
-            .clients
-            .apigateway()
-            .await
-            .get_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .send()
-            .await
-        {
-            Ok(s) => {
-                let live = StageProps {
-                    rest_api_id: api.into(),
-                    name: stage.into(),
-                    deployment_id: s.deployment_id().unwrap_or_default().into(),
-                    description: s.description().map(str::to_string),
-                    variables: s
-                        .variables()
-                        .map(|v| v.iter().map(|(k, x)| (k.clone(), x.clone())).collect())
-                        .unwrap_or_default(),
-                };
-                Ok(Some(Live {
-                    props: json(&live),
-                    outputs: self.outputs(api, stage).await,
-                }))
-            }
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("GetStage", e)),
-        }
-    }
-
-    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: StageProps = typed(props)?;
-        let gw = self.clients.apigateway().await;
-        let created = gw
-            .create_stage()
-            .rest_api_id(&p.rest_api_id)
-            .stage_name(&p.name)
-            .deployment_id(&p.deployment_id)
-            .set_description(p.description.clone())
-            .set_variables(
-                (!p.variables.is_empty()).then(|| p.variables.clone().into_iter().collect()),
-            )
-            .set_tags(Some(cx.tags().into_iter().collect()))
-            .send()
-            .await;
-        let id = format!("{}/{}", p.rest_api_id, p.name);
-        match created {
-            Ok(_) => Ok(id),
-            Err(e) if code_of(&e) == Some("ConflictException") => {
-                self.update(cx, &id, &Value::Null, props, &[]).await?;
-                Ok(id)
-            }
-            Err(e) => Err(api_error("CreateStage", e)),
-        }
-    }
-
-    async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
-        let (api, stage) = split2(id)?;
-        Ok(Poll::Ready(self.outputs(api, stage).await))
-    }
-
-    async fn update(
-        &self,
-        _cx: &Cx,
-        id: &str,
-        old: &Value,
-        new: &Value,
-        _changed: &[String],
-    ) -> Result<Option<String>, ProviderError> {
-        let (api, stage) = split2(id)?;
-        let p: StageProps = typed(new)?;
-        let o: Option<StageProps> = typed(old).ok();
-        let mut ops = vec![PatchOperation::builder()
-            .op(Op::Replace)
-            .path("/deploymentId")
-            .value(&p.deployment_id)
-            .build()];
-        if o.as_ref().is_none_or(|o| o.description != p.description) {
-            ops.push(
-                PatchOperation::builder()
-                    .op(Op::Replace)
-                    .path("/description")
-                    .value(p.description.clone().unwrap_or_default())
-                    .build(),
-            );
-        }
-        for (k, v) in &p.variables {
-            ops.push(
-                PatchOperation::builder()
-                    .op(Op::Replace)
-                    .path(format!("/variables/{k}"))
-                    .value(v)
-                    .build(),
-            );
-        }
-        for k in o
-            .map(|o| o.variables.into_keys().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            if !p.variables.contains_key(&k) {
-                ops.push(
-                    PatchOperation::builder()
-                        .op(Op::Remove)
-                        .path(format!("/variables/{k}"))
-                        .build(),
-                );
-            }
-        }
-        self.clients
-            .apigateway()
-            .await
-            .update_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .set_patch_operations(Some(ops))
-            .send()
-            .await
-            .map_err(|e| api_error("UpdateStage", e))?;
-        Ok(None)
-    }
-
-    async fn delete(&self, _cx: &Cx, id: &str, _recorded: &Value) -> Result<(), ProviderError> {
-        let (api, stage) = split2(id)?;
-        match self
-            .clients
-            .apigateway()
-            .await
-            .delete_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteStage", e)),
-        }
+            .gone_ok("DeleteRestApi", NOT_FOUND)
     }
 }

@@ -1,11 +1,21 @@
-//! Kinesis data streams.
+//! `kinesis.stream`: a Kinesis data stream.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use aws_sdk_kinesis::types::{ScalingType, StreamMode as SdkMode, StreamModeDetails, StreamStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use crate::clients::aws::{api_error, code_of, Clients};
+use crate::engine::backoff::Backoff;
+use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
+use crate::providers::typed::{Observed, TypedProvider};
+use crate::providers::{not_ours, owned_by, Registry};
 
 /// Capacity mode of a stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -36,44 +46,27 @@ fn day() -> u32 {
     24
 }
 
-/// Registers this service's kind with its provider.
-pub fn register(r: &mut super::Registry) {
-    r.add(
-        KindInfo {
-            name: "kinesis.stream",
-            summary: "A Kinesis data stream; mode, shard count and retention change in place",
-            schema: || schemars::schema_for!(StreamProps),
-            outputs: &["arn"],
-            replace: &[("name", "a stream cannot be renamed")],
-            secret: &[],
-            create_before_destroy: false,
-            timeout: Duration::from_secs(600),
-            volatile_outputs: &[],
-            prepare: None,
-        },
-        |info, env| {
-            Arc::new(StreamProvider {
-                info,
-                clients: env.clients.clone(),
-            })
+/// Registers `kinesis.stream` with its provider.
+pub fn register(r: &mut Registry) {
+    r.add_typed(
+        KindInfo::new(
+            "kinesis.stream",
+            "A Kinesis data stream; mode, shard count and retention change in place",
+        )
+        .schema::<StreamProps>()
+        .outputs(&["arn"])
+        .replace(&[("name", "a stream cannot be renamed")])
+        .timeout(Duration::from_secs(600)),
+        |env| StreamProvider {
+            clients: env.clients.clone(),
         },
     );
 }
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use aws_sdk_kinesis::types::{ScalingType, StreamMode as SdkMode, StreamModeDetails, StreamStatus};
-use serde_json::{Map, Value};
-
-use super::{json, not_ours, owned_by, typed};
-use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
-
-const NOT_FOUND: &str = "ResourceNotFoundException";
+/// What Kinesis answers for a stream that is not there.
+const NOT_FOUND: Absent = Absent::Codes(&["ResourceNotFoundException"]);
 
 pub struct StreamProvider {
-    pub info: KindInfo,
     pub clients: Arc<Clients>,
 }
 
@@ -89,7 +82,7 @@ impl StreamProvider {
         &self,
         name: &str,
     ) -> Result<Option<aws_sdk_kinesis::types::StreamDescriptionSummary>, ProviderError> {
-        match self
+        Ok(self
             .clients
             .kinesis()
             .await
@@ -97,19 +90,13 @@ impl StreamProvider {
             .stream_name(name)
             .send()
             .await
-        {
-            Ok(out) => Ok(out.stream_description_summary),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("DescribeStreamSummary", e)),
-        }
+            .or_absent("DescribeStreamSummary", NOT_FOUND)?
+            .and_then(|out| out.stream_description_summary))
     }
 
     /// Waits until the stream accepts the next change (one change at a time is allowed).
     async fn wait_active(&self, name: &str) -> Result<String, ProviderError> {
-        let mut backoff = crate::engine::backoff::Backoff::new(
-            std::time::Duration::from_millis(200),
-            std::time::Duration::from_secs(10),
-        );
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
             match self.summary(name).await? {
                 Some(s) if s.stream_status() == &StreamStatus::Active => {
@@ -209,17 +196,15 @@ fn outputs(name: &str, arn: &str) -> Map<String, Value> {
 }
 
 #[async_trait]
-impl Provider for StreamProvider {
-    fn info(&self) -> &KindInfo {
-        &self.info
-    }
+impl TypedProvider for StreamProvider {
+    type Props = StreamProps;
 
     async fn read(
         &self,
         _cx: &Cx,
         name: &str,
-        _recorded: &Value,
-    ) -> Result<Option<Live>, ProviderError> {
+        _recorded: Option<&StreamProps>,
+    ) -> Result<Option<Observed<StreamProps>>, ProviderError> {
         let Some(s) = self.summary(name).await? else {
             return Ok(None);
         };
@@ -239,14 +224,10 @@ impl Provider for StreamProvider {
             },
             retention_hours: s.retention_period_hours() as u32,
         };
-        Ok(Some(Live {
-            props: json(&live),
-            outputs: outputs(name, s.stream_arn()),
-        }))
+        Ok(Some(Observed::new(live, outputs(name, s.stream_arn()))))
     }
 
-    async fn create(&self, cx: &Cx, props: &Value) -> Result<String, ProviderError> {
-        let p: StreamProps = typed(props)?;
+    async fn create(&self, cx: &Cx, p: &StreamProps) -> Result<String, ProviderError> {
         let k = self.clients.kinesis().await;
         let mut req = k.create_stream().stream_name(&p.name).stream_mode_details(
             StreamModeDetails::builder()
@@ -284,8 +265,8 @@ impl Provider for StreamProvider {
         }
         self.wait_active(&p.name).await?;
         self.tag(cx, &p.name).await?;
-        self.reconcile(&p.name, &p).await?;
-        Ok(p.name)
+        self.reconcile(&p.name, p).await?;
+        Ok(p.name.clone())
     }
 
     async fn poll(&self, _cx: &Cx, name: &str) -> Result<Poll, ProviderError> {
@@ -294,7 +275,7 @@ impl Provider for StreamProvider {
                 Poll::Ready(outputs(name, s.stream_arn()))
             }
             Some(s) => Poll::Pending(s.stream_status().as_str().to_string()),
-            None => Poll::Pending("not visible yet".into()),
+            None => not_visible_yet(),
         })
     }
 
@@ -302,18 +283,20 @@ impl Provider for StreamProvider {
         &self,
         _cx: &Cx,
         name: &str,
-        _old: &Value,
-        new: &Value,
+        _old: Option<&StreamProps>,
+        new: &StreamProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
-        let done: Result<(), ProviderError> =
-            async { self.reconcile(name, &typed(new)?).await }.await;
-        done.map(|()| None)
+        self.reconcile(name, new).await.map(|()| None)
     }
 
-    async fn delete(&self, _cx: &Cx, name: &str, _recorded: &Value) -> Result<(), ProviderError> {
-        match self
-            .clients
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        name: &str,
+        _recorded: Option<&StreamProps>,
+    ) -> Result<(), ProviderError> {
+        self.clients
             .kinesis()
             .await
             .delete_stream()
@@ -321,11 +304,7 @@ impl Provider for StreamProvider {
             .enforce_consumer_deletion(true)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("DeleteStream", e)),
-        }
+            .gone_ok("DeleteStream", NOT_FOUND)
     }
 
     async fn is_deleted(&self, _cx: &Cx, name: &str) -> Result<bool, ProviderError> {

@@ -1,0 +1,143 @@
+//! `apigateway.deployment`: a deployment of a REST API; a new one whenever the API definition
+//! changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ID, NOT_FOUND};
+use crate::clients::aws::{api_error, Clients};
+use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::kind::KindInfo;
+use crate::providers::support::OrAbsent;
+use crate::providers::typed::{Observed, TypedProvider};
+use crate::providers::Registry;
+
+/// Registers `apigateway.deployment` with its provider.
+pub fn register(r: &mut Registry) {
+    r.add_typed(
+        KindInfo::new(
+            "apigateway.deployment",
+            "A deployment of a REST API; a new one whenever the API definition changes",
+        )
+        .schema::<DeploymentProps>()
+        .outputs(&["id"])
+        .replace(&[
+            ("rest_api_id", "a deployment belongs to one API"),
+            (
+                "triggers",
+                "the API definition changed, so a new deployment is made",
+            ),
+            ("description", "a deployment is immutable"),
+        ])
+        .create_before_destroy()
+        .no_update(),
+        |env| DeploymentProvider {
+            clients: env.clients.clone(),
+        },
+    );
+}
+
+/// Props of `apigateway.deployment`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentProps {
+    pub rest_api_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Any change makes a new deployment, e.g. `{api: "${api.definition_hash}"}`.
+    #[serde(default)]
+    pub triggers: BTreeMap<String, String>,
+}
+
+pub struct DeploymentProvider {
+    pub clients: Arc<Clients>,
+}
+
+/// A deployment is immutable: the kind is declared without update, so any change makes a new
+/// one (before the old is deleted: the stage still points at it).
+#[async_trait]
+impl TypedProvider for DeploymentProvider {
+    type Props = DeploymentProps;
+
+    async fn read(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        recorded: Option<&DeploymentProps>,
+    ) -> Result<Option<Observed<DeploymentProps>>, ProviderError> {
+        let (api, dep) = ID.pair(id)?;
+        // Listed rather than fetched: moto answers GetDeployment for a missing id with a 500.
+        let listed = self
+            .clients
+            .apigateway()
+            .await
+            .get_deployments()
+            .rest_api_id(api)
+            .limit(500)
+            .send()
+            .await
+            .or_absent("GetDeployments", NOT_FOUND)?;
+        let Some(d) = listed
+            .as_ref()
+            .and_then(|l| l.items().iter().find(|d| d.id() == Some(dep)))
+        else {
+            return Ok(None);
+        };
+        // What was recorded, with what the service reports of it (the triggers it does not).
+        let props = recorded.cloned().map(|mut p| {
+            p.rest_api_id = api.into();
+            if p.description.is_some() {
+                p.description = d.description().map(str::to_string);
+            }
+            p
+        });
+        let mut outputs = Map::new();
+        outputs.insert("id".into(), Value::String(dep.into()));
+        Ok(Some(Observed { props, outputs }))
+    }
+
+    async fn create(&self, _cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
+        self.clients.limiter.acquire("CreateDeployment").await;
+        let out = self
+            .clients
+            .apigateway()
+            .await
+            .create_deployment()
+            .rest_api_id(&p.rest_api_id)
+            .set_description(p.description.clone())
+            .send()
+            .await
+            .map_err(|e| api_error("CreateDeployment", e))?;
+        Ok(ID.join(&[&p.rest_api_id, out.id().unwrap_or_default()]))
+    }
+
+    async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
+        let (_, dep) = ID.pair(id)?;
+        let mut m = Map::new();
+        m.insert("id".into(), Value::String(dep.into()));
+        Ok(Poll::Ready(m))
+    }
+
+    async fn delete(
+        &self,
+        _cx: &Cx,
+        id: &str,
+        _recorded: Option<&DeploymentProps>,
+    ) -> Result<(), ProviderError> {
+        let (api, dep) = ID.pair(id)?;
+        self.clients
+            .apigateway()
+            .await
+            .delete_deployment()
+            .rest_api_id(api)
+            .deployment_id(dep)
+            .send()
+            .await
+            .gone_ok("DeleteDeployment", NOT_FOUND)
+    }
+}
