@@ -434,7 +434,6 @@ pub enum LocalCommand {
     /// The twin's Kafka broker (started by the supervisor, the tests and `scripts/bench.sh`):
     /// Apache Kafka as one KRaft node on 127.0.0.1:PORT, its storage formatted with a fresh
     /// cluster id when DATA is new. The process becomes the broker's JVM.
-    #[command(hide = true)]
     Broker {
         /// The PLAINTEXT listener's port on 127.0.0.1.
         #[arg(long)]

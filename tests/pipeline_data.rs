@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{pinctl, python_keys, s3_keys, Moto, Served, Kafka, UID};
+use crate::util::{pinctl, python_keys, s3_keys, Kafka, Moto, Served, UID};
 use pinctl::data::record::Table;
 use pinctl::data::store::Reader;
 use serde_json::Value;

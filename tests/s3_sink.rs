@@ -186,7 +186,9 @@ fn by_partition(
             t = regex::escape(topic)
         ))
         .unwrap();
-        let c = re.captures(key).unwrap_or_else(|| panic!("unexpected key {key}"));
+        let c = re
+            .captures(key)
+            .unwrap_or_else(|| panic!("unexpected key {key}"));
         let p: i32 = c[1].parse().unwrap();
         assert_eq!(c[2].parse::<i32>().unwrap(), p, "{key}");
         let start: i64 = c[3].parse().unwrap();
@@ -201,7 +203,10 @@ fn by_partition(
 /// Every record of every partition, offsets `0..per_partition`, is in exactly one object, at
 /// its exact broker offset (the value says which record it is).
 fn exactly_once(objects: &[(String, String)], topic: &str, partitions: i32, per_partition: i64) {
-    for (p, objs) in by_partition(objects, topic, partitions).into_iter().enumerate() {
+    for (p, objs) in by_partition(objects, topic, partitions)
+        .into_iter()
+        .enumerate()
+    {
         let mut next = 0;
         for (start, lines) in objs {
             assert_eq!(
@@ -234,7 +239,9 @@ async fn produce_direct(address: &str, topic: &str, partitions: i32, from: i64, 
             sends.push(async move {
                 producer
                     .send(
-                        FutureRecord::<(), _>::to(&topic).partition(p).payload(&value),
+                        FutureRecord::<(), _>::to(&topic)
+                            .partition(p)
+                            .payload(&value),
                         Duration::from_secs(10),
                     )
                     .await
@@ -243,7 +250,11 @@ async fn produce_direct(address: &str, topic: &str, partitions: i32, from: i64, 
             });
         }
     }
-    for (n, r) in futures::future::join_all(sends).await.into_iter().enumerate() {
+    for (n, r) in futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         let (p, offset) = r.unwrap();
         // Exact broker offsets: the i-th record of a partition is at offset i.
         assert_eq!(offset, from + (n as i64 % (to - from)), "partition {p}");
@@ -299,8 +310,7 @@ async fn a_killed_sinks_partitions_are_taken_over_by_the_other() {
     let assigned = |name: &str| -> Option<String> {
         log(name)
             .lines()
-            .filter(|l| l.contains("partitions assigned") || l.contains("partitions revoked"))
-            .last()
+            .rfind(|l| l.contains("partitions assigned") || l.contains("partitions revoked"))
             .filter(|l| l.contains("partitions assigned"))
             .map(str::to_string)
     };
@@ -310,7 +320,10 @@ async fn a_killed_sinks_partitions_are_taken_over_by_the_other() {
     // Both joined: each logged an assignment after the group settled on two members.
     loop {
         let both = [assigned("a"), assigned("b")];
-        if both.iter().all(|l| l.as_ref().is_some_and(|l| l.contains(TOPIC))) {
+        if both
+            .iter()
+            .all(|l| l.as_ref().is_some_and(|l| l.contains(TOPIC)))
+        {
             let (la, lb) = (both[0].clone().unwrap(), both[1].clone().unwrap());
             let shared = (0..PARTITIONS).all(|p| {
                 let mark = format!("(\"{TOPIC}\", {p})");

@@ -2,7 +2,7 @@
 //! command): topics created, grown, configured and deleted through the MSK API really exist on
 //! the broker with the declared partitions and configs.
 
-use crate::util::{Emulator, Project, Kafka};
+use crate::util::{Emulator, Kafka, Project};
 use pinctl::clients::kafka_admin::BrokerAdmin;
 
 const STACK: &str = r#"
@@ -85,7 +85,10 @@ async fn topics_exist_on_the_broker() {
     let r = p.run(&["up", "--yes"]);
     r.expect(1);
     assert!(r.stderr.contains("partitions"), "{}", r.stderr);
-    assert_eq!(admin.describe("abc.pin").await.unwrap().unwrap().partitions, 3);
+    assert_eq!(
+        admin.describe("abc.pin").await.unwrap().unwrap().partitions,
+        3
+    );
 
     p.run(&["down", "--yes"]).expect(0);
     assert!(

@@ -352,9 +352,10 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             tools.kafka.version
         ),
     );
-    kafka
-        .env
-        .push(("PINCTL_KAFKA_HOME".into(), tools.kafka.home.display().to_string()));
+    kafka.env.push((
+        "PINCTL_KAFKA_HOME".into(),
+        tools.kafka.home.display().to_string(),
+    ));
     services.insert("kafka".to_string(), kafka);
     services.insert(
         "emulator".to_string(),

@@ -579,7 +579,12 @@ impl Kafka {
                 }
                 for name in &names {
                     let t0 = std::time::Instant::now();
-                    while admin.describe(name).await.ok().flatten().map(|t| t.partitions)
+                    while admin
+                        .describe(name)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|t| t.partitions)
                         != Some(partitions as i64)
                     {
                         assert!(t0.elapsed().as_secs() < 30, "topic {name} not visible");
