@@ -780,6 +780,32 @@ mod tests {
     }
 
     #[test]
+    fn group_settings_are_overridden_as_in_connect() {
+        let c = config(&format!(
+            "{BASE}consumer.override.session.timeout.ms=6000\nconsumer.override.heartbeat.interval.ms=1000\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.consumer_overrides,
+            vec![
+                ("heartbeat.interval.ms".to_string(), "1000".to_string()),
+                ("session.timeout.ms".to_string(), "6000".to_string())
+            ]
+        );
+        let e = config(&format!("{BASE}consumer.override.fetch.min.bytes=1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("c.properties: `consumer.override.fetch.min.bytes=1`: not supported"),
+            "{e}"
+        );
+        let e = config(&format!("{BASE}consumer.override.session.timeout.ms=6s\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected milliseconds"), "{e}");
+    }
+
+    #[test]
     fn unsupported_or_missing_settings_are_named() {
         let e = config(&format!(
             "{BASE}format.class=io.confluent.connect.s3.format.avro.AvroFormat\n"
