@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Benchmarks of the data plane (figures printed, never asserted): the generator at 10 M rows and
-# the REST proxy next to direct produce, on a tansu broker started here.
+# the REST proxy next to direct produce, on an Apache Kafka broker started here (one KRaft node,
+# `pinctl local broker`, installed by scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pinctl/target}"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PINCTL_SKIP_MARIADB=1
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
 cargo build --release --quiet
 bin="$CARGO_TARGET_DIR/release/pinctl"
 work="$(mktemp -d)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-tansu broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-  --storage-engine memory://tansu/ >/dev/null 2>&1 &
+"$bin" local broker --port "$port" --data "$work/kafka" >"$work/broker.log" 2>&1 &
 broker=$!
 moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "${PINCTL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pinctl/venv}/bin/moto_server" -p "$moto_port" >/dev/null 2>&1 &
 moto=$!
-trap 'kill $broker $moto 2>/dev/null; rm -rf "$work"' EXIT
-sleep 2
+trap 'kill $broker $moto 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$work"' EXIT
+# Ready once it has logged its start (a few seconds).
+for _ in $(seq 1 300); do
+  grep -q "Kafka Server started" "$work/broker.log" 2>/dev/null && break
+  sleep 0.1
+done
 "$bin" bench proxy --bootstrap "127.0.0.1:$port" --calls "${CALLS:-2000}"
 "$bin" -q bench generate --rows "${ROWS:-10000000}" --out "jsonl://$work/jsonl"
 "$bin" -q bench generate --rows "${ROWS:-10000000}" --out "sqlite://$work/source.db"

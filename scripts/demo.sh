@@ -15,7 +15,7 @@ uid=0e36c8cd403d
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "installing what is missing (moto server, Apache Airflow, tansu)"
+say "installing what is missing (moto server, Apache Airflow, Apache Kafka)"
 export PINCTL_SKIP_MARIADB=1 # the demo reads SQLite
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh

@@ -1,6 +1,6 @@
 # Installs what the local twin and the tests need when it is missing, reusing what is there:
 # a Python venv with moto server, the MSK IAM signer and deltalake; Apache Airflow 2.10 in a venv
-# of its own; tansu (cargo install); Debian's mariadb-server (unless PINCTL_SKIP_MARIADB=1).
+# of its own; Apache Kafka (Maven Central); Debian's mariadb-server (unless PINCTL_SKIP_MARIADB=1).
 # Sourced by scripts/test.sh and scripts/demo.sh; exports the settings they use.
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pinctl"
 venv="${PINCTL_VENV:-$cache/venv}"
@@ -31,14 +31,62 @@ if ! "$airflow_venv/bin/airflow" version 2>/dev/null | grep -q '^2\.10\.' \
 fi
 export PINCTL_AIRFLOW_VENV="$airflow_venv"
 
-# tansu, the Kafka broker of the local twin (a long release build, done once).
-if ! command -v tansu >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/tansu" ]; then
-  export PATH="$HOME/.cargo/bin:$PATH"
+# Apache Kafka, the twin's broker (what MSK runs), from Maven Central: the broker jar
+# (org.apache.kafka:kafka_2.13) and its runtime dependencies in ~/.cache/pinctl/kafka/<version>/lib,
+# resolved by Maven once and reused. The version is the stack's `kafka_version` default (MSK's
+# "3.8.x" names a minor line: the newest patch of that line published), or PINCTL_KAFKA_VERSION.
+# The broker runs with `pinctl local broker` (one KRaft node; src/local/kafka.rs).
+kafka_version="${PINCTL_KAFKA_VERSION:-}"
+if [ -z "$kafka_version" ]; then
+  stack_version=$(sed -n '/^  kafka_version:/,/default:/s/^ *default: *//p' \
+    "$(dirname "${BASH_SOURCE[0]}")/../stacks/pinterest.yaml" 2>/dev/null | head -1)
+  case "$stack_version" in
+    3.7.x) kafka_version=3.7.2 ;;
+    3.8.x) kafka_version=3.8.1 ;;
+    3.9.x) kafka_version=3.9.2 ;;
+    4.0.x) kafka_version=4.0.2 ;;
+    4.1.x) kafka_version=4.1.2 ;;
+    [0-9]*.[0-9]*.[0-9]*) kafka_version="$stack_version" ;;
+    *) kafka_version=3.8.1 ;;
+  esac
 fi
-if ! tansu --version >/dev/null 2>&1; then
-  echo "setup.sh: installing tansu (cargo install; this takes a while once)"
-  cargo install tansu --locked --features dynostore,libsql
+kafka_home="$cache/kafka/$kafka_version"
+if [ ! -e "$kafka_home/lib/kafka_2.13-$kafka_version.jar" ]; then
+  echo "setup.sh: installing Apache Kafka $kafka_version from Maven Central into $kafka_home"
+  if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+    echo "setup.sh: Apache Kafka needs Java 17+ and Maven (apt-get install openjdk-17-jre-headless maven)" >&2
+    return 1 2>/dev/null || exit 1
+  fi
+  # Kafka 3.x logs through SLF4J 1 to reload4j (its distribution's binding); 4.x brings log4j2.
+  logging=""
+  case "$kafka_version" in
+    3.*) logging='<dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>' ;;
+  esac
+  rm -rf "$kafka_home.partial"
+  mkdir -p "$kafka_home.partial"
+  cat >"$kafka_home.partial/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>pinctl.local</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>$kafka_version</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$kafka_version</version></dependency>
+    $logging
+  </dependencies>
+</project>
+EOF
+  if ! (cd "$kafka_home.partial" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$kafka_home.partial/lib" >mvn.log 2>&1); then
+    cat "$kafka_home.partial/mvn.log" >&2
+    echo "setup.sh: resolving org.apache.kafka:kafka_2.13:$kafka_version from Maven Central failed" >&2
+    return 1 2>/dev/null || exit 1
+  fi
+  rm -rf "$kafka_home"
+  mv "$kafka_home.partial" "$kafka_home"
 fi
+export PINCTL_KAFKA_HOME="$kafka_home"
 
 # MariaDB (Debian's server), the MySQL the original pipeline read; each test starts its own
 # server on a free loopback port with a scratch data directory.

@@ -375,7 +375,7 @@ pub enum StateCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
-    /// Start the twin: moto server, the emulator and tansu on loopback ports, and a supervisor
+    /// Start the twin: moto server, the emulator and Apache Kafka on loopback ports, and a supervisor
     /// that runs the data plane from what is provisioned (`pinctl --env local up`).
     Start {
         #[command(flatten)]
@@ -429,11 +429,25 @@ pub enum LocalCommand {
         #[arg(long)]
         moto_port: u16,
         #[arg(long)]
-        tansu_port: u16,
+        kafka_port: u16,
         #[arg(long)]
         emulator_port: u16,
         #[arg(long)]
         no_airflow: bool,
+    },
+    /// The twin's Kafka broker (started by the supervisor, the tests and `scripts/bench.sh`):
+    /// Apache Kafka as one KRaft node on 127.0.0.1:PORT, its storage formatted with a fresh
+    /// cluster id when DATA is new. The process becomes the broker's JVM.
+    Broker {
+        /// The PLAINTEXT listener's port on 127.0.0.1.
+        #[arg(long)]
+        port: u16,
+        /// The broker's data directory (settings, logs), created when missing.
+        #[arg(long)]
+        data: std::path::PathBuf,
+        /// The JVM's maximum heap.
+        #[arg(long, default_value = "512m")]
+        heap: String,
     },
     /// Serve the emulator of the AWS APIs moto lacks: MSK (`kafka`), MSK Connect
     /// (`kafkaconnect`) and MWAA (`airflow`), on one port.

@@ -1,6 +1,6 @@
 //! pinctl's integration tests, compiled as one binary (`cargo test --test integration`): each
 //! module below drives the `pinctl` binary, the library or the services the way a user does.
-//! `util` is the shared vocabulary: scratch projects, service fixtures (moto, the emulator, tansu,
+//! `util` is the shared vocabulary: scratch projects, service fixtures (moto, the emulator, Apache Kafka,
 //! MariaDB), typed plan and drift readers, and the state backend conformance suite.
 
 // Shared helpers; not tests.
@@ -24,11 +24,11 @@ mod engine;
 mod msk_connect_mwaa;
 // The MSK IAM token against the official Python signer.
 mod msk_iam_python;
-// The left half of the pipeline: emit → REST proxy → tansu → S3 sink → moto S3.
+// The left half of the pipeline: emit → REST proxy → Apache Kafka → S3 sink → moto S3.
 mod pipeline_data;
 // The whole pipeline stack against moto and the emulator, including kill -9 recovery.
 mod pipeline_moto;
-// The Kafka REST proxy against tansu: v2 answers, malformed bodies, consumers, shutdown.
+// The Kafka REST proxy against Apache Kafka: v2 answers, malformed bodies, consumers, shutdown.
 mod rest_proxy;
 // The S3 sink's flush size, bad records and new topics.
 mod s3_sink;

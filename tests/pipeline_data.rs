@@ -1,5 +1,5 @@
 //! The left half of the pipeline end to end, on real parts: the generated source → `worker emit`
-//! (batch path) → `worker rest-proxy` → tansu → `worker s3-sink` → S3 (moto). The sink is
+//! (batch path) → `worker rest-proxy` → Apache Kafka → `worker s3-sink` → S3 (moto). The sink is
 //! killed with SIGKILL mid-run and restarted: the objects are exactly one per message, keys and
 //! contents as spec §3, values equal to the source rows, nothing missing, nothing extra.
 
@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{pinctl, python_keys, s3_keys, Moto, Served, Tansu, UID};
+use crate::util::{pinctl, python_keys, s3_keys, Kafka, Moto, Served, UID};
 use pinctl::data::record::Table;
 use pinctl::data::store::Reader;
 use serde_json::Value;
@@ -27,17 +27,18 @@ fn sink_properties(bucket: &str) -> String {
          flush.size=1\n\
          tasks.max=3\n\
          s3.bucket.name={bucket}\n\
-         s3.region=us-east-1\n"
+         s3.region=us-east-1\n\
+         consumer.override.session.timeout.ms=6000\n"
     )
 }
 
-fn start_sink(tansu: &Tansu, config: &std::path::Path, env: &[(String, String)]) -> Child {
+fn start_sink(kafka: &Kafka, config: &std::path::Path, env: &[(String, String)]) -> Child {
     pinctl(
         &[
             "worker",
             "s3-sink",
             "--bootstrap",
-            &tansu.address,
+            &kafka.address,
             "--config",
             config.to_str().unwrap(),
         ],
@@ -53,12 +54,12 @@ fn start_sink(tansu: &Tansu, config: &std::path::Path, env: &[(String, String)])
 async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start();
-    let tansu = Tansu::start();
+    let kafka = Kafka::start();
     let topics: Vec<String> = Table::ALL
         .iter()
         .map(|t| format!("{UID}.{}", t.suffix()))
         .collect();
-    tansu.create_topics(&topics.iter().map(String::as_str).collect::<Vec<_>>(), 1);
+    kafka.create_topics(&topics.iter().map(String::as_str).collect::<Vec<_>>(), 1);
     let bucket = format!("user-{UID}-bucket");
     let s3 = moto.s3().await;
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
@@ -74,7 +75,7 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
             "worker",
             "rest-proxy",
             "--bootstrap",
-            &tansu.address,
+            &kafka.address,
             "--listen",
             "127.0.0.1:0",
         ],
@@ -83,7 +84,7 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
     let config = dir.path().join("s3-sink.properties");
     std::fs::write(&config, sink_properties(&bucket)).unwrap();
     let env = moto.env();
-    let mut sink = start_sink(&tansu, &config, &env);
+    let mut sink = start_sink(&kafka, &config, &env);
 
     let events = 1000;
     let emit = pinctl(
@@ -127,6 +128,8 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The killed member stays in the group `connect-<name>` until its session times out (6 s
+    // here): then the restarted sink is given the partitions, from the committed offsets.
     sink.kill().unwrap();
     sink.wait().unwrap();
     let written_before_kill = s3_keys(&s3, &bucket, "").await.len();
@@ -134,7 +137,7 @@ async fn emitted_events_become_one_object_per_message_even_when_the_sink_is_kill
         "killed the sink after {:?} with {written_before_kill} objects",
         started.elapsed()
     );
-    let mut sink = start_sink(&tansu, &config, &env);
+    let mut sink = start_sink(&kafka, &config, &env);
 
     let out = emit.wait_with_output().unwrap();
     assert!(out.status.success(), "emit failed");

@@ -1,4 +1,4 @@
-//! The Kafka REST proxy against a real Kafka-protocol broker (tansu): the v2 answers, success and
+//! The Kafka REST proxy against Apache Kafka (one KRaft node): the v2 answers, success and
 //! error, byte for byte; nothing produced for a refused request; malformed, oversized and
 //! truncated bodies never crash it (a property test over bodies); the v2 consumer endpoints; a
 //! graceful shutdown that loses nothing it acknowledged.
@@ -6,19 +6,19 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::util::{Served, Tansu};
+use crate::util::{Kafka, Served};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
 const JSON_V2: &str = "application/vnd.kafka.json.v2+json";
 
-fn proxy(tansu: &Tansu, extra: &[&str]) -> Served {
+fn proxy(kafka: &Kafka, extra: &[&str]) -> Served {
     let mut args = vec![
         "worker",
         "rest-proxy",
         "--bootstrap",
-        &tansu.address,
+        &kafka.address,
         "--listen",
         "127.0.0.1:0",
     ];
@@ -26,39 +26,26 @@ fn proxy(tansu: &Tansu, extra: &[&str]) -> Served {
     Served::start(&args, &[])
 }
 
-/// The number of records in the topic, counted by reading them all (tansu's high watermark
-/// counts a multi-record batch as one offset, so watermarks cannot be trusted here).
-fn records_in(tansu: &Tansu, topic: &str) -> i64 {
-    use rdkafka::TopicPartitionList;
+/// The number of records in the topic: the sum of its partitions' watermarks (the broker gives
+/// every record its own offset).
+fn records_in(kafka: &Kafka, topic: &str) -> i64 {
     let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &tansu.address)
-        .set("group.id", format!("count-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
+        .set("bootstrap.servers", &kafka.address)
         .create()
         .unwrap();
     let md = c
         .fetch_metadata(Some(topic), Duration::from_secs(5))
         .unwrap();
     let t = md.topics().iter().find(|t| t.name() == topic).unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in t.partitions() {
-        tpl.add_partition_offset(topic, p.id(), rdkafka::Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let mut n = 0;
-    let mut idle = std::time::Instant::now();
-    while idle.elapsed() < Duration::from_millis(1500) {
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(_)) => {
-                n += 1;
-                idle = std::time::Instant::now();
-            }
-            Some(Err(e)) => panic!("reading {topic}: {e}"),
-            None => {}
-        }
-    }
-    n
+    t.partitions()
+        .iter()
+        .map(|p| {
+            let (low, high) = c
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
+                .unwrap();
+            high - low
+        })
+        .sum()
 }
 
 async fn post(url: &str, content_type: Option<&str>, body: &[u8]) -> (u16, String, String) {
@@ -82,9 +69,9 @@ async fn post(url: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
-    let tansu = Tansu::start();
-    tansu.create_topics(&["t.pin"], 2);
-    let p = proxy(&tansu, &["--max-request-bytes", "4096"]);
+    let kafka = Kafka::start();
+    kafka.create_topics(&["t.pin"], 2);
+    let p = proxy(&kafka, &["--max-request-bytes", "4096"]);
     let url = format!("{}/topics/t.pin", p.url());
 
     // Success: one record, then keys and explicit partitions, then binary.
@@ -131,7 +118,7 @@ async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(records_in(&tansu, "t.pin"), 4);
+    assert_eq!(records_in(&kafka, "t.pin"), 4);
 
     // Every refusal: documented status and body, nothing produced.
     let big = format!(r#"{{"records":[{{"value":"{}"}}]}}"#, "x".repeat(5000));
@@ -247,7 +234,7 @@ async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
     assert_eq!(r.status().as_u16(), 405);
     assert_eq!(r.json::<Value>().await.unwrap()["error_code"], 405);
     assert_eq!(
-        records_in(&tansu, "t.pin"),
+        records_in(&kafka, "t.pin"),
         4,
         "a refused request produced something"
     );
@@ -278,9 +265,9 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
 
-    let tansu = Tansu::start();
-    tansu.create_topics(&["fuzz"], 1);
-    let p = proxy(&tansu, &["--max-request-bytes", "2048"]);
+    let kafka = Kafka::start();
+    kafka.create_topics(&["fuzz"], 1);
+    let p = proxy(&kafka, &["--max-request-bytes", "2048"]);
     let url = format!("{}/topics/fuzz", p.url());
 
     // A body cut short: the client promises more than it sends and hangs up.
@@ -343,7 +330,7 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
         failure_persistence: None,
         ..Config::default()
     });
-    let before = records_in(&tansu, "fuzz");
+    let before = records_in(&kafka, "fuzz");
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let handle = tokio::runtime::Handle::current();
     let counted = accepted.clone();
@@ -376,7 +363,7 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
     .unwrap();
     assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) > 0);
     assert_eq!(
-        records_in(&tansu, "fuzz") - before,
+        records_in(&kafka, "fuzz") - before,
         accepted.load(std::sync::atomic::Ordering::SeqCst),
         "records in the topic = records acknowledged with 200"
     );
@@ -386,9 +373,9 @@ async fn truncated_requests_and_random_bodies_never_crash_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn v2_consumers_read_back_what_was_produced() {
-    let tansu = Tansu::start();
-    tansu.create_topics(&["c.geo"], 1);
-    let p = proxy(&tansu, &[]);
+    let kafka = Kafka::start();
+    kafka.create_topics(&["c.geo"], 1);
+    let p = proxy(&kafka, &[]);
     for i in 0..3 {
         let body = json!({"records": [{"value": {"ind": i, "country": "Albania"}}]}).to_string();
         let (status, _, _) = post(
@@ -491,10 +478,10 @@ async fn v2_consumers_read_back_what_was_produced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_flushes_every_acknowledged_record_and_a_dead_broker_is_a_50003() {
-    let mut tansu = Tansu::start();
-    tansu.create_topics(&["s.user"], 1);
+    let mut kafka = Kafka::start();
+    kafka.create_topics(&["s.user"], 1);
     // A long linger keeps every request waiting on its delivery when the signal comes.
-    let p = proxy(&tansu, &["--linger", "1500ms", "--delivery-timeout", "5s"]);
+    let p = proxy(&kafka, &["--linger", "1500ms", "--delivery-timeout", "5s"]);
     let url = format!("{}/topics/s.user", p.url());
     // Requests in flight when SIGTERM arrives: each gets its answer, and every 200 is in Kafka.
     let mut tasks = vec![];
@@ -532,17 +519,17 @@ async fn shutdown_flushes_every_acknowledged_record_and_a_dead_broker_is_a_50003
         "only {ok} of 100 in-flight requests were answered 200"
     );
     assert_eq!(
-        records_in(&tansu, "s.user"),
+        records_in(&kafka, "s.user"),
         ok,
         "acknowledged records = records in Kafka"
     );
 
     // With the broker gone, a produce fails as a Kafka error, after the delivery timeout.
-    let p = proxy(&tansu, &["--delivery-timeout", "2s"]);
+    let p = proxy(&kafka, &["--delivery-timeout", "2s"]);
     let url = format!("{}/topics/s.user", p.url());
     let (status, _, _) = post(&url, Some(JSON_V2), br#"{"records":[{"value":1}]}"#).await;
     assert_eq!(status, 200);
-    tansu.kill();
+    kafka.kill();
     let (status, _, body) = post(&url, Some(JSON_V2), br#"{"records":[{"value":2}]}"#).await;
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status, 500, "{body}");

@@ -1,8 +1,8 @@
-//! In the local twin an MSK cluster is the local Kafka broker (tansu, installed by the test
+//! In the local twin an MSK cluster is the local Kafka broker (Apache Kafka, installed by the test
 //! command): topics created, grown, configured and deleted through the MSK API really exist on
 //! the broker with the declared partitions and configs.
 
-use crate::util::{Emulator, Project, Tansu};
+use crate::util::{Emulator, Kafka, Project};
 use pinctl::clients::kafka_admin::BrokerAdmin;
 
 const STACK: &str = r#"
@@ -32,8 +32,8 @@ resources:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn topics_exist_on_the_broker() {
-    let tansu = Tansu::start();
-    let emu = Emulator::start_with("100ms", None, 0.0, Some(&tansu.address));
+    let kafka = Kafka::start();
+    let emu = Emulator::start_with("100ms", None, 0.0, Some(&kafka.address));
     let mut p = Project::new();
     p.env = emu.env();
     p.env.extend([
@@ -43,7 +43,7 @@ async fn topics_exist_on_the_broker() {
     ]);
     p.stack(STACK);
     p.run(&["up", "--yes"]).expect(0);
-    let admin = BrokerAdmin::connect(&tansu.address).unwrap();
+    let admin = BrokerAdmin::connect(&kafka.address).unwrap();
     let pin = admin
         .describe("abc.pin")
         .await
@@ -59,23 +59,36 @@ async fn topics_exist_on_the_broker() {
         p.state("broker", "default")["resources"]["msk"]["outputs"]["bootstrap_brokers"].clone();
     assert_eq!(
         brokers,
-        tansu.address.as_str(),
+        kafka.address.as_str(),
         "the cluster's bootstrap brokers are the local broker"
     );
     p.run(&["plan"]).expect(0);
 
-    // tansu 0.6 implements neither CreatePartitions nor AlterConfigs: the update is refused,
-    // saying so, and nothing is recorded as done.
+    // Growth (CreatePartitions) and a config change (AlterConfigs) through the MSK topic API
+    // reach the broker, in one `up`.
+    p.stack(
+        &STACK
+            .replace("604800000", "3600000")
+            .replace("partitions: 2", "partitions: 3"),
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let pin = admin.describe("abc.pin").await.unwrap().unwrap();
+    assert_eq!(pin.partitions, 3, "grown on the broker");
+    assert_eq!(
+        pin.configs.get("retention.ms").map(String::as_str),
+        Some("3600000"),
+        "changed on the broker"
+    );
+    p.run(&["plan"]).expect(0);
+    // A shrink is refused, as MSK (Kafka) refuses it, and nothing is recorded as done.
     p.stack(&STACK.replace("604800000", "3600000"));
     let r = p.run(&["up", "--yes"]);
     r.expect(1);
-    assert!(
-        r.stderr.contains("the broker at") && r.stderr.contains("does not support"),
-        "{}",
-        r.stderr
+    assert!(r.stderr.contains("partitions"), "{}", r.stderr);
+    assert_eq!(
+        admin.describe("abc.pin").await.unwrap().unwrap().partitions,
+        3
     );
-    p.stack(STACK);
-    p.run(&["plan"]).expect(0);
 
     p.run(&["down", "--yes"]).expect(0);
     assert!(
@@ -87,8 +100,8 @@ async fn topics_exist_on_the_broker() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn older_kafka_falls_back_to_the_admin_protocol() {
-    let tansu = Tansu::start();
-    let emu = Emulator::start_with("100ms", None, 0.0, Some(&tansu.address));
+    let kafka = Kafka::start();
+    let emu = Emulator::start_with("100ms", None, 0.0, Some(&kafka.address));
     let mut p = Project::new();
     p.env = emu.env();
     p.env.extend([
@@ -105,7 +118,7 @@ async fn older_kafka_falls_back_to_the_admin_protocol() {
         );
     p.stack(&stack);
     p.run(&["up", "--yes"]).expect(0);
-    let admin = BrokerAdmin::connect(&tansu.address).unwrap();
+    let admin = BrokerAdmin::connect(&kafka.address).unwrap();
     let pin = admin
         .describe("abc.pin")
         .await
@@ -137,6 +150,21 @@ async fn older_kafka_falls_back_to_the_admin_protocol() {
         arn.starts_with("arn:aws:kafka:us-east-1:123456789012:topic/abc-msk/")
             && arn.ends_with("/abc.pin"),
         "{arn}"
+    );
+    p.run(&["plan"]).expect(0);
+    // Growth and a config change through the admin protocol (CreatePartitions, AlterConfigs).
+    p.stack(
+        &stack
+            .replace("604800000", "3600000")
+            .replace("partitions: 2", "partitions: 4"),
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let pin = admin.describe("abc.pin").await.unwrap().unwrap();
+    assert_eq!(pin.partitions, 4, "grown on the broker");
+    assert_eq!(
+        pin.configs.get("retention.ms").map(String::as_str),
+        Some("3600000"),
+        "changed on the broker"
     );
     p.run(&["plan"]).expect(0);
     p.run(&["down", "--yes"]).expect(0);

@@ -1,5 +1,5 @@
 //! Kafka topics through the admin protocol: the msk.topic fallback for clusters without the MSK
-//! topic API, and the emulator's topic API acting on the local broker (tansu).
+//! topic API, and the emulator's topic API acting on the local broker (Apache Kafka).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

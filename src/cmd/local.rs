@@ -116,17 +116,26 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
         LocalCommand::Supervise {
             dir,
             moto_port,
-            tansu_port,
+            kafka_port,
             emulator_port,
             no_airflow,
         } => {
             let ports = twin::Ports {
                 moto: *moto_port,
-                tansu: *tansu_port,
+                kafka: *kafka_port,
                 emulator: *emulator_port,
             };
             twin::supervise(&dir.path, ports, !no_airflow).await?;
             Ok(Exit::Ok)
+        }
+        LocalCommand::Broker { port, data, heap } => {
+            let install = crate::local::kafka::Install::find()?;
+            let options = crate::local::kafka::BrokerOptions {
+                port: *port,
+                data: data.clone(),
+                heap: heap.clone(),
+            };
+            match crate::local::kafka::run(&install, &options)? {}
         }
         LocalCommand::Emulator {
             listen,
@@ -169,6 +178,9 @@ fn print_status(s: &Status, json: bool) {
         s.supervisor_pid,
         if s.ready { "" } else { " — starting" }
     );
+    if let Some(v) = &s.kafka_version {
+        println!("Kafka broker: Apache Kafka {v} (every MSK cluster's brokers, whatever its kafka_version)");
+    }
     println!(
         "{:<44} {:<10} {:<28} {:>8}  DETAIL",
         "PROCESS", "STATE", "ADDRESS / URL", "PID"

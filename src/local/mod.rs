@@ -1,8 +1,9 @@
-//! The local twin: the supervisor of the twin's services and data plane, and the emulator of the
-//! AWS APIs moto lacks (MSK, MSK Connect, MWAA).
+//! The local twin: the supervisor of the twin's services and data plane, the emulator of the
+//! AWS APIs moto lacks (MSK, MSK Connect, MWAA), and its Kafka broker (Apache Kafka).
 
 pub mod dataplane;
 pub mod emulator;
 pub mod host;
+pub mod kafka;
 pub mod procs;
 pub mod twin;

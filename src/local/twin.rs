@@ -1,6 +1,7 @@
 //! `pinctl local start | status | stop | env | dag`: the local twin's supervisor. `start` picks
 //! loopback ports, writes the endpoint settings the `local` env reads (`endpoints.env`), and
-//! starts a detached supervisor that runs moto server, the emulator and tansu, then keeps the data
+//! starts a detached supervisor that runs moto server, the emulator and Apache Kafka (one KRaft
+//! node, see [`super::kafka`]), then keeps the data
 //! plane equal to what was provisioned (see `dataplane`). Its state is `twin.json`; `stop` ends the
 //! supervisor, which ends every process it started and nothing else.
 
@@ -24,6 +25,10 @@ pub struct Status {
     pub ready: bool,
     pub endpoints: BTreeMap<String, String>,
     pub processes: Vec<ProcStatus>,
+    /// The Apache Kafka version of the twin's broker (every MSK cluster's brokers), whatever
+    /// `kafka_version` a cluster asked for.
+    #[serde(default)]
+    pub kafka_version: Option<String>,
     /// What the last look at the provisioned resources could not read or run.
     pub problems: Vec<String>,
     pub updated: String,
@@ -50,7 +55,8 @@ impl Status {
 /// The tools the twin runs, found where `scripts/test.sh` installs them or on PATH.
 pub struct Tools {
     pub moto: PathBuf,
-    pub tansu: PathBuf,
+    /// Apache Kafka, the broker every MSK cluster of the twin is.
+    pub kafka: super::kafka::Install,
     pub airflow: Option<PathBuf>,
 }
 
@@ -63,12 +69,7 @@ impl Tools {
             .or_else(|| Some(PathBuf::from(format!("{home}/.cache/pinctl/venv/bin/moto_server"))).filter(|p| p.exists()))
             .or_else(|| which("moto_server"))
             .context("moto_server not found: `scripts/test.sh` installs it (or pip install 'moto[server]'; PINCTL_MOTO_SERVER names it)")?;
-        let tansu = std::env::var("PINCTL_TANSU")
-            .map(PathBuf::from)
-            .ok()
-            .or_else(|| which("tansu"))
-            .or_else(|| Some(PathBuf::from(format!("{home}/.cargo/bin/tansu"))).filter(|p| p.exists()))
-            .context("tansu not found: `cargo install tansu --locked --features dynostore,libsql` (scripts/test.sh does; PINCTL_TANSU names it)")?;
+        let kafka = super::kafka::Install::find()?;
         let airflow = std::env::var("PINCTL_AIRFLOW_VENV")
             .map(|v| PathBuf::from(v).join("bin/airflow"))
             .ok()
@@ -81,7 +82,7 @@ impl Tools {
             .or_else(|| which("airflow"));
         Ok(Tools {
             moto,
-            tansu,
+            kafka,
             airflow,
         })
     }
@@ -171,7 +172,7 @@ pub async fn start(dir: &Path, airflow: bool) -> Result<Started> {
     let _ = std::fs::remove_file(dir.join("twin.json"));
     // moto keeps its resources in memory: a new twin starts empty, the emulator too.
     let _ = std::fs::remove_file(dir.join("emulator.json"));
-    let (moto, tansu, emulator) = (
+    let (moto, kafka, emulator) = (
         dataplane::free_port()?,
         dataplane::free_port()?,
         dataplane::free_port()?,
@@ -189,8 +190,8 @@ pub async fn start(dir: &Path, airflow: bool) -> Result<Started> {
         .args([
             "--moto-port",
             &moto.to_string(),
-            "--tansu-port",
-            &tansu.to_string(),
+            "--kafka-port",
+            &kafka.to_string(),
             "--emulator-port",
             &emulator.to_string(),
         ])
@@ -295,7 +296,8 @@ pub fn env(dir: &Path) -> Result<String> {
 
 pub struct Ports {
     pub moto: u16,
-    pub tansu: u16,
+    /// The Kafka broker's PLAINTEXT listener.
+    pub kafka: u16,
     pub emulator: u16,
 }
 
@@ -316,7 +318,6 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         version: String::new(),
         detail: detail.to_string(),
     };
-    let tansu_url = format!("tcp://127.0.0.1:{}", ports.tansu);
     let mut services = BTreeMap::new();
     let mut moto = service(
         tools.moto.clone(),
@@ -332,23 +333,30 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     moto.env
         .push(("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into()));
     services.insert("moto".to_string(), moto);
-    services.insert(
-        "tansu".to_string(),
-        service(
-            tools.tansu.clone(),
-            vec![
-                "broker".into(),
-                "--listener-url".into(),
-                tansu_url.clone(),
-                "--advertised-listener-url".into(),
-                tansu_url,
-                "--storage-engine".into(),
-                "memory://tansu/".into(),
-            ],
-            ports.tansu,
-            "Kafka broker (every MSK cluster's bootstrap brokers)",
+    // A new twin's broker starts empty, as moto does.
+    let kafka_data = dir.join("kafka");
+    let _ = std::fs::remove_dir_all(&kafka_data);
+    let mut kafka = service(
+        exe.clone(),
+        vec![
+            "local".into(),
+            "broker".into(),
+            "--port".into(),
+            ports.kafka.to_string(),
+            "--data".into(),
+            kafka_data.display().to_string(),
+        ],
+        ports.kafka,
+        &format!(
+            "Apache Kafka {} (KRaft, one node): every MSK cluster's bootstrap brokers",
+            tools.kafka.version
         ),
     );
+    kafka.env.push((
+        "PINCTL_KAFKA_HOME".into(),
+        tools.kafka.home.display().to_string(),
+    ));
+    services.insert("kafka".to_string(), kafka);
     services.insert(
         "emulator".to_string(),
         service(
@@ -363,7 +371,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
                 "--delay".into(),
                 "1s".into(),
                 "--broker".into(),
-                format!("127.0.0.1:{}", ports.tansu),
+                format!("127.0.0.1:{}", ports.kafka),
             ],
             ports.emulator,
             "MSK, MSK Connect and MWAA APIs",
@@ -383,6 +391,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         ready: false,
         endpoints,
         processes: Vec::new(),
+        kafka_version: Some(tools.kafka.version.clone()),
         problems: Vec::new(),
         updated: String::new(),
     };
@@ -395,7 +404,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             desired.extend(plane.desired(&clients, &mut problems).await);
         }
         procs.reconcile(&desired).await;
-        status.ready = ["moto", "tansu", "emulator"]
+        status.ready = ["moto", "kafka", "emulator"]
             .iter()
             .all(|s| procs.running(s));
         status.processes = procs.status();

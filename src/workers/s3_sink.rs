@@ -3,16 +3,28 @@
 //! `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`, each record's
 //! value as one line of compact JSON.
 //!
-//! Offsets are committed only after the object holding the records is written, so after a
-//! crash the records come again and land on the same keys with the same content: no loss and
-//! no duplicate object. (Rotation by `rotate.schedule.interval.ms`, wall-clock time, is the one
-//! setting that can cut files differently after a restart, as in Confluent's sink.)
+//! Like a Kafka Connect worker's sink task, it joins the connector's consumer group
+//! (`connect-<name>`) and reads the partitions the group's rebalancing gives it: run several
+//! and they share the partitions; when one stops or dies, the others take its partitions over
+//! once the group notices (at most `session.timeout.ms`, settable per connector with
+//! `consumer.override.session.timeout.ms` as in Connect).
+//!
+//! Offsets are committed to the group only after the object holding the records is written, so
+//! after a crash or a rebalance the records come again and land on the same keys with the same
+//! content: no loss and no duplicate object. A partition taken away drops its open file and its
+//! uncommitted uploads; its next owner starts from the committed offset, at the same file
+//! boundary. (Rotation by `rotate.schedule.interval.ms`, wall-clock time, is the one setting
+//! that can cut files differently after a restart, as in Confluent's sink.)
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::{ClientContext, OAuthToken};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
@@ -68,7 +80,18 @@ pub struct SinkConfig {
     pub ignore_nulls: bool,
     /// Uploads in flight at once (`tasks.max` × 8).
     pub uploads: usize,
+    /// `consumer.override.<setting>` (Connect's per-connector client overrides) for the
+    /// settings of [`CONSUMER_OVERRIDES`], passed to the consumer.
+    pub consumer_overrides: Vec<(String, String)>,
 }
+
+/// The consumer settings a connector may override (`consumer.override.<name>`): those of the
+/// group membership, which mean the same to librdkafka as to Kafka's Java consumer.
+pub const CONSUMER_OVERRIDES: [&str; 3] = [
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+];
 
 const SUPPORTED: [(&str, &[&str]); 5] = [
     (
@@ -182,6 +205,25 @@ impl SinkConfig {
                 ))
             }
         };
+        let mut consumer_overrides = Vec::new();
+        for (key, value) in p.iter() {
+            let Some(setting) = key.strip_prefix("consumer.override.") else {
+                continue;
+            };
+            if !CONSUMER_OVERRIDES.contains(&setting) {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "not supported; pinctl's sink takes consumer.override.{{{}}}",
+                        CONSUMER_OVERRIDES.join(",")
+                    ),
+                ));
+            }
+            if value.parse::<u64>().is_err() {
+                return Err(invalid(key, "expected milliseconds".into()));
+            }
+            consumer_overrides.push((setting.to_string(), value.clone()));
+        }
         let bucket = p
             .get("s3.bucket.name")
             .filter(|b| !b.is_empty())
@@ -209,6 +251,7 @@ impl SinkConfig {
             tolerate_errors,
             ignore_nulls,
             uploads: (number("tasks.max")?.unwrap_or(1) as usize * 8).clamp(1, 64),
+            consumer_overrides,
         })
     }
 
@@ -260,15 +303,84 @@ pub struct SinkStats {
     pub skipped: u64,
 }
 
+/// A change of this sink's share of the group's partitions, as the rebalance callbacks saw it.
+#[derive(Debug)]
+enum Rebalanced {
+    Assigned(Vec<(String, i32)>),
+    Revoked(Vec<(String, i32)>),
+}
+
+fn partitions_of(list: &TopicPartitionList) -> Vec<(String, i32)> {
+    list.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
+}
+
+/// The sink's consumer context: MSK IAM tokens as every client of the workers, and the group's
+/// rebalances passed to the sink's loop (the callbacks run inside the consumer's poll, so the
+/// loop sees them before the next record).
+pub struct SinkContext {
+    iam: IamContext,
+    rebalances: std::sync::Mutex<Vec<Rebalanced>>,
+}
+
+impl ClientContext for SinkContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.iam.generate_oauth_token(config)
+    }
+}
+
+impl ConsumerContext for SinkContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let mut events = self.rebalances.lock().expect("not poisoned");
+            events.push(Rebalanced::Revoked(partitions_of(list)));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let mut events = self.rebalances.lock().expect("not poisoned");
+                events.push(Rebalanced::Assigned(partitions_of(list)));
+            }
+            Rebalance::Error(e) => tracing::warn!("rebalance failed: {e}"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        if let Err(e) = result {
+            // A commit lost to a rebalance: the records come again to the partition's owner,
+            // who writes them to the same keys.
+            tracing::warn!(
+                partitions = ?partitions_of(offsets),
+                "offsets not committed ({e}); their records will be read again"
+            );
+        }
+    }
+}
+
 pub struct S3Sink {
     config: SinkConfig,
     s3: aws_sdk_s3::Client,
-    consumer: Arc<StreamConsumer<IamContext>>,
+    consumer: Arc<StreamConsumer<SinkContext>>,
     matcher: Option<regex::Regex>,
-    /// The partitions this sink reads. It assigns them itself (every partition of every
-    /// selected topic, found again every few seconds) and keeps its offsets in the group
-    /// `connect-NAME`; one sink process runs a connector, as one task set does in Connect.
-    assigned: std::collections::HashSet<(String, i32)>,
+    /// The selected topics the consumer is subscribed to (those that exist; looked for again
+    /// every few seconds).
+    subscribed: std::collections::BTreeSet<String>,
+    /// The partitions the group gave this sink.
+    owned: std::collections::BTreeSet<(String, i32)>,
     open: HashMap<(String, i32), OpenFile>,
     uploads: HashMap<(String, i32), VecDeque<Upload>>,
     permits: Arc<tokio::sync::Semaphore>,
@@ -276,15 +388,23 @@ pub struct S3Sink {
 }
 
 impl S3Sink {
+    /// A sink that joins the group `connect-<name>` (it subscribes on its first run step).
     pub async fn new(config: SinkConfig, connection: &KafkaConnection) -> anyhow::Result<S3Sink> {
-        let (mut client, context) = connection.client().await?;
+        let (mut client, iam) = connection.client().await?;
         client
             .set("group.id", format!("connect-{}", config.name))
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("topic.metadata.refresh.interval.ms", "5000");
-        let consumer: StreamConsumer<IamContext> = client
+        for (k, v) in &config.consumer_overrides {
+            client.set(k, v);
+        }
+        let context = SinkContext {
+            iam,
+            rebalances: std::sync::Mutex::new(Vec::new()),
+        };
+        let consumer: StreamConsumer<SinkContext> = client
             .create_with_context(context)
             .map_err(|e| anyhow::anyhow!("Kafka consumer for {}: {e}", connection.bootstrap))?;
         let matcher = match &config.topics {
@@ -302,7 +422,8 @@ impl S3Sink {
             s3,
             consumer: Arc::new(consumer),
             matcher,
-            assigned: std::collections::HashSet::new(),
+            subscribed: Default::default(),
+            owned: Default::default(),
             open: HashMap::new(),
             uploads: HashMap::new(),
             stats: SinkStats::default(),
@@ -462,79 +583,89 @@ impl S3Sink {
             } else {
                 CommitMode::Async
             };
-            self.consumer
-                .commit(&commits, mode)
-                .map_err(|e| SinkError::Kafka(format!("committing offsets: {e}")))?;
+            if let Err(e) = self.consumer.commit(&commits, mode) {
+                // Refused by the group (a rebalance under way): the records come again to the
+                // partition's owner, who writes them to the same keys.
+                tracing::warn!(
+                    partitions = ?partitions_of(&commits),
+                    "offsets not committed ({e}); their records will be read again"
+                );
+            }
         }
         Ok(())
     }
 
-    /// Adds the partitions of selected topics not read yet, each from its committed offset (the
-    /// beginning when there is none, as `auto.offset.reset=earliest`).
-    async fn assign_new_partitions(&mut self) -> Result<(), SinkError> {
+    /// Subscribes to the selected topics that exist, when they changed (a topic created or
+    /// deleted): the group then rebalances and shares their partitions among its members.
+    async fn subscribe(&mut self) -> Result<(), SinkError> {
         let consumer = self.consumer.clone();
-        let metadata = tokio::task::spawn_blocking(move || {
+        let topics = tokio::task::spawn_blocking(move || {
             consumer
                 .client()
                 .fetch_metadata(None, Duration::from_secs(10))
                 .map(|m| {
                     m.topics()
                         .iter()
-                        .filter(|t| t.error().is_none())
-                        .map(|t| {
-                            let parts: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-                            (t.name().to_string(), parts)
-                        })
+                        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+                        .map(|t| t.name().to_string())
                         .collect::<Vec<_>>()
                 })
         })
         .await
         .map_err(|e| SinkError::Kafka(e.to_string()))?
         .map_err(|e| SinkError::Kafka(format!("reading topics: {e}")))?;
-        let mut new = TopicPartitionList::new();
-        for (topic, partitions) in metadata {
-            let selected = match (&self.config.topics, &self.matcher) {
-                (TopicSelection::List(list), _) => list.contains(&topic),
-                (_, Some(re)) => re.is_match(&topic),
+        let selected: std::collections::BTreeSet<String> = topics
+            .into_iter()
+            .filter(|topic| match (&self.config.topics, &self.matcher) {
+                (TopicSelection::List(list), _) => list.contains(topic),
+                (_, Some(re)) => re.is_match(topic),
                 _ => false,
-            };
-            if !selected {
-                continue;
-            }
-            for p in partitions {
-                if !self.assigned.contains(&(topic.clone(), p)) {
-                    new.add_partition(&topic, p);
+            })
+            .collect();
+        if selected == self.subscribed {
+            return Ok(());
+        }
+        tracing::info!(topics = ?selected, "subscribing (group connect-{})", self.config.name);
+        if selected.is_empty() {
+            self.consumer.unsubscribe();
+        } else {
+            let names: Vec<&str> = selected.iter().map(String::as_str).collect();
+            self.consumer
+                .subscribe(&names)
+                .map_err(|e| SinkError::Kafka(format!("subscribing to {names:?}: {e}")))?;
+        }
+        self.subscribed = selected;
+        Ok(())
+    }
+
+    /// Applies the rebalances seen since the last call: a revoked partition's open file and
+    /// uncommitted uploads are dropped (its records come again to its next owner, from the
+    /// committed offset), an assigned one is read from its committed offset.
+    fn rebalanced(&mut self) {
+        let events = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .rebalances
+                .lock()
+                .expect("not poisoned"),
+        );
+        for event in events {
+            match event {
+                Rebalanced::Revoked(parts) => {
+                    for key in &parts {
+                        self.owned.remove(key);
+                        self.open.remove(key);
+                        self.uploads.remove(key);
+                    }
+                    tracing::info!(partitions = ?parts, "partitions revoked");
+                }
+                Rebalanced::Assigned(parts) => {
+                    self.owned.extend(parts.iter().cloned());
+                    tracing::info!(partitions = ?self.owned, "partitions assigned; reading");
                 }
             }
         }
-        if new.count() == 0 {
-            return Ok(());
-        }
-        let consumer = self.consumer.clone();
-        let committed = tokio::task::spawn_blocking(move || {
-            consumer.committed_offsets(new, Duration::from_secs(10))
-        })
-        .await
-        .map_err(|e| SinkError::Kafka(e.to_string()))?
-        .map_err(|e| SinkError::Kafka(format!("reading committed offsets: {e}")))?;
-        let mut start = TopicPartitionList::new();
-        for e in committed.elements() {
-            let offset = match e.offset() {
-                Offset::Offset(o) if o >= 0 => Offset::Offset(o),
-                _ => Offset::Beginning,
-            };
-            start
-                .add_partition_offset(e.topic(), e.partition(), offset)
-                .map_err(|e| SinkError::Kafka(e.to_string()))?;
-            self.assigned.insert((e.topic().to_string(), e.partition()));
-        }
-        tracing::info!(
-            partitions = ?self.assigned.iter().collect::<std::collections::BTreeSet<_>>(),
-            "reading"
-        );
-        self.consumer
-            .incremental_assign(&start)
-            .map_err(|e| SinkError::Kafka(format!("assigning partitions: {e}")))
     }
 
     fn rotate_by_schedule(&mut self) {
@@ -564,19 +695,38 @@ impl S3Sink {
         loop {
             tokio::select! {
                 _ = &mut stop => break,
-                _ = discover.tick() => self.assign_new_partitions().await?,
+                _ = discover.tick() => self.subscribe().await?,
                 _ = tick.tick() => {
+                    self.rebalanced();
                     self.rotate_by_schedule();
                     self.settle(false).await?;
                 }
                 m = self.consumer.recv() => {
-                    let m = m.map_err(|e| SinkError::Kafka(e.to_string()))?;
-                    let m = m.detach();
+                    let m = m.map(|m| m.detach());
+                    self.rebalanced();
+                    let m = match m {
+                        Ok(m) => m,
+                        Err(KafkaError::MessageConsumptionFatal(code)) => {
+                            return Err(SinkError::Kafka(format!("consuming: {code}")))
+                        }
+                        Err(e) => {
+                            // Transient (a topic deleted, a broker restarting): librdkafka
+                            // goes on by itself.
+                            tracing::warn!("consuming: {e}");
+                            continue;
+                        }
+                    };
+                    // A record fetched before its partition was taken away is the next
+                    // owner's.
+                    if !self.owned.contains(&(m.topic().to_string(), m.partition())) {
+                        continue;
+                    }
                     self.accept(&m)?;
                     self.settle(false).await?;
                 }
             }
         }
+        self.rebalanced();
         self.settle(true).await?;
         Ok(self.stats)
     }
@@ -627,6 +777,32 @@ mod tests {
             c.object_key("abc.pin", 0, 42),
             "topics/abc.pin/partition=0/abc.pin+0+0000000042.json"
         );
+    }
+
+    #[test]
+    fn group_settings_are_overridden_as_in_connect() {
+        let c = config(&format!(
+            "{BASE}consumer.override.session.timeout.ms=6000\nconsumer.override.heartbeat.interval.ms=1000\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.consumer_overrides,
+            vec![
+                ("heartbeat.interval.ms".to_string(), "1000".to_string()),
+                ("session.timeout.ms".to_string(), "6000".to_string())
+            ]
+        );
+        let e = config(&format!("{BASE}consumer.override.fetch.min.bytes=1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("c.properties: `consumer.override.fetch.min.bytes=1`: not supported"),
+            "{e}"
+        );
+        let e = config(&format!("{BASE}consumer.override.session.timeout.ms=6s\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected milliseconds"), "{e}");
     }
 
     #[test]

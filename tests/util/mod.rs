@@ -487,66 +487,127 @@ impl Drop for Emulator {
     }
 }
 
-/// A tansu Kafka broker on a free loopback port, in memory, stopped when dropped.
-pub struct Tansu {
+/// Apache Kafka (one KRaft node, `pinctl local broker`, installed by `scripts/setup.sh`) on a
+/// free loopback port with a scratch data directory, stopped when dropped.
+pub struct Kafka {
     child: Child,
+    _data: tempfile::TempDir,
     pub address: String,
 }
 
-impl Tansu {
-    /// The tansu binary: on PATH, or where `cargo install` put it.
-    fn exe() -> String {
-        which("tansu").unwrap_or_else(|| {
-            format!(
-                "{}/.cargo/bin/tansu",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        })
+impl Kafka {
+    /// Starts the broker and returns once it answers a metadata request (a few seconds).
+    pub fn start() -> Kafka {
+        if let Err(e) = pinctl::local::kafka::Install::find() {
+            panic!("{e:#}: run the tests with scripts/test.sh, which installs it");
+        }
+        let port = free_port();
+        let data = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(data.path().join("broker.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_pinctl"))
+            .args(["local", "broker", "--port", &port.to_string(), "--data"])
+            .arg(data.path().join("kafka"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start pinctl local broker");
+        let address = format!("127.0.0.1:{port}");
+        let mut kafka = Kafka {
+            child,
+            _data: data,
+            address,
+        };
+        kafka.wait_ready();
+        kafka
     }
 
-    pub fn start() -> Tansu {
-        let exe = Self::exe();
-        assert!(
-            Path::new(&exe).exists(),
-            "tansu not found: run the tests with scripts/test.sh, which installs it"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&exe)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+    fn wait_ready(&mut self) {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let t0 = std::time::Instant::now();
+        let client: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.address)
+            .set("log_level", "0")
+            .create()
+            .unwrap();
+        loop {
+            if let Ok(m) = client.fetch_metadata(None, std::time::Duration::from_secs(1)) {
+                if !m.brokers().is_empty() {
+                    eprintln!(
+                        "Kafka broker at {} ready in {:.1} s",
+                        self.address,
+                        t0.elapsed().as_secs_f64()
+                    );
+                    return;
+                }
             }
-            std::thread::sleep(std::time::Duration::from_millis(25));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the Kafka broker exited ({status}): {}", self.log());
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(90),
+                "the Kafka broker is not ready after 90 s: {}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Tansu {
-            child,
-            address: format!("127.0.0.1:{port}"),
-        }
+    }
+
+    /// The broker's output so far (its formatting and log lines).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._data.path().join("broker.log")).unwrap_or_default()
+    }
+
+    /// Creates topics with the given partition count (the admin protocol), and waits until the
+    /// broker's metadata shows them.
+    pub fn create_topics(&self, names: &[&str], partitions: u32) {
+        let address = self.address.clone();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        // Callers may be inside a runtime: the admin client gets one of its own on a thread.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let admin = pinctl::clients::kafka_admin::BrokerAdmin::connect(&address).unwrap();
+                for name in &names {
+                    admin
+                        .create(name, partitions as i32, 1, &Default::default())
+                        .await
+                        .unwrap_or_else(|e| panic!("creating topic {name}: {}", e.message));
+                }
+                for name in &names {
+                    let t0 = std::time::Instant::now();
+                    while admin
+                        .describe(name)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|t| t.partitions)
+                        != Some(partitions as i64)
+                    {
+                        assert!(t0.elapsed().as_secs() < 30, "topic {name} not visible");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            })
+        })
+        .join()
+        .expect("creating topics");
+    }
+
+    /// Kills the broker (for tests of a broker that went away).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-impl Drop for Tansu {
+impl Drop for Kafka {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -573,38 +634,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-impl Tansu {
-    /// Creates topics with the given partition count (the broker's own CLI).
-    pub fn create_topics(&self, names: &[&str], partitions: u32) {
-        let exe = Self::exe();
-        for name in names {
-            let out = Command::new(&exe)
-                .args([
-                    "topic",
-                    "create",
-                    "--broker",
-                    &format!("tcp://{}", self.address),
-                    "--partitions",
-                    &partitions.to_string(),
-                    name,
-                ])
-                .output()
-                .expect("tansu topic create");
-            assert!(
-                out.status.success(),
-                "creating topic {name}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-
-    /// Kills the broker (for tests of a broker that went away).
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A MariaDB server of its own (Debian's `mariadb-server`), on a free loopback port, with a

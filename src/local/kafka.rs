@@ -1,0 +1,264 @@
+//! The twin's Kafka broker: Apache Kafka itself (the broker MSK runs), one node in KRaft mode
+//! (broker and controller in one JVM), from the jars `scripts/setup.sh` resolves from Maven
+//! Central into `~/.cache/pinctl/kafka/<version>/lib`.
+//!
+//! `pinctl local broker` ([`run`]) writes the broker's `server.properties` into its data
+//! directory, formats the storage with a fresh cluster id when the directory is new (Kafka's
+//! `kafka-storage format`), then replaces itself with `java ... kafka.Kafka server.properties`,
+//! so the pid the supervisor (or a test) holds is the broker's and stopping it stops the broker.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// A Kafka installation: a directory whose `lib/` holds the broker's jars and their
+/// dependencies (`kafka_2.13-<version>.jar` among them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    /// The installation directory (`lib/` inside).
+    pub home: PathBuf,
+    /// The Apache Kafka version, read from the broker jar's name.
+    pub version: String,
+}
+
+/// The broker jar's name, `kafka_<scala>-<version>.jar`, read for the version.
+fn broker_jar_version(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("kafka_2.")?.strip_suffix(".jar")?;
+    let (_, version) = rest.split_once('-')?;
+    Some(version.to_string())
+}
+
+/// Orders versions like `3.8.1` < `3.10.0` (numerically, part by part).
+fn version_key(v: &str) -> Vec<u64> {
+    v.split(['.', '-'])
+        .map(|p| p.parse().unwrap_or(0))
+        .collect()
+}
+
+impl Install {
+    /// The installation in `home`, if its `lib/` holds a broker jar.
+    pub fn at(home: &Path) -> Option<Install> {
+        let version = std::fs::read_dir(home.join("lib"))
+            .ok()?
+            .filter_map(|e| e.ok())
+            .find_map(|e| broker_jar_version(&e.file_name().to_string_lossy()))?;
+        Some(Install {
+            home: home.to_path_buf(),
+            version,
+        })
+    }
+
+    /// `PINCTL_KAFKA_HOME` when set, else the newest version under `~/.cache/pinctl/kafka/`,
+    /// where `scripts/setup.sh` installs it.
+    pub fn find() -> Result<Install> {
+        if let Some(home) = std::env::var_os("PINCTL_KAFKA_HOME") {
+            let home = PathBuf::from(home);
+            return Install::at(&home).with_context(|| {
+                format!(
+                    "PINCTL_KAFKA_HOME={}: no kafka_2.13-<version>.jar in its lib/ (scripts/setup.sh installs Apache Kafka)",
+                    home.display()
+                )
+            });
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+            })
+            .join("pinctl/kafka");
+        std::fs::read_dir(&cache)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Install::at(&e.path()))
+            .max_by_key(|i| version_key(&i.version))
+            .with_context(|| {
+                format!(
+                    "Apache Kafka not found in {}: scripts/setup.sh installs it from Maven Central (PINCTL_KAFKA_HOME names another installation)",
+                    cache.display()
+                )
+            })
+    }
+
+    /// The JVM's classpath: every jar in `lib/`.
+    pub fn classpath(&self) -> String {
+        format!("{}/*", self.home.join("lib").display())
+    }
+}
+
+/// The `java` to run: `$JAVA_HOME/bin/java`, else the one on PATH.
+pub fn java() -> PathBuf {
+    std::env::var_os("JAVA_HOME")
+        .map(|h| PathBuf::from(h).join("bin/java"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("java"))
+}
+
+/// A fresh KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what
+/// `kafka-storage random-uuid` prints).
+pub fn cluster_id() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+}
+
+/// The broker's `server.properties`: one node that is broker and controller, PLAINTEXT on
+/// `port` (what clients and `advertised.listeners` use), its controller on `controller_port`,
+/// data under `data`. Settings differ from Kafka's defaults only where one node needs it
+/// (replication factors of 1) or where it only saves time on one machine.
+pub fn server_properties(port: u16, controller_port: u16, data: &Path) -> String {
+    format!(
+        "# Written by pinctl local broker: Apache Kafka, one KRaft node (broker + controller).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={logs}
+# One broker: every internal topic has one replica.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+num.partitions=1
+# As on MSK: topics are created by the MSK topic API or the admin protocol, never by a client.
+auto.create.topics.enable=false
+# Only for speed on one machine: fewer partitions of __consumer_offsets to create at the first
+# group call (Kafka's default is 50), and no wait for more members before a group's first
+# rebalance (Kafka's default is 3 s).
+offsets.topic.num.partitions=5
+group.initial.rebalance.delay.ms=0
+",
+        logs = data.join("logs").display()
+    )
+}
+
+const LOG4J: &str = "log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.org.apache.kafka.storage.internals.log=WARN
+log4j.logger.kafka.log=WARN
+";
+
+/// The JVM options of both the storage tool and the broker: a small heap, log4j's settings
+/// from the data directory.
+fn jvm_options(heap: &str, data: &Path) -> Vec<String> {
+    vec![
+        format!("-Xmx{heap}"),
+        "-Xms64m".into(),
+        "-XX:+UseSerialGC".into(),
+        "-Djava.awt.headless=true".into(),
+        format!(
+            "-Dlog4j.configuration=file:{}",
+            data.join("log4j.properties").display()
+        ),
+    ]
+}
+
+/// What [`run`] starts: where it listens and keeps its data, and its heap.
+#[derive(Debug, Clone)]
+pub struct BrokerOptions {
+    /// The PLAINTEXT listener (loopback).
+    pub port: u16,
+    /// Its data directory: `server.properties`, the log4j settings and the logs. Formatted with
+    /// a fresh cluster id when it has none yet, reused otherwise.
+    pub data: PathBuf,
+    /// `-Xmx` (e.g. `512m`).
+    pub heap: String,
+}
+
+/// Writes the broker's settings, formats the storage when new, and replaces this process with
+/// the broker (returns only on an error).
+pub fn run(install: &Install, options: &BrokerOptions) -> Result<std::convert::Infallible> {
+    let data = &options.data;
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let data = std::fs::canonicalize(data)?;
+    let controller_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = data.join("server.properties");
+    std::fs::write(
+        &config,
+        server_properties(options.port, controller_port, &data),
+    )?;
+    std::fs::write(data.join("log4j.properties"), LOG4J)?;
+    if !data.join("logs/meta.properties").exists() {
+        let id = cluster_id();
+        let out = std::process::Command::new(java())
+            .args(jvm_options("256m", &data))
+            .arg("-cp")
+            .arg(install.classpath())
+            .args(["kafka.tools.StorageTool", "format", "--ignore-formatted"])
+            .args(["--cluster-id", &id, "--config"])
+            .arg(&config)
+            .output()
+            .with_context(|| format!("running {} (Java 17 or newer)", java().display()))?;
+        if !out.status.success() {
+            bail!(
+                "formatting the Kafka storage in {} failed ({}):\n{}{}",
+                data.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        eprintln!(
+            "pinctl local broker: Apache Kafka {} storage formatted, cluster id {id}",
+            install.version
+        );
+    }
+    eprintln!(
+        "pinctl local broker: starting Apache Kafka {} (KRaft) on 127.0.0.1:{}",
+        install.version, options.port
+    );
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(java())
+        .args(jvm_options(&options.heap, &data))
+        .arg("-cp")
+        .arg(install.classpath())
+        .arg("kafka.Kafka")
+        .arg(&config)
+        .exec();
+    Err(err).with_context(|| format!("starting {} (Java 17 or newer)", java().display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_comes_from_the_broker_jar() {
+        assert_eq!(
+            broker_jar_version("kafka_2.13-3.8.1.jar").as_deref(),
+            Some("3.8.1")
+        );
+        assert_eq!(broker_jar_version("kafka-clients-3.8.1.jar"), None);
+        assert!(version_key("3.10.0") > version_key("3.9.1"));
+    }
+
+    #[test]
+    fn a_cluster_id_is_22_url_safe_characters() {
+        let id = cluster_id();
+        assert_eq!(id.len(), 22);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn one_node_is_broker_and_controller() {
+        let p = server_properties(9092, 9093, Path::new("/d"));
+        assert!(p.contains("process.roles=broker,controller\n"));
+        assert!(p.contains("advertised.listeners=PLAINTEXT://127.0.0.1:9092\n"));
+        assert!(p.contains("controller.quorum.voters=1@127.0.0.1:9093\n"));
+        assert!(p.contains("log.dirs=/d/logs\n"));
+    }
+}
