@@ -579,7 +579,10 @@ impl Provider for ClusterProvider {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if is_not_found(&e, NOT_FOUND) => {}
+                // MSK answers an unknown configuration with a 400 BadRequestException
+                // "Configuration ARN does not exist." (terraform-provider-aws
+                // internal/service/kafka/configuration.go), not a NotFoundException.
+                Err(e) if is_not_found(&e, NOT_FOUND) || is_unknown_configuration(&e) => {}
                 Err(e) => return Err(api_error("DeleteConfiguration", e)),
             }
         }
@@ -588,6 +591,23 @@ impl Provider for ClusterProvider {
 
     async fn is_deleted(&self, _cx: &Cx, arn: &str) -> Result<bool, ProviderError> {
         Ok(self.describe(arn).await?.is_none())
+    }
+}
+
+/// MSK's answer for a configuration ARN it does not know: `BadRequestException` with
+/// "Configuration ARN does not exist" (the text terraform-provider-aws keys on).
+fn is_unknown_configuration<E, R>(e: &aws_sdk_kafka::error::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    match e {
+        aws_sdk_kafka::error::SdkError::ServiceError(s) => {
+            s.err().code() == Some("BadRequestException")
+                && s.err()
+                    .message()
+                    .is_some_and(|m| m.contains("Configuration ARN does not exist"))
+        }
+        _ => false,
     }
 }
 
