@@ -110,7 +110,8 @@ fn aws_cli_with_pinctl_local_env_lists_clusters_connectors_and_environments() {
         "pinctl local env must turn off MWAA's `api.` host prefix for stock clients"
     );
 
-    let broker_group = r#"{"InstanceType":"kafka.t3.small","ClientSubnets":["subnet-1","subnet-2"]}"#;
+    let broker_group =
+        r#"{"InstanceType":"kafka.t3.small","ClientSubnets":["subnet-1","subnet-2"]}"#;
     aws(
         port,
         d,
