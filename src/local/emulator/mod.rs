@@ -1,12 +1,16 @@
 //! An emulator of the AWS APIs moto lacks — `kafka` (MSK clusters and the native topic API),
 //! `kafkaconnect` (custom plugins, worker configurations, connectors and their operations) and
-//! `mwaa` (environments) — so the official SDK, pointed at it with `AWS_ENDPOINT_URL_KAFKA`,
-//! `AWS_ENDPOINT_URL_KAFKACONNECT` and `AWS_ENDPOINT_URL_MWAA`, behaves as against AWS:
-//! restJson1 shapes and field names, HTTP status codes and error types, ARNs of the real format,
-//! and state machines (CREATING → ACTIVE/RUNNING/AVAILABLE, UPDATING, DELETING → gone) that
-//! advance after a configurable delay. A share of calls can be throttled or fail with a 5xx.
-//! State is kept in a file and survives a restart. All three services share one port; a call's
-//! service is read from its SigV4 credential scope.
+//! `mwaa` (environments) — so the official SDKs and the AWS CLI, pointed at it with
+//! `AWS_ENDPOINT_URL_KAFKA`, `AWS_ENDPOINT_URL_KAFKACONNECT` and `AWS_ENDPOINT_URL_MWAA`, behave
+//! as against AWS: restJson1 shapes and field names (those of botocore's service models
+//! `kafka/2018-11-14`, `kafkaconnect/2021-09-14` and `mwaa/2020-07-01`: optional members
+//! without a value are left out, never `null`; list calls answer their summary shapes and page
+//! with the models' `maxResults`/`nextToken`; checked operation by operation by
+//! `tests/conformance/botocore_emulator.py`), HTTP status codes and error types, ARNs of the
+//! real format, and state machines (CREATING → ACTIVE/RUNNING/AVAILABLE, UPDATING, DELETING →
+//! gone) that advance after a configurable delay. A share of calls can be throttled or fail
+//! with a 5xx. State is kept in a file and survives a restart. All three services share one
+//! port; a call's service is read from its SigV4 credential scope.
 //!
 //! This module is the server, the store, fault injection and persistence; each service's routes,
 //! shapes and rules are in its own module, over the [`collection`] they all keep resources in.
