@@ -24,13 +24,29 @@ fn venv_bin(name: &str) -> PathBuf {
     PathBuf::from(venv).join("bin").join(name)
 }
 
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/conformance/botocore_emulator.py"
+);
+
+#[test]
+fn the_shape_walker_catches_each_kind_of_flaw() {
+    let out = Command::new(venv_bin("python"))
+        .args([SCRIPT, "--self-test"])
+        .output()
+        .expect("run the botocore conformance script (scripts/setup.sh installs the venv)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(", 0 missed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn botocore_models_accept_every_request_and_answer() {
     let emu = Emulator::start("150ms", None);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/conformance/botocore_emulator.py"
-    );
+    let script = SCRIPT;
     let out = Command::new(venv_bin("python"))
         .arg(script)
         .arg(&emu.endpoint)

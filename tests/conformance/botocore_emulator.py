@@ -12,7 +12,8 @@ service models (`botocore/data/{kafka,kafkaconnect,mwaa}/*/service-2.json`):
 * errors: the error code (`x-amzn-errortype`) must be one the operation's model lists, with
   that error shape's HTTP status, and the body must walk as that error shape.
 
-Usage: botocore_emulator.py ENDPOINT_URL. Prints one line per failure, naming the operation
+Usage: botocore_emulator.py ENDPOINT_URL, or botocore_emulator.py --self-test (the walker
+must find each flaw of a set of broken answers; no endpoint needed). Prints one line per failure, naming the operation
 and the member path (`kafka.DescribeCluster: ClusterInfo.EncryptionInfo: missing ...`), then
 a summary; exits 1 on any failure. Every operation in SCOPE must have been answered and
 validated at least once; operations of the models outside SCOPE are listed in OUT_OF_SCOPE
@@ -113,7 +114,8 @@ ISO8601 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)
 
 
 class Conformance:
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, quiet=False):
+        self.quiet = quiet
         self.failures = []
         self.validated = collections.Counter()
         session = boto3.session.Session(
@@ -138,7 +140,8 @@ class Conformance:
 
     def fail(self, where, message):
         self.failures.append("%s: %s" % (where, message))
-        print("FAIL %s: %s" % (where, message), flush=True)
+        if not self.quiet:
+            print("FAIL %s: %s" % (where, message), flush=True)
 
     # --- the strict walker -----------------------------------------------------------------
 
@@ -658,10 +661,52 @@ class Conformance:
                       % (svc, op, botocore.__version__))
 
 
+def self_test():
+    """The walker must catch each kind of flaw it claims to, at the right member path."""
+    run = Conformance("http://127.0.0.1:9", quiet=True)
+    op = run.clients["kafka"].meta.service_model.operation_model("DescribeCluster")
+    good = {"clusterInfo": {"clusterArn": "a", "state": "ACTIVE",
+                            "creationTime": "2026-01-01T00:00:00.000Z",
+                            "brokerNodeGroupInfo": {"clientSubnets": ["s"],
+                                                    "instanceType": "kafka.t3.small"},
+                            "numberOfBrokerNodes": 2, "tags": {"k": "v"}}}
+    cases = [
+        ("unknown member", {"extra": 1}, "unknown member `extra`"),
+        ("null", {"clusterName": None}, "ClusterInfo.ClusterName: null"),
+        ("wrong type", {"numberOfBrokerNodes": "2"}, "expected an integer"),
+        ("enum", {"state": "RUNNING"}, "ClusterInfo.State: 'RUNNING' is not one of"),
+        ("required", {"brokerNodeGroupInfo": {"clientSubnets": ["s"]}},
+         "missing required member `InstanceType`"),
+        ("timestamp", {"creationTime": 1700000000}, "expected an ISO 8601 time"),
+        ("boolean", {"encryptionInfo": {"encryptionInTransit": {"inCluster": "true"}}},
+         "expected a boolean"),
+        ("map value", {"tags": {"k": 1}}, "ClusterInfo.Tags{k}: expected a string"),
+    ]
+    missed = []
+    clean = len(run.failures)
+    run.walk("self-test", op.output_shape, good, "")
+    if len(run.failures) != clean:
+        missed.append("a valid answer was refused: %s" % run.failures[clean:])
+    for name, change, expected in cases:
+        bad = json.loads(json.dumps(good))
+        bad["clusterInfo"].update(change)
+        before = len(run.failures)
+        run.walk("self-test", op.output_shape, bad, "")
+        found = run.failures[before:]
+        if not any(expected in f for f in found):
+            missed.append("%s: expected `%s`, found %s" % (name, expected, found))
+    for m in missed:
+        print("SELF-TEST MISSED %s" % m)
+    print("self-test: %d flaws, %d missed" % (len(cases), len(missed)))
+    return 1 if missed else 0
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
+    if sys.argv[1] == "--self-test":
+        return self_test()
     run = Conformance(sys.argv[1])
     for part in (run.kafka, run.kafkaconnect, run.mwaa):
         try:

@@ -372,10 +372,12 @@ impl Emulator {
     }
 
     /// A deterministic share of calls fails, half throttled (429), half with a 500, under the
-    /// error type names of the services' models where they differ: MSK's throttle is
-    /// `TooManyRequestsException` (aws-sdk-kafka 1.134 `src/operation/create_cluster_v2.rs`),
-    /// MWAA's 500 `InternalServerException` (aws-sdk-mwaa 1.128
-    /// `src/operation/create_environment.rs`).
+    /// error type names of the services' models: MSK's and MSK Connect's throttle is
+    /// `TooManyRequestsException` and their 500 `InternalServerErrorException` (botocore's
+    /// `kafka` and `kafkaconnect` models; aws-sdk-kafka 1.134
+    /// `src/operation/create_cluster_v2.rs`), MWAA's 500 `InternalServerException` (aws-sdk-mwaa
+    /// 1.128 `src/operation/create_environment.rs`); MWAA's model lists no throttling error, so
+    /// its throttle is AWS's common `ThrottlingException`.
     fn fault(&self, n: u64, service: &str) -> Option<ApiError> {
         if self.opts.fault_rate <= 0.0 {
             return None;
@@ -385,7 +387,7 @@ impl Emulator {
             return None;
         }
         Some(if n.is_multiple_of(2) {
-            let kind = if service == "kafka" {
+            let kind = if service == "kafka" || service == "kafkaconnect" {
                 "TooManyRequestsException"
             } else {
                 "ThrottlingException"
