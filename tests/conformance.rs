@@ -65,15 +65,37 @@ fn botocore_models_accept_every_request_and_answer() {
 /// Runs the AWS CLI with the twin's settings for an emulator on `port` and a scratch config,
 /// and parses its JSON answer.
 fn aws(port: u16, dir: &std::path::Path, args: &[&str]) -> Value {
-    let settings = pinctl::local::twin::endpoints_of(1, port, dir);
-    let out = Command::new(venv_bin("aws"))
+    let settings: Vec<(String, String)> = pinctl::local::twin::endpoints_of(1, port, dir)
+        .into_iter()
+        .collect();
+    aws_cli(&settings, dir, args)
+}
+
+/// The `export K=V` lines `pinctl local env` prints, as pairs.
+pub fn exports(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// Runs the AWS CLI from the test venv with only `settings` for AWS (no profile, a scratch
+/// config and credentials file under `dir`) and parses its JSON answer; fails naming the
+/// command on a non-zero exit.
+pub fn aws_cli(settings: &[(String, String)], dir: &std::path::Path, args: &[&str]) -> Value {
+    let mut cmd = Command::new(venv_bin("aws"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
         .args(args)
         .args(["--output", "json"])
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
         .env("AWS_CONFIG_FILE", dir.join("config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
-        .envs(&settings)
+        .envs(settings.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run the AWS CLI (scripts/setup.sh installs awscli into the venv)");
     assert!(
@@ -95,7 +117,8 @@ fn aws(port: u16, dir: &std::path::Path, args: &[&str]) -> Value {
     })
 }
 
-fn names(v: &Value, list: &str, field: &str) -> Vec<String> {
+/// The `field` of each item of the `list` member, sorted.
+pub fn names(v: &Value, list: &str, field: &str) -> Vec<String> {
     let mut n: Vec<String> = v[list]
         .as_array()
         .unwrap_or_else(|| panic!("no {list} in {v}"))
