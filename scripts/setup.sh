@@ -1,6 +1,7 @@
 # Installs what the local twin and the tests need when it is missing, reusing what is there:
-# a Python venv with moto server, the MSK IAM signer and deltalake; Apache Airflow 2.10 in a venv
-# of its own; Apache Kafka (Maven Central); Debian's mariadb-server (unless PINCTL_SKIP_MARIADB=1).
+# a Python venv with moto server, boto3, the AWS CLI, the MSK IAM signer and deltalake; Apache
+# Airflow 2.10 in a venv of its own; Apache Kafka (Maven Central); Debian's mariadb-server (unless
+# PINCTL_SKIP_MARIADB=1).
 # Sourced by scripts/test.sh and scripts/demo.sh; exports the settings they use.
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pinctl"
 venv="${PINCTL_VENV:-$cache/venv}"
@@ -11,10 +12,16 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "setup.sh: creating the Python venv at $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, aws_msk_iam_sasl_signer, deltalake, pyarrow' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import moto, flask, flask_cors, aws_msk_iam_sasl_signer, deltalake, pyarrow, boto3' 2>/dev/null; then
   echo "setup.sh: installing moto[server], the MSK IAM signer and deltalake (Python) into $venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.0,<6' \
-    'aws-msk-iam-sasl-signer-python>=1.0,<2' 'deltalake[pyarrow]>=1.0'
+    'aws-msk-iam-sasl-signer-python>=1.0,<2' 'deltalake[pyarrow]>=1.0' 'boto3'
+fi
+# The AWS CLI (v1, PyPI's awscli, which carries its own botocore): the stock client the
+# conformance test lists the twin's clusters, connectors and environments with.
+if [ ! -x "$venv/bin/aws" ]; then
+  echo "setup.sh: installing the AWS CLI (awscli) into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.40'
 fi
 export PINCTL_MOTO_SERVER="$venv/bin/moto_server"
 export PINCTL_VENV="$venv"

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::util::plan::{Action, DriftExt, PlanExt};
 use crate::util::calls::{calls, mutating, reset as reset_calls};
+use crate::util::plan::{Action, DriftExt, PlanExt};
 use crate::util::{Moto, Project};
 
 fn project(moto: &Moto) -> Project {

@@ -683,3 +683,118 @@ async fn injected_faults_are_throttles_and_5xx_that_retries_absorb() {
             .expect("retries get through");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn msk_v1_clusters_and_the_operations_updates_start() {
+    use aws_sdk_kafka::types::EnhancedMonitoring;
+    let emu = Emulator::start("200ms", None);
+    let k = emu.kafka().await;
+    let created = k
+        .create_cluster()
+        .cluster_name("v1-msk")
+        .kafka_version("3.6.0")
+        .number_of_broker_nodes(2)
+        .broker_node_group_info(
+            BrokerNodeGroupInfo::builder()
+                .instance_type("kafka.m5.large")
+                .client_subnets("subnet-1")
+                .client_subnets("subnet-2")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = created.cluster_arn().unwrap().to_string();
+    let info = k.describe_cluster().cluster_arn(&arn).send().await.unwrap();
+    let info = info.cluster_info().unwrap();
+    // MSK's defaults for what CreateCluster did not ask.
+    assert_eq!(
+        info.enhanced_monitoring(),
+        Some(&EnhancedMonitoring::Default)
+    );
+    let at_rest = info
+        .encryption_info()
+        .and_then(|e| e.encryption_at_rest())
+        .and_then(|e| e.data_volume_kms_key_id());
+    assert!(at_rest.is_some_and(|k| k.starts_with("arn:aws:kms:us-east-1:123456789012:key/")));
+    assert_eq!(
+        info.broker_node_group_info()
+            .and_then(|b| b.storage_info())
+            .and_then(|s| s.ebs_storage_info())
+            .and_then(|e| e.volume_size()),
+        Some(1000)
+    );
+    wait_for(|| async {
+        k.describe_cluster()
+            .cluster_arn(&arn)
+            .send()
+            .await
+            .unwrap()
+            .cluster_info()
+            .and_then(|c| c.state().cloned())
+            == Some(ClusterState::Active)
+    })
+    .await;
+    let up = k
+        .update_monitoring()
+        .cluster_arn(&arn)
+        .current_version("K1")
+        .enhanced_monitoring(EnhancedMonitoring::PerBroker)
+        .send()
+        .await
+        .unwrap();
+    let op = up.cluster_operation_arn().unwrap().to_string();
+    assert!(op.starts_with("arn:aws:kafka:us-east-1:123456789012:cluster-operation/v1-msk/"));
+    let running = k
+        .describe_cluster_v2()
+        .cluster_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        running.cluster_info().unwrap().active_operation_arn(),
+        Some(op.as_str())
+    );
+    wait_for(|| async {
+        k.describe_cluster_operation_v2()
+            .cluster_operation_arn(&op)
+            .send()
+            .await
+            .unwrap()
+            .cluster_operation_info()
+            .and_then(|o| o.operation_state().map(str::to_string))
+            == Some("UPDATE_COMPLETE".into())
+    })
+    .await;
+    let done = k
+        .describe_cluster_operation()
+        .cluster_operation_arn(&op)
+        .send()
+        .await
+        .unwrap();
+    let done = done.cluster_operation_info().unwrap();
+    assert_eq!(done.operation_type(), Some("UPDATE_MONITORING"));
+    assert_eq!(
+        done.target_cluster_info()
+            .and_then(|t| t.enhanced_monitoring()),
+        Some(&EnhancedMonitoring::PerBroker)
+    );
+    assert!(done.end_time().is_some());
+    let listed = k
+        .list_cluster_operations_v2()
+        .cluster_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.cluster_operation_info_list().len(), 1);
+
+    // An unknown configuration is MSK's 400 BadRequestException, not a 404.
+    let missing = k
+        .describe_configuration()
+        .arn("arn:aws:kafka:us-east-1:123456789012:configuration/nope/x-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Some("BadRequestException"));
+    assert_eq!(missing.message(), Some("Configuration ARN does not exist."));
+}

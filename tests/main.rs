@@ -14,6 +14,8 @@ mod provider_conformance;
 mod batch_moto;
 // The rendered DAG in real Airflow, and the SSM runner that sends the batch command.
 mod dag_airflow;
+// The emulator against stock clients: botocore's models, and the AWS CLI with `pinctl local env`.
+mod conformance;
 // The dataset generator and the source stores (SQLite, MariaDB, JSON lines).
 mod data_generate;
 // The emulator of MSK, MSK Connect and MWAA, through the official AWS SDK.

@@ -38,7 +38,11 @@ resources:
     props: {name: conf-bucket, force_destroy: true}
 "#,
         changes: &[
-            ("force_destroy: true}", "force_destroy: true, versioning: true}", Action::Update),
+            (
+                "force_destroy: true}",
+                "force_destroy: true, versioning: true}",
+                Action::Update,
+            ),
             ("conf-bucket", "conf-bucket-2", Action::Replace),
         ],
         emulator: false,
@@ -91,7 +95,11 @@ resources:
 "#,
         changes: &[
             ("description: first", "description: second", Action::Update),
-            ("s3:GetObject]", "s3:GetObject, s3:ListBucket]", Action::Update),
+            (
+                "s3:GetObject]",
+                "s3:GetObject, s3:ListBucket]",
+                Action::Update,
+            ),
             ("conf-role", "conf-role-2", Action::Replace),
         ],
         emulator: false,
@@ -113,7 +121,11 @@ resources:
           resources: ["*"]
 "#,
         changes: &[
-            ("kinesis:DescribeStream]", "kinesis:DescribeStream, kinesis:ListShards]", Action::Update),
+            (
+                "kinesis:DescribeStream]",
+                "kinesis:DescribeStream, kinesis:ListShards]",
+                Action::Update,
+            ),
             ("name: extra", "name: extra-2", Action::Replace),
         ],
         emulator: false,
@@ -133,7 +145,11 @@ resources:
     props: {name: conf-profile, role: "${role.name}"}
 "#,
         changes: &[
-            ("role: \"${role.name}\"", "role: \"${other.name}\"", Action::Update),
+            (
+                "role: \"${role.name}\"",
+                "role: \"${other.name}\"",
+                Action::Update,
+            ),
             ("conf-profile", "conf-profile-2", Action::Replace),
         ],
         emulator: false,
@@ -199,8 +215,16 @@ resources:
       tags: {Name: conf-client}
 "#,
         changes: &[
-            ("Name: conf-client}", "Name: conf-client, team: data}", Action::Update),
-            ("instance_type: t2.micro", "instance_type: t3.micro\n      root_volume_gib: 16", Action::Replace),
+            (
+                "Name: conf-client}",
+                "Name: conf-client, team: data}",
+                Action::Update,
+            ),
+            (
+                "instance_type: t2.micro",
+                "instance_type: t3.micro\n      root_volume_gib: 16",
+                Action::Replace,
+            ),
         ],
         emulator: false,
     },
@@ -319,7 +343,11 @@ resources:
 "#,
         changes: &[
             ("storage_gib: 100", "storage_gib: 200", Action::Update),
-            ("client_subnets: [subnet-a, subnet-b]", "client_subnets: [subnet-c, subnet-d]", Action::Replace),
+            (
+                "client_subnets: [subnet-a, subnet-b]",
+                "client_subnets: [subnet-c, subnet-d]",
+                Action::Replace,
+            ),
         ],
         emulator: true,
     },
@@ -376,7 +404,11 @@ resources:
         changes: &[
             // MSK Connect has no UpdateWorkerConfiguration (API reference, Operations).
             ("StringConverter", "ByteArrayConverter", Action::Replace),
-            ("name: conf-workers", "name: conf-workers-2", Action::Replace),
+            (
+                "name: conf-workers",
+                "name: conf-workers-2",
+                Action::Replace,
+            ),
         ],
         emulator: true,
     },
@@ -483,9 +515,16 @@ fn every_kind_has_a_case() {
         .iter()
         .filter(|k| !CASES.iter().any(|c| c.kind == **k))
         .collect();
-    assert!(missing.is_empty(), "kinds without a conformance case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "kinds without a conformance case: {missing:?}"
+    );
     for c in CASES {
-        assert!(kinds.contains(&c.kind), "a case for an unknown kind `{}`", c.kind);
+        assert!(
+            kinds.contains(&c.kind),
+            "a case for an unknown kind `{}`",
+            c.kind
+        );
         assert!(
             c.stack.contains(&format!("type: {}\n", c.kind)),
             "the case of `{}` has no subject of its kind",
@@ -522,7 +561,10 @@ fn conform(kind: &str) {
     for dir in ["plugins", "templates"] {
         std::os::unix::fs::symlink(root.join(dir), p.path().join(dir)).unwrap();
     }
-    p.write("bin/pinctl", "#!/bin/sh\necho a stand-in for the worker binary\n");
+    p.write(
+        "bin/pinctl",
+        "#!/bin/sh\necho a stand-in for the worker binary\n",
+    );
     let mut stack = format!("stack: conformance\n{}", c.stack);
     p.stack(&stack);
 
@@ -539,7 +581,10 @@ fn conform(kind: &str) {
 
     // 2. Each change: the plan's action, applied, then nothing left to do.
     for (from, to, action) in c.changes {
-        assert!(stack.contains(from), "{kind}: the case's stack has no `{from}`");
+        assert!(
+            stack.contains(from),
+            "{kind}: the case's stack has no `{from}`"
+        );
         stack = stack.replacen(from, to, 1);
         p.stack(&stack);
         let plan = p.plan_changes();

@@ -232,6 +232,33 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     p.run(&["--env", "local", "plan", "--param", &param])
         .expect(0);
 
+    // Stock clients reach the twin with what `pinctl local env` prints: the AWS CLI lists the
+    // cluster through MSK's v1 and v2 APIs, the connector and the MWAA environment.
+    let env = p.run(&["local", "env"]);
+    env.expect(0);
+    let settings = crate::conformance::exports(&env.stdout);
+    let cli = |args: &[&str]| crate::conformance::aws_cli(&settings, scratch.path(), args);
+    for list in ["list-clusters", "list-clusters-v2"] {
+        let clusters = cli(&["kafka", list]);
+        assert_eq!(
+            crate::conformance::names(&clusters, "ClusterInfoList", "ClusterName").len(),
+            1,
+            "aws kafka {list}: {clusters}"
+        );
+    }
+    let connectors = cli(&["kafkaconnect", "list-connectors"]);
+    assert_eq!(
+        crate::conformance::names(&connectors, "connectors", "connectorName").len(),
+        1,
+        "{connectors}"
+    );
+    let envs = cli(&["mwaa", "list-environments"]);
+    assert_eq!(
+        envs["Environments"].as_array().map(Vec::len),
+        Some(1),
+        "{envs}"
+    );
+
     let tables = source(&p);
     let url = twin.invoke_url();
     twin.wait_for(&["unit", "connector", "airflow"]);

@@ -122,7 +122,11 @@ pub fn load_endpoints(dir: &Path) {
     }
 }
 
-fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String> {
+/// The settings `pinctl local env` exports for a twin whose moto server and emulator listen
+/// on these loopback ports: the endpoints of the AWS SDKs' "service-specific endpoints"
+/// settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), placeholder credentials, the
+/// region, and what stock clients need to reach the emulator (no host prefix for MWAA).
+pub fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String> {
     let moto = format!("http://127.0.0.1:{moto}");
     let emu = format!("http://127.0.0.1:{emulator}");
     [
@@ -134,7 +138,15 @@ fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
         ("AWS_REGION", "us-east-1"),
+        // The AWS CLI v1 (and other botocore-based tools) read the region from here.
+        ("AWS_DEFAULT_REGION", "us-east-1"),
         ("AWS_EC2_METADATA_DISABLED", "true"),
+        // MWAA's model puts `api.`/`env.` in front of the endpoint's host; `api.127.0.0.1`
+        // does not resolve. Stock SDKs and the AWS CLI skip the prefix with this setting
+        // (AWS SDKs and Tools reference guide, "Host prefix injection":
+        // https://docs.aws.amazon.com/sdkref/latest/guide/feature-host-prefix.html); pinctl's
+        // own MWAA client drops it for any overridden endpoint.
+        ("AWS_DISABLE_HOST_PREFIX_INJECTION", "true"),
         // moto has no API Gateway quotas; the limiter need not wait for them.
         (
             "PINCTL_APIGW_RATES",

@@ -154,6 +154,22 @@ impl<K: Kind> Collection<K> {
         }
     }
 
+    /// Adds a resource that is `first` now and `then` after `delay` (an operation whose kind
+    /// of change decides its states: PAUSE_IN_PROGRESS → PAUSE_COMPLETE).
+    pub fn create_in(
+        &mut self,
+        id: String,
+        body: Value,
+        first: &str,
+        then: &str,
+        delay: Duration,
+    ) -> &Item {
+        self.create(id.clone(), body, delay);
+        let item = self.items.get_mut(&id).expect("just created");
+        item.change(first, Some(then), delay);
+        item
+    }
+
     /// The resource `id`, or the service's not-found error.
     pub fn get(&self, id: &str) -> Result<&Item, ApiError> {
         self.items.get(id).ok_or_else(|| K::not_found(id))
@@ -192,9 +208,22 @@ impl<K: Kind> Collection<K> {
         delay: Duration,
         change: impl FnOnce(&mut Item) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
+        self.update_to(id, delay, "UPDATING", K::STABLE, change)
+    }
+
+    /// [`Collection::update`] through other states: `now` until the delay has passed, then
+    /// `then` (PAUSING → PAUSED, RESUMING → RUNNING).
+    pub fn update_to<T>(
+        &mut self,
+        id: &str,
+        delay: Duration,
+        now: &str,
+        then: &str,
+        change: impl FnOnce(&mut Item) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let item = self.items.get_mut(id).ok_or_else(|| K::not_found(id))?;
         let out = change(item)?;
-        item.change("UPDATING", Some(K::STABLE), delay);
+        item.change(now, Some(then), delay);
         Ok(out)
     }
 
@@ -262,4 +291,10 @@ pub(super) fn now_ms() -> u128 {
 
 pub(super) fn iso_now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// The RFC 3339 time `delay` from now: when a change started now completes (an operation's
+/// `endTime`, shown once it has).
+pub(super) fn iso_in(delay: Duration) -> String {
+    humantime::format_rfc3339_millis(SystemTime::now() + delay).to_string()
 }

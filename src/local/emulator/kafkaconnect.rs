@@ -1,17 +1,21 @@
 //! MSK Connect (`kafkaconnect`): custom plugins, worker configurations, connectors, and the
-//! operations an UpdateConnector starts. Shapes are those of the MSK Connect REST API as the
-//! Rust SDK reads them; name conflicts and missing ids use the trait's MSK Connect defaults
-//! (`ConflictException` 409, `NotFoundException` 404: aws-sdk-kafkaconnect 1.125
-//! `src/operation/create_connector.rs`).
+//! operations UpdateConnector, PauseConnector, ResumeConnector and RestartConnector start,
+//! and tags. Shapes follow botocore's model `kafkaconnect/2021-09-14/service-2.json`: list
+//! calls answer the `*Summary` shapes (no connector configuration, no worker properties),
+//! page with `maxResults`/`nextToken` and filter by name prefix. Name conflicts and missing
+//! ids use the trait's MSK Connect defaults (`ConflictException` 409, `NotFoundException` 404:
+//! aws-sdk-kafkaconnect 1.125 `src/operation/create_connector.rs`).
 
 use axum::http::Method;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::collection::{Item, Kind};
+use axum::http::StatusCode;
+
+use super::collection::{iso_in, Item, Kind};
 use super::{
-    bad_request, conflict, missing, not_found, ok, str_of, unknown_operation, uuid, ApiError, Call,
-    Emulator, Reply, Store,
+    bad_request, conflict, missing, not_found, ok, page, str_of, unknown_operation, uuid, ApiError,
+    Call, Emulator, Reply, Store,
 };
 
 /// A custom plugin, keyed by ARN (`custom-plugin/{name}/{uuid}`); its body is the create
@@ -57,8 +61,10 @@ impl Kind for Connector {
 }
 
 /// A connector operation, keyed by ARN (`connector-operation/{name}/{connector-uuid}/{uuid}`);
-/// its body is DescribeConnectorOperation's answer without state and time. PENDING →
-/// UPDATE_COMPLETE; operations are never deleted.
+/// its body is DescribeConnectorOperation's answer without state and times (plus `endTime`,
+/// shown once the operation is complete). An update is PENDING → UPDATE_COMPLETE; a pause,
+/// resume or restart is `*_IN_PROGRESS` → `*_COMPLETE` (`ConnectorOperationState` in the
+/// model); operations are never deleted.
 pub(super) struct Operation;
 
 impl Kind for Operation {
@@ -73,12 +79,13 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
     match (&call.method, call.seg.as_slice()) {
         (&Method::POST, ["v1", "custom-plugins"]) => create_plugin(emu, store, body),
         (&Method::GET, ["v1", "custom-plugins"]) => {
-            let list: Vec<Value> = store
+            let list = store
                 .plugins
                 .iter()
+                .filter(|(_, p)| prefixed(call, "namePrefix", &p.body["name"]))
                 .map(|(a, p)| plugin_json(a, p))
                 .collect();
-            ok(json!({"customPlugins": list}))
+            page(call, list, "customPlugins", "maxResults", "nextToken")
         }
         (&Method::GET, ["v1", "custom-plugins", arn]) => {
             ok(plugin_json(arn, store.plugins.get(arn)?))
@@ -92,12 +99,24 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
         }
         (&Method::POST, ["v1", "worker-configurations"]) => create_worker_config(emu, store, body),
         (&Method::GET, ["v1", "worker-configurations"]) => {
-            let list: Vec<Value> = store
+            let list = store
                 .worker_configs
                 .iter()
-                .map(|(a, w)| worker_json(a, w))
+                .filter(|(_, w)| prefixed(call, "namePrefix", &w.body["name"]))
+                .map(|(a, w)| {
+                    let mut v = worker_json(a, w);
+                    // WorkerConfigurationRevisionSummary has no properties.
+                    v["latestRevision"]["propertiesFileContent"] = Value::Null;
+                    v
+                })
                 .collect();
-            ok(json!({"workerConfigurations": list}))
+            page(
+                call,
+                list,
+                "workerConfigurations",
+                "maxResults",
+                "nextToken",
+            )
         }
         (&Method::GET, ["v1", "worker-configurations", arn]) => {
             ok(worker_json(arn, store.worker_configs.get(arn)?))
@@ -111,36 +130,71 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
         }
         (&Method::POST, ["v1", "connectors"]) => create_connector(emu, store, body),
         (&Method::GET, ["v1", "connectors"]) => {
-            let list: Vec<Value> = store
+            let list = store
                 .connectors
                 .iter()
-                .map(|(a, c)| connector_json(a, c))
+                .filter(|(_, c)| prefixed(call, "connectorNamePrefix", &c.body["connectorName"]))
+                .map(|(a, c)| {
+                    // A ConnectorSummary: the description without configuration and state
+                    // detail.
+                    let mut v = connector_json(a, c);
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("connectorConfiguration");
+                        o.remove("stateDescription");
+                    }
+                    v
+                })
                 .collect();
-            ok(json!({"connectors": list}))
+            page(call, list, "connectors", "maxResults", "nextToken")
         }
         (&Method::GET, ["v1", "connectors", arn]) => {
             ok(connector_json(arn, store.connectors.get(arn)?))
         }
         (&Method::PUT, ["v1", "connectors", arn]) => update_connector(emu, store, arn, call),
+        (&Method::PUT, ["v1", "connectors", arn, "pause"]) => {
+            lifecycle(emu, store, arn, Lifecycle::Pause)
+        }
+        (&Method::PUT, ["v1", "connectors", arn, "resume"]) => {
+            lifecycle(emu, store, arn, Lifecycle::Resume)
+        }
+        (&Method::POST, ["v1", "connectors", arn, "restart"]) => {
+            lifecycle(emu, store, arn, Lifecycle::Restart)
+        }
         (&Method::DELETE, ["v1", "connectors", arn]) => {
+            let c = store.connectors.get(arn)?;
+            if let Some(v) = call.query.get("currentVersion").and_then(|v| v.first()) {
+                if c.body["currentVersion"].as_str() != Some(v.as_str()) {
+                    return Err(bad_request(format!(
+                        "currentVersion {v} does not match the connector's version {}",
+                        c.body["currentVersion"].as_str().unwrap_or("1")
+                    )));
+                }
+            }
             store.connectors.delete(arn, emu.delay())?;
             ok(json!({"connectorArn": arn, "connectorState": "DELETING"}))
         }
         (&Method::GET, ["v1", "connectors", arn, "operations"]) => {
             store.connectors.get(arn)?;
-            let list: Vec<Value> = store
+            let mut ops: Vec<(&String, &Item)> = store
                 .operations
                 .iter()
                 .filter(|(_, o)| o.body["connectorArn"] == *arn)
-                .map(|(a, o)| json!({"connectorOperationArn": a, "connectorOperationType": o.body["connectorOperationType"], "connectorOperationState": o.state, "creationTime": o.created}))
                 .collect();
-            ok(json!({"connectorOperations": list}))
+            // Newest first.
+            ops.sort_by(|a, b| b.1.created.cmp(&a.1.created));
+            let list = ops
+                .into_iter()
+                .map(|(a, o)| json!({"connectorOperationArn": a, "connectorOperationType": o.body["connectorOperationType"],
+                                     "connectorOperationState": o.state, "creationTime": o.created, "endTime": end_time(o)}))
+                .collect();
+            page(call, list, "connectorOperations", "maxResults", "nextToken")
         }
         (&Method::GET, ["v1", "connectorOperations", arn]) => {
             let o = store.operations.get(arn)?;
             let mut v = o.body.clone();
             v["connectorOperationState"] = json!(o.state);
             v["creationTime"] = json!(o.created);
+            v["endTime"] = end_time(o);
             ok(v)
         }
         (_, ["v1", "tags", arn]) => {
@@ -150,7 +204,7 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
             if !known {
                 return Err(not_found(&format!("Resource {arn}")));
             }
-            store.tags.api(call, arn, "tags")
+            store.tags.api(call, arn, "tags", StatusCode::OK)
         }
         _ => Err(unknown_operation("kafkaconnect", call)),
     }
@@ -285,9 +339,20 @@ fn update_connector(emu: &Emulator, store: &mut Store, arn: &str, call: &Call) -
         "kafkaconnect",
         &format!("connector-operation/{name}/{conn_uuid}/{}", uuid()),
     );
-    let op = json!({"connectorArn": arn, "connectorOperationArn": op_arn, "connectorOperationType": "UPDATE_CONNECTOR_CONFIGURATION",
-                    "originConnectorConfiguration": origin, "targetConnectorConfiguration": body.get("connectorConfiguration"),
-                    "originWorkerSetting": {"capacity": origin_capacity}, "targetWorkerSetting": {"capacity": body.get("capacity")}});
+    // A capacity change is UPDATE_WORKER_SETTING, a configuration change
+    // UPDATE_CONNECTOR_CONFIGURATION; each records its before and after.
+    let op = match body.get("capacity") {
+        Some(cap) => {
+            json!({"connectorArn": arn, "connectorOperationArn": op_arn, "connectorOperationType": "UPDATE_WORKER_SETTING",
+                            "originWorkerSetting": {"capacity": origin_capacity.as_ref().map(capacity_description)},
+                            "targetWorkerSetting": {"capacity": capacity_description(cap)}, "endTime": iso_in(emu.delay())})
+        }
+        None => {
+            json!({"connectorArn": arn, "connectorOperationArn": op_arn, "connectorOperationType": "UPDATE_CONNECTOR_CONFIGURATION",
+                       "originConnectorConfiguration": origin, "targetConnectorConfiguration": body.get("connectorConfiguration"),
+                       "endTime": iso_in(emu.delay())})
+        }
+    };
     store.operations.create(op_arn.clone(), op, emu.delay());
     ok(json!({"connectorArn": arn, "connectorState": "UPDATING", "connectorOperationArn": op_arn}))
 }
@@ -341,7 +406,88 @@ fn connector_json(arn: &str, c: &Item) -> Value {
         "plugins": plugins.iter().map(|p| json!({"customPlugin": p["customPlugin"]})).collect::<Vec<_>>(),
         "serviceExecutionRoleArn": b["serviceExecutionRoleArn"],
         "workerConfiguration": b.get("workerConfiguration"),
+        "logDelivery": b.get("logDelivery"),
+        "networkType": b.get("networkType"),
     })
+}
+
+/// Whether the resource's `name` starts with the list call's `param` (when it has one).
+fn prefixed(call: &Call, param: &str, name: &Value) -> bool {
+    match call.query.get(param).and_then(|v| v.first()) {
+        Some(p) => name.as_str().is_some_and(|n| n.starts_with(p.as_str())),
+        None => true,
+    }
+}
+
+/// An operation's `endTime`, once it has completed.
+fn end_time(o: &Item) -> Value {
+    if o.state.ends_with("_COMPLETE") {
+        o.body["endTime"].clone()
+    } else {
+        Value::Null
+    }
+}
+
+/// The connector calls that change its state without changing its settings.
+#[derive(Clone, Copy)]
+enum Lifecycle {
+    Pause,
+    Resume,
+    Restart,
+}
+
+/// PauseConnector (RUNNING → PAUSING → PAUSED), ResumeConnector (PAUSED → RESUMING →
+/// RUNNING) and RestartConnector (RUNNING → RESTARTING → RUNNING), each recorded as an
+/// operation (`PAUSE_CONNECTOR`, `RESUME_CONNECTOR`, `RESTART_CONNECTOR`) that is
+/// `*_IN_PROGRESS` until it is `*_COMPLETE`. Answers `connectorArn` and
+/// `connectorOperationArn`.
+fn lifecycle(emu: &Emulator, store: &mut Store, arn: &str, what: Lifecycle) -> Reply {
+    let (from, now, then, kind, word) = match what {
+        Lifecycle::Pause => ("RUNNING", "PAUSING", "PAUSED", "PAUSE_CONNECTOR", "PAUSE"),
+        Lifecycle::Resume => (
+            "PAUSED",
+            "RESUMING",
+            "RUNNING",
+            "RESUME_CONNECTOR",
+            "RESUME",
+        ),
+        Lifecycle::Restart => (
+            "RUNNING",
+            "RESTARTING",
+            "RUNNING",
+            "RESTART_CONNECTOR",
+            "RESTART",
+        ),
+    };
+    let name = store
+        .connectors
+        .update_to(arn, emu.delay(), now, then, |c| {
+            if c.state != from {
+                return Err(bad_request(format!(
+                    "the connector is {}; it must be {from}",
+                    c.state
+                )));
+            }
+            Ok(c.body["connectorName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string())
+        })?;
+    let conn_uuid = arn.rsplit('/').next().unwrap_or_default();
+    let op_arn = emu.arn(
+        "kafkaconnect",
+        &format!("connector-operation/{name}/{conn_uuid}/{}", uuid()),
+    );
+    let op = json!({"connectorArn": arn, "connectorOperationArn": op_arn, "connectorOperationType": kind,
+                    "endTime": iso_in(emu.delay())});
+    store.operations.create_in(
+        op_arn.clone(),
+        op,
+        &format!("{word}_IN_PROGRESS"),
+        &format!("{word}_COMPLETE"),
+        emu.delay(),
+    );
+    ok(json!({"connectorArn": arn, "connectorOperationArn": op_arn}))
 }
 
 /// A request's `capacity` as a `CapacityDescription`: provisioned if given, else auto scaling.

@@ -1,12 +1,16 @@
 //! An emulator of the AWS APIs moto lacks — `kafka` (MSK clusters and the native topic API),
 //! `kafkaconnect` (custom plugins, worker configurations, connectors and their operations) and
-//! `mwaa` (environments) — so the official SDK, pointed at it with `AWS_ENDPOINT_URL_KAFKA`,
-//! `AWS_ENDPOINT_URL_KAFKACONNECT` and `AWS_ENDPOINT_URL_MWAA`, behaves as against AWS:
-//! restJson1 shapes and field names, HTTP status codes and error types, ARNs of the real format,
-//! and state machines (CREATING → ACTIVE/RUNNING/AVAILABLE, UPDATING, DELETING → gone) that
-//! advance after a configurable delay. A share of calls can be throttled or fail with a 5xx.
-//! State is kept in a file and survives a restart. All three services share one port; a call's
-//! service is read from its SigV4 credential scope.
+//! `mwaa` (environments) — so the official SDKs and the AWS CLI, pointed at it with
+//! `AWS_ENDPOINT_URL_KAFKA`, `AWS_ENDPOINT_URL_KAFKACONNECT` and `AWS_ENDPOINT_URL_MWAA`, behave
+//! as against AWS: restJson1 shapes and field names (those of botocore's service models
+//! `kafka/2018-11-14`, `kafkaconnect/2021-09-14` and `mwaa/2020-07-01`: optional members
+//! without a value are left out, never `null`; list calls answer their summary shapes and page
+//! with the models' `maxResults`/`nextToken`; checked operation by operation by
+//! `tests/conformance/botocore_emulator.py`), HTTP status codes and error types, ARNs of the
+//! real format, and state machines (CREATING → ACTIVE/RUNNING/AVAILABLE, UPDATING, DELETING →
+//! gone) that advance after a configurable delay. A share of calls can be throttled or fail
+//! with a 5xx. State is kept in a file and survives a restart. All three services share one
+//! port; a call's service is read from its SigV4 credential scope.
 //!
 //! This module is the server, the store, fault injection and persistence; each service's routes,
 //! shapes and rules are in its own module, over the [`collection`] they all keep resources in.
@@ -69,6 +73,9 @@ struct Store {
     // Added after the first state files were written.
     #[serde(default)]
     configurations: Collection<kafka::Configuration>,
+    /// The operations MSK's Update* calls start, by ARN (added with the cluster-operation API).
+    #[serde(default)]
+    cluster_operations: Collection<kafka::ClusterOperation>,
     /// Keyed `cluster-arn|topic-name`: a topic's name is unique within its cluster only.
     topics: Collection<kafka::Topic>,
     plugins: Collection<kafkaconnect::Plugin>,
@@ -87,6 +94,7 @@ impl Store {
         let now = now_ms();
         self.clusters.settle(now);
         self.configurations.settle(now);
+        self.cluster_operations.settle(now);
         self.topics.settle(now);
         self.plugins.settle(now);
         self.worker_configs.settle(now);
@@ -143,8 +151,11 @@ impl Tags {
     }
 
     /// The tag calls on a resource the service has checked exists: GET lists, POST adds
-    /// (`{key: {..}}`), DELETE removes the `tagKeys` of the query; changes answer 204.
-    fn api(&mut self, call: &Call, arn: &str, key: &str) -> Reply {
+    /// (`{key: {..}}`), DELETE removes the `tagKeys` of the query. Changes answer `done`, the
+    /// status the service's model gives TagResource and UntagResource (botocore's
+    /// `kafka/2018-11-14/service-2.json`: 204; `kafkaconnect/2021-09-14` and
+    /// `mwaa/2020-07-01`: 200 with an empty object).
+    fn api(&mut self, call: &Call, arn: &str, key: &str, done: StatusCode) -> Reply {
         match call.method {
             Method::GET => ok(json!({ key: self.of(arn) })),
             Method::POST => {
@@ -152,7 +163,7 @@ impl Tags {
                     serde_json::from_value(call.body.get(key).cloned().unwrap_or(json!({})))
                         .map_err(|e| bad_request(e.to_string()))?;
                 self.0.entry(arn.to_string()).or_default().extend(tags);
-                Ok((StatusCode::NO_CONTENT, json!({})))
+                Ok((done, json!({})))
             }
             Method::DELETE => {
                 if let Some(t) = self.0.get_mut(arn) {
@@ -160,7 +171,7 @@ impl Tags {
                         t.remove(k);
                     }
                 }
-                Ok((StatusCode::NO_CONTENT, json!({})))
+                Ok((done, json!({})))
             }
             _ => Err(bad_request("unsupported method")),
         }
@@ -172,8 +183,9 @@ struct ApiError(StatusCode, &'static str, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // restJson1 services differ in the case of the field; the SDKs read either.
-        let body = json!({"message": self.2, "Message": self.2});
+        // Every error shape of the three models has a `message` member (wire name `message`)
+        // and nothing else the emulator fills in.
+        let body = json!({"message": self.2});
         (
             self.0,
             [
@@ -217,6 +229,51 @@ fn unknown_operation(service: &str, call: &Call) -> ApiError {
 }
 
 type Reply = Result<(StatusCode, Value), ApiError>;
+
+/// One page of a list call, as the three services page: at most the query's `max` items
+/// (`maxResults` for MSK and MSK Connect, `MaxResults` for MWAA), from the offset an opaque
+/// `next` token (`nextToken` / `NextToken`) carries; the answer's `next` member is present
+/// only when more items follow. `list` names the answer's list member.
+fn page(call: &Call, items: Vec<Value>, list: &str, max: &str, next: &str) -> Reply {
+    let start = match call.query.get(next).and_then(|v| v.first()) {
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| bad_request(format!("invalid {next} {t}")))?,
+        None => 0,
+    };
+    let size = match call.query.get(max).and_then(|v| v.first()) {
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad_request(format!("invalid {max} {n}")))?,
+        None => usize::MAX,
+    };
+    let total = items.len();
+    let chunk: Vec<Value> = items.into_iter().skip(start).take(size).collect();
+    let mut out = json!({ list: chunk });
+    let end = start.saturating_add(size);
+    if end < total {
+        out[next] = json!(end.to_string());
+    }
+    ok(out)
+}
+
+/// Removes `null` members and `null` list items at every depth: an optional member the
+/// emulator has no value for is left out of the answer, never sent as `null`.
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, x| !x.is_null());
+            o.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => {
+            a.retain(|x| !x.is_null());
+            a.iter_mut().for_each(strip_nulls);
+        }
+        _ => {}
+    }
+}
 
 fn ok(v: Value) -> Reply {
     Ok((StatusCode::OK, v))
@@ -315,10 +372,12 @@ impl Emulator {
     }
 
     /// A deterministic share of calls fails, half throttled (429), half with a 500, under the
-    /// error type names of the services' models where they differ: MSK's throttle is
-    /// `TooManyRequestsException` (aws-sdk-kafka 1.134 `src/operation/create_cluster_v2.rs`),
-    /// MWAA's 500 `InternalServerException` (aws-sdk-mwaa 1.128
-    /// `src/operation/create_environment.rs`).
+    /// error type names of the services' models: MSK's and MSK Connect's throttle is
+    /// `TooManyRequestsException` and their 500 `InternalServerErrorException` (botocore's
+    /// `kafka` and `kafkaconnect` models; aws-sdk-kafka 1.134
+    /// `src/operation/create_cluster_v2.rs`), MWAA's 500 `InternalServerException` (aws-sdk-mwaa
+    /// 1.128 `src/operation/create_environment.rs`); MWAA's model lists no throttling error, so
+    /// its throttle is AWS's common `ThrottlingException`.
     fn fault(&self, n: u64, service: &str) -> Option<ApiError> {
         if self.opts.fault_rate <= 0.0 {
             return None;
@@ -328,7 +387,7 @@ impl Emulator {
             return None;
         }
         Some(if n.is_multiple_of(2) {
-            let kind = if service == "kafka" {
+            let kind = if service == "kafka" || service == "kafkaconnect" {
                 "TooManyRequestsException"
             } else {
                 "ThrottlingException"
@@ -396,12 +455,15 @@ impl Emulator {
             self.save(&store).await;
         }
         match reply {
-            Ok((status, v)) => (
-                status,
-                [("content-type", "application/json")],
-                v.to_string(),
-            )
-                .into_response(),
+            Ok((status, mut v)) => {
+                strip_nulls(&mut v);
+                (
+                    status,
+                    [("content-type", "application/json")],
+                    v.to_string(),
+                )
+                    .into_response()
+            }
             Err(e) => e.into_response(),
         }
     }

@@ -3,14 +3,25 @@
 //! (400; CreateEnvironment's model has no ConflictException: aws-sdk-mwaa 1.128
 //! `src/operation/create_environment.rs`), a missing one `ResourceNotFoundException` (404;
 //! `src/operation/get_environment.rs`). Field names are PascalCase, times epoch seconds.
+//!
+//! Served: CreateEnvironment, GetEnvironment, ListEnvironments, UpdateEnvironment,
+//! DeleteEnvironment, TagResource, UntagResource, ListTagsForResource, CreateCliToken and
+//! CreateWebLoginToken, in the shapes of botocore's model `mwaa/2020-07-01/service-2.json`.
+//! GetEnvironment carries the members MWAA returns for every environment with MWAA's defaults
+//! (MWAA API reference, "Environment":
+//! https://docs.aws.amazon.com/mwaa/latest/API/API_Environment.html).
 
 use std::time::UNIX_EPOCH;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use base64::Engine as _;
+
 use super::collection::{Item, Kind};
-use super::{missing, ok, unknown_operation, uuid, ApiError, Call, Emulator, Reply, Store, Tags};
+use super::{
+    missing, ok, page, unknown_operation, uuid, ApiError, Call, Emulator, Reply, Store, Tags,
+};
 
 /// An environment, keyed by name; its body is the create request without its tags, plus
 /// `Name`, `Arn` (`environment/{name}`), `WebserverUrl` and the defaults MWAA fills in
@@ -50,11 +61,22 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
     match (&call.method, call.seg.as_slice()) {
         (&Method::PUT, ["environments", name]) => create_environment(emu, store, name, body),
         (&Method::GET, ["environments"]) => {
-            ok(json!({"Environments": store.environments.ids().collect::<Vec<_>>()}))
+            let list = store.environments.ids().map(|n| json!(n)).collect();
+            page(call, list, "Environments", "MaxResults", "NextToken")
         }
         (&Method::GET, ["environments", name]) => {
             let e = store.environments.get(name)?;
-            ok(json!({"Environment": environment_json(&store.tags, e)}))
+            ok(json!({"Environment": environment_json(emu, &store.tags, e)}))
+        }
+        (&Method::POST, ["clitoken", name]) => {
+            // CreateCliToken: a short-lived token for the Airflow CLI endpoint of the webserver.
+            let e = store.environments.get(name)?;
+            ok(json!({"CliToken": token(), "WebServerHostname": e.body["WebserverUrl"]}))
+        }
+        (&Method::POST, ["webtoken", name]) => {
+            // CreateWebLoginToken: a token for the webserver's login page.
+            let e = store.environments.get(name)?;
+            ok(json!({"WebToken": token(), "WebServerHostname": e.body["WebserverUrl"]}))
         }
         (&Method::PATCH, ["environments", name]) => {
             let arn = store.environments.update(name, emu.delay(), |e| {
@@ -66,6 +88,7 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
                 }
                 // Nested settings merge: an update of the security groups keeps the subnets.
                 crate::json::deep_merge(&mut e.body, body);
+                e.body["LastUpdateAt"] = json!(epoch_of(&super::collection::iso_now()));
                 Ok(e.body["Arn"].clone())
             })?;
             ok(json!({ "Arn": arn }))
@@ -78,7 +101,7 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
             if !store.environments.any_names("/Arn", arn) {
                 return Err(not_found(&format!("Resource {arn}")));
             }
-            store.tags.api(call, arn, "Tags")
+            store.tags.api(call, arn, "Tags", StatusCode::OK)
         }
         _ => Err(unknown_operation("mwaa", call)),
     }
@@ -103,13 +126,19 @@ fn create_environment(emu: &Emulator, store: &mut Store, name: &str, body: &Valu
         o.insert("Arn".into(), json!(arn));
         o.entry("AirflowVersion").or_insert(json!("2.10.3"));
         o.entry("EnvironmentClass").or_insert(json!("mw1.small"));
+        // A host name, without a scheme, as MWAA answers it (botocore's model gives the
+        // member the pattern `https://.+`, which MWAA's own answers do not follow).
         o.insert(
             "WebserverUrl".into(),
             json!(format!(
-                "{}.{}.airflow.amazonaws.com",
+                "{}.c2.{}.airflow.amazonaws.com",
                 uuid(),
                 emu.opts.region
             )),
+        );
+        o.insert(
+            "CeleryExecutorQueue".into(),
+            json!(emu.arn("sqs", &format!("airflow-celery-{}", uuid()))),
         );
     }
     store
@@ -118,14 +147,112 @@ fn create_environment(emu: &Emulator, store: &mut Store, name: &str, body: &Valu
     ok(json!({ "Arn": arn }))
 }
 
-/// GetEnvironment's `Environment`: the kept body with `Status`, `CreatedAt` and `Tags`.
-fn environment_json(tags: &Tags, e: &Item) -> Value {
-    let mut v = e.body.clone();
-    let arn = v["Arn"].as_str().unwrap_or_default().to_string();
+/// The members of MWAA's `Environment` shape the emulator fills in from what was asked.
+const ENVIRONMENT_MEMBERS: &[&str] = &[
+    "Name",
+    "Arn",
+    "WebserverUrl",
+    "ExecutionRoleArn",
+    "KmsKey",
+    "AirflowVersion",
+    "SourceBucketArn",
+    "DagS3Path",
+    "PluginsS3Path",
+    "PluginsS3ObjectVersion",
+    "RequirementsS3Path",
+    "RequirementsS3ObjectVersion",
+    "StartupScriptS3Path",
+    "StartupScriptS3ObjectVersion",
+    "AirflowConfigurationOptions",
+    "EnvironmentClass",
+    "MaxWorkers",
+    "MinWorkers",
+    "Schedulers",
+    "MinWebservers",
+    "MaxWebservers",
+    "NetworkConfiguration",
+    "WeeklyMaintenanceWindowStart",
+    "WebserverAccessMode",
+    "CeleryExecutorQueue",
+    "EndpointManagement",
+];
+
+/// The log modules of `LoggingConfiguration` and the names of their CloudWatch log groups
+/// (`airflow-{env}-{Module}`, as MWAA names them).
+const LOG_MODULES: &[(&str, &str)] = &[
+    ("DagProcessingLogs", "DAGProcessing"),
+    ("SchedulerLogs", "Scheduler"),
+    ("TaskLogs", "Task"),
+    ("WebserverLogs", "WebServer"),
+    ("WorkerLogs", "Worker"),
+];
+
+/// GetEnvironment's `Environment`: what was asked, with MWAA's defaults for what was not
+/// (mw1.small's 1–10 workers, 2 schedulers and 2 webservers, PRIVATE_ONLY webserver access,
+/// SERVICE-managed endpoints, no Airflow configuration options, every log module listed —
+/// off, INFO — with its log group when on, the service-linked role), plus `Status`,
+/// `CreatedAt`, `LastUpdate` after an update, and `Tags`.
+fn environment_json(emu: &Emulator, tags: &Tags, e: &Item) -> Value {
+    let b = &e.body;
+    let mut v = json!({
+        "AirflowConfigurationOptions": {},
+        "EnvironmentClass": "mw1.small",
+        "MaxWorkers": 10,
+        "MinWorkers": 1,
+        "Schedulers": 2,
+        "MinWebservers": 2,
+        "MaxWebservers": 2,
+        "WebserverAccessMode": "PRIVATE_ONLY",
+        "EndpointManagement": "SERVICE",
+        "WeeklyMaintenanceWindowStart": "SUN:03:30",
+        "ServiceRoleArn": format!(
+            "arn:aws:iam::{}:role/aws-service-role/airflow.amazonaws.com/AWSServiceRoleForAmazonMWAA",
+            emu.opts.account
+        ),
+    });
+    for k in ENVIRONMENT_MEMBERS {
+        if let Some(x) = b.get(*k).filter(|x| !x.is_null()) {
+            v[*k] = x.clone();
+        }
+    }
+    let name = b["Name"].as_str().unwrap_or_default();
+    let mut logging = serde_json::Map::new();
+    for (module, group) in LOG_MODULES {
+        let asked = b.pointer(&format!("/LoggingConfiguration/{module}"));
+        let enabled = asked
+            .and_then(|m| m.get("Enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let level = asked
+            .and_then(|m| m.get("LogLevel"))
+            .cloned()
+            .unwrap_or(json!("INFO"));
+        let mut m = json!({"Enabled": enabled, "LogLevel": level});
+        if enabled {
+            m["CloudWatchLogGroupArn"] =
+                json!(emu.arn("logs", &format!("log-group:airflow-{name}-{group}")));
+        }
+        logging.insert((*module).into(), m);
+    }
+    v["LoggingConfiguration"] = Value::Object(logging);
+    let arn = b["Arn"].as_str().unwrap_or_default().to_string();
     v["Status"] = json!(e.state);
     v["CreatedAt"] = json!(epoch_of(&e.created));
+    if let Some(at) = b.get("LastUpdateAt") {
+        let status = if e.state == "UPDATING" {
+            "PENDING"
+        } else {
+            "SUCCESS"
+        };
+        v["LastUpdate"] = json!({"Status": status, "CreatedAt": at, "Source": "API"});
+    }
     v["Tags"] = json!(tags.of(&arn));
     v
+}
+
+/// A random token, base64 like MWAA's.
+fn token() -> String {
+    base64::engine::general_purpose::STANDARD.encode(uuid())
 }
 
 /// Seconds since the epoch of an RFC 3339 time (MWAA's timestamps are epoch seconds).

@@ -500,14 +500,21 @@ impl TypedProvider for ClusterProvider {
             while self.describe(arn).await?.is_some() {
                 backoff.sleep().await;
             }
-            self.clients
+            let deleted = self
+                .clients
                 .kafka()
                 .await
                 .delete_configuration()
                 .arn(&config_arn)
                 .send()
-                .await
-                .gone_ok("DeleteConfiguration", NOT_FOUND)?;
+                .await;
+            match deleted {
+                // MSK answers an unknown configuration with a 400 BadRequestException
+                // "Configuration ARN does not exist." (terraform-provider-aws
+                // internal/service/kafka/configuration.go), not a NotFoundException.
+                Err(e) if is_unknown_configuration(&e) => {}
+                other => other.gone_ok("DeleteConfiguration", NOT_FOUND)?,
+            }
         }
         Ok(())
     }
@@ -525,4 +532,21 @@ fn client_authentication(iam: bool) -> ClientAuthentication {
                 .build(),
         )
         .build()
+}
+
+/// MSK's answer for a configuration ARN it does not know: `BadRequestException` with
+/// "Configuration ARN does not exist" (the text terraform-provider-aws keys on).
+fn is_unknown_configuration<E, R>(e: &aws_sdk_kafka::error::SdkError<E, R>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    match e {
+        aws_sdk_kafka::error::SdkError::ServiceError(s) => {
+            s.err().code() == Some("BadRequestException")
+                && s.err()
+                    .message()
+                    .is_some_and(|m| m.contains("Configuration ARN does not exist"))
+        }
+        _ => false,
+    }
 }
