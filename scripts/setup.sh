@@ -24,6 +24,14 @@ if [ ! -x "$venv/bin/aws" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'awscli>=1.40'
 fi
 export PINCTL_MOTO_SERVER="$venv/bin/moto_server"
+# moto's answers corrected where they differ from AWS's (scripts/moto/pinctl_moto_fidelity.py),
+# loaded by moto_server at start through a .pth file.
+site_packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+fidelity="$(dirname "${BASH_SOURCE[0]}")/moto/pinctl_moto_fidelity.py"
+if ! cmp -s "$fidelity" "$site_packages/pinctl_moto_fidelity.py"; then
+  cp "$fidelity" "$site_packages/pinctl_moto_fidelity.py"
+  echo "import pinctl_moto_fidelity" > "$site_packages/pinctl_moto_fidelity.pth"
+fi
 export PINCTL_VENV="$venv"
 
 # Apache Airflow, MWAA's version, in a venv of its own (its pins clash with moto's).

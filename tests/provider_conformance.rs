@@ -162,7 +162,7 @@ resources:
     type: ec2.default_network
     props: {subnet_count: 2}
 "#,
-        changes: &[("subnet_count: 2", "subnet_count: 1", Action::Update)],
+        changes: &[("subnet_count: 2", "subnet_count: 1", Action::Replace)],
         emulator: false,
     },
     Case {

@@ -110,8 +110,17 @@ fn decode_configs(s: Option<&str>) -> BTreeMap<String, String> {
 }
 
 impl TopicProvider {
-    async fn api(&self, cluster: &str) -> Result<TopicApi, ProviderError> {
-        let c = self
+    /// How to reach the topics of a cluster that must exist (to create, wait, update).
+    async fn live_api(&self, cluster: &str) -> Result<TopicApi, ProviderError> {
+        self.api(cluster)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(format!("MSK cluster {cluster}")))
+    }
+
+    /// How to reach the cluster's topics; `None` when the cluster is gone, and its topics
+    /// with it.
+    async fn api(&self, cluster: &str) -> Result<Option<TopicApi>, ProviderError> {
+        let Some(c) = self
             .clients
             .kafka()
             .await
@@ -119,7 +128,10 @@ impl TopicProvider {
             .cluster_arn(cluster)
             .send()
             .await
-            .map_err(|e| api_error("DescribeClusterV2", e))?;
+            .or_absent("DescribeClusterV2", super::NOT_FOUND)?
+        else {
+            return Ok(None);
+        };
         let info = c
             .cluster_info()
             .ok_or_else(|| ProviderError::not_found(format!("cluster {cluster}")))?;
@@ -131,7 +143,7 @@ impl TopicProvider {
             .unwrap_or("3.6.0")
             .to_string();
         if !serverless && version_at_least(&version, 3, 6) {
-            return Ok(TopicApi::Native);
+            return Ok(Some(TopicApi::Native));
         }
         let iam = serverless
             || info
@@ -169,7 +181,7 @@ impl TopicProvider {
             BrokerAdmin::connect(brokers.bootstrap_broker_string().unwrap_or_default())
         };
         admin
-            .map(TopicApi::Admin)
+            .map(|a| Some(TopicApi::Admin(a)))
             .map_err(|message| ProviderError::Kafka {
                 operation: "Connect".into(),
                 message,
@@ -230,7 +242,10 @@ impl TypedProvider for TopicProvider {
         let declared: Vec<String> = recorded
             .map(|r| r.configs.keys().cloned().collect())
             .unwrap_or_default();
-        if let TopicApi::Admin(admin) = self.api(cluster).await? {
+        let Some(api) = self.api(cluster).await? else {
+            return Ok(None);
+        };
+        if let TopicApi::Admin(admin) = api {
             let Some(t) = admin
                 .describe(name)
                 .await
@@ -281,7 +296,7 @@ impl TypedProvider for TopicProvider {
 
     async fn create(&self, cx: &Cx, p: &TopicProps) -> Result<String, ProviderError> {
         let id = ID.join(&[&p.cluster_arn, &p.name]);
-        if let TopicApi::Admin(admin) = self.api(&p.cluster_arn).await? {
+        if let TopicApi::Admin(admin) = self.live_api(&p.cluster_arn).await? {
             return match admin
                 .create(
                     &p.name,
@@ -318,7 +333,7 @@ impl TypedProvider for TopicProvider {
 
     async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
         let (cluster, name) = ID.pair(id)?;
-        if let TopicApi::Admin(admin) = self.api(cluster).await? {
+        if let TopicApi::Admin(admin) = self.live_api(cluster).await? {
             return Ok(
                 match admin
                     .describe(name)
@@ -367,7 +382,7 @@ impl TypedProvider for TopicProvider {
                 o.partitions, p.partitions
             )));
         }
-        if let TopicApi::Admin(admin) = self.api(cluster).await? {
+        if let TopicApi::Admin(admin) = self.live_api(cluster).await? {
             if p.partitions != o.partitions {
                 admin
                     .grow(name, p.partitions as usize)
@@ -406,14 +421,12 @@ impl TypedProvider for TopicProvider {
         _recorded: Option<&TopicProps>,
     ) -> Result<(), ProviderError> {
         let (cluster, name) = ID.pair(id)?;
-        match self.api(cluster).await {
-            Ok(TopicApi::Admin(admin)) => {
+        match self.api(cluster).await? {
+            Some(TopicApi::Admin(admin)) => {
                 return admin.delete(name).await.map_err(Self::admin_error)
             }
-            Ok(TopicApi::Native) => {}
-            // The cluster is gone, and its topics with it.
-            Err(ProviderError::Api { code, .. }) if code == NOT_FOUND_CODE => return Ok(()),
-            Err(e) => return Err(e),
+            Some(TopicApi::Native) => {}
+            None => return Ok(()),
         }
         self.clients
             .kafka()
@@ -428,15 +441,14 @@ impl TypedProvider for TopicProvider {
 
     async fn is_deleted(&self, _cx: &Cx, id: &str) -> Result<bool, ProviderError> {
         let (cluster, name) = ID.pair(id)?;
-        match self.api(cluster).await {
-            Ok(TopicApi::Admin(admin)) => Ok(admin
+        match self.api(cluster).await? {
+            Some(TopicApi::Admin(admin)) => Ok(admin
                 .describe(name)
                 .await
                 .map_err(Self::kafka("DescribeTopics"))?
                 .is_none()),
-            Ok(TopicApi::Native) => Ok(self.describe(cluster, name).await?.is_none()),
-            Err(ProviderError::Api { code, .. }) if code == NOT_FOUND_CODE => Ok(true),
-            Err(e) => Err(e),
+            Some(TopicApi::Native) => Ok(self.describe(cluster, name).await?.is_none()),
+            None => Ok(true),
         }
     }
 }
