@@ -30,7 +30,6 @@ else
 fi
 pinctl="$CARGO_TARGET_DIR/$dir/pinctl"
 export PINCTL_WORKER_BINARY="$pinctl" # what `up` ships to the (twin's) EC2 client
-py="$PINCTL_VENV/bin/python"
 
 say "starting the local twin"
 if ! "$pinctl" local status >/dev/null 2>&1; then
@@ -62,71 +61,12 @@ say "emitting $events events on both paths (the course's keys and random sleeps,
 
 say "triggering ${uid}_dag in Airflow (the daily batch)"
 # The sink writes an object per message; give it a moment to drain before the batch reads them.
-"$py" - "$pinctl" "$uid" "$((events * 3))" <<'EOF'
-import boto3, json, subprocess, sys, time
-env = json.loads(subprocess.run([sys.argv[1], "--json", "local", "status"], capture_output=True, text=True).stdout)["endpoints"]
-s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                  aws_access_key_id="test", aws_secret_access_key="test")
-want, t0, n = int(sys.argv[3]), time.time(), 0
-while time.time() - t0 < 120:
-    n = sum(len(p.get("Contents", [])) for p in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=f"user-{sys.argv[2]}-bucket", Prefix="topics/"))
-    if n >= want:
-        break
-    time.sleep(1)
-print(f"{n} sink objects for {want} messages sent on the batch path")
-EOF
+"$pinctl" local wait --objects "$((events * 3))" --bucket "user-$uid-bucket" --prefix topics/ \
+  --timeout 120s || true
 "$pinctl" local trigger "${uid}_dag" --wait
 
-say "waiting for the stream job to catch up"
-"$py" - "$pinctl" "$uid" <<'EOF'
-import deltalake, json, os, subprocess, sys, time
-env = json.loads(subprocess.run([sys.argv[1], "--json", "local", "status"], capture_output=True, text=True).stdout)["endpoints"]
-opts = {"AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL"], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
-uid = sys.argv[2]
-def rows(path, t):
-    try:
-        return deltalake.DeltaTable(f"s3://user-{uid}-bucket/delta/{path}/{uid}_{t}_table", storage_options=opts).to_pyarrow_table(columns=["ind"]).num_rows
-    except Exception:
-        return 0
-t0 = time.time()
-while True:
-    batch = {t: rows("batch", t) for t in ("pin", "geo", "user")}
-    stream = {t: rows("stream", t) for t in ("pin", "geo", "user")}
-    if stream == batch or time.time() - t0 > 120:
-        break
-    time.sleep(2)
-for t in ("pin", "geo", "user"):
-    print(f"{uid}_{t}_table: batch {batch[t]} rows, stream {stream[t]} rows")
-sys.stdout.flush()
-os._exit(0)
-EOF
-
-say "the report"
-mkdir -p .pinctl/report
-"$py" - "$pinctl" "$uid" <<'EOF'
-import boto3, json, subprocess, sys
-env = json.loads(subprocess.run([sys.argv[1], "--json", "local", "status"], capture_output=True, text=True).stdout)["endpoints"]
-s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                  aws_access_key_id="test", aws_secret_access_key="test")
-bucket, prefix = f"user-{sys.argv[2]}-bucket", "delta/batch/report/"
-for name in ("report.md", "report.html"):
-    s3.download_file(bucket, prefix + name, f".pinctl/report/{name}")
-print(f"s3://{bucket}/{prefix}report.html, copied to .pinctl/report/report.html (and report.md)\n")
-titles = {}
-for line in open(".pinctl/report/report.md", encoding="utf-8"):
-    if line.startswith("## ") and " — " in line:
-        q, title = line[3:].strip().split(" — ", 1)
-        titles[q] = title
-keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "results/")["Contents"])
-for key in keys:
-    q = key.rsplit("/", 1)[1].removesuffix(".json")
-    rows = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    shown = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:2])
-    more = f" (+{len(rows) - 2} more)" if len(rows) > 2 else ""
-    print(f"{q} {titles.get(q, '')}\n    {shown}{more}")
-EOF
+say "the tables (batch and stream) and the report"
+"$pinctl" local report --bucket "user-$uid-bucket" --uid "$uid" --out .pinctl/report --timeout 120s
 
 cat <<EOF
 

@@ -413,10 +413,44 @@ pub enum LocalCommand {
     /// Wait until the twin runs a process of each kind given (e.g. `--for
     /// gateway,unit,connector,airflow`, what `up` provisioned), then print the gateways' invoke
     /// URLs, one per line. Exit 1 with the twin's problems when the timeout passes first.
+    ///
+    /// With `--objects N --bucket B`, waits instead until the bucket holds N objects under
+    /// `--prefix` (the S3 sink's output) and prints how many it holds.
     Wait {
-        #[arg(long = "for", value_enum, value_delimiter = ',', required = true)]
+        #[arg(
+            long = "for",
+            value_enum,
+            value_delimiter = ',',
+            required_unless_present = "objects"
+        )]
         kinds: Vec<crate::local::procs::Kind>,
+        /// How many objects to wait for (with `--bucket`).
+        #[arg(long, requires = "bucket", conflicts_with = "kinds")]
+        objects: Option<usize>,
+        /// The bucket to count objects in.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// The key prefix counted.
+        #[arg(long, default_value = "topics/")]
+        prefix: String,
         #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        #[command(flatten)]
+        dir: TwinDir,
+    },
+    /// Wait for the stream job to catch up with the batch tables (up to `--timeout`), print
+    /// both tables' row counts, copy the batch job's report to `--out` and print its answers.
+    Report {
+        /// The data bucket (the sink's objects, the Delta tables, the report).
+        #[arg(long)]
+        bucket: String,
+        /// The user id in the tables' names (`<uid>_pin_table`).
+        #[arg(long)]
+        uid: String,
+        #[arg(long, default_value = ".pinctl/report")]
+        out: std::path::PathBuf,
+        /// How long to wait for the stream tables to hold as many rows as the batch tables.
+        #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
         #[command(flatten)]
         dir: TwinDir,

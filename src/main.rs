@@ -2,7 +2,18 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = pinctl::cli::Cli::parse();
-    if cli.global.env.as_deref() == Some("local") {
+    // `local wait --objects` and `local report` read the twin's S3 as `--env local` does.
+    let reads_twin = matches!(
+        &cli.command,
+        pinctl::cli::Command::Local(
+            pinctl::cli::LocalCommand::Report { .. }
+                | pinctl::cli::LocalCommand::Wait {
+                    objects: Some(_),
+                    ..
+                }
+        )
+    );
+    if cli.global.env.as_deref() == Some("local") || reads_twin {
         let dir = std::env::var_os("PINCTL_TWIN_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| pinctl::local::twin::DEFAULT_DIR.into());

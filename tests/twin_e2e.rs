@@ -366,6 +366,54 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
         assert_eq!(&got, rows, "{q}");
     }
 
+    // What the demo prints: the sink's objects, both copies of the tables, the report.
+    let dir = twin_dir.display().to_string();
+    let wanted = (events * 3).to_string();
+    let waited = p.run(&[
+        "--json",
+        "local",
+        "wait",
+        "--objects",
+        &wanted,
+        "--bucket",
+        BUCKET,
+        "--timeout",
+        "10s",
+        "--dir",
+        &dir,
+    ]);
+    waited.expect(0);
+    assert_eq!(waited.json()["objects"], events * 3);
+    let out = p.path().join("report");
+    let reported = p.run(&[
+        "--json",
+        "local",
+        "report",
+        "--bucket",
+        BUCKET,
+        "--uid",
+        UID,
+        "--out",
+        out.to_str().unwrap(),
+        "--dir",
+        &dir,
+    ]);
+    reported.expect(0);
+    let r = reported.json();
+    for t in r["tables"].as_array().unwrap() {
+        assert_eq!(t["batch"], want.len(), "{t}");
+        assert_eq!(t["stream"], want.len(), "{t}");
+    }
+    let answers = r["report"]["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), expected.len());
+    for a in answers {
+        let q = a["id"].as_str().unwrap();
+        assert!(!a["title"].as_str().unwrap().is_empty(), "{q} has no title");
+        let rows = expected.get(q).map(|rows| Value::Array(rows.clone()));
+        assert_eq!(Some(&a["rows"]), rows.as_ref(), "{q}");
+    }
+    assert!(out.join("report.html").is_file() && out.join("report.md").is_file());
+
     // Down, and nothing is left: the data plane stops with what it ran from.
     p.run(&["--env", "local", "down", "--yes", "--param", &param])
         .expect(0);

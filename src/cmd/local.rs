@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use super::Exit;
 use crate::cli::{Cli, LocalCommand};
+use crate::local::report;
 use crate::local::twin::{self, Status, TwinState};
 
 /// Runs one `local` subcommand.
@@ -93,9 +94,26 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             })
         }
         LocalCommand::Wait {
+            objects: Some(want),
+            bucket: Some(bucket),
+            prefix,
+            timeout,
+            ..
+        } => {
+            let s3 = crate::clients::aws::worker_s3(None).await;
+            let n = report::wait_objects(&s3, bucket, prefix, *want, *timeout).await?;
+            if json {
+                println!("{}", serde_json::json!({ "objects": n, "wanted": want }));
+            } else {
+                println!("{n} objects under s3://{bucket}/{prefix} (waited for {want})");
+            }
+            Ok(if n >= *want { Exit::Ok } else { Exit::Error })
+        }
+        LocalCommand::Wait {
             kinds,
             timeout,
             dir,
+            ..
         } => {
             let s = twin::wait_for(&dir.path, kinds, *timeout).await?;
             let urls: Vec<&str> = s
@@ -112,6 +130,62 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 }
             }
             Ok(Exit::Ok)
+        }
+        LocalCommand::Report {
+            bucket,
+            uid,
+            out,
+            timeout,
+            ..
+        } => {
+            let tables = report::wait_stream(bucket, uid, *timeout).await?;
+            let s3 = crate::clients::aws::worker_s3(None).await;
+            let rep = report::fetch_report(&s3, bucket, out).await?;
+            if json {
+                println!("{}", serde_json::json!({ "tables": tables, "report": rep }));
+            } else {
+                for t in &tables {
+                    println!(
+                        "{}: batch {} rows, stream {} rows",
+                        t.table, t.batch, t.stream
+                    );
+                }
+                println!(
+                    "\n{}, copied to {} (and report.md)\n",
+                    rep.location,
+                    rep.html.display()
+                );
+                for a in &rep.answers {
+                    let shown: Vec<String> = a
+                        .rows
+                        .iter()
+                        .take(2)
+                        .map(|r| {
+                            r.iter()
+                                .map(|(k, v)| {
+                                    format!(
+                                        "{k}={}",
+                                        v.as_str()
+                                            .map(str::to_string)
+                                            .unwrap_or_else(|| v.to_string())
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .collect();
+                    let more = match a.rows.len() {
+                        n if n > 2 => format!(" (+{} more)", n - 2),
+                        _ => String::new(),
+                    };
+                    println!("{} {}\n    {}{more}", a.id, a.title, shown.join("; "));
+                }
+            }
+            Ok(if tables.iter().all(|t| t.batch == t.stream) {
+                Exit::Ok
+            } else {
+                Exit::Error
+            })
         }
         LocalCommand::Supervise {
             dir,

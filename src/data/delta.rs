@@ -76,6 +76,11 @@ impl DeltaRoot {
         Ok(DeltaRoot { root, options })
     }
 
+    /// The object-store options the tables are opened with (a local S3's endpoint).
+    pub fn options(&self) -> std::collections::HashMap<String, String> {
+        self.options.clone()
+    }
+
     pub fn url(&self, name: &str) -> Url {
         self.root
             .join(&format!("{name}/"))

@@ -95,10 +95,18 @@ pub fn java() -> PathBuf {
 }
 
 /// A fresh KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what
-/// `kafka-storage random-uuid` prints).
+/// `kafka-storage random-uuid` prints). Never one starting with `-`, which the tools' argument
+/// parser takes for an option: Kafka's own `Uuid.randomUuid()` draws again in that case
+/// (clients/src/main/java/org/apache/kafka/common/Uuid.java).
 pub fn cluster_id() -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(uuid::Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 /// The broker's `server.properties`: one node that is broker and controller, PLAINTEXT on
@@ -245,12 +253,16 @@ mod tests {
     }
 
     #[test]
-    fn a_cluster_id_is_22_url_safe_characters() {
-        let id = cluster_id();
-        assert_eq!(id.len(), 22);
-        assert!(id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    fn a_cluster_id_is_22_url_safe_characters_never_led_by_a_dash() {
+        // One id in 64 would start with `-` if drawn once.
+        for _ in 0..2000 {
+            let id = cluster_id();
+            assert_eq!(id.len(), 22);
+            assert!(id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            assert!(!id.starts_with('-'), "{id}");
+        }
     }
 
     #[test]

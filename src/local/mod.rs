@@ -6,4 +6,5 @@ pub mod emulator;
 pub mod host;
 pub mod kafka;
 pub mod procs;
+pub mod report;
 pub mod twin;
