@@ -458,6 +458,32 @@ async fn msk_connect_plugins_workers_connectors_and_operations() {
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Some("BadRequestException"));
+    // One thing per call (MSK Connect API Reference, UpdateConnector).
+    let both = kc
+        .update_connector()
+        .connector_arn(&arn)
+        .current_version(&version)
+        .connector_configuration("topics.regex", "x")
+        .capacity(
+            aws_sdk_kafkaconnect::types::CapacityUpdate::builder()
+                .provisioned_capacity(
+                    aws_sdk_kafkaconnect::types::ProvisionedCapacityUpdate::builder()
+                        .mcu_count(1)
+                        .worker_count(2)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(both.code(), Some("BadRequestException"));
+    assert!(
+        both.message()
+            .unwrap()
+            .contains("either capacity or connectorConfiguration"),
+        "{both:?}"
+    );
     let up = kc
         .update_connector()
         .connector_arn(&arn)

@@ -449,6 +449,12 @@ resources:
 "#,
         changes: &[
             ("worker_count: 1", "worker_count: 2", Action::Update),
+            // Capacity and configuration at once: two UpdateConnector calls, one each.
+            (
+                "conf.*\\n\"\n      capacity: {mcu_count: 1, worker_count: 2}",
+                "conf.*\\ntasks.max=2\\n\"\n      capacity: {mcu_count: 1, worker_count: 1}",
+                Action::Update,
+            ),
             ("name: conf-sink", "name: conf-sink-2", Action::Replace),
         ],
         emulator: true,

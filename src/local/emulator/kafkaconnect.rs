@@ -309,6 +309,16 @@ fn update_connector(emu: &Emulator, store: &mut Store, arn: &str, call: &Call) -
         .and_then(|v| v.first())
         .cloned()
         .ok_or_else(|| bad_request("currentVersion is required"))?;
+    // "For request body, specify only one parameter: either capacity or
+    // connectorConfiguration" (MSK Connect API Reference, UpdateConnector).
+    match (body.get("capacity"), body.get("connectorConfiguration")) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(bad_request(
+                "For request body, specify only one parameter: either capacity or connectorConfiguration.",
+            ))
+        }
+        _ => {}
+    }
     let (name, origin, origin_capacity) = store.connectors.update(arn, emu.delay(), |c| {
         if c.state != "RUNNING" {
             return Err(bad_request(format!(

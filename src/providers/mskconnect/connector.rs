@@ -64,7 +64,7 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Connector capacity.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
     /// MSK Connect units per worker: 1, 2, 4 or 8.
@@ -338,85 +338,34 @@ impl TypedProvider for ConnectorProvider {
 
     /// UpdateConnector, then the operation is followed until it ends and the connector is read
     /// back: an update that did not take is reported and the connector is made again.
+    ///
+    /// MSK Connect takes one thing per call: "For request body, specify only one parameter:
+    /// either capacity or connectorConfiguration" (MSK Connect API Reference, UpdateConnector).
+    /// A change of both is two updates, the capacity first, each at the connector's version.
     async fn update(
         &self,
         cx: &Cx,
         arn: &str,
-        _old: Option<&ConnectorProps>,
+        old: Option<&ConnectorProps>,
         p: &ConnectorProps,
         _changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
         let want = properties(&p.config, "config")?;
-        let kc = self.clients.kafkaconnect().await;
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
-        let version = loop {
-            let d = self
-                .describe(arn)
-                .await?
-                .ok_or_else(|| ProviderError::not_found(format!("connector {arn}")))?;
-            match d.connector_state() {
-                Some(ConnectorState::Running) => {
-                    break d.current_version().unwrap_or_default().to_string()
-                }
-                Some(ConnectorState::Failed) => break String::new(),
-                _ => {
-                    backoff.sleep().await;
-                }
+        let capacity_changed = old.is_none_or(|o| o.capacity != p.capacity);
+        let config_changed = old.is_none_or(|o| o.config != p.config);
+        let mut steps = Vec::new();
+        if capacity_changed {
+            steps.push(Update::Capacity);
+        }
+        if config_changed || steps.is_empty() {
+            steps.push(Update::Configuration);
+        }
+        let mut outcome = Ok(());
+        for step in steps {
+            outcome = self.update_one(arn, p, &want, step).await?;
+            if outcome.is_err() {
+                break;
             }
-        };
-        let mut outcome = Err(String::from(
-            "the connector is FAILED and cannot be updated",
-        ));
-        if !version.is_empty() {
-            let out = kc
-                .update_connector()
-                .connector_arn(arn)
-                .current_version(&version)
-                .capacity(
-                    aws_sdk_kafkaconnect::types::CapacityUpdate::builder()
-                        .provisioned_capacity(
-                            aws_sdk_kafkaconnect::types::ProvisionedCapacityUpdate::builder()
-                                .mcu_count(p.capacity.mcu_count as i32)
-                                .worker_count(p.capacity.worker_count as i32)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .set_connector_configuration(Some(want.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| api_error("UpdateConnector", e))?;
-            let op = out
-                .connector_operation_arn()
-                .unwrap_or_default()
-                .to_string();
-            let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
-            outcome = loop {
-                let d = kc
-                    .describe_connector_operation()
-                    .connector_operation_arn(&op)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("DescribeConnectorOperation", e))?;
-                let state = d
-                    .connector_operation_state()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default();
-                match state.as_str() {
-                    "UPDATE_COMPLETE" => break Ok(()),
-                    "UPDATE_FAILED" | "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
-                        break Err(format!(
-                            "operation {op} ended {state}: {}",
-                            d.error_info()
-                                .and_then(|e| e.message())
-                                .unwrap_or("no detail")
-                        ))
-                    }
-                    _ => {
-                        backoff.sleep().await;
-                    }
-                }
-            };
         }
         // Verify by reading the connector back, whatever the operation said.
         if outcome.is_ok() {
@@ -461,5 +410,94 @@ impl TypedProvider for ConnectorProvider {
 
     async fn is_deleted(&self, _cx: &Cx, arn: &str) -> Result<bool, ProviderError> {
         Ok(self.describe(arn).await?.is_none())
+    }
+}
+
+/// What one UpdateConnector call changes.
+#[derive(Debug, Clone, Copy)]
+enum Update {
+    Capacity,
+    Configuration,
+}
+
+impl ConnectorProvider {
+    /// One UpdateConnector call at the connector's current version, followed until its
+    /// operation ends. `Ok(Err(why))`: the service refused or rolled back the change.
+    async fn update_one(
+        &self,
+        arn: &str,
+        p: &ConnectorProps,
+        want: &BTreeMap<String, String>,
+        what: Update,
+    ) -> Result<Result<(), String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+        let version = loop {
+            let d = self
+                .describe(arn)
+                .await?
+                .ok_or_else(|| ProviderError::not_found(format!("connector {arn}")))?;
+            match d.connector_state() {
+                Some(ConnectorState::Running) => {
+                    break d.current_version().unwrap_or_default().to_string()
+                }
+                Some(ConnectorState::Failed) => {
+                    return Ok(Err("the connector is FAILED and cannot be updated".into()))
+                }
+                _ => backoff.sleep().await,
+            }
+        };
+        let call = kc
+            .update_connector()
+            .connector_arn(arn)
+            .current_version(&version);
+        let call = match what {
+            Update::Capacity => call.capacity(
+                aws_sdk_kafkaconnect::types::CapacityUpdate::builder()
+                    .provisioned_capacity(
+                        aws_sdk_kafkaconnect::types::ProvisionedCapacityUpdate::builder()
+                            .mcu_count(p.capacity.mcu_count as i32)
+                            .worker_count(p.capacity.worker_count as i32)
+                            .build(),
+                    )
+                    .build(),
+            ),
+            Update::Configuration => {
+                call.set_connector_configuration(Some(want.clone().into_iter().collect()))
+            }
+        };
+        let out = call
+            .send()
+            .await
+            .map_err(|e| api_error("UpdateConnector", e))?;
+        let op = out
+            .connector_operation_arn()
+            .unwrap_or_default()
+            .to_string();
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+        loop {
+            let d = kc
+                .describe_connector_operation()
+                .connector_operation_arn(&op)
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeConnectorOperation", e))?;
+            let state = d
+                .connector_operation_state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            match state.as_str() {
+                "UPDATE_COMPLETE" => return Ok(Ok(())),
+                "UPDATE_FAILED" | "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
+                    return Ok(Err(format!(
+                        "operation {op} ended {state}: {}",
+                        d.error_info()
+                            .and_then(|e| e.message())
+                            .unwrap_or("no detail")
+                    )))
+                }
+                _ => backoff.sleep().await,
+            }
+        }
     }
 }
