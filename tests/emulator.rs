@@ -569,6 +569,27 @@ async fn mwaa_environments_through_the_prefixed_client() {
         .subnet_ids("s-2")
         .security_group_ids("sg-1")
         .build();
+    // A requirements file is named with its object version (MWAA API Reference,
+    // CreateEnvironment: "If specified, then a version is required").
+    let unversioned = m
+        .create_environment()
+        .name("abc-env")
+        .execution_role_arn("arn:aws:iam::123456789012:role/mwaa")
+        .source_bucket_arn("arn:aws:s3:::mwaa-dags")
+        .dag_s3_path("dags")
+        .requirements_s3_path("requirements.txt")
+        .network_configuration(net.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(unversioned.code(), Some("ValidationException"));
+    assert!(
+        unversioned
+            .message()
+            .unwrap()
+            .contains("RequirementsS3ObjectVersion is required"),
+        "{unversioned:?}"
+    );
     let created = m
         .create_environment()
         .name("abc-env")

@@ -465,7 +465,10 @@ resources:
 resources:
   bucket:
     type: s3.bucket
-    props: {name: conf-artifacts, force_destroy: true}
+    props: {name: conf-artifacts, force_destroy: true, versioning: true}
+  requirements:
+    type: s3.object
+    props: {bucket: "${bucket.name}", key: requirements.txt, content: "apache-airflow-providers-amazon\n"}
   subject:
     type: mwaa.environment
     props:
@@ -475,11 +478,19 @@ resources:
       execution_role_arn: arn:aws:iam::123456789012:role/conf-mwaa
       source_bucket_arn: arn:aws:s3:::${bucket.name}
       dag_s3_path: dags
+      requirements_s3_path: requirements.txt
+      requirements_s3_object_version: ${requirements.version_id}
       max_workers: 2
       network: {subnet_ids: [subnet-a, subnet-b], security_group_ids: [sg-1]}
 "#,
         changes: &[
             ("max_workers: 2", "max_workers: 3", Action::Update),
+            // A new requirements.txt is a new object version: the environment is updated.
+            (
+                "providers-amazon\\n",
+                "providers-amazon\\nboto3\\n",
+                Action::Update,
+            ),
             ("name: conf-env", "name: conf-env-2", Action::Replace),
         ],
         emulator: true,

@@ -43,6 +43,25 @@ impl Kind for Environment {
     }
 }
 
+/// A requirements file, plugins archive or startup script in S3 is named with its object
+/// version: "RequirementsS3Path ... If specified, then a version is required" (MWAA API
+/// Reference, CreateEnvironment and UpdateEnvironment; the same for PluginsS3Path and
+/// StartupScriptS3Path). The message is the emulator's; the code is the model's.
+fn versions_given(body: &Value) -> Result<(), ApiError> {
+    for what in ["Requirements", "Plugins", "StartupScript"] {
+        let path = body.get(format!("{what}S3Path")).and_then(Value::as_str);
+        let version = body
+            .get(format!("{what}S3ObjectVersion"))
+            .and_then(Value::as_str);
+        if path.is_some_and(|p| !p.is_empty()) && version.is_none_or(str::is_empty) {
+            return Err(invalid(format!(
+                "{what}S3ObjectVersion is required when {what}S3Path is specified"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn invalid(msg: String) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, "ValidationException", msg)
 }
@@ -79,6 +98,7 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
             ok(json!({"WebToken": token(), "WebServerHostname": e.body["WebserverUrl"]}))
         }
         (&Method::PATCH, ["environments", name]) => {
+            versions_given(body)?;
             let arn = store.environments.update(name, emu.delay(), |e| {
                 if e.state != "AVAILABLE" {
                     return Err(invalid(format!(
@@ -119,6 +139,7 @@ fn create_environment(emu: &Emulator, store: &mut Store, name: &str, body: &Valu
     if let Some(k) = missing(body, &required) {
         return Err(invalid(format!("{k} is required")));
     }
+    versions_given(body)?;
     let arn = emu.arn("airflow", &format!("environment/{name}"));
     let mut kept = store.tags.adopt(&arn, body, "Tags");
     if let Some(o) = kept.as_object_mut() {

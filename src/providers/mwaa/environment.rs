@@ -42,6 +42,12 @@ pub struct EnvironmentProps {
     pub dag_s3_path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requirements_s3_path: Option<String>,
+    /// The S3 object version of `requirements_s3_path`, required with it ("If specified, then
+    /// a version is required": MWAA API Reference, CreateEnvironment), e.g.
+    /// `${requirements.version_id}`; a new version updates the environment. The bucket must
+    /// have versioning on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements_s3_object_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_workers: Option<u32>,
     /// `PUBLIC_ONLY` or `PRIVATE_ONLY`.
@@ -149,6 +155,7 @@ impl TypedProvider for EnvironmentProvider {
             source_bucket_arn: e.source_bucket_arn().unwrap_or_default().into(),
             dag_s3_path: e.dag_s3_path().unwrap_or_default().into(),
             requirements_s3_path: e.requirements_s3_path().map(str::to_string),
+            requirements_s3_object_version: e.requirements_s3_object_version().map(str::to_string),
             max_workers: e
                 .max_workers()
                 .map(|n| n as u32)
@@ -195,6 +202,7 @@ impl TypedProvider for EnvironmentProvider {
             .source_bucket_arn(&p.source_bucket_arn)
             .dag_s3_path(&p.dag_s3_path)
             .set_requirements_s3_path(p.requirements_s3_path.clone())
+            .set_requirements_s3_object_version(p.requirements_s3_object_version.clone())
             .set_max_workers(p.max_workers.map(|n| n as i32))
             .set_webserver_access_mode(
                 p.webserver_access_mode
@@ -262,6 +270,7 @@ impl TypedProvider for EnvironmentProvider {
             .execution_role_arn(&p.execution_role_arn)
             .dag_s3_path(&p.dag_s3_path)
             .set_requirements_s3_path(p.requirements_s3_path.clone())
+            .set_requirements_s3_object_version(p.requirements_s3_object_version.clone())
             .set_max_workers(p.max_workers.map(|n| n as i32))
             .set_webserver_access_mode(
                 p.webserver_access_mode

@@ -29,7 +29,8 @@ pub fn register(r: &mut Registry) {
             "An object uploaded from text, a rendered template or a file",
         )
         .schema::<ObjectProps>()
-        .outputs(&["uri", "arn", "sha256", "etag"])
+        .outputs(&["uri", "arn", "sha256", "etag", "version_id"])
+        .volatile_outputs(&["sha256", "etag", "version_id"])
         .replace(&[
             ("bucket", "an object cannot move to another bucket"),
             ("key", "an object cannot be renamed"),
@@ -90,7 +91,14 @@ pub struct ObjectProvider {
     pub root: std::path::PathBuf,
 }
 
-fn object_outputs(bucket: &str, key: &str, sha256: &str, etag: &str) -> Map<String, Value> {
+/// `version_id`: S3's version of the object in a bucket with versioning on, "" without it.
+fn object_outputs(
+    bucket: &str,
+    key: &str,
+    sha256: &str,
+    etag: &str,
+    version_id: Option<&str>,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("uri".into(), Value::String(format!("s3://{bucket}/{key}")));
     m.insert(
@@ -99,6 +107,10 @@ fn object_outputs(bucket: &str, key: &str, sha256: &str, etag: &str) -> Map<Stri
     );
     m.insert("sha256".into(), Value::String(sha256.into()));
     m.insert("etag".into(), Value::String(etag.into()));
+    m.insert(
+        "version_id".into(),
+        Value::String(version_id.unwrap_or_default().into()),
+    );
     m
 }
 
@@ -208,7 +220,7 @@ impl TypedProvider for ObjectProvider {
         });
         Ok(Some(Observed {
             props,
-            outputs: object_outputs(bucket, key, &sha, &etag),
+            outputs: object_outputs(bucket, key, &sha, &etag, head.version_id()),
         }))
     }
 
@@ -240,6 +252,7 @@ impl TypedProvider for ObjectProvider {
                     key,
                     &sha,
                     h.e_tag().unwrap_or_default(),
+                    h.version_id(),
                 ))
             }
             None => not_visible_yet(),
