@@ -439,29 +439,15 @@ resources:
         .is_some_and(|s| !s.is_empty()));
     converged(&p, &[]);
 
-    // In place: a new rule, new user-data (the plan says so), a bigger type.
+    // In place: a new rule, a bigger type.
     let changed = stack
         .replace("- {description: ssh, port: 22, cidr: 203.0.113.7/32}", "- {description: ssh, port: 22, cidr: 203.0.113.7/32}\n        - {description: proxy, port: 8082, cidr: 198.51.100.0/24}")
-        .replace("greeting: hello", "greeting: bonjour")
         .replace("t2.micro", "t3.small");
     p.stack(&changed);
     let plan = p.plan_changes();
     assert_eq!(plan.action("sg"), Action::Update);
     assert_eq!(plan.action("client"), Action::Update);
-    let fields = plan.changed_paths("client");
-    assert!(
-        fields.contains(&"user_data".to_string()) && fields.contains(&"instance_type".to_string()),
-        "{fields:?}"
-    );
-    let text = p.run(&["plan"]);
-    assert!(
-        text.stdout.contains("user_data: ")
-            && text
-                .stdout
-                .contains("line 2: \"echo hello > /tmp/hello\" -> \"echo bonjour > /tmp/hello\""),
-        "{}",
-        text.stdout
-    );
+    assert_eq!(plan.changed_paths("client"), vec!["instance_type"]);
     p.run(&["up", "--yes"]).expect(0);
     assert_eq!(
         p.physical_id("ec2", "default", "client"),
@@ -477,6 +463,39 @@ resources:
         .unwrap();
     let i = &d.reservations()[0].instances()[0];
     assert_eq!(i.instance_type().unwrap().as_str(), "t3.small");
+    converged(&p, &[]);
+
+    // New user-data replaces the instance: it runs only at first boot (EC2 User Guide, "Run
+    // commands when you launch an EC2 instance with user data input").
+    let changed = changed.replace("greeting: hello", "greeting: bonjour");
+    p.stack(&changed);
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("client"), Action::Replace);
+    let text = p.run(&["plan"]);
+    assert!(
+        text.stdout.contains("user_data: ")
+            && text
+                .stdout
+                .contains("line 2: \"echo hello > /tmp/hello\" -> \"echo bonjour > /tmp/hello\"")
+            && text.stdout.contains("first boot"),
+        "{}",
+        text.stdout
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let instance_id = p.physical_id("ec2", "default", "client");
+    let attr = ec2
+        .describe_instance_attribute()
+        .instance_id(&instance_id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let ud = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        attr.user_data().unwrap().value().unwrap(),
+    )
+    .unwrap();
+    assert!(String::from_utf8(ud).unwrap().contains("echo bonjour"));
     converged(&p, &[]);
 
     // Out of band: the SSH rule opened to the world.
@@ -871,9 +890,11 @@ async fn the_rate_limiter_spaces_create_deployment_calls() {
         .map(|(t, _, _)| t)
         .collect();
     assert_eq!(times.len(), 3);
+    // The limiter grants 500 ms apart; the log is written a little after each grant, later
+    // under load, so a gap may look shorter by that delay. Unlimited, they are ~0-20 ms apart.
     for w in times.windows(2) {
         assert!(
-            w[1] - w[0] >= 490,
+            w[1] - w[0] >= 400,
             "CreateDeployment calls {} ms apart: {times:?}",
             w[1] - w[0]
         );

@@ -220,6 +220,7 @@ resources:
                 "Name: conf-client, team: data}",
                 Action::Update,
             ),
+            ("echo hello", "echo bonjour", Action::Replace),
             (
                 "instance_type: t2.micro",
                 "instance_type: t3.micro\n      root_volume_gib: 16",

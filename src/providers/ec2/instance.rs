@@ -38,7 +38,16 @@ pub fn register(r: &mut Registry) {
             ("subnet_id", "an instance cannot move to another subnet"),
             ("key_name", "the key pair is fixed at launch"),
             ("root_volume_gib", "the root volume is fixed at launch"),
+            // EC2 User Guide, "Run commands when you launch an EC2 instance with user data
+            // input": user data runs only during the first boot cycle.
+            (
+                "user_data",
+                "user data runs only at an instance's first boot; new user data needs a new instance",
+            ),
         ])
+        // A stop and start (to change the type) gives the instance a new public IPv4 address
+        // and DNS name (EC2 User Guide, "Public IPv4 addresses"): dependents follow.
+        .volatile_outputs(&["public_dns", "public_ip"])
         .timeout(Duration::from_secs(900)),
         |env| InstanceProvider {
             clients: env.clients.clone(),
@@ -67,7 +76,8 @@ pub struct InstanceProps {
     pub subnet_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_profile: Option<String>,
-    /// Rendered from `templates/`; a change is applied by stop, modify, start.
+    /// Rendered from `templates/`; it runs at first boot only, so a change replaces the
+    /// instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,7 +380,8 @@ impl TypedProvider for InstanceProvider {
     ) -> Result<Option<String>, ProviderError> {
         let o = required(old, "ec2.instance")?;
         let ec2 = self.clients.ec2().await;
-        let needs_stop = p.instance_type != o.instance_type || p.user_data != o.user_data;
+        // A new type needs the instance stopped, and started again after the other changes.
+        let needs_stop = p.instance_type != o.instance_type;
         if needs_stop {
             ec2.stop_instances()
                 .instance_ids(id)
@@ -378,36 +389,16 @@ impl TypedProvider for InstanceProvider {
                 .await
                 .map_err(|e| api_error("StopInstances", e))?;
             self.wait_state(id, InstanceStateName::Stopped).await?;
-            if p.instance_type != o.instance_type {
-                ec2.modify_instance_attribute()
-                    .instance_id(id)
-                    .instance_type(
-                        aws_sdk_ec2::types::AttributeValue::builder()
-                            .value(&p.instance_type)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
-            }
-            if p.user_data != o.user_data {
-                // This API takes user data base64-encoded by the caller (the SDK encodes it again).
-                let blob = aws_sdk_ec2::primitives::Blob::new(
-                    base64::engine::general_purpose::STANDARD
-                        .encode(p.user_data.clone().unwrap_or_default())
-                        .into_bytes(),
-                );
-                ec2.modify_instance_attribute()
-                    .instance_id(id)
-                    .user_data(
-                        aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
-                            .value(blob)
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
-            }
+            ec2.modify_instance_attribute()
+                .instance_id(id)
+                .instance_type(
+                    aws_sdk_ec2::types::AttributeValue::builder()
+                        .value(&p.instance_type)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("ModifyInstanceAttribute", e))?;
         }
         if p.security_group_ids != o.security_group_ids {
             ec2.modify_instance_attribute()
