@@ -675,3 +675,24 @@ conformance! {
     sim_thing => "sim.thing",
     sim_versioned => "sim.versioned",
 }
+
+/// A service that is not there (a stopped twin): `down --no-refresh` fails at once naming the
+/// cause, instead of retrying a refused connection until the kind's timeout.
+#[test]
+fn a_refused_connection_fails_at_once_naming_the_cause() {
+    let moto = Moto::start();
+    let mut p = Project::new();
+    p.env = moto.env();
+    p.stack(
+        "stack: gone\nresources:\n  s:\n    type: kinesis.stream\n    props: {name: conf-gone}\n",
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    drop(moto);
+    let r = p.run(&["down", "--yes", "--no-refresh"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains("connection refused") && r.stderr.contains("AWS_ENDPOINT_URL"),
+        "{}",
+        r.stderr
+    );
+}

@@ -413,6 +413,24 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
         assert_eq!(Some(&a["rows"]), rows.as_ref(), "{q}");
     }
     assert!(out.join("report.html").is_file() && out.join("report.md").is_file());
+    let wrong = p.run(&[
+        "local",
+        "report",
+        "--bucket",
+        BUCKET,
+        "--uid",
+        "abcdefabcdef",
+        "--timeout",
+        "1s",
+        "--dir",
+        &dir,
+    ]);
+    wrong.expect(1);
+    assert!(
+        wrong.stderr.contains("abcdefabcdef_pin_table"),
+        "{}",
+        wrong.stderr
+    );
 
     // Down, and nothing is left: the data plane stops with what it ran from.
     p.run(&["--env", "local", "down", "--yes", "--param", &param])

@@ -269,6 +269,17 @@ where
                     || s.raw().status_code() >= 500,
             }
         }
+        // Nothing listens there: the SDK already tried again (its standard retry mode), and
+        // waiting longer does not start the service. Fail at once, saying so.
+        SdkError::DispatchFailure(_) if connection_refused(&e) => ProviderError::Api {
+            operation: operation.into(),
+            code: "ConnectionRefused".into(),
+            message: format!(
+                "nothing answers at the service's endpoint (connection refused){}",
+                endpoint_hint()
+            ),
+            retryable: false,
+        },
         other => ProviderError::Api {
             operation: operation.into(),
             code: match other {
@@ -281,6 +292,30 @@ where
             message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
             retryable: !matches!(other, SdkError::ConstructionFailure(_)),
         },
+    }
+}
+
+/// Whether a failed call's cause is a refused TCP connection.
+fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Where the calls went, when an endpoint override sends them somewhere local.
+fn endpoint_hint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) => format!(
+            " at {url} (AWS_ENDPOINT_URL); for `--env local`, is the twin running? `pinctl local status`"
+        ),
+        Err(_) => String::new(),
     }
 }
 

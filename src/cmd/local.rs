@@ -106,6 +106,12 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 println!("{}", serde_json::json!({ "objects": n, "wanted": want }));
             } else {
                 println!("{n} objects under s3://{bucket}/{prefix} (waited for {want})");
+                if n < *want {
+                    eprintln!(
+                        "error: timed out after {} with {n} of {want} objects",
+                        humantime::format_duration(*timeout)
+                    );
+                }
             }
             Ok(if n >= *want { Exit::Ok } else { Exit::Error })
         }

@@ -64,13 +64,13 @@ pub struct TableRows {
     pub stream: usize,
 }
 
-/// Rows of a Delta table; 0 when it does not exist yet.
-async fn rows(root: &DeltaRoot, name: &str) -> Result<usize> {
+/// Rows of a Delta table; `None` when it does not exist (yet).
+async fn rows(root: &DeltaRoot, name: &str) -> Result<Option<usize>> {
     use deltalake::datafusion::prelude::SessionContext;
     let Ok(table) =
         deltalake::open_table_with_storage_options(root.url(name), root.options()).await
     else {
-        return Ok(0);
+        return Ok(None);
     };
     let ctx = SessionContext::new();
     let provider = table
@@ -83,7 +83,7 @@ async fn rows(root: &DeltaRoot, name: &str) -> Result<usize> {
         .count()
         .await
         .with_context(|| format!("counting the rows of {name}"))?;
-    Ok(n)
+    Ok(Some(n))
 }
 
 /// The rows of the three tables under `s3://<bucket>/delta/{batch,stream}/`, waiting up to
@@ -96,9 +96,15 @@ pub async fn wait_stream(bucket: &str, uid: &str, timeout: Duration) -> Result<V
         let mut all = Vec::new();
         for t in TABLES {
             let table = format!("{uid}_{t}_table");
+            let Some(batch_rows) = rows(&batch, &table).await? else {
+                anyhow::bail!(
+                    "no table {} (a wrong --uid, or the batch job has not run: `pinctl local trigger <uid>_dag --wait`)",
+                    batch.url(&table)
+                );
+            };
             all.push(TableRows {
-                batch: rows(&batch, &table).await?,
-                stream: rows(&stream, &table).await?,
+                batch: batch_rows,
+                stream: rows(&stream, &table).await?.unwrap_or(0),
                 table,
             });
         }
