@@ -71,6 +71,7 @@ say "the tables (batch and stream) and the report"
 cat <<EOF
 
 The twin keeps running: \`$pinctl local status\` shows it, its logs are in .pinctl/local/logs,
-\`eval "\$($pinctl local env)"\` points the AWS CLI and SDKs at it. End it with
+\`eval "\$($pinctl local env)"\` points the AWS CLI and SDKs at it. \`plan\`, \`diff\` and \`up\` on
+the stack need the worker binary \`up\` ships: \`export PINCTL_WORKER_BINARY=$pinctl\`. End it with
   $pinctl --env local down --yes && $pinctl local stop
 EOF
