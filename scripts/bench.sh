@@ -15,7 +15,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$bin" local broker --port "$port" --data "$work/kafka" >"$work/broker.log" 2>&1 &
 broker=$!
 moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"${PINCTL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pinctl/venv}/bin/moto_server" -p "$moto_port" >/dev/null 2>&1 &
+PYTHONPATH="$(dirname "$0")/moto" "${PINCTL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pinctl/venv}/bin/moto_server" -p "$moto_port" >/dev/null 2>&1 &
 moto=$!
 trap 'kill $broker $moto 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$work"' EXIT
 # Ready once it has logged its start (a few seconds).

@@ -25,13 +25,15 @@ if [ ! -x "$venv/bin/aws" ]; then
 fi
 export PINCTL_MOTO_SERVER="$venv/bin/moto_server"
 # moto's answers corrected where they differ from AWS's (scripts/moto/pinctl_moto_fidelity.py),
-# loaded by moto_server at start through a .pth file.
+# loaded by moto_server at start through a .pth file when the module is on its path: pinctl puts
+# its own copy there (PYTHONPATH), so each checkout's moto runs that checkout's corrections.
 site_packages="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-fidelity="$(dirname "${BASH_SOURCE[0]}")/moto/pinctl_moto_fidelity.py"
-if ! cmp -s "$fidelity" "$site_packages/pinctl_moto_fidelity.py"; then
-  cp "$fidelity" "$site_packages/pinctl_moto_fidelity.py"
-  echo "import pinctl_moto_fidelity" > "$site_packages/pinctl_moto_fidelity.pth"
+pth='import importlib.util as u; u.find_spec("pinctl_moto_fidelity") and __import__("pinctl_moto_fidelity")'
+if [ "$(cat "$site_packages/pinctl_moto_fidelity.pth" 2>/dev/null)" != "$pth" ]; then
+  echo "$pth" > "$site_packages/pinctl_moto_fidelity.pth"
 fi
+# An installed copy (from earlier versions of this script) would shadow nothing but is stale.
+rm -f "$site_packages/pinctl_moto_fidelity.py"
 export PINCTL_VENV="$venv"
 
 # Apache Airflow, MWAA's version, in a venv of its own (its pins clash with moto's).

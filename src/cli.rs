@@ -383,6 +383,12 @@ pub enum LocalCommand {
         /// Do not run the MWAA environments' DAGs in Apache Airflow.
         #[arg(long)]
         no_airflow: bool,
+        /// How long a new or deleted resource takes to propagate: in that window moto and the
+        /// emulator answer as AWS does (a new instance profile refused by RunInstances, a new role
+        /// by MWAA and MSK Connect, a new bucket's configuration calls, ...); `0s` turns it off.
+        /// AWS documents about 10 s for IAM.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        propagation_delay: std::time::Duration,
     },
     /// Show the twin's services and data-plane processes (exit 1 when it is not running).
     Status {

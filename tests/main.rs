@@ -34,6 +34,8 @@ mod pipeline_moto;
 mod rest_proxy;
 // The S3 sink's flush size, bad records and new topics.
 mod s3_sink;
+// AWS's propagation delays on moto and the emulator, and pinctl riding them out.
+mod propagation;
 // The state backends: the S3 backend against moto, and the conformance suite on both backends.
 mod state;
 // The stream job against moto Kinesis: once per event through a kill, a restart and a reshard.

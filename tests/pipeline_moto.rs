@@ -79,7 +79,7 @@ fn with_targets<'a>(base: &[&'a str], targets: &'a [String]) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     let moto = Moto::start();
-    let emu = Emulator::start("100ms", None);
+    let emu = Emulator::start_on("100ms", &moto);
     let p = pipeline(&moto, &emu);
     let targets = supported(&p);
     for must in [
@@ -305,7 +305,7 @@ async fn killed_at_any_point_the_pipeline_converges_without_duplicates() {
     let mut interrupted = 0;
     for kill_after_ms in [60u64, 250, 600, 1200] {
         let moto = Moto::start();
-        let emu = Emulator::start("100ms", None);
+        let emu = Emulator::start_on("100ms", &moto);
         let p = pipeline(&moto, &emu);
         let targets = supported(&p);
         let args = with_targets(&["--env", "local", "up", "--yes"], &targets);

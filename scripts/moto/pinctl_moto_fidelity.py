@@ -1,13 +1,15 @@
 """Corrections to moto server where it answers differently from AWS, loaded by moto_server only.
 
-scripts/setup.sh installs this module into the moto venv with a .pth file that imports it at
-interpreter start; it patches nothing unless the program is moto_server. Each correction names
+scripts/setup.sh puts a .pth file in the moto venv that imports this module at interpreter start
+when it is on the path: pinctl's tests and twin put this checkout's copy there (PYTHONPATH). It
+patches nothing unless the program is moto_server. Each correction names
 the AWS API reference that documents the answer AWS gives. A stand-in that answers what AWS does
 not is a bug in the stand-in: each one here was found by pinctl's provider conformance suite.
 """
 
 import os
 import sys
+import time
 
 
 def _apply():
@@ -26,5 +28,222 @@ def _apply():
     apigateway.APIGatewayBackend.delete_rest_api = _delete_rest_api
 
 
+def _in_use():
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import security_groups
+
+    # DeleteSecurityGroup of a group a network interface still uses: AWS answers
+    # DependencyViolation ("resource sg-... has a dependent object"; EC2 API Reference,
+    # DeleteSecurityGroup: "you can't delete a security group that is associated with an
+    # instance or network interface"). moto 5.2 deletes it.
+    delete = security_groups.SecurityGroupBackend.delete_security_group
+
+    def _delete(self, name=None, group_id=None):
+        target = group_id or name
+        for eni in list(getattr(self, "enis", {}).values()):
+            # A terminated instance's primary ENI is deleted with it on AWS; moto keeps it.
+            instance = getattr(eni, "instance", None)
+            if instance is not None and getattr(instance, "state", None) == "terminated":
+                continue
+            if any(target in (g.id, g.name) for g in eni.group_set):
+                raise DependencyViolationError(f"resource {target} has a dependent object")
+        return delete(self, name=name, group_id=group_id)
+
+    security_groups.SecurityGroupBackend.delete_security_group = _delete
+
+
+# ---- propagation -------------------------------------------------------------------------
+# AWS is eventually consistent: what one API just made is not yet visible to the services that
+# use it. With PINCTL_PROPAGATION_DELAY=<seconds> (the twin's `--propagation-delay`), moto
+# answers as AWS answers in that window, for the cases AWS documents or mature providers
+# retry (the table in pinctl's `src/clients/propagation.rs` names each source):
+#   IAM (the whole delay): RunInstances naming a new instance profile; AddRoleToInstanceProfile
+#     naming a new role; DeleteRole right after its policies or profiles were detached;
+#     CreateBucket of a name deleted moments ago (OperationAborted);
+#   settling (a fifth of the delay): a new security group not yet visible to
+#     DescribeSecurityGroups / AuthorizeSecurityGroupIngress; a new bucket's configuration
+#     calls (NoSuchBucket); API Gateway methods, integrations and deployments of a new API
+#     (ConflictException).
+
+
+def _propagation(delay):
+    from moto.apigateway import models as apigateway
+    from moto.apigateway.exceptions import ConflictException
+    from moto.ec2.exceptions import EC2ClientError, InvalidSecurityGroupNotFoundError
+    from moto.ec2.models import security_groups
+    from moto.ec2.responses import instances as ec2_instances
+    from moto.iam import models as iam
+    from moto.iam.exceptions import DeleteConflictException, NotFoundException
+    from moto.s3 import models as s3
+    from moto.s3.exceptions import MissingBucket, S3ClientError
+
+    settle = delay / 5
+    born = {}  # (kind, name) -> when it was made or last changed
+
+    def mark(kind, name):
+        born[(kind, name)] = time.monotonic()
+
+    def young(kind, name, window):
+        t = born.get((kind, name))
+        return t is not None and time.monotonic() - t < window
+
+    def wrap(cls, method, before=None, after=None):
+        original = getattr(cls, method)
+
+        def patched(self, *args, **kwargs):
+            if before:
+                before(self, *args, **kwargs)
+            out = original(self, *args, **kwargs)
+            if after:
+                after(self, out, *args, **kwargs)
+            return out
+
+        setattr(cls, method, patched)
+
+    def arg(args, kwargs, i, name):
+        return kwargs[name] if name in kwargs else (args[i] if len(args) > i else None)
+
+    # -- IAM ---------------------------------------------------------------------------------
+    wrap(iam.IAMBackend, "create_role", after=lambda self, role, *a, **k: mark("role", role.name))
+    wrap(
+        iam.IAMBackend,
+        "create_instance_profile",
+        after=lambda self, p, *a, **k: mark("profile", p.name),
+    )
+
+    def add_role_before(self, *a, **k):
+        role = arg(a, k, 1, "role_name")
+        if young("role", role, delay):
+            raise NotFoundException(f"The role with name {role} cannot be found.")
+
+    wrap(
+        iam.IAMBackend,
+        "add_role_to_instance_profile",
+        before=add_role_before,
+        after=lambda self, out, *a, **k: mark("profile", arg(a, k, 0, "profile_name")),
+    )
+    detached = {}
+
+    def detach(what, index):
+        # delete_role_policy(role_name, ...); detach_role_policy(policy_arn, role_name);
+        # remove_role_from_instance_profile(profile_name, role_name)
+        def after(self, out, *a, **k):
+            role = arg(a, k, index, "role_name")
+            detached[role] = (time.monotonic(), what)
+
+        return after
+
+    wrap(iam.IAMBackend, "delete_role_policy", after=detach("inline", 0))
+    wrap(iam.IAMBackend, "detach_role_policy", after=detach("managed", 1))
+    wrap(iam.IAMBackend, "remove_role_from_instance_profile", after=detach("profile", 1))
+    messages = {
+        "inline": "Cannot delete entity, must delete policies first.",
+        "managed": "Cannot delete entity, must detach all policies first.",
+        "profile": "Cannot delete entity, must remove roles from instance profile first.",
+    }
+
+    def delete_role_before(self, *a, **k):
+        role = arg(a, k, 0, "role_name")
+        t = detached.get(role)
+        if t and time.monotonic() - t[0] < delay:
+            raise DeleteConflictException(messages[t[1]])
+
+    wrap(iam.IAMBackend, "delete_role", before=delete_role_before)
+
+    # -- EC2 ---------------------------------------------------------------------------------
+    filter_profiles = ec2_instances.filter_iam_instance_profiles
+
+    def _filter_profiles(account_id, partition, iam_instance_profile_arn, iam_instance_profile_name):
+        profile = filter_profiles(
+            account_id,
+            partition=partition,
+            iam_instance_profile_arn=iam_instance_profile_arn,
+            iam_instance_profile_name=iam_instance_profile_name,
+        )
+        name = iam_instance_profile_name or (iam_instance_profile_arn or "").rsplit("/", 1)[-1]
+        if young("profile", name, delay):
+            given = iam_instance_profile_name or iam_instance_profile_arn
+            param = "iamInstanceProfile.name" if iam_instance_profile_name else "iamInstanceProfile.arn"
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Value ({given}) for parameter {param} is invalid. Invalid IAM Instance Profile name",
+            )
+        return profile
+
+    ec2_instances.filter_iam_instance_profiles = _filter_profiles
+    sgb = security_groups.SecurityGroupBackend
+    wrap(sgb, "create_security_group", after=lambda self, g, *a, **k: mark("sg", g.id))
+
+    def describe_before(self, group_ids=None, groupnames=None, filters=None):
+        for gid in group_ids or []:
+            if young("sg", gid, settle):
+                raise InvalidSecurityGroupNotFoundError(gid)
+
+    wrap(sgb, "describe_security_groups", before=describe_before)
+
+    def authorize_before(self, *a, **k):
+        gid = arg(a, k, 0, "group_name_or_id")
+        if young("sg", gid, settle):
+            raise InvalidSecurityGroupNotFoundError(gid)
+
+    wrap(sgb, "authorize_security_group_ingress", before=authorize_before)
+
+    # -- S3 ----------------------------------------------------------------------------------
+    class OperationAborted(S3ClientError):
+        code = "OperationAborted"
+
+    def create_bucket_before(self, *a, **k):
+        name = arg(a, k, 0, "bucket_name")
+        if young("deleted-bucket", name, delay):
+            raise OperationAborted(
+                "A conflicting conditional operation is currently in progress against this "
+                "resource. Please try again."
+            )
+
+    wrap(
+        s3.S3Backend,
+        "create_bucket",
+        before=create_bucket_before,
+        after=lambda self, b, *a, **k: mark("bucket", b.name),
+    )
+    wrap(
+        s3.S3Backend,
+        "delete_bucket",
+        after=lambda self, out, *a, **k: mark("deleted-bucket", arg(a, k, 0, "bucket_name")),
+    )
+
+    def new_bucket_before(self, *a, **k):
+        name = arg(a, k, 0, "bucket_name")
+        if young("bucket", name, settle):
+            raise MissingBucket(bucket=name)
+
+    for m in (
+        "put_bucket_versioning",
+        "put_bucket_tagging",
+        "put_bucket_encryption",
+        "put_public_access_block",
+        "put_bucket_policy",
+    ):
+        wrap(s3.S3Backend, m, before=new_bucket_before)
+
+    # -- API Gateway -------------------------------------------------------------------------
+    apib = apigateway.APIGatewayBackend
+    wrap(apib, "create_rest_api", after=lambda self, api, *a, **k: mark("api", api.id))
+
+    def api_before(self, *a, **k):
+        api = arg(a, k, 0, "function_id")
+        if young("api", api, settle):
+            raise ConflictException(
+                "Unable to complete operation due to concurrent modification. Please try again later."
+            )
+
+    for m in ("put_method", "put_integration", "create_deployment"):
+        wrap(apib, m, before=api_before)
+
+
 if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _apply()
+    _in_use()
+    _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
+    if _delay > 0:
+        _propagation(_delay)

@@ -5,3 +5,4 @@ pub mod aws;
 pub mod kafka_admin;
 pub mod limiter;
 pub mod msk_iam;
+pub mod propagation;

@@ -11,8 +11,12 @@ use crate::local::twin::{self, Status, TwinState};
 pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
     let json = cli.global.json;
     match lc {
-        LocalCommand::Start { dir, no_airflow } => {
-            let started = twin::start(&dir.path, !no_airflow).await?;
+        LocalCommand::Start {
+            dir,
+            no_airflow,
+            propagation_delay,
+        } => {
+            let started = twin::start(&dir.path, !no_airflow, *propagation_delay).await?;
             if started.already_running {
                 eprintln!(
                     "the twin is already running (supervisor pid {})",
@@ -231,6 +235,8 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 state_file: state.clone(),
                 broker: broker.clone(),
                 region: region.clone(),
+                // Reads PINCTL_PROPAGATION_DELAY and AWS_ENDPOINT_URL (the twin sets both).
+                propagation: true,
                 ..Default::default()
             };
             let (addr, handle) = crate::local::emulator::serve(*listen, opts).await?;
@@ -258,6 +264,12 @@ fn print_status(s: &Status, json: bool) {
         s.supervisor_pid,
         if s.ready { "" } else { " — starting" }
     );
+    match s.propagation_delay_s {
+        Some(d) if d > 0.0 => println!(
+            "propagation delay: {d} s (moto and the emulator answer as AWS does while a change propagates)"
+        ),
+        _ => println!("propagation delay: off (`pinctl local start --propagation-delay 10s`)"),
+    }
     if let Some(v) = &s.kafka_version {
         println!("Kafka broker: Apache Kafka {v} (every MSK cluster's brokers, whatever its kafka_version)");
     }

@@ -13,6 +13,7 @@ use super::backoff::Backoff;
 use super::hooks::{Hooks, OpRef};
 use super::plan::{lookup_in, secret_pointers, Action, Plan};
 use super::policy::{on_error, Call, OnError};
+use super::progress;
 use super::provider::{Cx, Poll, Provider, ProviderError, Providers};
 use super::EngineError;
 use crate::dag::{walk, Walked};
@@ -583,6 +584,10 @@ impl Shared {
                 OpKind::DeleteDeposed => self.delete(&r, true).await,
             }
         };
+        let hooks = self.hooks.clone();
+        let waiting = r.clone();
+        let reporter = progress::Reporter::new(move |s| hooks.op_status(&waiting, s));
+        let work = progress::scope(reporter, work);
         let result = match tokio::time::timeout(timeout, work).await {
             Ok(x) => x,
             Err(_) => Err(EngineError::Timeout {

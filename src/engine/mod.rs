@@ -9,6 +9,7 @@ pub mod drift;
 pub mod hooks;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod provider;
 pub mod target;
 

@@ -17,6 +17,13 @@ use super::procs::{self, Kind, ProcStatus, Procs, Spec};
 
 pub const DEFAULT_DIR: &str = ".pinctl/local";
 
+/// `scripts/moto/pinctl_moto_fidelity.py`, which the supervisor gives its moto server.
+const MOTO_CORRECTIONS: &str = include_str!("../../scripts/moto/pinctl_moto_fidelity.py");
+
+/// The environment variable that gives moto (through `scripts/moto/pinctl_moto_fidelity.py`) and
+/// the emulator the twin's propagation delay, in seconds.
+pub const PROPAGATION_DELAY_ENV: &str = "PINCTL_PROPAGATION_DELAY";
+
 /// `twin.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
@@ -29,6 +36,9 @@ pub struct Status {
     /// `kafka_version` a cluster asked for.
     #[serde(default)]
     pub kafka_version: Option<String>,
+    /// How long moto and the emulator make a change take to propagate (seconds; 0: off).
+    #[serde(default)]
+    pub propagation_delay_s: Option<f64>,
     /// What the last look at the provisioned resources could not read or run.
     pub problems: Vec<String>,
     pub updated: String,
@@ -170,7 +180,10 @@ pub struct Started {
 
 /// Starts the twin's supervisor in its own session and waits (up to 120 s) until its services
 /// are ready. Errors name the supervisor's log when it stops while starting.
-pub async fn start(dir: &Path, airflow: bool) -> Result<Started> {
+///
+/// `propagation`: the delay moto and the emulator give every change (`PINCTL_PROPAGATION_DELAY`,
+/// read by `scripts/moto/pinctl_moto_fidelity.py` and the emulator); zero turns it off.
+pub async fn start(dir: &Path, airflow: bool, propagation: Duration) -> Result<Started> {
     let dir = absolute(dir)?;
     if let Some(s) = Status::read(&dir).filter(Status::alive) {
         return Ok(Started {
@@ -208,6 +221,10 @@ pub async fn start(dir: &Path, airflow: bool) -> Result<Started> {
             &emulator.to_string(),
         ])
         .envs(&endpoints)
+        .env(
+            PROPAGATION_DELAY_ENV,
+            format!("{}", propagation.as_secs_f64()),
+        )
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -344,6 +361,16 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     );
     moto.env
         .push(("MOTO_IAM_LOAD_MANAGED_POLICIES".into(), "true".into()));
+    // moto's corrections (where it answers differently from AWS, and AWS's propagation delays),
+    // as this build carries them; `scripts/setup.sh` makes moto load them from its path.
+    let corrections = dir.join("moto");
+    std::fs::create_dir_all(&corrections)?;
+    std::fs::write(
+        corrections.join("pinctl_moto_fidelity.py"),
+        MOTO_CORRECTIONS,
+    )?;
+    moto.env
+        .push(("PYTHONPATH".into(), corrections.display().to_string()));
     services.insert("moto".to_string(), moto);
     // A new twin's broker starts empty, as moto does.
     let kafka_data = dir.join("kafka");
@@ -404,6 +431,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         endpoints,
         processes: Vec::new(),
         kafka_version: Some(tools.kafka.version.clone()),
+        propagation_delay_s: std::env::var(PROPAGATION_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok()),
         problems: Vec::new(),
         updated: String::new(),
     };

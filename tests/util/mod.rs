@@ -295,7 +295,15 @@ impl Moto {
         }
     }
 
+    /// A moto server that answers as AWS does while changes propagate, for the tests' delay:
+    /// `PINCTL_TEST_PROPAGATION_DELAY` seconds (default 2; `0` turns it off), read by
+    /// `scripts/moto/pinctl_moto_fidelity.py`.
     pub fn start() -> Moto {
+        Self::start_with_delay(&test_propagation_delay())
+    }
+
+    /// A moto server with a propagation delay of `seconds` (`"0"`: none).
+    pub fn start_with_delay(seconds: &str) -> Moto {
         let exe = std::env::var("PINCTL_MOTO_SERVER").unwrap_or_else(|_| {
             let home = std::env::var("HOME").unwrap_or_default();
             format!("{home}/.cache/pinctl/venv/bin/moto_server")
@@ -314,6 +322,12 @@ impl Moto {
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 // AWS managed policies (AmazonSSMManagedInstanceCore, ...) exist as on AWS.
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .env("PINCTL_PROPAGATION_DELAY", seconds)
+                // This checkout's corrections to moto (loaded through setup.sh's .pth file).
+                .env(
+                    "PYTHONPATH",
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto"),
+                )
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -348,6 +362,13 @@ impl Moto {
         ]
     }
 
+    /// What an emulator beside this server needs to reach it with the tests' propagation delay.
+    pub fn propagation_env(&self) -> Vec<(String, String)> {
+        let mut env = self.env();
+        env.push(("PINCTL_PROPAGATION_DELAY".into(), test_propagation_delay()));
+        env
+    }
+
     /// SDK configuration pointing at this server, for checks made from the test.
     pub async fn config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -373,6 +394,11 @@ impl Moto {
     }
 }
 
+/// The propagation delay of the tests' moto servers and emulators, in seconds.
+pub fn test_propagation_delay() -> String {
+    std::env::var("PINCTL_TEST_PROPAGATION_DELAY").unwrap_or_else(|_| "2".into())
+}
+
 /// The pinctl emulator of MSK, MSK Connect and MWAA, in its own process on a free port.
 pub struct Emulator {
     child: Option<Child>,
@@ -392,6 +418,13 @@ impl Emulator {
         Self::start_with(delay, state, 0.0, None)
     }
 
+    /// An emulator beside `moto` that acts on moto's IAM and VPC resources as the services do
+    /// while changes propagate (the tests' delay): roles just made are not yet assumable, and
+    /// clusters, connectors and environments leave ENIs in moto that linger after them.
+    pub fn start_on(delay: &str, moto: &Moto) -> Emulator {
+        Self::spawn(delay, None, 0.0, None, &moto.propagation_env())
+    }
+
     /// `broker`: the Kafka broker the topic API acts on (none: topics live in the emulator only).
     pub fn start_with(
         delay: &str,
@@ -399,7 +432,18 @@ impl Emulator {
         fault_rate: f64,
         broker: Option<&str>,
     ) -> Emulator {
+        Self::spawn(delay, state, fault_rate, broker, &[])
+    }
+
+    fn spawn(
+        delay: &str,
+        state: Option<&Path>,
+        fault_rate: f64,
+        broker: Option<&str>,
+        env: &[(String, String)],
+    ) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
+        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let rate = fault_rate.to_string();
         cmd.args([
             "local",

@@ -19,6 +19,7 @@ mod collection;
 mod kafka;
 mod kafkaconnect;
 mod mwaa;
+mod propagation;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -51,6 +52,9 @@ pub struct Options {
     pub region: String,
     /// The account of every ARN.
     pub account: String,
+    /// Act as the services do while IAM and VPC changes propagate, with the delay in
+    /// `PINCTL_PROPAGATION_DELAY` and moto at `AWS_ENDPOINT_URL` (see [`propagation`]).
+    pub propagation: bool,
 }
 
 impl Default for Options {
@@ -62,6 +66,7 @@ impl Default for Options {
             broker: None,
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            propagation: false,
         }
     }
 }
@@ -346,6 +351,8 @@ struct Emulator {
     store: Mutex<Store>,
     /// The broker the topic API acts on, when there is one.
     broker: Option<crate::clients::kafka_admin::BrokerAdmin>,
+    /// What the services do with moto's IAM and VPC resources while changes propagate.
+    propagation: propagation::Propagation,
 }
 
 impl Emulator {
@@ -424,6 +431,9 @@ impl Emulator {
             query: query(&uri),
             body,
         };
+        if let Some(e) = self.propagation.refusal(&service, &call).await {
+            return e.into_response();
+        }
         let mut store = self.store.lock().await;
         store.calls += 1;
         if let Some(e) = self.fault(store.calls, &service) {
@@ -453,6 +463,12 @@ impl Emulator {
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
         ) {
             self.save(&store).await;
+        }
+        drop(store);
+        if let Ok((_, v)) = &reply {
+            self.propagation
+                .after(&service, &call, v, self.delay())
+                .await;
         }
         match reply {
             Ok((status, mut v)) => {
@@ -502,10 +518,16 @@ pub async fn serve(
         ),
         None => None,
     };
+    let propagation = if opts.propagation {
+        propagation::Propagation::from_env(&opts.region).await
+    } else {
+        propagation::Propagation::off()
+    };
     let emu = Arc::new(Emulator {
         opts,
         store: Mutex::new(store),
         broker,
+        propagation,
     });
     let app = axum::Router::new().fallback(dispatch).with_state(emu);
     let listener = tokio::net::TcpListener::bind(addr).await?;

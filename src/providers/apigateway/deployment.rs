@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{ID, NOT_FOUND};
-use crate::clients::aws::{api_error, Clients};
+use crate::clients::aws::Clients;
+use crate::clients::propagation::{settle, settled};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
@@ -103,16 +104,12 @@ impl TypedProvider for DeploymentProvider {
 
     async fn create(&self, _cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
         self.clients.limiter.acquire("CreateDeployment").await;
-        let out = self
-            .clients
-            .apigateway()
-            .await
+        let gw = self.clients.apigateway().await;
+        let req = gw
             .create_deployment()
             .rest_api_id(&p.rest_api_id)
-            .set_description(p.description.clone())
-            .send()
-            .await
-            .map_err(|e| api_error("CreateDeployment", e))?;
+            .set_description(p.description.clone());
+        let out = settled("CreateDeployment", || req.clone().send()).await?;
         Ok(ID.join(&[&p.rest_api_id, out.id().unwrap_or_default()]))
     }
 
@@ -130,13 +127,9 @@ impl TypedProvider for DeploymentProvider {
         _recorded: Option<&DeploymentProps>,
     ) -> Result<(), ProviderError> {
         let (api, dep) = ID.pair(id)?;
-        self.clients
-            .apigateway()
-            .await
-            .delete_deployment()
-            .rest_api_id(api)
-            .deployment_id(dep)
-            .send()
+        let gw = self.clients.apigateway().await;
+        let req = gw.delete_deployment().rest_api_id(api).deployment_id(dep);
+        settle("DeleteDeployment", || req.clone().send())
             .await
             .gone_ok("DeleteDeployment", NOT_FOUND)
     }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
+use crate::clients::propagation::{settle, settled};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
@@ -206,17 +207,13 @@ impl RestApiProvider {
         };
         let parent_id = Box::pin(self.ensure_path(api, &parent, known)).await?;
         self.clients.limiter.acquire("CreateResource").await;
-        let out = self
-            .clients
-            .apigateway()
-            .await
+        let gw = self.clients.apigateway().await;
+        let req = gw
             .create_resource()
             .rest_api_id(api)
             .parent_id(parent_id)
-            .path_part(part)
-            .send()
-            .await
-            .map_err(|e| api_error("CreateResource", e))?;
+            .path_part(part);
+        let out = settled("CreateResource", || req.clone().send()).await?;
         let id = out.id().unwrap_or_default().to_string();
         known.insert(path.to_string(), id.clone());
         Ok(id)
@@ -224,14 +221,16 @@ impl RestApiProvider {
 
     async fn put_route(&self, api: &str, resource: &str, r: &Route) -> Result<(), ProviderError> {
         let gw = self.clients.apigateway().await;
-        gw.delete_method()
+        let req = gw
+            .delete_method()
             .rest_api_id(api)
             .resource_id(resource)
-            .http_method(&r.method)
-            .send()
+            .http_method(&r.method);
+        settle("DeleteMethod", || req.clone().send())
             .await
             .gone_ok("DeleteMethod", NOT_FOUND)?;
-        gw.put_method()
+        let req = gw
+            .put_method()
             .rest_api_id(api)
             .resource_id(resource)
             .http_method(&r.method)
@@ -239,12 +238,11 @@ impl RestApiProvider {
             .set_request_parameters(
                 (!r.request_parameters.is_empty())
                     .then(|| r.request_parameters.clone().into_iter().collect()),
-            )
-            .send()
-            .await
-            .map_err(|e| api_error("PutMethod", e))?;
+            );
+        settled("PutMethod", || req.clone().send()).await?;
         let i = &r.integration;
-        gw.put_integration()
+        let req = gw
+            .put_integration()
             .rest_api_id(api)
             .resource_id(resource)
             .http_method(&r.method)
@@ -260,32 +258,28 @@ impl RestApiProvider {
                 (!i.request_templates.is_empty())
                     .then(|| i.request_templates.clone().into_iter().collect()),
             )
-            .set_passthrough_behavior(i.passthrough_behavior.clone())
-            .send()
-            .await
-            .map_err(|e| api_error("PutIntegration", e))?;
+            .set_passthrough_behavior(i.passthrough_behavior.clone());
+        settled("PutIntegration", || req.clone().send()).await?;
         if matches!(
             i.kind,
             IntegrationType::Aws | IntegrationType::Http | IntegrationType::Mock
         ) {
-            gw.put_method_response()
+            let req = gw
+                .put_method_response()
                 .rest_api_id(api)
                 .resource_id(resource)
                 .http_method(&r.method)
                 .status_code("200")
-                .response_models("application/json", "Empty")
-                .send()
-                .await
-                .map_err(|e| api_error("PutMethodResponse", e))?;
-            gw.put_integration_response()
+                .response_models("application/json", "Empty");
+            settled("PutMethodResponse", || req.clone().send()).await?;
+            let req = gw
+                .put_integration_response()
                 .rest_api_id(api)
                 .resource_id(resource)
                 .http_method(&r.method)
                 .status_code("200")
-                .selection_pattern("")
-                .send()
-                .await
-                .map_err(|e| api_error("PutIntegrationResponse", e))?;
+                .selection_pattern("");
+            settled("PutIntegrationResponse", || req.clone().send()).await?;
         }
         Ok(())
     }
@@ -310,11 +304,12 @@ impl RestApiProvider {
                 continue;
             }
             if let Some(id) = known.get(&o.path) {
-                gw.delete_method()
+                let req = gw
+                    .delete_method()
                     .rest_api_id(api)
                     .resource_id(id)
-                    .http_method(&o.method)
-                    .send()
+                    .http_method(&o.method);
+                settle("DeleteMethod", || req.clone().send())
                     .await
                     .gone_ok("DeleteMethod", NOT_FOUND)?;
             }
@@ -494,18 +489,14 @@ impl TypedProvider for RestApiProvider {
     async fn create(&self, cx: &Cx, p: &RestApiProps) -> Result<String, ProviderError> {
         self.clients.limiter.acquire("CreateRestApi").await;
         let endpoint = EndpointType::from(p.endpoint_type.as_deref().unwrap_or("REGIONAL"));
-        let out = self
-            .clients
-            .apigateway()
-            .await
+        let gw = self.clients.apigateway().await;
+        let req = gw
             .create_rest_api()
             .name(&p.name)
             .set_description(p.description.clone())
             .endpoint_configuration(EndpointConfiguration::builder().types(endpoint).build())
-            .set_tags(Some(cx.tags().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("CreateRestApi", e))?;
+            .set_tags(Some(cx.tags().into_iter().collect()));
+        let out = settled("CreateRestApi", || req.clone().send()).await?;
         let id = out.id().unwrap_or_default().to_string();
         self.apply_routes(&id, &[], &p.routes).await?;
         Ok(id)
@@ -545,12 +536,11 @@ impl TypedProvider for RestApiProvider {
             );
         }
         if !ops.is_empty() {
-            gw.update_rest_api()
+            let req = gw
+                .update_rest_api()
                 .rest_api_id(api)
-                .set_patch_operations(Some(ops))
-                .send()
-                .await
-                .map_err(|e| api_error("UpdateRestApi", e))?;
+                .set_patch_operations(Some(ops));
+            settled("UpdateRestApi", || req.clone().send()).await?;
         }
         // Compare with what is live, not what was recorded: drift is repaired too.
         let (live, _) = self.read_routes(api).await?;
@@ -566,12 +556,9 @@ impl TypedProvider for RestApiProvider {
         _recorded: Option<&RestApiProps>,
     ) -> Result<(), ProviderError> {
         self.clients.limiter.acquire("DeleteRestApi").await;
-        self.clients
-            .apigateway()
-            .await
-            .delete_rest_api()
-            .rest_api_id(api)
-            .send()
+        let gw = self.clients.apigateway().await;
+        let req = gw.delete_rest_api().rest_api_id(api);
+        settle("DeleteRestApi", || req.clone().send())
             .await
             .gone_ok("DeleteRestApi", NOT_FOUND)
     }

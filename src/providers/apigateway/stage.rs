@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{ID, NOT_FOUND};
 use crate::clients::aws::{api_error, code_of, Clients};
+use crate::clients::propagation::{settle, settled};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
@@ -112,7 +113,7 @@ impl TypedProvider for StageProvider {
 
     async fn create(&self, cx: &Cx, p: &StageProps) -> Result<String, ProviderError> {
         let gw = self.clients.apigateway().await;
-        let created = gw
+        let req = gw
             .create_stage()
             .rest_api_id(&p.rest_api_id)
             .stage_name(&p.name)
@@ -121,9 +122,8 @@ impl TypedProvider for StageProvider {
             .set_variables(
                 (!p.variables.is_empty()).then(|| p.variables.clone().into_iter().collect()),
             )
-            .set_tags(Some(cx.tags().into_iter().collect()))
-            .send()
-            .await;
+            .set_tags(Some(cx.tags().into_iter().collect()));
+        let created = settle("CreateStage", || req.clone().send()).await;
         let id = ID.join(&[&p.rest_api_id, &p.name]);
         match created {
             Ok(_) => Ok(id),
@@ -185,16 +185,13 @@ impl TypedProvider for StageProvider {
                 );
             }
         }
-        self.clients
-            .apigateway()
-            .await
+        let gw = self.clients.apigateway().await;
+        let req = gw
             .update_stage()
             .rest_api_id(api)
             .stage_name(stage)
-            .set_patch_operations(Some(ops))
-            .send()
-            .await
-            .map_err(|e| api_error("UpdateStage", e))?;
+            .set_patch_operations(Some(ops));
+        settled("UpdateStage", || req.clone().send()).await?;
         Ok(None)
     }
 
@@ -205,13 +202,9 @@ impl TypedProvider for StageProvider {
         _recorded: Option<&StageProps>,
     ) -> Result<(), ProviderError> {
         let (api, stage) = ID.pair(id)?;
-        self.clients
-            .apigateway()
-            .await
-            .delete_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .send()
+        let gw = self.clients.apigateway().await;
+        let req = gw.delete_stage().rest_api_id(api).stage_name(stage);
+        settle("DeleteStage", || req.clone().send())
             .await
             .gone_ok("DeleteStage", NOT_FOUND)
     }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{filter, tag_map, tag_spec};
 use crate::clients::aws::{api_error, Clients};
+use crate::clients::propagation::settled;
 use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -343,7 +344,7 @@ impl TypedProvider for InstanceProvider {
                     .build(),
             );
         }
-        let out = req.send().await.map_err(|e| api_error("RunInstances", e))?;
+        let out = settled("RunInstances", || req.clone().send()).await?;
         out.instances()
             .first()
             .and_then(|i| i.instance_id().map(str::to_string))

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{filter, tag_map, tag_spec};
 use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::backoff::Backoff;
+use crate::clients::propagation::{settle, settled};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
@@ -283,12 +283,11 @@ impl SecurityGroupProvider {
                 .map_err(|e| api_error("RevokeSecurityGroupIngress", e))?;
         }
         if !grant.is_empty() {
-            ec2.authorize_security_group_ingress()
+            let req = ec2
+                .authorize_security_group_ingress()
                 .group_id(group_id)
-                .set_ip_permissions(Some(grant))
-                .send()
-                .await
-                .map_err(|e| api_error("AuthorizeSecurityGroupIngress", e))?;
+                .set_ip_permissions(Some(grant));
+            settled("AuthorizeSecurityGroupIngress", || req.clone().send()).await?;
         }
         Ok(())
     }
@@ -372,6 +371,9 @@ impl TypedProvider for SecurityGroupProvider {
             }
             Err(e) => return Err(api_error("CreateSecurityGroup", e)),
         };
+        // A new group is not always visible at once (Terraform waits for it to read back).
+        let req = ec2.describe_security_groups().group_ids(&id);
+        settled("DescribeSecurityGroups", || req.clone().send()).await?;
         self.sync_rules(&id, &wanted(p, &id)).await?;
         Ok(id)
     }
@@ -402,18 +404,11 @@ impl TypedProvider for SecurityGroupProvider {
         _recorded: Option<&SecurityGroupProps>,
     ) -> Result<(), ProviderError> {
         let ec2 = self.clients.ec2().await;
-        let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(20));
-        loop {
-            match ec2.delete_security_group().group_id(id).send().await {
-                Ok(_) => return Ok(()),
-                Err(e) if NOT_FOUND.matches(&e) => return Ok(()),
-                // Still used by an instance that is shutting down: wait (the engine's timeout bounds it).
-                Err(e) if code_of(&e) == Some("DependencyViolation") => {
-                    tracing::debug!("security group {id} still in use; retrying");
-                    backoff.sleep().await;
-                }
-                Err(e) => return Err(api_error("DeleteSecurityGroup", e)),
-            }
-        }
+        // ENIs of a deleted instance, cluster, connector or environment keep the group in use
+        // for a while: waited out (see `clients::propagation`).
+        let req = ec2.delete_security_group().group_id(id);
+        settle("DeleteSecurityGroup", || req.clone().send())
+            .await
+            .gone_ok("DeleteSecurityGroup", NOT_FOUND)
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{iam_tags, NOT_FOUND};
 use crate::clients::aws::{api_error, code_of, Clients};
+use crate::clients::propagation::settled;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
@@ -125,12 +126,11 @@ impl TypedProvider for InstanceProfileProvider {
             .await?
             .is_some_and(|ip| ip.roles().iter().any(|r| r.role_name() == p.role));
         if !has_role {
-            iam.add_role_to_instance_profile()
+            let req = iam
+                .add_role_to_instance_profile()
                 .instance_profile_name(&p.name)
-                .role_name(&p.role)
-                .send()
-                .await
-                .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
+                .role_name(&p.role);
+            settled("AddRoleToInstanceProfile", || req.clone().send()).await?;
         }
         Ok(p.name.clone())
     }
@@ -163,12 +163,11 @@ impl TypedProvider for InstanceProfileProvider {
                 }
             }
             if !ip.roles().iter().any(|r| r.role_name() == p.role) {
-                iam.add_role_to_instance_profile()
+                let req = iam
+                    .add_role_to_instance_profile()
                     .instance_profile_name(name)
-                    .role_name(&p.role)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("AddRoleToInstanceProfile", e))?;
+                    .role_name(&p.role);
+                settled("AddRoleToInstanceProfile", || req.clone().send()).await?;
             }
         }
         Ok(None)

@@ -13,6 +13,7 @@ use super::{
     statements_of, Statement, NOT_FOUND,
 };
 use crate::clients::aws::{api_error, code_of, Clients};
+use crate::clients::propagation::settle;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
@@ -367,9 +368,8 @@ impl TypedProvider for RoleProvider {
                 .await
                 .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
         }
-        iam.delete_role()
-            .role_name(name)
-            .send()
+        let req = iam.delete_role().role_name(name);
+        settle("DeleteRole", || req.clone().send())
             .await
             .gone_ok("DeleteRole", NOT_FOUND)
     }

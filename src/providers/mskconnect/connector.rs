@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::{properties, NOT_FOUND};
 use crate::clients::aws::{api_error, Clients};
+use crate::clients::propagation::settled;
 use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -304,10 +305,7 @@ impl TypedProvider for ConnectorProvider {
                     .map_err(invalid)?,
             );
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| api_error("CreateConnector", e))?;
+        let out = settled("CreateConnector", || req.clone().send()).await?;
         out.connector_arn()
             .map(str::to_string)
             .ok_or_else(|| ProviderError::bad_response("CreateConnector", "an ARN"))

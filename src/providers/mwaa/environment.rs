@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clients::aws::{api_error, Clients};
+use crate::clients::propagation::settled;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, Absent, OrAbsent};
@@ -191,9 +192,8 @@ impl TypedProvider for EnvironmentProvider {
     }
 
     async fn create(&self, cx: &Cx, p: &EnvironmentProps) -> Result<String, ProviderError> {
-        self.clients
-            .mwaa()
-            .await
+        let mwaa = self.clients.mwaa().await;
+        let req = mwaa
             .create_environment()
             .name(&p.name)
             .airflow_version(&p.airflow_version)
@@ -223,10 +223,8 @@ impl TypedProvider for EnvironmentProvider {
                         .collect()
                 },
             ))
-            .set_tags(Some(cx.tags().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("CreateEnvironment", e))?;
+            .set_tags(Some(cx.tags().into_iter().collect()));
+        settled("CreateEnvironment", || req.clone().send()).await?;
         Ok(p.name.clone())
     }
 

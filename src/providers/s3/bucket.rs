@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{GONE, GONE_OR_404};
 use crate::clients::aws::{api_error, code_of, Clients};
+use crate::clients::propagation::{settle, settled};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{Absent, OrAbsent};
@@ -75,7 +76,11 @@ async fn versioning_status(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
 ) -> Result<Option<BucketVersioningStatus>, ProviderError> {
-    match s3.get_bucket_versioning().bucket(bucket).send().await {
+    match settle("GetBucketVersioning", || {
+        s3.get_bucket_versioning().bucket(bucket).send()
+    })
+    .await
+    {
         Ok(out) => Ok(out.status().cloned()),
         Err(e) => {
             let body = e
@@ -115,17 +120,13 @@ impl BucketProvider {
                     .expect("key and value set")
             })
             .collect();
-        s3.put_bucket_tagging()
-            .bucket(&p.name)
-            .tagging(
-                Tagging::builder()
-                    .set_tag_set(Some(tags))
-                    .build()
-                    .expect("tags set"),
-            )
-            .send()
-            .await
-            .map_err(|e| api_error("PutBucketTagging", e))?;
+        let req = s3.put_bucket_tagging().bucket(&p.name).tagging(
+            Tagging::builder()
+                .set_tag_set(Some(tags))
+                .build()
+                .expect("tags set"),
+        );
+        settled("PutBucketTagging", || req.clone().send()).await?;
         let status = if p.versioning {
             BucketVersioningStatus::Enabled
         } else {
@@ -134,12 +135,13 @@ impl BucketProvider {
         let current = versioning_status(s3, &p.name).await?;
         // A bucket that never had versioning stays unversioned rather than "suspended".
         if p.versioning || current.is_some() {
-            s3.put_bucket_versioning()
+            let req = s3
+                .put_bucket_versioning()
                 .bucket(&p.name)
-                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                .send()
-                .await
-                .map_err(|e| api_error("PutBucketVersioning", e))?;
+                .versioning_configuration(
+                    VersioningConfiguration::builder().status(status).build(),
+                );
+            settled("PutBucketVersioning", || req.clone().send()).await?;
         }
         let algorithm = match p.encryption {
             Encryption::SseS3 => ServerSideEncryption::Aes256,
@@ -153,19 +155,19 @@ impl BucketProvider {
                     .expect("algorithm set"),
             )
             .build();
-        s3.put_bucket_encryption()
+        let req = s3
+            .put_bucket_encryption()
             .bucket(&p.name)
             .server_side_encryption_configuration(
                 ServerSideEncryptionConfiguration::builder()
                     .rules(rule)
                     .build()
                     .expect("rules set"),
-            )
-            .send()
-            .await
-            .map_err(|e| api_error("PutBucketEncryption", e))?;
+            );
+        settled("PutBucketEncryption", || req.clone().send()).await?;
         let block = p.block_public_access;
-        s3.put_public_access_block()
+        let req = s3
+            .put_public_access_block()
             .bucket(&p.name)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
@@ -174,10 +176,8 @@ impl BucketProvider {
                     .block_public_policy(block)
                     .restrict_public_buckets(block)
                     .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| api_error("PutPublicAccessBlock", e))?;
+            );
+        settled("PutPublicAccessBlock", || req.clone().send()).await?;
         Ok(())
     }
 
@@ -274,7 +274,7 @@ impl TypedProvider for BucketProvider {
                     .build(),
             );
         }
-        match req.send().await {
+        match settle("CreateBucket", || req.clone().send()).await {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => {
                 if !owned_by(&self.tags(&p.name).await?, cx) {
