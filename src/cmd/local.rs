@@ -224,6 +224,8 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             fault_rate,
             broker,
             region,
+            moto,
+            msk_unsupported_az_ids,
         } => {
             let opts = crate::local::emulator::Options {
                 delay: *delay,
@@ -231,6 +233,8 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 state_file: state.clone(),
                 broker: broker.clone(),
                 region: region.clone(),
+                moto: moto.clone(),
+                msk_unsupported_az_ids: msk_unsupported_az_ids.clone(),
                 ..Default::default()
             };
             let (addr, handle) = crate::local::emulator::serve(*listen, opts).await?;

@@ -399,6 +399,22 @@ impl Emulator {
         fault_rate: f64,
         broker: Option<&str>,
     ) -> Emulator {
+        Self::start_full(delay, state, fault_rate, broker, None)
+    }
+
+    /// An emulator that checks AWS's network rules against the moto server at `moto`.
+    pub fn with_moto(delay: &str, moto: &str) -> Emulator {
+        Self::start_full(delay, None, 0.0, None, Some(moto))
+    }
+
+    /// Every option: `moto`, moto server's endpoint for the network rules (none: skipped).
+    pub fn start_full(
+        delay: &str,
+        state: Option<&Path>,
+        fault_rate: f64,
+        broker: Option<&str>,
+        moto: Option<&str>,
+    ) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
         let rate = fault_rate.to_string();
         cmd.args([
@@ -413,6 +429,9 @@ impl Emulator {
         ]);
         if let Some(b) = broker {
             cmd.args(["--broker", b]);
+        }
+        if let Some(m) = moto {
+            cmd.args(["--moto", m]);
         }
         if let Some(s) = state {
             cmd.arg("--state").arg(s);

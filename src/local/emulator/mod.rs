@@ -19,6 +19,7 @@ mod collection;
 mod kafka;
 mod kafkaconnect;
 mod mwaa;
+mod network;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -51,6 +52,12 @@ pub struct Options {
     pub region: String,
     /// The account of every ARN.
     pub account: String,
+    /// moto server's endpoint (`http://127.0.0.1:PORT`), where the network rules of
+    /// [`network`] read subnets, route tables, gateways and endpoints. `None`: those rules are
+    /// skipped.
+    pub moto: Option<String>,
+    /// AZ ids MSK refuses client subnets in (empty: `use1-az3`, the one AWS documents).
+    pub msk_unsupported_az_ids: Vec<String>,
 }
 
 impl Default for Options {
@@ -62,6 +69,8 @@ impl Default for Options {
             broker: None,
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            moto: None,
+            msk_unsupported_az_ids: Vec::new(),
         }
     }
 }
@@ -346,6 +355,8 @@ struct Emulator {
     store: Mutex<Store>,
     /// The broker the topic API acts on, when there is one.
     broker: Option<crate::clients::kafka_admin::BrokerAdmin>,
+    /// The network rules, read from moto when there is one.
+    network: network::Network,
 }
 
 impl Emulator {
@@ -430,6 +441,11 @@ impl Emulator {
             return e.into_response();
         }
         store.settle();
+        // The network rules read moto before anything changes: a refusal answers at once.
+        let verdict = match self.network.check(&service, &call).await {
+            Ok(v) => v,
+            Err(e) => return e.into_response(),
+        };
         // Work on a draft: a change the broker refuses leaves the emulator's state as it was.
         let mut draft = store.clone();
         let mut reply = match service.as_str() {
@@ -442,6 +458,7 @@ impl Emulator {
                 format!("the emulator serves kafka, kafkaconnect and airflow, not `{other}`"),
             )),
         };
+        network::apply(&mut draft, &service, &call, &reply, verdict);
         if let (Some(admin), "kafka", Ok(_)) = (&self.broker, service.as_str(), &reply) {
             if let Err(e) = kafka::on_broker(admin, &draft, &call, &mut reply).await {
                 return e.into_response();
@@ -502,10 +519,16 @@ pub async fn serve(
         ),
         None => None,
     };
+    let network = network::Network::new(
+        opts.moto.as_deref(),
+        &opts.region,
+        &opts.msk_unsupported_az_ids,
+    );
     let emu = Arc::new(Emulator {
         opts,
         store: Mutex::new(store),
         broker,
+        network,
     });
     let app = axum::Router::new().fallback(dispatch).with_state(emu);
     let listener = tokio::net::TcpListener::bind(addr).await?;
