@@ -648,6 +648,8 @@ resources:
     type: mwaa.environment
     props:
       name: dvpc-env
+      airflow_version: 2.10.3
+      environment_class: mw1.small
       execution_role_arn: ${role.arn}
       source_bucket_arn: ${bucket.arn}
       dag_s3_path: dags
@@ -660,7 +662,7 @@ resources:
     r.expect(1);
     let out = format!("{}{}", r.stdout, r.stderr);
     assert!(
-        out.contains("CREATE_FAILED")
+        out.contains("mwaa (mwaa.environment) ended failed")
             && out.contains("You may need to check the execution role permissions policy")
             && out.contains("is public"),
         "{out}"

@@ -238,8 +238,13 @@ impl Network {
             .vpc_endpoints()
             .iter()
             .filter(|e| {
-                e.state()
-                    .is_none_or(|s| matches!(s.as_str(), "available" | "pending" | "Available"))
+                // EC2 answers the states in lower case (the model's enum is capitalised).
+                e.state().is_none_or(|s| {
+                    matches!(
+                        s.as_str().to_ascii_lowercase().as_str(),
+                        "available" | "pending"
+                    )
+                })
             })
             .flat_map(|e| e.route_table_ids().iter().cloned())
             .collect();

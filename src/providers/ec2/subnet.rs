@@ -195,9 +195,9 @@ impl TypedProvider for SubnetProvider {
                 missing: "SubnetId".into(),
             })?
             .to_string();
-        if p.map_public_ip_on_launch {
-            self.set_public(&id, true).await?;
-        }
+        // Set either way: EC2's default is false, but moto 5.2 makes the first subnet it
+        // creates in a zone given by id public (and default for the zone).
+        self.set_public(&id, p.map_public_ip_on_launch).await?;
         Ok(id)
     }
 

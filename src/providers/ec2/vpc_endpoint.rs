@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint, VpcEndpointType};
+use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -70,8 +70,15 @@ pub struct VpcEndpointProvider {
     pub clients: Arc<Clients>,
 }
 
+/// The endpoint's state, lower-cased: EC2's model spells the states `Available`, `Deleted`,
+/// ..., while EC2 (and moto) answer `available`, `deleted`, ..., which the SDK reads as
+/// unknown variants.
+fn state_of(e: &VpcEndpoint) -> Option<String> {
+    e.state().map(|s| s.as_str().to_ascii_lowercase())
+}
+
 fn gone(e: &VpcEndpoint) -> bool {
-    matches!(e.state(), Some(State::Deleted | State::Deleting))
+    matches!(state_of(e).as_deref(), Some("deleted" | "deleting"))
 }
 
 impl VpcEndpointProvider {
@@ -202,15 +209,15 @@ impl TypedProvider for VpcEndpointProvider {
     async fn poll(&self, _cx: &Cx, id: &str) -> Result<Poll, ProviderError> {
         Ok(match self.describe(id).await? {
             None => not_visible_yet(),
-            Some(e) => match e.state() {
-                Some(State::Available) => Poll::Ready(self.outputs(&e).await?),
-                Some(State::Failed | State::Rejected | State::Expired) => Poll::Failed(
+            Some(e) => match state_of(&e).as_deref() {
+                Some("available") => Poll::Ready(self.outputs(&e).await?),
+                Some("failed" | "rejected" | "expired") => Poll::Failed(
                     e.last_error()
                         .and_then(|l| l.message())
                         .unwrap_or("the VPC endpoint failed")
                         .to_string(),
                 ),
-                Some(s) => Poll::Pending(s.as_str().to_string()),
+                Some(s) => Poll::Pending(s.to_string()),
                 None => Poll::Pending("unknown".into()),
             },
         })
@@ -264,13 +271,18 @@ impl TypedProvider for VpcEndpointProvider {
     }
 
     /// DeleteVpcEndpoints answers per endpoint: one EC2 could not delete is an error with its
-    /// code, unless it is already gone.
+    /// code, unless it is already gone (not found, deleting or deleted).
     async fn delete(
         &self,
         _cx: &Cx,
         id: &str,
         _recorded: Option<&VpcEndpointProps>,
     ) -> Result<(), ProviderError> {
+        // An endpoint EC2 lists as deleting or deleted is gone already (it stays listed for a
+        // while); asking again would act on its former route tables.
+        if self.describe(id).await?.is_none_or(|e| gone(&e)) {
+            return Ok(());
+        }
         let Some(out) = self
             .clients
             .ec2()
@@ -300,6 +312,6 @@ impl TypedProvider for VpcEndpointProvider {
         Ok(self
             .describe(id)
             .await?
-            .is_none_or(|e| e.state() == Some(&State::Deleted)))
+            .is_none_or(|e| state_of(&e).as_deref() == Some("deleted")))
     }
 }
