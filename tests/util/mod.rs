@@ -869,6 +869,9 @@ pub struct Scan {
     pub apis: Vec<String>,
     pub roles: Vec<String>,
     pub keys: Vec<String>,
+    /// The stack's network: VPCs, subnets, internet gateways, route tables, VPC endpoints and
+    /// NAT gateways not deleted, Elastic IPs.
+    pub network: Vec<String>,
 }
 
 /// Everything in moto that carries this stack's tags (or, for roles, its names).
@@ -950,6 +953,89 @@ pub async fn scan(moto: &Moto) -> Scan {
         .map(|r| r.role_name().to_string())
         .filter(|n| n.starts_with("0e36c8cd403d-"))
         .collect();
+    let mut network: Vec<String> = Vec::new();
+    let out = ec2
+        .describe_vpcs()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_subnets()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.subnets()
+            .iter()
+            .filter_map(|v| v.subnet_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_internet_gateways()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.internet_gateways()
+            .iter()
+            .filter_map(|v| v.internet_gateway_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_route_tables()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.route_tables()
+            .iter()
+            .filter_map(|v| v.route_table_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_vpc_endpoints()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.vpc_endpoints()
+            .iter()
+            .filter(|v| {
+                !v.state()
+                    .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"))
+            })
+            .filter_map(|v| v.vpc_endpoint_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_nat_gateways()
+        .filter(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.nat_gateways()
+            .iter()
+            .filter(|v| v.state().is_none_or(|s| s.as_str() != "deleted"))
+            .filter_map(|v| v.nat_gateway_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_addresses()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.addresses()
+            .iter()
+            .filter_map(|v| v.allocation_id().map(str::to_string)),
+    );
     Scan {
         buckets,
         instances,
@@ -958,6 +1044,7 @@ pub async fn scan(moto: &Moto) -> Scan {
         apis,
         roles,
         keys,
+        network,
     }
 }
 
