@@ -509,5 +509,15 @@ pub enum LocalCommand {
         broker: Option<String>,
         #[arg(long, default_value = "us-east-1")]
         region: String,
+        /// moto server's endpoint (`http://127.0.0.1:PORT`): with it, creates follow AWS's
+        /// network rules, read from moto's subnets, route tables, gateways and endpoints (MSK:
+        /// distinct and supported AZs, brokers a multiple of the subnets; MSK Connect: S3
+        /// reachable; MWAA: two private subnets in two AZs with a way out). Without it they are
+        /// skipped.
+        #[arg(long)]
+        moto: Option<String>,
+        /// AZ ids MSK refuses client subnets in (default: use1-az3).
+        #[arg(long, value_delimiter = ',')]
+        msk_unsupported_az_ids: Vec<String>,
     },
 }

@@ -20,6 +20,8 @@ mod conformance;
 mod data_generate;
 // The emulator of MSK, MSK Connect and MWAA, through the official AWS SDK.
 mod emulator;
+// The emulator's network rules for MSK, MSK Connect and MWAA, read from moto.
+mod network_rules;
 // The engine with the simulated provider: plans, the parallel walk, failures, locking, drift.
 mod engine;
 // The MSK, MSK Connect and MWAA providers against the emulator.

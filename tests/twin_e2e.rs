@@ -444,6 +444,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
         ("REST APIs", &s.apis),
         ("roles", &s.roles),
         ("key pairs", &s.keys),
+        ("network", &s.network),
     ] {
         assert!(left.is_empty(), "{what} left: {left:?}");
     }

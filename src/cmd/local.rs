@@ -228,6 +228,8 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             fault_rate,
             broker,
             region,
+            moto,
+            msk_unsupported_az_ids,
         } => {
             let opts = crate::local::emulator::Options {
                 delay: *delay,
@@ -237,6 +239,8 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 region: region.clone(),
                 // Reads PINCTL_PROPAGATION_DELAY and AWS_ENDPOINT_URL (the twin sets both).
                 propagation: true,
+                moto: moto.clone(),
+                msk_unsupported_az_ids: msk_unsupported_az_ids.clone(),
                 ..Default::default()
             };
             let (addr, handle) = crate::local::emulator::serve(*listen, opts).await?;

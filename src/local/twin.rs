@@ -411,6 +411,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
                 "1s".into(),
                 "--broker".into(),
                 format!("127.0.0.1:{}", ports.kafka),
+                // AWS's network rules for MSK, MSK Connect and MWAA, read from moto.
+                "--moto".into(),
+                format!("http://127.0.0.1:{}", ports.moto),
             ],
             ports.emulator,
             "MSK, MSK Connect and MWAA APIs",

@@ -422,7 +422,14 @@ impl Emulator {
     /// while changes propagate (the tests' delay): roles just made are not yet assumable, and
     /// clusters, connectors and environments leave ENIs in moto that linger after them.
     pub fn start_on(delay: &str, moto: &Moto) -> Emulator {
-        Self::spawn(delay, None, 0.0, None, &moto.propagation_env())
+        Self::start_full(
+            delay,
+            None,
+            0.0,
+            None,
+            Some(&moto.endpoint),
+            &moto.propagation_env(),
+        )
     }
 
     /// `broker`: the Kafka broker the topic API acts on (none: topics live in the emulator only).
@@ -432,14 +439,21 @@ impl Emulator {
         fault_rate: f64,
         broker: Option<&str>,
     ) -> Emulator {
-        Self::spawn(delay, state, fault_rate, broker, &[])
+        Self::start_full(delay, state, fault_rate, broker, None, &[])
     }
 
-    fn spawn(
+    /// An emulator that checks AWS's network rules against the moto server at `moto`.
+    pub fn with_moto(delay: &str, moto: &str) -> Emulator {
+        Self::start_full(delay, None, 0.0, None, Some(moto), &[])
+    }
+
+    /// Every option: `moto`, moto server's endpoint for the network rules (none: skipped).
+    pub fn start_full(
         delay: &str,
         state: Option<&Path>,
         fault_rate: f64,
         broker: Option<&str>,
+        moto: Option<&str>,
         env: &[(String, String)],
     ) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
@@ -457,6 +471,9 @@ impl Emulator {
         ]);
         if let Some(b) = broker {
             cmd.args(["--broker", b]);
+        }
+        if let Some(m) = moto {
+            cmd.args(["--moto", m]);
         }
         if let Some(s) = state {
             cmd.arg("--state").arg(s);
@@ -894,6 +911,9 @@ pub struct Scan {
     pub apis: Vec<String>,
     pub roles: Vec<String>,
     pub keys: Vec<String>,
+    /// The stack's network: VPCs, subnets, internet gateways, route tables, VPC endpoints and
+    /// NAT gateways not deleted, Elastic IPs.
+    pub network: Vec<String>,
 }
 
 /// Everything in moto that carries this stack's tags (or, for roles, its names).
@@ -975,6 +995,89 @@ pub async fn scan(moto: &Moto) -> Scan {
         .map(|r| r.role_name().to_string())
         .filter(|n| n.starts_with("0e36c8cd403d-"))
         .collect();
+    let mut network: Vec<String> = Vec::new();
+    let out = ec2
+        .describe_vpcs()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_subnets()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.subnets()
+            .iter()
+            .filter_map(|v| v.subnet_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_internet_gateways()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.internet_gateways()
+            .iter()
+            .filter_map(|v| v.internet_gateway_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_route_tables()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.route_tables()
+            .iter()
+            .filter_map(|v| v.route_table_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_vpc_endpoints()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.vpc_endpoints()
+            .iter()
+            .filter(|v| {
+                !v.state()
+                    .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"))
+            })
+            .filter_map(|v| v.vpc_endpoint_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_nat_gateways()
+        .filter(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.nat_gateways()
+            .iter()
+            .filter(|v| v.state().is_none_or(|s| s.as_str() != "deleted"))
+            .filter_map(|v| v.nat_gateway_id().map(str::to_string)),
+    );
+    let out = ec2
+        .describe_addresses()
+        .filters(tag.clone())
+        .send()
+        .await
+        .unwrap();
+    network.extend(
+        out.addresses()
+            .iter()
+            .filter_map(|v| v.allocation_id().map(str::to_string)),
+    );
     Scan {
         buckets,
         instances,
@@ -983,6 +1086,7 @@ pub async fn scan(moto: &Moto) -> Scan {
         apis,
         roles,
         keys,
+        network,
     }
 }
 

@@ -227,6 +227,21 @@ impl<K: Kind> Collection<K> {
         Ok(out)
     }
 
+    /// Makes `id`, still being created, settle in `failed` instead of its stable state (a
+    /// create the service accepted and then gave up on), after `edit` has recorded why in its
+    /// body.
+    pub fn fail_after_create(
+        &mut self,
+        id: &str,
+        failed: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> Result<(), ApiError> {
+        let item = self.items.get_mut(id).ok_or_else(|| K::not_found(id))?;
+        edit(&mut item.body);
+        item.next_state = Some(failed.into());
+        Ok(())
+    }
+
     /// Edits `id` in place with no state change (a new configuration revision).
     pub fn edit<T>(&mut self, id: &str, edit: impl FnOnce(&mut Item) -> T) -> Result<T, ApiError> {
         let item = self.items.get_mut(id).ok_or_else(|| K::not_found(id))?;

@@ -405,6 +405,7 @@ fn connector_json(arn: &str, c: &Item) -> Value {
         "connectorName": b["connectorName"],
         "connectorDescription": b.get("connectorDescription"),
         "connectorState": c.state,
+        "stateDescription": (c.state == "FAILED").then(|| b.get("stateDescription")).flatten(),
         "creationTime": c.created,
         "currentVersion": b["currentVersion"],
         "capacity": capacity_description(&b["capacity"]),

@@ -19,6 +19,7 @@ mod collection;
 mod kafka;
 mod kafkaconnect;
 mod mwaa;
+mod network;
 mod propagation;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,8 +54,14 @@ pub struct Options {
     /// The account of every ARN.
     pub account: String,
     /// Act as the services do while IAM and VPC changes propagate, with the delay in
-    /// `PINCTL_PROPAGATION_DELAY` and moto at `AWS_ENDPOINT_URL` (see [`propagation`]).
+    /// `PINCTL_PROPAGATION_DELAY` and moto at `moto` or `AWS_ENDPOINT_URL` (see [`propagation`]).
     pub propagation: bool,
+    /// moto server's endpoint (`http://127.0.0.1:PORT`), where the network rules of
+    /// [`network`] read subnets, route tables, gateways and endpoints. `None`: those rules are
+    /// skipped.
+    pub moto: Option<String>,
+    /// AZ ids MSK refuses client subnets in (empty: `use1-az3`, the one AWS documents).
+    pub msk_unsupported_az_ids: Vec<String>,
 }
 
 impl Default for Options {
@@ -67,6 +74,8 @@ impl Default for Options {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             propagation: false,
+            moto: None,
+            msk_unsupported_az_ids: Vec::new(),
         }
     }
 }
@@ -353,6 +362,8 @@ struct Emulator {
     broker: Option<crate::clients::kafka_admin::BrokerAdmin>,
     /// What the services do with moto's IAM and VPC resources while changes propagate.
     propagation: propagation::Propagation,
+    /// The network rules, read from moto when there is one.
+    network: network::Network,
 }
 
 impl Emulator {
@@ -440,6 +451,11 @@ impl Emulator {
             return e.into_response();
         }
         store.settle();
+        // The network rules read moto before anything changes: a refusal answers at once.
+        let verdict = match self.network.check(&service, &call).await {
+            Ok(v) => v,
+            Err(e) => return e.into_response(),
+        };
         // Work on a draft: a change the broker refuses leaves the emulator's state as it was.
         let mut draft = store.clone();
         let mut reply = match service.as_str() {
@@ -452,6 +468,7 @@ impl Emulator {
                 format!("the emulator serves kafka, kafkaconnect and airflow, not `{other}`"),
             )),
         };
+        network::apply(&mut draft, &service, &call, &reply, verdict);
         if let (Some(admin), "kafka", Ok(_)) = (&self.broker, service.as_str(), &reply) {
             if let Err(e) = kafka::on_broker(admin, &draft, &call, &mut reply).await {
                 return e.into_response();
@@ -519,15 +536,21 @@ pub async fn serve(
         None => None,
     };
     let propagation = if opts.propagation {
-        propagation::Propagation::from_env(&opts.region).await
+        propagation::Propagation::new(opts.moto.as_deref(), &opts.region).await
     } else {
         propagation::Propagation::off()
     };
+    let network = network::Network::new(
+        opts.moto.as_deref(),
+        &opts.region,
+        &opts.msk_unsupported_az_ids,
+    );
     let emu = Arc::new(Emulator {
         opts,
         store: Mutex::new(store),
         broker,
         propagation,
+        network,
     });
     let app = axum::Router::new().fallback(dispatch).with_state(emu);
     let listener = tokio::net::TcpListener::bind(addr).await?;

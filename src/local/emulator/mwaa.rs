@@ -267,6 +267,10 @@ fn environment_json(emu: &Emulator, tags: &Tags, e: &Item) -> Value {
         };
         v["LastUpdate"] = json!({"Status": status, "CreatedAt": at, "Source": "API"});
     }
+    if let Some(error) = b.get("CreateError").filter(|_| e.state == "CREATE_FAILED") {
+        // A creation MWAA gave up on (network rules: network.rs).
+        v["LastUpdate"] = json!({"Status": "FAILED", "CreatedAt": v["CreatedAt"], "Source": "API", "Error": error});
+    }
     v["Tags"] = json!(tags.of(&arn));
     v
 }

@@ -37,26 +37,31 @@ pub(super) struct Propagation {
 }
 
 impl Propagation {
-    /// From the environment: the delay in `PINCTL_PROPAGATION_DELAY`, moto at `AWS_ENDPOINT_URL`.
-    pub(super) async fn from_env(region: &str) -> Propagation {
+    /// The delay in `PINCTL_PROPAGATION_DELAY`; moto at `moto` (else `AWS_ENDPOINT_URL`), called
+    /// with the credentials of the default chain.
+    pub(super) async fn new(moto: Option<&str>, region: &str) -> Propagation {
         let delay = std::env::var("PINCTL_PROPAGATION_DELAY")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|d| *d > 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or_default();
-        let moto = std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let (iam, ec2) = if delay.is_zero() || !moto {
-            (None, None)
-        } else {
-            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new(region.to_string()))
-                .load()
-                .await;
-            (
-                Some(aws_sdk_iam::Client::new(&conf)),
-                Some(aws_sdk_ec2::Client::new(&conf)),
-            )
+        let endpoint = moto
+            .map(str::to_string)
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        let (iam, ec2) = match endpoint {
+            Some(url) if !delay.is_zero() => {
+                let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(aws_config::Region::new(region.to_string()))
+                    .endpoint_url(url)
+                    .load()
+                    .await;
+                (
+                    Some(aws_sdk_iam::Client::new(&conf)),
+                    Some(aws_sdk_ec2::Client::new(&conf)),
+                )
+            }
+            _ => (None, None),
         };
         Propagation {
             delay,

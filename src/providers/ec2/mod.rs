@@ -1,28 +1,129 @@
-//! EC2: the default network, key pair, security group and the client instance. This module
-//! holds what the kinds share: tags and filters.
+//! EC2: the stack's own network (VPC, subnets, internet and NAT gateways, route tables, a
+//! gateway VPC endpoint), the default network for small examples, key pair, security group and
+//! the client instance. This module holds what the kinds share: tags, filters, and how a delete
+//! refused while something still uses the resource is reported.
 
 pub mod default_network;
 pub mod instance;
+pub mod internet_gateway;
 pub mod key_pair;
+pub mod nat_gateway;
+pub mod route_table;
 pub mod security_group;
+pub mod subnet;
+pub mod vpc;
+pub mod vpc_endpoint;
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use default_network::DefaultNetworkProps;
 pub use instance::InstanceProps;
+pub use internet_gateway::InternetGatewayProps;
 pub use key_pair::KeyPairProps;
+pub use nat_gateway::NatGatewayProps;
+pub use route_table::{Route, RouteTableProps};
 pub use security_group::{IngressRule, SecurityGroupProps};
+pub use subnet::SubnetProps;
+pub use vpc::VpcProps;
+pub use vpc_endpoint::VpcEndpointProps;
 
-use crate::engine::provider::Cx;
+use crate::clients::aws::{api_error, code_of, HasStatus};
+use crate::engine::provider::{Cx, ProviderError};
 
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
     default_network::register(r);
+    vpc::register(r);
+    subnet::register(r);
+    internet_gateway::register(r);
+    nat_gateway::register(r);
+    route_table::register(r);
+    vpc_endpoint::register(r);
     key_pair::register(r);
     security_group::register(r);
     instance::register(r);
+}
+
+/// The tags a stack gave a resource, as read back: every tag but pinctl's own (`pinctl:*`), so
+/// a tag added by hand shows as drift and an update removes it.
+pub(super) fn user_tags(tags: &[Tag]) -> BTreeMap<String, String> {
+    tag_map(tags)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("pinctl:"))
+        .collect()
+}
+
+/// Makes a resource's tags pinctl's (`cx.tags()`) plus `want`: creates or overwrites those,
+/// and deletes the tags of `have` (read back with [`user_tags`]) that are not wanted.
+pub(super) async fn sync_tags(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    cx: &Cx,
+    have: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let mut tags = cx.tags();
+    tags.extend(want.clone());
+    ec2.create_tags()
+        .resources(id)
+        .set_tags(Some(
+            tags.into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| api_error("CreateTags", e))?;
+    let gone: Vec<Tag> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !gone.is_empty() {
+        ec2.delete_tags()
+            .resources(id)
+            .set_tags(Some(gone))
+            .send()
+            .await
+            .map_err(|e| api_error("DeleteTags", e))?;
+    }
+    Ok(())
+}
+
+/// Filters matching the resources tagged as `cx.resource` of this stack and env: how a resumed
+/// creation finds what an interrupted one made (for the calls without an idempotency token).
+pub(super) fn owned_filters(cx: &Cx) -> Vec<Filter> {
+    cx.tags()
+        .iter()
+        .map(|(k, v)| filter(&format!("tag:{k}"), &[v]))
+        .collect()
+}
+
+/// A delete's error: EC2's `DependencyViolation` (something in the VPC, subnet, gateway or
+/// table still uses it — an ENI, a NAT gateway, a route; EC2 API Reference, "Error codes") is
+/// [`ProviderError::InUse`], which the engine retries within the operation's timeout; any other
+/// is the API error of `operation`.
+pub(super) fn delete_error<E, R>(operation: &str, what: &str, e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: HasStatus + std::fmt::Debug + Send + Sync + 'static,
+{
+    if code_of(&e) == Some("DependencyViolation") {
+        let reason = match &e {
+            SdkError::ServiceError(s) => s.err().message().unwrap_or("DependencyViolation"),
+            _ => "DependencyViolation",
+        }
+        .to_string();
+        return ProviderError::InUse {
+            what: what.to_string(),
+            reason: format!("{operation}: DependencyViolation: {reason}"),
+        };
+    }
+    api_error(operation, e)
 }
 
 pub(super) fn tag_spec(
