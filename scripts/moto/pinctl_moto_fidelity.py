@@ -145,6 +145,45 @@ def _iam_enforcement():
         def __init__(self, message):
             _RESTError.__init__(self, "AccessDenied", message)
 
+    # The signature. SigV4 signs the payload as sent (Signature Version 4 signing process,
+    # "Create a canonical request": the hash of the request body, that of an empty string when
+    # there is none: https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
+    # moto recomputes it from the body it kept, or else from the parameters it parsed, re-encoded
+    # by botocore: a GET (no body) is then hashed as a form body, and a form body (which werkzeug
+    # consumes when it parses the form) re-encoded with `+` for spaces where the SDKs send `%20`:
+    # both answer SignatureDoesNotMatch (AuthFailure for EC2) to a correct request. The WSGI
+    # entry below keeps each request's form body as sent; the signature is checked against it.
+    import io
+    import threading
+
+    from botocore.awsrequest import AWSRequest
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    sent = threading.local()
+    dispatch = DomainDispatcherApplication.__call__
+
+    def _call(self, environ, start_response):
+        sent.body = None
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length > 0 else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            sent.body = body
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = _call
+
+    def _create_aws_request(self):
+        signed = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"])
+        headers = self._create_headers_for_aws_request(signed.split(";"), self._headers)
+        body = getattr(sent, "body", None)
+        if body is None:
+            body = self._body if isinstance(self._body, (bytes, str)) else b""
+        request = AWSRequest(method=self._method, url=self._path, data=body, headers=headers)
+        request.context["timestamp"] = headers["X-Amz-Date"]
+        return request
+
+    ac.IAMRequestBase._create_aws_request = _create_aws_request
     ac.IAMRequestBase.check_action_permitted = _check_action_permitted
     ac.IAMRequestBase._pinctl_refuse = _refuse
 

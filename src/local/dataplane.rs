@@ -17,7 +17,7 @@ pub struct PlaneIam {
     pub ids: super::iam::Identities,
     pub roles: std::sync::Arc<super::iam::Roles>,
     pub endpoint: super::iam::Endpoint,
-    /// A path that does not exist: the shared credentials and config files of the data plane.
+    /// An empty file: the shared credentials and config files of the data plane.
     pub none: PathBuf,
 }
 

@@ -307,9 +307,10 @@ impl Roles {
 pub struct Endpoint {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// The value each request's `Authorization` header must carry
-    /// (`AWS_CONTAINER_AUTHORIZATION_TOKEN`), random per twin.
-    pub token: String,
+    /// The file holding the value each request's `Authorization` header must carry
+    /// (`AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, read by the AWS SDKs and by object_store, the
+    /// Delta tables' S3 client), random per twin.
+    pub token_file: std::path::PathBuf,
 }
 
 impl Endpoint {
@@ -334,15 +335,15 @@ impl Endpoint {
             format!("{}/credentials?{query}", self.base),
         ));
         env.push((
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN".into(),
-            self.token.clone(),
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE".into(),
+            self.token_file.display().to_string(),
         ));
         env
     }
 }
 
-/// The environment of a process with no AWS credentials at all: no keys, no shared files
-/// (`none` is a path that does not exist), no container credentials.
+/// The environment of a process with no AWS credentials at all: no keys, empty shared
+/// credentials and config files (`none`, an empty file), no container credentials.
 pub fn no_credentials(none: &std::path::Path) -> Vec<(String, String)> {
     let none = none.display().to_string();
     vec![
@@ -360,13 +361,25 @@ struct Query {
 
 /// Serves `GET /credentials?service=S&role=ARN&session=NAME` on a free loopback port until the
 /// supervisor ends: 200 with [`RoleCredentials`], 401 without the token, 403 with STS's refusal
-/// (`{"code": ..., "message": ...}`).
-pub async fn serve(roles: Arc<Roles>) -> Result<Endpoint> {
+/// (`{"code": ..., "message": ...}`). The token is written to `token_file` (mode 0600).
+pub async fn serve(roles: Arc<Roles>, token_file: &std::path::Path) -> Result<Endpoint> {
     use axum::extract::{Query as Q, State};
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
 
     let token = uuid::Uuid::new_v4().simple().to_string();
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::remove_file(token_file);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(token_file)
+            .and_then(|mut f| f.write_all(token.as_bytes()))
+            .with_context(|| format!("writing {}", token_file.display()))?;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let expected = token.clone();
@@ -405,5 +418,8 @@ pub async fn serve(roles: Arc<Roles>) -> Result<Endpoint> {
             tracing::error!("the role credentials endpoint stopped: {e}");
         }
     });
-    Ok(Endpoint { base, token })
+    Ok(Endpoint {
+        base,
+        token_file: token_file.to_path_buf(),
+    })
 }

@@ -457,6 +457,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
                 .await
                 .context("creating the twin's IAM users in moto")?;
             std::fs::create_dir_all(dir.join("aws"))?;
+            // Empty: the supervisor's config, and the data plane's credentials and config files.
+            std::fs::write(dir.join("aws/config"), "")?;
+            std::fs::write(dir.join("aws/empty"), "")?;
             let creds = dir.join("aws/credentials.tmp");
             std::fs::write(
                 &creds,
@@ -472,7 +475,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             services.insert("emulator".to_string(), emulator.clone());
             status.endpoints = settings;
             let roles = std::sync::Arc::new(super::iam::Roles::new(&moto_url, &region, &ids).await);
-            let endpoint = super::iam::serve(roles.clone()).await?;
+            let endpoint = super::iam::serve(roles.clone(), &dir.join("aws/token")).await?;
             tracing::info!(
                 "moto enforces IAM; role credentials are served at {}",
                 endpoint.base
@@ -481,7 +484,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
                 ids,
                 roles,
                 endpoint,
-                none: dir.join("aws/none"),
+                none: dir.join("aws/empty"),
             });
         }
         let mut desired = services.clone();

@@ -289,15 +289,6 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// A moto server someone else runs (the local twin's).
-    pub fn at(endpoint: &str) -> Moto {
-        Moto {
-            child: None,
-            endpoint: endpoint.to_string(),
-            keys: ("testing".into(), "testing".into()),
-        }
-    }
-
     /// The local twin's moto server, with the administrator's key `pinctl local env` prints
     /// (moto enforces IAM there).
     pub fn of_twin(settings: &[(String, String)]) -> Moto {

@@ -219,6 +219,7 @@ mod tests {
                 request_templates: BTreeMap::new(),
                 passthrough: "WHEN_NO_MATCH".into(),
                 responses: vec![],
+                credentials: None,
             };
             match resources.iter_mut().find(|r| r.path == *p) {
                 Some(r) => {
