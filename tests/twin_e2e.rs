@@ -586,7 +586,8 @@ fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
         refusal.contains(&format!(
             "User: arn:aws:sts::123456789012:assumed-role/{UID}-ec2-access-role/i-"
         )) && refusal.contains(&format!("on resource: {stream}"))
-            && refusal.contains("because no identity-based policy allows the kinesis:GetRecords action"),
+            && refusal
+                .contains("because no identity-based policy allows the kinesis:GetRecords action"),
         "the refusal names the caller, the action and the stream: {refusal}"
     );
     // What the role is allowed still works: the shards were listed and iterated.

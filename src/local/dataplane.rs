@@ -202,9 +202,18 @@ impl DataPlane {
                             }
                             // The user-data waits for `up` to upload the workers; so does the
                             // twin. A refusal is not a wait: the instance's role lacks a grant.
-                            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(403) => {
+                            Err(e)
+                                if e.raw_response().map(|r| r.status().as_u16()) == Some(403) =>
+                            {
                                 // A HEAD answer has no body: S3's reason is in a GET's.
-                                let why = match s3.get_object().bucket(bucket).key(key).range("bytes=0-0").send().await {
+                                let why = match s3
+                                    .get_object()
+                                    .bucket(bucket)
+                                    .key(key)
+                                    .range("bytes=0-0")
+                                    .send()
+                                    .await
+                                {
                                     Err(e) => super::iam::describe(&e),
                                     Ok(_) => "HeadObject: 403 Forbidden".to_string(),
                                 };
@@ -252,9 +261,7 @@ impl DataPlane {
                 "it has no instance profile, so its user-data's `aws s3 cp` has no credentials"
             );
         };
-        let s3 = self
-            .role_s3(clients, super::iam::EC2, &role, &i.id)
-            .await?;
+        let s3 = self.role_s3(clients, super::iam::EC2, &role, &i.id).await?;
         let Some(files) = self.install(&s3, &host, &steps).await? else {
             return Ok(());
         };
@@ -608,7 +615,10 @@ impl DataPlane {
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!("listing s3://{bucket}/{prefix}: {}", super::iam::describe(&e))
+                anyhow::anyhow!(
+                    "listing s3://{bucket}/{prefix}: {}",
+                    super::iam::describe(&e)
+                )
             })?;
         let mut keep = Vec::new();
         for o in page.contents() {
@@ -752,7 +762,9 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
         .key(key)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("fetching s3://{bucket}/{key}: {}", super::iam::describe(&e)))?;
+        .map_err(|e| {
+            anyhow::anyhow!("fetching s3://{bucket}/{key}: {}", super::iam::describe(&e))
+        })?;
     let bytes = o
         .body
         .collect()

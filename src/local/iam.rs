@@ -277,13 +277,10 @@ impl Roles {
             .duration_seconds(SESSION.as_secs() as i32)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{service} cannot assume {role_arn}: {}",
-                    describe(&e)
-                )
-            })?;
-        let c = out.credentials().context("AssumeRole answered no credentials")?;
+            .map_err(|e| anyhow::anyhow!("{service} cannot assume {role_arn}: {}", describe(&e)))?;
+        let c = out
+            .credentials()
+            .context("AssumeRole answered no credentials")?;
         let expires = chrono::DateTime::<chrono::Utc>::from_timestamp(
             c.expiration().secs(),
             c.expiration().subsec_nanos(),

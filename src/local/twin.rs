@@ -413,22 +413,22 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     services.insert("kafka".to_string(), kafka);
     // The emulator starts once the administrator's key exists: it is the emulator's.
     let mut emulator = service(
-            exe.clone(),
-            vec![
-                "local".into(),
-                "emulator".into(),
-                "--listen".into(),
-                format!("127.0.0.1:{}", ports.emulator),
-                "--state".into(),
-                dir.join("emulator.json").display().to_string(),
-                "--delay".into(),
-                "1s".into(),
-                "--broker".into(),
-                format!("127.0.0.1:{}", ports.kafka),
-            ],
-            ports.emulator,
-            "MSK, MSK Connect and MWAA APIs",
-        );
+        exe.clone(),
+        vec![
+            "local".into(),
+            "emulator".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", ports.emulator),
+            "--state".into(),
+            dir.join("emulator.json").display().to_string(),
+            "--delay".into(),
+            "1s".into(),
+            "--broker".into(),
+            format!("127.0.0.1:{}", ports.kafka),
+        ],
+        ports.emulator,
+        "MSK, MSK Connect and MWAA APIs",
+    );
     let mut procs = Procs::new(dir.join("logs"));
     let mut plane = DataPlane::new(
         dir.clone(),

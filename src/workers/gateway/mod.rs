@@ -438,9 +438,9 @@ impl Gateway {
     ) -> Result<aws_credential_types::Credentials, String> {
         let mut assumed = self.assumed.lock().await;
         if let Some(c) = assumed.get(role) {
-            let fresh = c.expiry().is_none_or(|t| {
-                t > SystemTime::now() + Duration::from_secs(300)
-            });
+            let fresh = c
+                .expiry()
+                .is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
             if fresh {
                 return Ok(c.clone());
             }
