@@ -14,8 +14,11 @@ use crate::clients::aws::Clients;
 
 /// IAM on the twin (see [`super::iam`]), once moto enforces it.
 pub struct PlaneIam {
+    /// The twin's IAM users' keys (the gateway runs as apigateway.amazonaws.com's).
     pub ids: super::iam::Identities,
+    /// Role credentials, for the supervisor's own reads on a role's behalf.
     pub roles: std::sync::Arc<super::iam::Roles>,
+    /// Where the data plane's processes get their roles' credentials.
     pub endpoint: super::iam::Endpoint,
     /// An empty file: the shared credentials and config files of the data plane.
     pub none: PathBuf,

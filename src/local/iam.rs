@@ -31,15 +31,19 @@ pub const ADMIN_USER: &str = "pinctl-twin-admin";
 /// The AWS managed policy the administrator has.
 pub const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
-/// The service principals the twin stands in for, and the processes that act as each:
-/// the EC2 client's units (and the DAG's batch job, as SSM Run Command runs it on the client),
-/// the MSK Connect connectors, MWAA's Airflow, API Gateway's integrations.
+/// EC2's service principal: the EC2 client's units, its user-data's `aws s3 cp`, and the DAG's
+/// batch job (run as SSM Run Command runs it on the client) call AWS as the instance profile's
+/// role, assumed as this principal.
 pub const EC2: &str = "ec2.amazonaws.com";
+/// MSK Connect's service principal: a connector's workers call AWS as its service execution
+/// role (MSK Developer Guide, "Service execution role").
 pub const KAFKACONNECT: &str = "kafkaconnect.amazonaws.com";
 /// MWAA's environments assume their execution role as this principal (MWAA User Guide,
 /// "Amazon MWAA execution role": the trust policy names `airflow.amazonaws.com` and
 /// `airflow-env.amazonaws.com`; https://docs.aws.amazon.com/mwaa/latest/userguide/mwaa-create-role.html).
 pub const AIRFLOW_ENV: &str = "airflow-env.amazonaws.com";
+/// API Gateway's service principal: an `AWS` integration calls its service as the
+/// integration's `credentials` role.
 pub const APIGATEWAY: &str = "apigateway.amazonaws.com";
 const SERVICES: [&str; 4] = [EC2, KAFKACONNECT, AIRFLOW_ENV, APIGATEWAY];
 
@@ -220,6 +224,7 @@ pub struct Roles {
 }
 
 impl Roles {
+    /// STS clients for moto at `moto` (`http://127.0.0.1:PORT`), one per stand-in service user.
     pub async fn new(moto: &str, region: &str, ids: &Identities) -> Roles {
         let mut sts = BTreeMap::new();
         for (service, keys) in &ids.services {
