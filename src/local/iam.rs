@@ -247,22 +247,7 @@ impl Roles {
         role_arn: &str,
         session: &str,
     ) -> Result<RoleCredentials> {
-        let session: String = session
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .take(64)
-            .collect();
-        let session = if session.len() < 2 {
-            format!("{session}-twin")
-        } else {
-            session
-        };
+        let session = session_name(session);
         let key = (service.to_string(), role_arn.to_string(), session.clone());
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.get(&key) {
@@ -301,6 +286,28 @@ impl Roles {
         };
         cache.insert(key, creds.clone());
         Ok(creds)
+    }
+}
+
+/// A role session name STS accepts (`RoleSessionName`: 2–64 characters of `[\w+=,.@-]`, STS
+/// API Reference, AssumeRole): other characters become `-`, longer names are cut, shorter ones
+/// get `-twin` appended.
+pub fn session_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if s.len() < 2 {
+        format!("{s}-twin")
+    } else {
+        s
     }
 }
 
@@ -424,4 +431,42 @@ pub async fn serve(roles: Arc<Roles>, token_file: &std::path::Path) -> Result<En
         base,
         token_file: token_file.to_path_buf(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_what_sts_accepts() {
+        assert_eq!(session_name("i-0123456789abcdef0"), "i-0123456789abcdef0");
+        assert_eq!(session_name("my env/1"), "my-env-1");
+        assert_eq!(session_name("x"), "x-twin");
+        assert_eq!(session_name(&"a".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn a_process_gets_only_the_roles_endpoint() {
+        let e = Endpoint {
+            base: "http://127.0.0.1:1".into(),
+            token_file: "/t/token".into(),
+        };
+        let env: BTreeMap<String, String> = e
+            .env(
+                std::path::Path::new("/t/empty"),
+                EC2,
+                "arn:aws:iam::123456789012:role/r",
+                "i-1",
+            )
+            .into_iter()
+            .collect();
+        assert_eq!(
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+            "http://127.0.0.1:1/credentials?service=ec2.amazonaws.com&role=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&session=i-1"
+        );
+        assert_eq!(env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], "/t/token");
+        assert_eq!(env["AWS_SHARED_CREDENTIALS_FILE"], "/t/empty");
+        assert_eq!(env["AWS_CONFIG_FILE"], "/t/empty");
+        assert!(!env.contains_key("AWS_ACCESS_KEY_ID"));
+    }
 }
