@@ -163,7 +163,7 @@ fn source(p: &Project) -> [Vec<Value>; 3] {
 
 /// The `ind` column of each Delta table under `s3://BUCKET/<root>/`, read by the `deltalake`
 /// Python package (`None` while a table does not exist yet).
-fn delta_inds(moto: &str, root: &str) -> BTreeMap<String, Option<Vec<i64>>> {
+fn delta_inds(moto: &Moto, root: &str) -> BTreeMap<String, Option<Vec<i64>>> {
     let python = format!(
         "{}/bin/python",
         std::env::var("PINCTL_VENV")
@@ -171,7 +171,7 @@ fn delta_inds(moto: &str, root: &str) -> BTreeMap<String, Option<Vec<i64>>> {
     );
     let script = r#"
 import deltalake, json, sys
-opts = {"AWS_ENDPOINT_URL": sys.argv[1], "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+opts = {"AWS_ENDPOINT_URL": sys.argv[1], "AWS_ACCESS_KEY_ID": sys.argv[4], "AWS_SECRET_ACCESS_KEY": sys.argv[5],
         "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
 out = {}
 for t in ["pin", "geo", "user"]:
@@ -187,7 +187,15 @@ import os
 os._exit(0)
 "#;
     let o = std::process::Command::new(python)
-        .args(["-c", script, moto, &format!("{BUCKET}/{root}"), UID])
+        .args([
+            "-c",
+            script,
+            &moto.endpoint,
+            &format!("{BUCKET}/{root}"),
+            UID,
+            &moto.keys.0,
+            &moto.keys.1,
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -222,7 +230,6 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     let twin_dir = scratch.path().join("twin");
     let p = project(&twin_dir);
     let twin = Twin::start(&p, &twin_dir, &[]);
-    let moto_url = twin.endpoint("AWS_ENDPOINT_URL");
     let emu_url = twin.endpoint("AWS_ENDPOINT_URL_KAFKA");
     let port = free_port().to_string();
     let param = format!("proxy_port={port}");
@@ -272,7 +279,8 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     let distinct: BTreeSet<usize> = keys.iter().map(|k| *k as usize).collect();
 
     // Batch path: one object per message, once the sink has caught up.
-    let moto = Moto::at(&moto_url);
+    // moto enforces IAM on the twin: the test's own reads are the administrator's.
+    let moto = Moto::of_twin(&settings);
     let s3 = moto.s3().await;
     let t0 = Instant::now();
     let mut last = (0, Instant::now());
@@ -310,7 +318,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     let want: Vec<i64> = distinct.iter().map(|k| *k as i64).collect();
     let t0 = Instant::now();
     loop {
-        let got = delta_inds(&moto_url, "delta/stream");
+        let got = delta_inds(&moto, "delta/stream");
         let done = got.values().all(|v| {
             v.as_ref().is_some_and(|v| {
                 let mut v = v.clone();
@@ -346,7 +354,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     ]);
     run.expect(0);
     assert_eq!(run.json()["state"], "success");
-    for (name, inds) in delta_inds(&moto_url, "delta/batch") {
+    for (name, inds) in delta_inds(&moto, "delta/batch") {
         let mut inds = inds.unwrap_or_else(|| panic!("{name} missing"));
         inds.sort();
         assert_eq!(inds, want, "{name}: one row per distinct ind sent");
@@ -525,10 +533,69 @@ fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     let stream = emit(&p, &url, "stream", 2, TWO_EVENTS);
     stream.expect(1);
     let out = format!("{}{}", stream.stdout, stream.stderr);
+    // The integration's role may put records into the stack's streams only: IAM refuses the
+    // call before Kinesis looks for the stream, as on AWS.
     assert!(
-        out.contains("ResourceNotFoundException")
-            && out.contains("streaming-0e36c8cd403d-pin-typo"),
-        "the failure names the missing stream: {out}"
+        out.contains("AccessDeniedException")
+            && out.contains("kinesis:PutRecord")
+            && out.contains("stream/streaming-0e36c8cd403d-pin-typo"),
+        "the failure names the action and the stream: {out}"
+    );
+    p.run(&["--env", "local", "down", "--yes", "--param", &param])
+        .expect(0);
+}
+
+/// moto enforces IAM on the twin and each process calls AWS as its role: the stream job's
+/// instance profile role without `kinesis:GetRecords` is refused as AWS refuses it, and the
+/// refusal, naming the caller, the action and the stream, is in the stream job's log.
+#[test]
+fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
+    let scratch = tempfile::tempdir().unwrap();
+    let twin_dir = scratch.path().join("twin");
+    let p = project(&twin_dir);
+    let stack = p.path().join("stacks/pinterest.yaml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    let broken = text.replace(
+        "actions: [kinesis:DescribeStream, kinesis:GetShardIterator, kinesis:GetRecords, kinesis:ListShards]",
+        "actions: [kinesis:DescribeStream, kinesis:GetShardIterator, kinesis:ListShards]",
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&stack, broken).unwrap();
+
+    let twin = Twin::start(&p, &twin_dir, &["--no-airflow"]);
+    let param = format!("proxy_port={}", free_port());
+    p.run(&["--env", "local", "up", "--yes", "--param", &param])
+        .expect(0);
+    twin.wait_for(&["unit"]);
+    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/streaming-{UID}-");
+    let t0 = Instant::now();
+    let refusal = loop {
+        let log = logs(&twin_dir, &["pinctl-stream"]);
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains("AccessDeniedException") && l.contains("kinesis:GetRecords"))
+        {
+            break line.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no refusal of kinesis:GetRecords in the stream job's log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(
+        refusal.contains(&format!(
+            "User: arn:aws:sts::123456789012:assumed-role/{UID}-ec2-access-role/i-"
+        )) && refusal.contains(&format!("on resource: {stream}"))
+            && refusal
+                .contains("because no identity-based policy allows the kinesis:GetRecords action"),
+        "the refusal names the caller, the action and the stream: {refusal}"
+    );
+    // What the role is allowed still works: the shards were listed and iterated.
+    let log = logs(&twin_dir, &["pinctl-stream"]);
+    assert!(
+        !log.contains("kinesis:ListShards") && !log.contains("kinesis:GetShardIterator"),
+        "{log}"
     );
     p.run(&["--env", "local", "down", "--yes", "--param", &param])
         .expect(0);

@@ -12,6 +12,18 @@ use super::host::{self, Host, Step};
 use super::procs::{Kind, Spec};
 use crate::clients::aws::Clients;
 
+/// IAM on the twin (see [`super::iam`]), once moto enforces it.
+pub struct PlaneIam {
+    /// The twin's IAM users' keys (the gateway runs as apigateway.amazonaws.com's).
+    pub ids: super::iam::Identities,
+    /// Role credentials, for the supervisor's own reads on a role's behalf.
+    pub roles: std::sync::Arc<super::iam::Roles>,
+    /// Where the data plane's processes get their roles' credentials.
+    pub endpoint: super::iam::Endpoint,
+    /// An empty file: the shared credentials and config files of the data plane.
+    pub none: PathBuf,
+}
+
 pub struct DataPlane {
     pub dir: PathBuf,
     /// The environment every data-plane process gets (endpoints, credentials).
@@ -24,6 +36,7 @@ pub struct DataPlane {
     gateway_ports: BTreeMap<String, u16>,
     migrations: HashMap<String, tokio::task::JoinHandle<Result<(), String>>>,
     migrated: HashMap<String, Result<(), String>>,
+    iam: Option<PlaneIam>,
 }
 
 /// A running instance the twin plays.
@@ -31,6 +44,8 @@ struct Instance {
     id: String,
     names: Vec<String>,
     user_data: String,
+    /// The role of its instance profile, if it has one.
+    role: Option<String>,
 }
 
 impl DataPlane {
@@ -49,7 +64,50 @@ impl DataPlane {
             gateway_ports: BTreeMap::new(),
             migrations: HashMap::new(),
             migrated: HashMap::new(),
+            iam: None,
         }
+    }
+
+    /// From now on each process gets the credentials of its role (see [`super::iam`]).
+    pub fn set_iam(&mut self, iam: PlaneIam) {
+        self.iam = Some(iam);
+    }
+
+    pub fn has_iam(&self) -> bool {
+        self.iam.is_some()
+    }
+
+    fn iam(&self) -> Result<&PlaneIam> {
+        self.iam
+            .as_ref()
+            .context("the twin's IAM users are not created yet")
+    }
+
+    /// The environment that gives a process `role`'s credentials as `service` assumes it.
+    fn role_env(&self, service: &str, role: &str, session: &str) -> Result<Vec<(String, String)>> {
+        let iam = self.iam()?;
+        Ok(iam.endpoint.env(&iam.none, service, role, session))
+    }
+
+    /// An S3 client calling with `role`'s credentials as `service` assumes it: what the
+    /// service (or the instance) itself reads on AWS. Errors: the role cannot be assumed.
+    async fn role_s3(
+        &self,
+        clients: &Clients,
+        service: &str,
+        role: &str,
+        session: &str,
+    ) -> Result<aws_sdk_s3::Client> {
+        let creds = self
+            .iam()?
+            .roles
+            .credentials(service, role, session)
+            .await?;
+        let conf = aws_sdk_s3::config::Builder::from(clients.config().await)
+            .credentials_provider(creds.sdk())
+            .force_path_style(true)
+            .build();
+        Ok(aws_sdk_s3::Client::from_conf(conf))
     }
 
     /// The desired processes; a part that cannot be read is reported and left out.
@@ -77,7 +135,7 @@ impl DataPlane {
         if let Err(e) = self.gateways(clients, &instances, &mut out).await {
             errors.push(format!("API Gateway: {e:#}"));
         }
-        if let Err(e) = self.airflow(clients, &mut out, errors).await {
+        if let Err(e) = self.airflow(clients, &instances, &mut out, errors).await {
             errors.push(format!("MWAA: {e:#}"));
         }
         out
@@ -100,11 +158,10 @@ impl DataPlane {
     /// Fetches what the user-data copies (only what changed) and returns the files, with ETags.
     async fn install(
         &mut self,
-        clients: &Clients,
+        s3: &aws_sdk_s3::Client,
         host: &Host,
         steps: &[Step],
     ) -> Result<Option<BTreeMap<PathBuf, String>>> {
-        let s3 = clients.s3().await;
         let mut files = BTreeMap::new();
         for step in steps {
             match step {
@@ -125,7 +182,12 @@ impl DataPlane {
                                 .set_continuation_token(token)
                                 .send()
                                 .await
-                                .with_context(|| format!("listing s3://{bucket}/{key}"))?;
+                                .map_err(|e| {
+                                    anyhow::anyhow!(
+                                        "listing s3://{bucket}/{key}: {}",
+                                        super::iam::describe(&e)
+                                    )
+                                })?;
                             for o in page.contents() {
                                 if let (Some(k), Some(e)) = (o.key(), o.e_tag()) {
                                     objects.push((k.to_string(), e.to_string()));
@@ -141,7 +203,27 @@ impl DataPlane {
                             Ok(h) => {
                                 objects.push((key.clone(), h.e_tag().unwrap_or("").to_string()))
                             }
-                            // The user-data waits for `up` to upload the workers; so does the twin.
+                            // The user-data waits for `up` to upload the workers; so does the
+                            // twin. A refusal is not a wait: the instance's role lacks a grant.
+                            Err(e)
+                                if e.raw_response().map(|r| r.status().as_u16()) == Some(403) =>
+                            {
+                                // A HEAD answer has no body: S3's reason is in a GET's.
+                                let why = match s3
+                                    .get_object()
+                                    .bucket(bucket)
+                                    .key(key)
+                                    .range("bytes=0-0")
+                                    .send()
+                                    .await
+                                {
+                                    Err(e) => super::iam::describe(&e),
+                                    Ok(_) => "HeadObject: 403 Forbidden".to_string(),
+                                };
+                                anyhow::bail!(
+                                    "the user-data's `aws s3 cp s3://{bucket}/{key}`: {why}"
+                                )
+                            }
                             Err(_) => return Ok(None),
                         }
                     }
@@ -176,15 +258,24 @@ impl DataPlane {
         };
         std::fs::create_dir_all(&host.root)?;
         let steps = host::steps(&i.user_data);
-        let Some(files) = self.install(clients, &host, &steps).await? else {
+        // The user-data runs on the instance: its `aws s3 cp` has the instance profile's role.
+        let Some(role) = i.role.clone() else {
+            anyhow::bail!(
+                "it has no instance profile, so its user-data's `aws s3 cp` has no credentials"
+            );
+        };
+        let s3 = self.role_s3(clients, super::iam::EC2, &role, &i.id).await?;
+        let Some(files) = self.install(&s3, &host, &steps).await? else {
             return Ok(());
         };
+        let credentials = self.role_env(super::iam::EC2, &role, &i.id)?;
         let version: Vec<&str> = files.values().map(String::as_str).collect();
         for (path, text) in host.units(&files) {
             let name = host::file_name(&path);
             let unit = host::parse_unit(&name, &text)?;
             let cmd = host.command(&unit);
             let mut spec = self.spec(Kind::Unit, PathBuf::from(&cmd[0]), cmd[1..].to_vec());
+            spec.env.extend(credentials.iter().cloned());
             spec.env.extend(unit.environment.iter().cloned());
             // No local broker speaks SASL/OAUTHBEARER: the twin's MSK is plaintext.
             spec.env
@@ -248,6 +339,15 @@ impl DataPlane {
             if std::fs::read_to_string(&file).ok().as_deref() != Some(&text) {
                 std::fs::write(&file, &text)?;
             }
+            // MSK Connect's workers call AWS with the connector's service execution role.
+            let role = d.service_execution_role_arn().unwrap_or("").to_string();
+            // A role MSK Connect cannot assume leaves the workers without credentials.
+            self.iam()?
+                .roles
+                .credentials(super::iam::KAFKACONNECT, &role, name)
+                .await
+                .with_context(|| format!("connector {name}"))?;
+            let credentials = self.role_env(super::iam::KAFKACONNECT, &role, name)?;
             let mut spec = self.spec(
                 Kind::Connector,
                 self.exe.clone(),
@@ -264,6 +364,7 @@ impl DataPlane {
             );
             spec.env
                 .push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
+            spec.env.extend(credentials);
             spec.version = d.current_version().unwrap_or("").to_string() + &text;
             spec.detail = format!(
                 "connector {name} (version {})",
@@ -329,6 +430,18 @@ impl DataPlane {
                     }
                 }
                 let mut spec = self.spec(Kind::Gateway, self.exe.clone(), args);
+                // The gateway plays API Gateway: it reads the REST API and assumes each
+                // integration's `credentials` role as apigateway.amazonaws.com.
+                let iam = self.iam()?;
+                let keys = iam.ids.service(super::iam::APIGATEWAY)?;
+                spec.env.extend(super::iam::no_credentials(&iam.none));
+                spec.env.extend([
+                    ("AWS_ACCESS_KEY_ID".to_string(), keys.access_key_id.clone()),
+                    (
+                        "AWS_SECRET_ACCESS_KEY".to_string(),
+                        keys.secret_access_key.clone(),
+                    ),
+                ]);
                 spec.address = Some(format!("127.0.0.1:{port}"));
                 spec.url = Some(format!("http://127.0.0.1:{port}/{stage}"));
                 spec.detail = format!("REST API {name} ({id}), stage {stage}");
@@ -341,6 +454,7 @@ impl DataPlane {
     async fn airflow(
         &mut self,
         clients: &Clients,
+        instances: &[Instance],
         out: &mut BTreeMap<String, Spec>,
         errors: &mut Vec<String>,
     ) -> Result<()> {
@@ -381,8 +495,40 @@ impl DataPlane {
             let home = airflow_home(&self.dir, name);
             let dags = home.join("dags");
             std::fs::create_dir_all(&dags)?;
-            self.sync_dags(clients, &bucket, &prefix, &dags).await?;
-            let env_vars = airflow_env(&home, &self.exe, &airflow);
+            // MWAA reads the DAG folder, and its tasks call AWS, with the execution role.
+            let role = e.execution_role_arn().unwrap_or("").to_string();
+            let s3 = self
+                .role_s3(clients, super::iam::AIRFLOW_ENV, &role, name)
+                .await?;
+            self.sync_dags(&s3, &bucket, &prefix, &dags).await?;
+            let mut env_vars = airflow_env(&home, &self.exe, &airflow);
+            env_vars.extend(self.role_env(super::iam::AIRFLOW_ENV, &role, name)?);
+            // The DAG's `local` runner stands in for its `ssm` runner, SSM Run Command on the
+            // EC2 client: the batch job runs there, with the instance profile's role.
+            let runner = home.join("pinctl-on-client");
+            match self.dag_client(&dags, instances) {
+                Some((id, role)) => {
+                    let mut script = String::from(
+                        "#!/bin/sh\n# The DAG's local runner: the batch job runs as on the EC2 client, with its role.\n",
+                    );
+                    for (k, v) in self.role_env(super::iam::EC2, &role, &id)? {
+                        script += &format!("export {k}='{v}'\n");
+                    }
+                    script += &format!("exec '{}' \"$@\"\n", self.exe.display());
+                    if std::fs::read_to_string(&runner).ok().as_deref() != Some(&script) {
+                        let tmp = runner.with_extension("tmp");
+                        std::fs::write(&tmp, &script)?;
+                        use std::os::unix::fs::PermissionsExt;
+                        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700))?;
+                        std::fs::rename(&tmp, &runner)?;
+                    }
+                    env_vars.retain(|(k, _)| k != "PINCTL_BIN");
+                    env_vars.push(("PINCTL_BIN".into(), runner.display().to_string()));
+                }
+                None => errors.push(format!(
+                    "MWAA environment {name}: no running EC2 client with an instance profile for its DAG's batch job"
+                )),
+            }
             // The metadata database is made once, before the scheduler starts.
             if !matches!(self.migrated.get(name.as_str()), Some(Ok(()))) {
                 if let Some(h) = self.migrations.get(name.as_str()) {
@@ -434,22 +580,49 @@ impl DataPlane {
         Ok(())
     }
 
+    /// The EC2 client a DAG runs its batch job on (the instance its rendered `ssm` runner
+    /// names, else the only one), with its role: `(instance id, role ARN)`.
+    fn dag_client(&self, dags: &Path, instances: &[Instance]) -> Option<(String, String)> {
+        let named: Vec<String> = std::fs::read_dir(dags)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .flat_map(|text| {
+                instances
+                    .iter()
+                    .filter(|i| text.contains(&format!("\"{}\"", i.id)))
+                    .map(|i| i.id.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        instances
+            .iter()
+            .filter(|i| i.role.is_some())
+            .find(|i| named.contains(&i.id) || (named.is_empty() && instances.len() == 1))
+            .map(|i| (i.id.clone(), i.role.clone().unwrap_or_default()))
+    }
+
     /// The DAG folder mirrors the bucket's: new and changed files fetched, removed ones removed.
     async fn sync_dags(
         &mut self,
-        clients: &Clients,
+        s3: &aws_sdk_s3::Client,
         bucket: &str,
         prefix: &str,
         dags: &Path,
     ) -> Result<()> {
-        let s3 = clients.s3().await;
         let page = s3
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
             .send()
             .await
-            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "listing s3://{bucket}/{prefix}: {}",
+                    super::iam::describe(&e)
+                )
+            })?;
         let mut keep = Vec::new();
         for o in page.contents() {
             let (Some(k), Some(etag)) = (o.key(), o.e_tag()) else {
@@ -544,6 +717,10 @@ async fn instances(clients: &Clients) -> Result<Vec<Instance>> {
             .decode(encoded.trim())
             .map(|b| String::from_utf8_lossy(&b).to_string())
             .unwrap_or_default();
+        let role = match i.iam_instance_profile().and_then(|p| p.arn()) {
+            Some(arn) => instance_role(clients, arn).await?,
+            None => None,
+        };
         let names = [
             i.public_dns_name(),
             i.private_dns_name(),
@@ -559,9 +736,26 @@ async fn instances(clients: &Clients) -> Result<Vec<Instance>> {
             id: id.to_string(),
             names,
             user_data,
+            role,
         });
     }
     Ok(out)
+}
+
+/// The role of an instance profile (by its ARN), if it has one.
+async fn instance_role(clients: &Clients, profile_arn: &str) -> Result<Option<String>> {
+    let name = profile_arn.rsplit('/').next().unwrap_or(profile_arn);
+    let p = clients
+        .iam()
+        .await
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GetInstanceProfile {name}: {}", super::iam::describe(&e)))?;
+    Ok(p.instance_profile()
+        .and_then(|p| p.roles().first())
+        .map(|r| r.arn().to_string()))
 }
 
 async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path) -> Result<()> {
@@ -571,7 +765,9 @@ async fn download(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, path: &Path)
         .key(key)
         .send()
         .await
-        .with_context(|| format!("fetching s3://{bucket}/{key}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("fetching s3://{bucket}/{key}: {}", super::iam::describe(&e))
+        })?;
     let bytes = o
         .body
         .collect()

@@ -4,6 +4,7 @@
 pub mod dataplane;
 pub mod emulator;
 pub mod host;
+pub mod iam;
 pub mod kafka;
 pub mod procs;
 pub mod report;

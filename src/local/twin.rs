@@ -132,10 +132,11 @@ pub fn load_endpoints(dir: &Path) {
     }
 }
 
-/// The settings `pinctl local env` exports for a twin whose moto server and emulator listen
-/// on these loopback ports: the endpoints of the AWS SDKs' "service-specific endpoints"
-/// settings (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), placeholder credentials, the
-/// region, and what stock clients need to reach the emulator (no host prefix for MWAA).
+/// The settings of a twin whose moto server and emulator listen on these loopback ports: the
+/// endpoints of the AWS SDKs' "service-specific endpoints" settings (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_<SERVICE>`), the region, and what stock clients need to reach the
+/// emulator (no host prefix for MWAA). `pinctl local env` exports these with the twin's
+/// administrator key ([`with_admin`]), which the supervisor writes once moto enforces IAM.
 pub fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, String> {
     let moto = format!("http://127.0.0.1:{moto}");
     let emu = format!("http://127.0.0.1:{emulator}");
@@ -144,9 +145,6 @@ pub fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, St
         ("AWS_ENDPOINT_URL_KAFKA", &emu),
         ("AWS_ENDPOINT_URL_KAFKACONNECT", &emu),
         ("AWS_ENDPOINT_URL_MWAA", &emu),
-        // moto's and the emulator's placeholder credentials, not secrets.
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
         ("AWS_REGION", "us-east-1"),
         // The AWS CLI v1 (and other botocore-based tools) read the region from here.
         ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -168,6 +166,43 @@ pub fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, St
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
+
+/// The settings with the twin's administrator key (IAM user `pinctl-twin-admin`, see
+/// [`super::iam`]): what `endpoints.env` holds and `pinctl local env` prints.
+pub fn with_admin(
+    endpoints: &BTreeMap<String, String>,
+    admin: &super::iam::Keys,
+) -> BTreeMap<String, String> {
+    let mut all = endpoints.clone();
+    all.insert("AWS_ACCESS_KEY_ID".into(), admin.access_key_id.clone());
+    all.insert(
+        "AWS_SECRET_ACCESS_KEY".into(),
+        admin.secret_access_key.clone(),
+    );
+    all
+}
+
+fn write_endpoints(dir: &Path, settings: &BTreeMap<String, String>) -> Result<()> {
+    let text: String = settings
+        .iter()
+        .map(|(k, v)| format!("export {k}={v}\n"))
+        .collect();
+    let tmp = dir.join("endpoints.env.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join("endpoints.env"))?;
+    Ok(())
+}
+
+/// The credentials variables a process inherits that would come before the twin's in the AWS
+/// SDKs' default chain; removed from the supervisor's environment.
+const INHERITED_CREDENTIALS: [&str; 6] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+];
 
 /// What [`start`] found or did.
 pub struct Started {
@@ -203,11 +238,8 @@ pub async fn start(dir: &Path, airflow: bool, propagation: Duration) -> Result<S
         dataplane::free_port()?,
     );
     let endpoints = endpoints_of(moto, emulator, &dir);
-    let text: String = endpoints
-        .iter()
-        .map(|(k, v)| format!("export {k}={v}\n"))
-        .collect();
-    std::fs::write(dir.join("endpoints.env"), text)?;
+    // Written by the supervisor with the administrator's key once moto enforces IAM.
+    let _ = std::fs::remove_file(dir.join("endpoints.env"));
     let log = std::fs::File::create(dir.join("logs/supervisor.log"))?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.args(["local", "supervise", "--dir"])
@@ -225,9 +257,16 @@ pub async fn start(dir: &Path, airflow: bool, propagation: Duration) -> Result<S
             PROPAGATION_DELAY_ENV,
             format!("{}", propagation.as_secs_f64()),
         )
+        // The supervisor's own calls use the administrator's key from this file (written once
+        // the key exists); nothing the caller's environment holds comes first.
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("aws/credentials"))
+        .env("AWS_CONFIG_FILE", dir.join("aws/config"))
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
+    for k in INHERITED_CREDENTIALS {
+        cmd.env_remove(k);
+    }
     if !airflow {
         cmd.arg("--no-airflow");
     }
@@ -371,6 +410,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     )?;
     moto.env
         .push(("PYTHONPATH".into(), corrections.display().to_string()));
+    // moto checks no call until the supervisor turns its enforcement on (see `super::iam`).
+    moto.env
+        .push(("INITIAL_NO_AUTH_ACTION_COUNT".into(), "inf".into()));
     services.insert("moto".to_string(), moto);
     // A new twin's broker starts empty, as moto does.
     let kafka_data = dir.join("kafka");
@@ -396,28 +438,26 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         tools.kafka.home.display().to_string(),
     ));
     services.insert("kafka".to_string(), kafka);
-    services.insert(
-        "emulator".to_string(),
-        service(
-            exe.clone(),
-            vec![
-                "local".into(),
-                "emulator".into(),
-                "--listen".into(),
-                format!("127.0.0.1:{}", ports.emulator),
-                "--state".into(),
-                dir.join("emulator.json").display().to_string(),
-                "--delay".into(),
-                "1s".into(),
-                "--broker".into(),
-                format!("127.0.0.1:{}", ports.kafka),
-                // AWS's network rules for MSK, MSK Connect and MWAA, read from moto.
-                "--moto".into(),
-                format!("http://127.0.0.1:{}", ports.moto),
-            ],
-            ports.emulator,
-            "MSK, MSK Connect and MWAA APIs",
-        ),
+    // The emulator starts once the administrator's key exists: it is the emulator's.
+    let mut emulator = service(
+        exe.clone(),
+        vec![
+            "local".into(),
+            "emulator".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", ports.emulator),
+            "--state".into(),
+            dir.join("emulator.json").display().to_string(),
+            "--delay".into(),
+            "1s".into(),
+            "--broker".into(),
+            format!("127.0.0.1:{}", ports.kafka),
+            // AWS's network rules for MSK, MSK Connect and MWAA, read from moto.
+            "--moto".into(),
+            format!("http://127.0.0.1:{}", ports.moto),
+        ],
+        ports.emulator,
+        "MSK, MSK Connect and MWAA APIs",
     );
     let mut procs = Procs::new(dir.join("logs"));
     let mut plane = DataPlane::new(
@@ -443,15 +483,53 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     let mut stop = std::pin::pin!(crate::signal::shutdown_signal());
     tracing::info!("supervising the twin in {}", dir.display());
     loop {
+        if !plane.has_iam() && procs.running("moto") {
+            let moto_url = format!("http://127.0.0.1:{}", ports.moto);
+            let region = status.endpoints["AWS_REGION"].clone();
+            let ids = super::iam::bootstrap(&moto_url, &region)
+                .await
+                .context("creating the twin's IAM users in moto")?;
+            std::fs::create_dir_all(dir.join("aws"))?;
+            // Empty: the supervisor's config, and the data plane's credentials and config files.
+            std::fs::write(dir.join("aws/config"), "")?;
+            std::fs::write(dir.join("aws/empty"), "")?;
+            let creds = dir.join("aws/credentials.tmp");
+            std::fs::write(
+                &creds,
+                format!(
+                    "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                    ids.admin.access_key_id, ids.admin.secret_access_key
+                ),
+            )?;
+            std::fs::rename(&creds, dir.join("aws/credentials"))?;
+            let settings = with_admin(&status.endpoints, &ids.admin);
+            write_endpoints(&dir, &settings)?;
+            emulator.env = settings.clone().into_iter().collect();
+            services.insert("emulator".to_string(), emulator.clone());
+            status.endpoints = settings;
+            let roles = std::sync::Arc::new(super::iam::Roles::new(&moto_url, &region, &ids).await);
+            let endpoint = super::iam::serve(roles.clone(), &dir.join("aws/token")).await?;
+            tracing::info!(
+                "moto enforces IAM; role credentials are served at {}",
+                endpoint.base
+            );
+            plane.set_iam(dataplane::PlaneIam {
+                ids,
+                roles,
+                endpoint,
+                none: dir.join("aws/empty"),
+            });
+        }
         let mut desired = services.clone();
         let mut problems = Vec::new();
         if status.ready {
             desired.extend(plane.desired(&clients, &mut problems).await);
         }
         procs.reconcile(&desired).await;
-        status.ready = ["moto", "kafka", "emulator"]
-            .iter()
-            .all(|s| procs.running(s));
+        status.ready = plane.has_iam()
+            && ["moto", "kafka", "emulator"]
+                .iter()
+                .all(|s| procs.running(s));
         status.processes = procs.status();
         status.problems = problems;
         status.updated = chrono::Utc::now().to_rfc3339();

@@ -284,14 +284,25 @@ pub fn first(events: &[Event], event: &str, op: &str, resource: &str) -> u128 {
 pub struct Moto {
     child: Option<Child>,
     pub endpoint: String,
+    /// The access key the test's own calls sign with (`testing` until moto enforces IAM).
+    pub keys: (String, String),
 }
 
 impl Moto {
-    /// A moto server someone else runs (the local twin's).
-    pub fn at(endpoint: &str) -> Moto {
+    /// The local twin's moto server, with the administrator's key `pinctl local env` prints
+    /// (moto enforces IAM there).
+    pub fn of_twin(settings: &[(String, String)]) -> Moto {
+        let get = |k: &str| {
+            settings
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("`pinctl local env` sets no {k}"))
+        };
         Moto {
             child: None,
-            endpoint: endpoint.to_string(),
+            endpoint: get("AWS_ENDPOINT_URL"),
+            keys: (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")),
         }
     }
 
@@ -338,6 +349,7 @@ impl Moto {
                     return Moto {
                         child: Some(child),
                         endpoint,
+                        keys: ("testing".into(), "testing".into()),
                     };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
@@ -355,8 +367,8 @@ impl Moto {
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_ACCESS_KEY_ID".into(), self.keys.0.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), self.keys.1.clone()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ]
@@ -375,14 +387,19 @@ impl Moto {
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "test",
+                &self.keys.0,
+                &self.keys.1,
+                None,
+                None,
+                "test",
             ))
             .load()
             .await
     }
 
     pub async fn s3(&self) -> aws_sdk_s3::Client {
-        let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+        let creds =
+            aws_sdk_s3::config::Credentials::new(&self.keys.0, &self.keys.1, None, None, "test");
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new("us-east-1"))

@@ -32,6 +32,8 @@ pub struct Integration {
     pub passthrough: String,
     /// (selection pattern, status code); the empty pattern is the default.
     pub responses: Vec<(String, String)>,
+    /// The role API Gateway assumes to call an `AWS` integration's service (its ARN).
+    pub credentials: Option<String>,
 }
 
 impl RestApi {
@@ -118,6 +120,7 @@ impl RestApi {
                                 .unwrap_or("WHEN_NO_MATCH")
                                 .to_string(),
                             responses,
+                            credentials: i.credentials().map(str::to_string),
                         },
                     );
                 }
@@ -216,6 +219,7 @@ mod tests {
                 request_templates: BTreeMap::new(),
                 passthrough: "WHEN_NO_MATCH".into(),
                 responses: vec![],
+                credentials: None,
             };
             match resources.iter_mut().find(|r| r.path == *p) {
                 Some(r) => {

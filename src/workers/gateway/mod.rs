@@ -11,13 +11,12 @@
 pub mod api;
 pub mod vtl;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use axum::body::Bytes;
@@ -49,7 +48,11 @@ struct Gateway {
     /// Swapped whole on a new deployment; a request keeps the one it started with.
     api: RwLock<Arc<RestApi>>,
     http: reqwest::Client,
-    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    /// Assumes integrations' `credentials` roles, with the gateway's own credentials (on the
+    /// twin, the IAM user that stands in for apigateway.amazonaws.com).
+    sts: aws_sdk_sts::Client,
+    /// Role ARN → its temporary credentials, replaced 5 minutes before they expire.
+    assumed: tokio::sync::Mutex<HashMap<String, aws_credential_types::Credentials>>,
     one_call_at_a_time: tokio::sync::Mutex<()>,
 }
 
@@ -60,9 +63,10 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         .region()
         .map(|r| r.to_string())
         .context("the gateway needs an AWS region: pass --region or set AWS_REGION")?;
-    let credentials = shared
+    shared
         .credentials_provider()
-        .context("the gateway needs AWS credentials to call integrations")?;
+        .context("the gateway needs AWS credentials to assume integrations' roles")?;
+    let sts = aws_sdk_sts::Client::new(&shared);
     let client = aws_sdk_apigateway::Client::new(&shared);
     let api = RestApi::load(&client, &config.rest_api_id, &config.stage).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -74,7 +78,8 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(29)) // API Gateway's integration timeout
             .build()?,
-        credentials,
+        sts,
+        assumed: tokio::sync::Mutex::new(HashMap::new()),
         config,
         one_call_at_a_time: tokio::sync::Mutex::new(()),
     });
@@ -380,8 +385,16 @@ impl Gateway {
         } else {
             None
         };
+        // API Gateway calls the service as the integration's `credentials` role (API Gateway
+        // Developer Guide, "Set up an API Gateway API with AWS integration": the execution
+        // role API Gateway assumes).
+        let Some(role) = i.credentials.as_deref() else {
+            return Err(format!(
+                "the {service} integration has no `credentials` role for API Gateway to call {action} with"
+            ));
+        };
         let (status, answer) = self
-            .call_service(service, &call_headers, body)
+            .call_service(service, role, &call_headers, body)
             .await
             .map_err(|e| format!("calling {service} {action}: {e}"))?;
         drop(serial);
@@ -417,18 +430,61 @@ impl Gateway {
             .unwrap_or_else(|_| format!("https://{service}.{}.amazonaws.com", self.region))
     }
 
+    /// The temporary credentials of `role`, assumed (session `apigateway`) when none are
+    /// kept or those kept expire within 5 minutes. Errors: STS's code and message.
+    async fn role_credentials(
+        &self,
+        role: &str,
+    ) -> Result<aws_credential_types::Credentials, String> {
+        let mut assumed = self.assumed.lock().await;
+        if let Some(c) = assumed.get(role) {
+            let fresh = c
+                .expiry()
+                .is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(role)
+            .role_session_name("apigateway")
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_sts::error::ProvideErrorMetadata;
+                format!(
+                    "assuming the integration's role {role}: {}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| error_chain(&e))
+                )
+            })?;
+        let c = out
+            .credentials()
+            .ok_or("AssumeRole answered no credentials")?;
+        let creds = aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            SystemTime::try_from(*c.expiration()).ok(),
+            "apigateway-integration",
+        );
+        assumed.insert(role.to_string(), creds.clone());
+        Ok(creds)
+    }
+
     async fn call_service(
         &self,
         service: &str,
+        role: &str,
         headers: &[(String, String)],
         body: String,
     ) -> Result<(u16, String), String> {
         let url = self.endpoint(service);
-        let credentials = self
-            .credentials
-            .provide_credentials()
-            .await
-            .map_err(|e| format!("no AWS credentials: {e}"))?;
+        let credentials = self.role_credentials(role).await?;
         let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
