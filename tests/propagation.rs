@@ -371,7 +371,8 @@ async fn down_right_after_up_waits_for_lingering_interfaces() {
 #[tokio::test(flavor = "multi_thread")]
 async fn mwaa_and_msk_connect_refuse_a_role_they_cannot_assume_yet() {
     let moto = Moto::start_with_delay("3");
-    let emu = Emulator::start_on("200ms", &moto);
+    // Roles only: moto through AWS_ENDPOINT_URL, without the network rules (`--moto`).
+    let emu = Emulator::start_full("200ms", None, 0.0, None, None, &moto.propagation_env());
     let iam = aws_sdk_iam::Client::new(&moto.config().await);
     let arn = iam
         .create_role()

@@ -131,8 +131,14 @@ impl Network {
                 .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
                 .region(aws_sdk_ec2::config::Region::new(region.to_string()))
                 .endpoint_url(url)
+                // The twin's administrator key when moto enforces IAM (the twin gives it to the
+                // emulator); moto's placeholder otherwise.
                 .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                    "testing", "testing", None, None, "moto",
+                    std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "testing".into()),
+                    std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "testing".into()),
+                    std::env::var("AWS_SESSION_TOKEN").ok(),
+                    None,
+                    "moto",
                 ))
                 .build();
             aws_sdk_ec2::Client::from_conf(conf)
