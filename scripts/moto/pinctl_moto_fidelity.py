@@ -196,26 +196,64 @@ _JSON_SERVICES = {"kinesis", "ssm", "logs", "monitoring", "sqs", "kms"}
 
 def _in_use():
     from moto.ec2.exceptions import DependencyViolationError
-    from moto.ec2.models import security_groups
+    from moto.ec2.models import nat_gateways, security_groups, subnets
+
+    def live_enis(backend):
+        """The network interfaces AWS would still hold: a terminated instance's primary ENI is
+        deleted with it on AWS; moto keeps it."""
+        for eni in list(getattr(backend, "enis", {}).values()):
+            instance = getattr(eni, "instance", None)
+            if instance is not None and getattr(instance, "state", None) == "terminated":
+                continue
+            yield eni
 
     # DeleteSecurityGroup of a group a network interface still uses: AWS answers
     # DependencyViolation ("resource sg-... has a dependent object"; EC2 API Reference,
     # DeleteSecurityGroup: "you can't delete a security group that is associated with an
     # instance or network interface"). moto 5.2 deletes it.
-    delete = security_groups.SecurityGroupBackend.delete_security_group
+    delete_group = security_groups.SecurityGroupBackend.delete_security_group
 
-    def _delete(self, name=None, group_id=None):
+    def _delete_group(self, name=None, group_id=None):
         target = group_id or name
-        for eni in list(getattr(self, "enis", {}).values()):
-            # A terminated instance's primary ENI is deleted with it on AWS; moto keeps it.
-            instance = getattr(eni, "instance", None)
-            if instance is not None and getattr(instance, "state", None) == "terminated":
-                continue
+        for eni in live_enis(self):
             if any(target in (g.id, g.name) for g in eni.group_set):
                 raise DependencyViolationError(f"resource {target} has a dependent object")
-        return delete(self, name=name, group_id=group_id)
+        return delete_group(self, name=name, group_id=group_id)
 
-    security_groups.SecurityGroupBackend.delete_security_group = _delete
+    security_groups.SecurityGroupBackend.delete_security_group = _delete_group
+
+    # DeleteSubnet while a network interface is in it: AWS answers DependencyViolation ("The
+    # subnet '...' has dependencies and cannot be deleted"; EC2 API Reference, DeleteSubnet: "You
+    # must terminate all running instances in the subnet before you can delete the subnet").
+    # moto 5.2 deletes it and leaves the interfaces behind.
+    delete_subnet = subnets.SubnetBackend.delete_subnet
+
+    def _delete_subnet(self, subnet_id):
+        for eni in live_enis(self):
+            if getattr(getattr(eni, "subnet", None), "id", None) == subnet_id:
+                raise DependencyViolationError(
+                    f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+                )
+        return delete_subnet(self, subnet_id)
+
+    subnets.SubnetBackend.delete_subnet = _delete_subnet
+
+    # DeleteNatGateway: AWS disassociates the gateway's Elastic IP and deletes the network
+    # interface it made (EC2 User Guide, "Delete a NAT gateway": "the NAT gateway ... releases
+    # its network interface"); moto 5.2 keeps both, so the subnet and VPC stay in use forever.
+    delete_nat = nat_gateways.NatGatewayBackend.delete_nat_gateway
+
+    def _delete_nat(self, nat_gateway_id):
+        gw = delete_nat(self, nat_gateway_id)
+        eni = getattr(gw, "_eni", None)
+        if eni is not None and eni.id in getattr(self, "enis", {}):
+            for address in list(getattr(self, "addresses", [])):
+                if getattr(address, "eni", None) is eni:
+                    self.disassociate_address(address=address.public_ip)
+            self.enis.pop(eni.id, None)
+        return gw
+
+    nat_gateways.NatGatewayBackend.delete_nat_gateway = _delete_nat
 
 
 # ---- propagation -------------------------------------------------------------------------

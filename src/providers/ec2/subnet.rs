@@ -51,7 +51,7 @@ pub fn register(r: &mut Registry) {
                 "a subnet cannot move to another availability zone",
             ),
         ])
-        .timeout(Duration::from_secs(600)),
+        .timeout(Duration::from_secs(1200)),
         |env| SubnetProvider {
             clients: env.clients.clone(),
         },

@@ -38,7 +38,7 @@ pub fn register(r: &mut Registry) {
             "default_security_group_id",
         ])
         .replace(&[("cidr", "a VPC's primary IPv4 range cannot be changed")])
-        .timeout(Duration::from_secs(600)),
+        .timeout(Duration::from_secs(1200)),
         |env| VpcProvider {
             clients: env.clients.clone(),
         },
