@@ -538,19 +538,27 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
     p.run(&["down", "--yes"]).expect(0);
 }
 
-/// Serves one file over HTTP on a free port until dropped; counts the requests for it.
+/// Serves one file over HTTP on a free port until dropped; counts the requests for it. What it
+/// serves can be changed (`serve`), as a re-published artifact would be.
 struct FileServer {
     url: String,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 impl FileServer {
+    fn serve(&self, bytes: Vec<u8>) {
+        *self.bytes.lock().unwrap() = bytes;
+    }
+
     fn start(name: &'static str, bytes: Vec<u8>) -> FileServer {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = hits.clone();
+        let bytes = std::sync::Arc::new(std::sync::Mutex::new(bytes));
+        let served = bytes.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
@@ -560,6 +568,7 @@ impl FileServer {
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                 if path == format!("/{name}") {
                     counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let bytes = served.lock().unwrap().clone();
                     let _ = write!(
                         s,
                         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -573,7 +582,7 @@ impl FileServer {
                 }
             }
         });
-        FileServer { url, hits }
+        FileServer { url, hits, bytes }
     }
 }
 
@@ -663,5 +672,100 @@ resources:
         server.hits.load(std::sync::atomic::Ordering::SeqCst),
         fetched
     );
+    p.run(&["down", "--yes"]).expect(0);
+}
+
+/// A manifest without a digest (the published connector's URL only): the first fetch records
+/// the digest in pinctl.lock.json; a fresh checkout with that lock file refuses an artifact that
+/// changed since, before anything is uploaded; a manifest that disagrees with the lock is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_is_locked_at_its_first_fetch_and_a_changed_artifact_is_refused() {
+    let moto = Moto::start();
+    let emu = Emulator::start("150ms", None);
+    let p = project(&moto, &emu);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let artifact =
+        std::fs::read(root.join("plugins/artifacts/pinctl-local-s3-sink-1.0.zip")).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&artifact));
+    let server = FileServer::start("s3-sink.zip", artifact.clone());
+    let url = format!("{}/s3-sink.zip", server.url);
+    p.write(
+        "manifests/url.yaml",
+        &format!("name: s3-sink\nversion: \"1.0\"\nsource: {url}\ncontent_type: ZIP\n"),
+    );
+    p.stack(
+        r#"
+stack: kafka
+resources:
+  bucket:
+    type: s3.bucket
+    props: {name: abc-locked, force_destroy: true}
+  plugin:
+    type: mskconnect.custom_plugin
+    props:
+      name: abc-plugin
+      manifest: {file: manifests/url.yaml}
+      bucket: ${bucket.name}
+"#,
+    );
+    let lock_path = p.path().join("pinctl.lock.json");
+    let locked = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap()
+    };
+
+    // First fetch: recorded, said so, uploaded.
+    let r = p.run(&["up", "--yes"]);
+    r.expect(0);
+    assert!(r.stderr.contains("pinctl.lock.json"), "{}", r.stderr);
+    assert_eq!(locked()["artifacts"][&url]["sha256"], sha.as_str());
+    assert_eq!(locked()["artifacts"][&url]["name"], "s3-sink");
+    p.run(&["plan"]).expect(0);
+    p.run(&["down", "--yes"]).expect(0);
+
+    // A fresh checkout (no download cache) with the lock file, and the source now serves other
+    // bytes: refused naming both digests, nothing uploaded, the lock file unchanged.
+    std::fs::remove_dir_all(p.path().join(".pinctl/cache")).unwrap();
+    let mut changed = artifact.clone();
+    changed.extend_from_slice(b"tampered");
+    server.serve(changed);
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains(&format!("recorded {sha}")) && r.stderr.contains("changed"),
+        "{}",
+        r.stderr
+    );
+    let s3 = moto.s3().await;
+    let listed = s3
+        .list_objects_v2()
+        .bucket("abc-locked")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed.contents().is_empty(),
+        "a changed artifact was uploaded"
+    );
+    assert_eq!(locked()["artifacts"][&url]["sha256"], sha.as_str());
+
+    // The original bytes again, but a manifest that pins another digest than the lock: refused.
+    server.serve(artifact);
+    p.write(
+        "manifests/url.yaml",
+        &format!(
+            "name: s3-sink\nversion: \"1.0\"\nsource: {url}\ncontent_type: ZIP\nsha256: \"{}\"\n",
+            "0".repeat(64)
+        ),
+    );
+    let r = p.run(&["up", "--yes"]);
+    r.expect(1);
+    assert!(r.stderr.contains("make them agree"), "{}", r.stderr);
+
+    // The manifest agrees: up converges.
+    p.write(
+        "manifests/url.yaml",
+        &format!("name: s3-sink\nversion: \"1.0\"\nsource: {url}\ncontent_type: ZIP\nsha256: \"{sha}\"\n"),
+    );
+    p.run(&["up", "--yes"]).expect(0);
     p.run(&["down", "--yes"]).expect(0);
 }

@@ -1,5 +1,6 @@
 //! `mskconnect.custom_plugin`: an MSK Connect custom plugin from a manifest in plugins/, its
-//! artifact verified against the manifest's digest and uploaded once.
+//! artifact verified against the manifest's digest (or, when the manifest gives none, the digest
+//! recorded in `pinctl.lock.json` at its first fetch: [`super::lock`]) and uploaded once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::lock::{self, Locked, LOCK_FILE};
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
@@ -73,7 +75,17 @@ pub struct Manifest {
     /// A path relative to the repository root, or an `http(s)://` URL.
     pub source: String,
     pub content_type: String,
-    pub sha256: String,
+    /// The artifact's SHA-256 (hex). Absent or empty: the digest recorded in
+    /// `pinctl.lock.json` at the first fetch is what later fetches must match.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+impl Manifest {
+    /// The digest the manifest pins, if any.
+    pub fn pinned(&self) -> Option<&str> {
+        self.sha256.as_deref().filter(|s| !s.is_empty())
+    }
 }
 
 /// The artifact's file name: the last segment of its path or URL (query and fragment dropped).
@@ -100,26 +112,65 @@ pub struct CustomPluginProvider {
 }
 
 impl CustomPluginProvider {
-    /// Reads the artifact, checks it against the manifest's digest, and uploads it unless the
-    /// bucket already holds the same bytes.
+    /// Reads the artifact, checks it against the manifest's digest or the lock file's, and
+    /// uploads it unless the bucket already holds the same bytes. An artifact neither pins is
+    /// recorded in the lock file. Errors, all before anything is uploaded: the manifest and the
+    /// lock file disagree; the bytes differ from the pinned digest; the source cannot be read.
     async fn upload(
         &self,
         p: &CustomPluginProps,
         m: &Manifest,
     ) -> Result<(String, String), ProviderError> {
-        let bytes = self.artifact(m).await?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        if m.sha256.is_empty() {
-            return Err(ProviderError::Invalid(format!(
-                "plugin manifest `{}` has no sha256; the artifact at {} has sha256 {digest} — check it and put it in the manifest",
-                m.name, m.source
-            )));
+        let locked = lock::read(&self.root)?.artifacts.remove(&m.source);
+        if let (Some(pinned), Some(l)) = (m.pinned(), &locked) {
+            if !pinned.eq_ignore_ascii_case(&l.sha256) {
+                return Err(ProviderError::Invalid(format!(
+                    "plugin `{}`: its manifest says sha256 {pinned}, but {LOCK_FILE} recorded {} for {}: make them agree",
+                    m.name, l.sha256, m.source
+                )));
+            }
         }
-        if !digest.eq_ignore_ascii_case(&m.sha256) {
-            return Err(ProviderError::Invalid(format!(
-                "plugin artifact {} has sha256 {digest}, but the manifest says {}: refusing to upload it",
-                m.source, m.sha256
-            )));
+        let expected = m
+            .pinned()
+            .map(str::to_string)
+            .or_else(|| locked.as_ref().map(|l| l.sha256.clone()));
+        let bytes = self.artifact(m, expected.as_deref()).await?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        match expected {
+            Some(x) if !digest.eq_ignore_ascii_case(&x) => {
+                return Err(ProviderError::Invalid(if m.pinned().is_some() {
+                    format!(
+                        "plugin artifact {} has sha256 {digest}, but the manifest says {x}: refusing to upload it",
+                        m.source
+                    )
+                } else {
+                    format!(
+                        "plugin artifact {} has sha256 {digest}, but {LOCK_FILE} recorded {x} at its first fetch: \
+                         the artifact changed, refusing to upload it; if the new one is intended, remove its entry \
+                         from {LOCK_FILE} and run again",
+                        m.source
+                    )
+                }));
+            }
+            Some(_) => {}
+            None => {
+                lock::record(
+                    &self.root,
+                    &m.source,
+                    Locked {
+                        name: m.name.clone(),
+                        version: m.version.clone(),
+                        sha256: digest.clone(),
+                    },
+                )
+                .await?;
+                tracing::info!(
+                    plugin = %m.name,
+                    source = %m.source,
+                    sha256 = %digest,
+                    "recorded the artifact's digest in {LOCK_FILE}; commit it with the stack, later runs refuse other bytes"
+                );
+            }
         }
         let file = artifact_file_name(&m.source);
         let key = p.key.clone().unwrap_or_else(|| format!("plugins/{file}"));
@@ -147,9 +198,13 @@ impl CustomPluginProvider {
     }
 
     /// The artifact's bytes: a path relative to the repository, or an `http(s)://` URL fetched
-    /// once into `.pinctl/cache/plugins/` (a cached copy is used only if it has the manifest's
-    /// digest, so a changed manifest fetches again).
-    async fn artifact(&self, m: &Manifest) -> Result<Vec<u8>, ProviderError> {
+    /// once into `.pinctl/cache/plugins/` (a cached copy is used only if it has the `expected`
+    /// digest, so a changed pin fetches again).
+    async fn artifact(
+        &self,
+        m: &Manifest,
+        expected: Option<&str>,
+    ) -> Result<Vec<u8>, ProviderError> {
         if !(m.source.starts_with("https://") || m.source.starts_with("http://")) {
             if m.source.contains("://") {
                 return Err(ProviderError::Invalid(format!(
@@ -162,14 +217,16 @@ impl CustomPluginProvider {
                 .map_err(|e| ProviderError::io(format!("plugin artifact {}", path.display()), e));
         }
         let cache = self.root.join(".pinctl/cache/plugins");
-        let cached = cache.join(format!(
-            "{}-{}",
-            m.sha256.to_ascii_lowercase(),
-            artifact_file_name(&m.source)
-        ));
-        if !m.sha256.is_empty() {
-            if let Ok(bytes) = std::fs::read(&cached) {
-                if hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(&m.sha256) {
+        let cached = |sha: &str| {
+            cache.join(format!(
+                "{}-{}",
+                sha.to_ascii_lowercase(),
+                artifact_file_name(&m.source)
+            ))
+        };
+        if let Some(sha) = expected {
+            if let Ok(bytes) = std::fs::read(cached(sha)) {
+                if hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(sha) {
                     return Ok(bytes);
                 }
             }
@@ -189,13 +246,14 @@ impl CustomPluginProvider {
             .await
             .map_err(|e| fetch_error(e.to_string()))?
             .to_vec();
-        // Kept only when it is what the manifest names; `upload` reports a mismatch.
-        if !m.sha256.is_empty()
-            && hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(&m.sha256)
-        {
+        // Kept when it is what is pinned, or when nothing pins it yet (`upload` records it);
+        // `upload` reports a mismatch.
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if expected.is_none_or(|sha| digest.eq_ignore_ascii_case(sha)) {
+            let path = cached(&digest);
             std::fs::create_dir_all(&cache)
-                .and_then(|()| std::fs::write(&cached, &bytes))
-                .map_err(|e| ProviderError::io(format!("caching {}", cached.display()), e))?;
+                .and_then(|()| crate::fsx::write_atomically(&path, &bytes))
+                .map_err(|e| ProviderError::io(format!("caching {}", path.display()), e))?;
         }
         Ok(bytes)
     }

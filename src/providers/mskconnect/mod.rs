@@ -2,6 +2,7 @@
 
 pub mod connector;
 pub mod custom_plugin;
+pub mod lock;
 pub mod worker_configuration;
 
 pub use connector::{Capacity, ConnectorProps};
