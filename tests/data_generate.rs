@@ -426,7 +426,10 @@ fn memory_stays_flat_as_the_row_count_grows() {
         );
         c.current_dir(dir.path());
         let (status, rss) = run_measuring_rss(c);
-        assert!(status.success());
+        assert!(
+            status.success(),
+            "data generate --rows {rows} --out {out}: {status}"
+        );
         rss
     };
     let small = run(10_000, "jsonl://small");

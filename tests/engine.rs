@@ -320,13 +320,28 @@ resources:
 fn killed_during_apply_the_next_run_resumes_without_duplicates() {
     let extra = "  joined:\n    type: sim.thing\n    props: {name: joined, delay_ms: 500, content: \"${t0.id}-${t1.id}\"}\n";
     let mut interrupted_creations = 0;
-    for kill_after_ms in [150u64, 700, 1300] {
+    // Killed at three points of the run, each found from the state file rather than a clock (a
+    // loaded machine starts the run late): creations in flight with 0, 2 and 4 resources ready.
+    for ready_at_kill in [0usize, 2, 4] {
         let p = Project::new();
         p.stack(&fan(4, 900, extra));
         let mut child = p.spawn(&["up", "--yes", "--parallelism", "3"]);
-        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        let path = p.state_path("fan", "default");
+        let t0 = std::time::Instant::now();
+        loop {
+            let s = std::fs::read_to_string(&path).unwrap_or_default();
+            if s.contains("\"creating\"") && s.matches("\"ready\"").count() >= ready_at_kill {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "no creation in flight with {ready_at_kill} ready: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
         child.kill().expect("SIGKILL");
         let _ = child.wait();
+        let kill_after_ms = t0.elapsed().as_millis();
         let state_after_kill =
             std::fs::read_to_string(p.state_path("fan", "default")).unwrap_or_default();
         if state_after_kill.contains("\"creating\"") {

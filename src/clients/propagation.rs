@@ -11,6 +11,7 @@
 //! The local twin answers the same way (its moto server and emulator, with
 //! `pinctl local start --propagation-delay`), so these waits run in the tests.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -202,6 +203,51 @@ pub fn rule_for(operation: &str, code: &str, message: &str) -> Option<&'static R
     })
 }
 
+/// Time this process spent riding out one rule.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Wait {
+    /// What was waited for (the rule's `waiting_for`).
+    pub waiting_for: &'static str,
+    /// The service's error code that was ridden out.
+    pub code: &'static str,
+    /// From each call's first refusal to its last answer, summed over calls; seconds.
+    pub seconds: f64,
+    /// How many calls were refused at least once.
+    pub calls: u32,
+}
+
+/// Per rule (by its index in [`RULES`]): total time waited and calls.
+static WAITS: std::sync::Mutex<BTreeMap<usize, (Duration, u32)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn tally(rule: &'static Rule, waited: Duration) {
+    let i = RULES
+        .iter()
+        .position(|r| std::ptr::eq(r, rule))
+        .unwrap_or(usize::MAX);
+    let mut w = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    let e = w.entry(i).or_default();
+    e.0 += waited;
+    e.1 += 1;
+}
+
+/// What this process has waited for so far, rule by rule (for `up`'s and `down`'s summary and
+/// the infrastructure benchmark).
+pub fn waits() -> Vec<Wait> {
+    let w = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    w.iter()
+        .filter_map(|(i, (d, n))| {
+            let r = RULES.get(*i)?;
+            Some(Wait {
+                waiting_for: r.waiting_for,
+                code: r.code,
+                seconds: d.as_secs_f64(),
+                calls: *n,
+            })
+        })
+        .collect()
+}
+
 /// A rule's window, capped by `PINCTL_PROPAGATION_TIMEOUT` (a duration, `30s`) when set: for
 /// tests, and for users who would rather fail fast than wait out IAM.
 fn window(rule: &Rule) -> Duration {
@@ -225,9 +271,18 @@ where
 {
     let started = Instant::now();
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
+    let mut refused: Option<(&'static Rule, Instant)> = None;
+    let done = |refused: Option<(&'static Rule, Instant)>| {
+        if let Some((rule, since)) = refused {
+            tally(rule, since.elapsed());
+        }
+    };
     loop {
         let e = match call().await {
-            Ok(t) => return Ok(t),
+            Ok(t) => {
+                done(refused);
+                return Ok(t);
+            }
             Err(e) => e,
         };
         let rule = match &e {
@@ -238,10 +293,15 @@ where
             ),
             _ => None,
         };
-        let Some(rule) = rule else { return Err(e) };
+        let Some(rule) = rule else {
+            done(refused);
+            return Err(e);
+        };
+        refused.get_or_insert((rule, Instant::now()));
         let waited = started.elapsed();
         let window = window(rule);
         if waited >= window {
+            done(refused);
             tracing::warn!(
                 "{operation}: still {} after {} s waiting for {}",
                 rule.code,

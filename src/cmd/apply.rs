@@ -152,6 +152,7 @@ async fn up_locked(
             count(apply::Outcome::Skipped),
         );
         if report.ok {
+            print_waits();
             println!(
                 "\nApplied: {done} operation{} done. State: {where_}",
                 if done == 1 { "" } else { "s" }
@@ -160,6 +161,7 @@ async fn up_locked(
                 print_outputs(&final_state, None);
             }
         } else {
+            print_waits();
             eprintln!("\nFailed: {done} done, {failed} failed, {skipped} not started. Everything done is recorded in {where_}; fix the cause and run the command again.");
             for r in report
                 .operations
@@ -171,6 +173,25 @@ async fn up_locked(
         }
     }
     Ok(if report.ok { Exit::Ok } else { Exit::Error })
+}
+
+/// How long the run rode out AWS's propagation delays, rule by rule (nothing when it did not).
+fn print_waits() {
+    let waits = crate::clients::propagation::waits();
+    if waits.is_empty() {
+        return;
+    }
+    eprintln!("\nWaited for AWS to settle:");
+    for w in waits {
+        eprintln!(
+            "  {:>6.1} s  {} ({}, {} call{})",
+            w.seconds,
+            w.waiting_for,
+            w.code,
+            w.calls,
+            if w.calls == 1 { "" } else { "s" }
+        );
+    }
 }
 
 pub(super) fn print_outputs(state: &crate::state::StateFile, only: Option<&str>) {

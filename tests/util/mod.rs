@@ -869,12 +869,13 @@ pub fn pinctl(args: &[&str], env: &[(String, String)]) -> Command {
     c
 }
 
-/// Peak resident memory of a finished child, in KiB (Linux `ru_maxrss`).
+/// Peak resident memory of a finished child, in KiB (Linux `ru_maxrss`). Its stderr goes to the
+/// test's (a pipe nobody reads would block a child that writes much).
 pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, i64) {
     use std::os::unix::process::ExitStatusExt;
     let child = c
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let pid = child.id() as i32;

@@ -47,10 +47,14 @@ impl JsonView {
 
     /// The final report.
     pub fn complete(&self, report: &ApplyReport) {
-        self.event(
-            "apply_complete",
-            serde_json::to_value(report).unwrap_or(Value::Null),
-        );
+        let mut doc = serde_json::to_value(report).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut doc {
+            m.insert(
+                "propagation_waits".into(),
+                json!(crate::clients::propagation::waits()),
+            );
+        }
+        self.event("apply_complete", doc);
     }
 }
 

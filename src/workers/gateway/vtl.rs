@@ -67,7 +67,10 @@ enum Node {
 #[derive(Debug, Clone)]
 enum Expr {
     Str(String),
-    Num(f64),
+    /// A double-quoted string with references in it (text and references only).
+    Interp(Vec<Node>),
+    /// A number literal: an `Integer` without a decimal point, a `Double` with one (Velocity).
+    Num(serde_json::Number),
     Bool(bool),
     /// `$name` followed by `.prop` or `.method(args)` steps.
     Path(String, Vec<Step>),
@@ -460,6 +463,22 @@ impl<'a> Parser<'a> {
                 }
                 let s = String::from_utf8_lossy(&self.src[start..self.pos]).to_string();
                 self.pos += 1;
+                // Velocity interpolates references in double-quoted strings, not single-quoted.
+                if q == b'"' && s.contains('$') {
+                    let line = self.line();
+                    let nodes = Parser::new(&s).block(&[]).map_err(|e| VtlError {
+                        line,
+                        message: format!("in \"{s}\": {}", e.message),
+                    })?;
+                    if nodes
+                        .0
+                        .iter()
+                        .any(|n| !matches!(n, Node::Text(_) | Node::Ref(..)))
+                    {
+                        return self.err(format!("directives inside the string \"{s}\""));
+                    }
+                    return Ok(Expr::Interp(nodes.0));
+                }
                 Ok(Expr::Str(s))
             }
             Some(b) if b.is_ascii_digit() || *b == b'-' => {
@@ -473,9 +492,13 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                 }
                 let s = String::from_utf8_lossy(&self.src[start..self.pos]).to_string();
-                s.parse()
-                    .map(Expr::Num)
-                    .or_else(|_| self.err(format!("bad number `{s}`")))
+                let n = if s.contains('.') {
+                    s.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
+                } else {
+                    s.parse::<i64>().ok().map(serde_json::Number::from)
+                };
+                n.map(Expr::Num)
+                    .map_or_else(|| self.err(format!("bad number `{s}`")), Ok)
             }
             _ if self.starts("true") => {
                 self.pos += 4;
@@ -565,14 +588,25 @@ impl Scope<'_> {
         let fail = |message: String| VtlError { line, message };
         Ok(match e {
             Expr::Str(s) => Val::Json(Value::String(s.clone())),
-            Expr::Num(n) => Val::Json(serde_json::json!(n)),
+            Expr::Interp(nodes) => {
+                let mut text = String::new();
+                for n in nodes {
+                    match n {
+                        Node::Ref(e, _) => text.push_str(&display(&self.eval(e, line)?)),
+                        Node::Text(t) => text.push_str(t),
+                        _ => return Err(fail("a directive inside a string".into())),
+                    }
+                }
+                Val::Json(Value::String(text))
+            }
+            Expr::Num(n) => Val::Json(Value::Number(n.clone())),
             Expr::Bool(b) => Val::Json(Value::Bool(*b)),
             Expr::Not(e) => Val::Json(Value::Bool(!truthy(&self.eval(e, line)?))),
             Expr::Binary(l, op, r) => {
                 let (l, r) = (self.eval(l, line)?, self.eval(r, line)?);
                 Val::Json(Value::Bool(match op {
-                    Op::Eq => display(&l) == display(&r),
-                    Op::Ne => display(&l) != display(&r),
+                    Op::Eq => equal(&l, &r),
+                    Op::Ne => !equal(&l, &r),
                     Op::And => truthy(&l) && truthy(&r),
                     Op::Or => truthy(&l) || truthy(&r),
                 }))
@@ -694,17 +728,74 @@ fn kind(v: &Val) -> &'static str {
     }
 }
 
-/// Null renders empty; maps and lists render as JSON (Velocity would print Java's `{k=v}`).
+/// A reference's text. Null renders empty; maps and lists render as the Java objects API
+/// Gateway's engine holds (JSONPath results are `java.util.Map`s and `List`s): `{k=v, k2=v2}` and
+/// `[a, b]`, strings unquoted — not as JSON. A template that needs JSON text calls
+/// `$input.json(..)` (API Gateway Developer Guide, "Mapping template reference": `$input.path`
+/// "returns an object representation", `$input.json` "a JSON string").
 fn display(v: &Val) -> String {
     match v {
         Val::Json(Value::Null) => String::new(),
-        Val::Json(Value::String(s)) => s.clone(),
-        Val::Json(Value::Number(n)) => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
-            _ => n.to_string(),
-        },
-        Val::Json(other) => other.to_string(),
+        Val::Json(j) => java_text(j),
         other => kind(other).to_string(),
+    }
+}
+
+/// `toString()` of the Java value a JSON value parses to: `String` as is, integers as `Long`,
+/// other numbers as `Double`, `LinkedHashMap` as `{k=v, ...}`, `List` as `[a, b]`, null `null`.
+fn java_text(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        Value::Number(n) => java_double(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(java_text).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", java_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Java's `Double.toString`: a decimal point always (`8.0`), and computerized scientific
+/// notation outside [10^-3, 10^7) (`1.0E10`, `1.5E-4`).
+fn java_double(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let a = f.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{f}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    let s = format!("{f:e}");
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_string()
+    } else {
+        format!("{mantissa}.0")
+    };
+    format!("{mantissa}E{exp}")
+}
+
+/// Velocity's `==`: numbers by value (`2 == 2.0`), anything else by its text.
+fn equal(l: &Val, r: &Val) -> bool {
+    match (l, r) {
+        (Val::Json(Value::Number(a)), Val::Json(Value::Number(b))) => a.as_f64() == b.as_f64(),
+        _ => display(l) == display(r),
     }
 }
 
@@ -799,13 +890,52 @@ mod tests {
     }
 
     #[test]
+    fn maps_and_lists_render_as_java_objects_not_json() {
+        let body =
+            r#"{"a":{"k":1,"s":"x y","l":[1,2.0,"y",null,true],"m":{},"d":1e10,"e":0.00015}}"#;
+        assert_eq!(
+            render("$input.path('$.a')", &request(body, "")).unwrap(),
+            "{k=1, s=x y, l=[1, 2.0, y, null, true], m={}, d=1.0E10, e=1.5E-4}"
+        );
+        assert_eq!(
+            render(
+                "#set($l = $input.path('$.a.l'))$l|$input.path('$.a.l[1]')|$input.path('$.none')",
+                &request(body, "")
+            )
+            .unwrap(),
+            "[1, 2.0, y, null, true]|2.0|"
+        );
+        // What PutRecords with `$util.base64Encode($elem.data)` sends for an object.
+        let t = "#foreach($elem in $input.path('$.records'))$util.base64Encode($elem.data)#end";
+        assert_eq!(
+            render(t, &request(r#"{"records":[{"data":{"k":1,"v":"a"}}]}"#, "")).unwrap(),
+            b64("{k=1, v=a}")
+        );
+        // JSON text comes from $input.json, with an index interpolated into the path.
+        let t = r#"#foreach($elem in $input.path('$.records'))$input.json("$.records[$foreach.index].data")#end"#;
+        assert_eq!(
+            render(
+                t,
+                &request(r#"{"records":[{"data":{"k":1}},{"data":"s"}]}"#, "")
+            )
+            .unwrap(),
+            r#"{"k":1}"s""#
+        );
+        // Single quotes are literal, double quotes interpolate.
+        assert_eq!(
+            render("#set($a = '$x')#set($b = \"v$a\")$a|$b", &request("{}", "")).unwrap(),
+            "$x|v$x"
+        );
+    }
+
+    #[test]
     fn put_records_template_loops_with_commas_between() {
         let body = r#"{"records":[{"data":"one","partition-key":"a"},{"data":{"k":1},"partition-key":"b"}]}"#;
         let out = render(&template("put-records.vtl"), &request(body, "st")).unwrap();
         let v: Value = serde_json::from_str(&out).expect(&out);
         let recs = v["Records"].as_array().unwrap();
         assert_eq!(recs.len(), 2);
-        assert_eq!(recs[0]["Data"], b64("one"));
+        assert_eq!(recs[0]["Data"], b64("\"one\""));
         assert_eq!(recs[0]["PartitionKey"], "a");
         assert_eq!(recs[1]["Data"], b64(r#"{"k":1}"#));
         assert_eq!(recs[1]["PartitionKey"], "b");
