@@ -366,7 +366,20 @@ impl Shared {
                 .map_err(&err)?;
         }
         let id = match physical {
-            Some(id) => id,
+            Some(id) => {
+                // What a killed run made (adopted by its token) is this resource from now on.
+                let adopted = id.clone();
+                self.record(name, |rs| {
+                    if let Some(r) = rs.get_mut(name) {
+                        if r.physical_id.is_none() {
+                            r.physical_id = Some(adopted);
+                            r.updated_at = now();
+                        }
+                    }
+                })
+                .await?;
+                id
+            }
             None => {
                 let id = self
                     .retrying(Call::Change, || provider.create(&cx, &resolved.value))

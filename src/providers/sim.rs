@@ -190,6 +190,13 @@ impl TypedProvider for SimProvider {
             return Ok(None);
         };
         for e in entries.flatten() {
+            // Only saved objects: a save that was killed leaves its temporary file
+            // (`.<id>.json.<pid>.tmp`), which is not an object the "service" holds.
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || !name.ends_with(".json") {
+                continue;
+            }
             if let Ok(o) = serde_json::from_slice::<Object>(&std::fs::read(e.path()).map_err(io)?) {
                 if o.token == cx.token {
                     return Ok(Some(o.id));
