@@ -208,7 +208,9 @@ impl TypedProvider for VpcProvider {
         Ok(Some(Observed::new(live, self.outputs(&v).await?)))
     }
 
-    async fn adopt(&self, cx: &Cx, _p: &VpcProps) -> Result<Option<String>, ProviderError> {
+    /// A VPC a killed creation made, with the creation's remaining step (its DNS attributes)
+    /// done, so the adopted VPC is what `create` would have returned.
+    async fn adopt(&self, cx: &Cx, p: &VpcProps) -> Result<Option<String>, ProviderError> {
         let out = self
             .clients
             .ec2()
@@ -218,10 +220,15 @@ impl TypedProvider for VpcProvider {
             .send()
             .await
             .map_err(|e| api_error("DescribeVpcs", e))?;
-        Ok(out
+        let Some(id) = out
             .vpcs()
             .first()
-            .and_then(|v| v.vpc_id().map(str::to_string)))
+            .and_then(|v| v.vpc_id().map(str::to_string))
+        else {
+            return Ok(None);
+        };
+        self.set_dns(&id, p, None).await?;
+        Ok(Some(id))
     }
 
     async fn create(&self, cx: &Cx, p: &VpcProps) -> Result<String, ProviderError> {
