@@ -256,6 +256,55 @@ def _in_use():
     nat_gateways.NatGatewayBackend.delete_nat_gateway = _delete_nat
 
 
+def _accounts():
+    from moto.s3 import responses as s3_responses
+    from moto.s3.models import s3_backends
+
+    # HeadBucket of a bucket another account owns: AWS answers 403 Forbidden ("If the bucket
+    # does not exist or you do not have permission to access it, the HEAD request returns a
+    # generic 400 Bad Request, 403 Forbidden or 404 Not Found code"; S3 API Reference,
+    # HeadBucket). moto 5.2 keeps one bucket namespace across accounts (CreateBucket of another
+    # account's name is BucketAlreadyExists, as on AWS) but answers HeadBucket with 200 to any
+    # account. (A bucket policy granting the caller would make AWS answer 200; moto evaluates
+    # no bucket policy across accounts, and pinctl's stacks grant none.)
+    head_bucket = s3_responses.S3Response.head_bucket
+
+    def _head_bucket(self):
+        owner = s3_backends.bucket_accounts.get(self.bucket_name)
+        if owner is not None and owner[1] != self.get_current_account():
+            return 403, {}, ""
+        return head_bucket(self)
+
+    s3_responses.S3Response.head_bucket = _head_bucket
+
+
+def _quotas():
+    from moto.servicequotas import models as sq
+
+    # GetServiceQuota of EC2's Elastic IP quota (service code `ec2`, quota code L-0263D0A3,
+    # "EC2-VPC Elastic IPs", default 5 per Region: EC2 User Guide, "Elastic IP address quota",
+    # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html). moto
+    # 5.2 serves the `vpc` service code only and answers NoSuchResourceException for it.
+    get_quota = sq.ServiceQuotasBackend.get_service_quota
+
+    def _get_service_quota(self, service_code, quota_code):
+        if (service_code, quota_code) == ("ec2", "L-0263D0A3"):
+            return {
+                "Adjustable": True,
+                "GlobalQuota": False,
+                "QuotaArn": f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:ec2/L-0263D0A3",
+                "QuotaCode": "L-0263D0A3",
+                "QuotaName": "EC2-VPC Elastic IPs",
+                "ServiceCode": "ec2",
+                "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
+                "Unit": "None",
+                "Value": 5.0,
+            }
+        return get_quota(self, service_code, quota_code)
+
+    sq.ServiceQuotasBackend.get_service_quota = _get_service_quota
+
+
 # ---- propagation -------------------------------------------------------------------------
 # AWS is eventually consistent: what one API just made is not yet visible to the services that
 # use it. With PINCTL_PROPAGATION_DELAY=<seconds> (the twin's `--propagation-delay`), moto
@@ -448,6 +497,8 @@ def _propagation(delay):
 if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _apply()
     _in_use()
+    _accounts()
+    _quotas()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
     if _delay > 0:
         _propagation(_delay)
