@@ -1,5 +1,6 @@
 //! `${...}` expressions inside strings: `${params.name}`, `${resource.attribute}`,
-//! `${stack.name}`, `${stack.env}` and, inside templates, `${vars.name}`. `$${` is a literal `${`.
+//! `${stack.name}`, `${stack.env}`, the target's `${aws.region}` and `${aws.account_hash}`
+//! and, inside templates, `${vars.name}`. `$${` is a literal `${`.
 
 use std::fmt;
 
@@ -8,8 +9,14 @@ use std::fmt;
 pub enum Ref {
     Param(String),
     Stack(String),
+    /// A value of the AWS account and region the run works on (`${aws.region}`,
+    /// `${aws.account_hash}`), known once the credentials have been asked who they are.
+    Aws(String),
     Var(String),
-    Resource { name: String, attr: String },
+    Resource {
+        name: String,
+        attr: String,
+    },
 }
 
 impl fmt::Display for Ref {
@@ -17,6 +24,7 @@ impl fmt::Display for Ref {
         match self {
             Ref::Param(n) => write!(f, "params.{n}"),
             Ref::Stack(n) => write!(f, "stack.{n}"),
+            Ref::Aws(n) => write!(f, "aws.{n}"),
             Ref::Var(n) => write!(f, "vars.{n}"),
             Ref::Resource { name, attr } => write!(f, "{name}.{attr}"),
         }
@@ -49,7 +57,7 @@ fn is_ident(s: &str) -> bool {
 
 fn parse_ref(inner: &str) -> Result<Ref, String> {
     let trimmed = inner.trim();
-    let expected = "expected `${resource.attribute}`, `${params.name}` or `${stack.name|env}`";
+    let expected = "expected `${resource.attribute}`, `${params.name}` `${stack.name|env}` or `${aws.region|account_hash}`";
     let Some((head, tail)) = trimmed.split_once('.') else {
         return Err(format!("invalid reference `${{{inner}}}`: {expected}"));
     };
@@ -59,6 +67,7 @@ fn parse_ref(inner: &str) -> Result<Ref, String> {
     Ok(match head {
         "params" => Ref::Param(tail.into()),
         "stack" => Ref::Stack(tail.into()),
+        "aws" => Ref::Aws(tail.into()),
         "vars" => Ref::Var(tail.into()),
         _ => Ref::Resource {
             name: head.into(),

@@ -17,9 +17,12 @@ use crate::json::deep_merge;
 use crate::kind::Kinds;
 
 /// Names a resource may not take: they are the other reference scopes.
-const RESERVED: &[&str] = &["params", "stack", "vars"];
+const RESERVED: &[&str] = &["params", "stack", "vars", "aws"];
 /// Attributes of `${stack.*}`.
 const STACK_ATTRS: &[&str] = &["name", "env"];
+/// Attributes of `${aws.*}`: the target's region, and a digest of its account id and region
+/// (see [`Stack::aws`]).
+pub const AWS_ATTRS: &[&str] = &["region", "account_hash"];
 /// The env of a stack that declares none.
 pub const IMPLICIT_ENV: &str = "default";
 
@@ -56,6 +59,33 @@ pub struct Stack {
     pub files: BTreeMap<String, String>,
     /// Directory that template and file paths are relative to.
     pub root: PathBuf,
+    /// The values of `${aws.*}` (by attribute, [`AWS_ATTRS`]), set by the command layer from
+    /// the credentials before planning (`region`; `account_hash`: the first 10 hex digits of
+    /// SHA-256 of `<account id>:<region>`, so a globally unique name can differ per account and
+    /// region without the account id ever reaching a name, a plan or the state). Empty when no
+    /// service was asked (`validate`, `graph`): such references are then `(known after apply)`.
+    pub aws: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// Whether any resource's props refer to `${aws.*}` (then the credentials must be asked
+    /// before planning).
+    pub fn uses_aws_values(&self) -> bool {
+        fn walk(v: &Value) -> bool {
+            match v {
+                Value::String(s) => expr::parse(s)
+                    .map(|segs| {
+                        segs.iter()
+                            .any(|s| matches!(s, expr::Segment::Ref(Ref::Aws(_), _)))
+                    })
+                    .unwrap_or(false),
+                Value::Array(a) => a.iter().any(walk),
+                Value::Object(o) => o.values().any(walk),
+                _ => false,
+            }
+        }
+        self.resources.values().any(|r| walk(&r.props))
+    }
 }
 
 /// Options for loading.
@@ -789,6 +819,16 @@ impl<'a> Loader<'a> {
                     );
                 }
             }
+            Ref::Aws(a) => {
+                if !AWS_ATTRS.contains(&a.as_str()) {
+                    self.diags.push(
+                        loc,
+                        format!(
+                            "unknown attribute `aws.{a}`: expected `aws.region` or `aws.account_hash`"
+                        ),
+                    );
+                }
+            }
             Ref::Var(v) => match vars {
                 None => self.diags.push(
                     loc,
@@ -992,6 +1032,7 @@ pub fn validate(
             resources,
             files: BTreeMap::new(),
             root: loader.root.clone(),
+            aws: BTreeMap::new(),
         });
     }
     if !loader.diags.is_empty() {

@@ -75,6 +75,13 @@ impl Resolver<'_> {
                 }),
                 secret: false,
             },
+            Ref::Aws(a) => match self.stack.aws.get(a) {
+                Some(v) => Lookup::Known {
+                    value: Value::String(v.clone()),
+                    secret: false,
+                },
+                None => Lookup::Unknown,
+            },
             Ref::Var(v) => Lookup::Known {
                 value: vars.get(v).cloned().unwrap_or(Value::Null),
                 secret: false,
