@@ -355,6 +355,11 @@ pub struct PlanArgs {
     /// Plan the deletion of everything (plan only).
     #[arg(long)]
     pub destroy: bool,
+    /// Skip preflight, the read-only checks that catch what AWS would refuse (taken bucket
+    /// names, unoffered versions and instance types, quotas). For when a check is out of date:
+    /// MWAA has no API listing its Airflow versions, so pinctl's table may lag a new one.
+    #[arg(long, env = "PINCTL_NO_PREFLIGHT")]
+    pub no_preflight: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

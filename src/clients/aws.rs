@@ -101,6 +101,7 @@ pub struct Clients {
     kafkaconnect: OnceCell<aws_sdk_kafkaconnect::Client>,
     mwaa: OnceCell<aws_sdk_mwaa::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
+    servicequotas: OnceCell<aws_sdk_servicequotas::Client>,
     account: OnceCell<String>,
     pub limiter: Limiter,
     log: Option<CallLog>,
@@ -145,6 +146,7 @@ impl Clients {
             kafkaconnect: OnceCell::new(),
             mwaa: OnceCell::new(),
             sts: OnceCell::new(),
+            servicequotas: OnceCell::new(),
             account: OnceCell::new(),
             limiter: Limiter::from_env(),
             log: call_log(),
@@ -173,6 +175,7 @@ impl Clients {
     client!(kinesis, kinesis, aws_sdk_kinesis, |b| b);
     client!(apigateway, apigateway, aws_sdk_apigateway, |b| b);
     client!(sts, sts, aws_sdk_sts, |b| b);
+    client!(servicequotas, servicequotas, aws_sdk_servicequotas, |b| b);
     client!(kafka, kafka, aws_sdk_kafka, |b| b);
     client!(kafkaconnect, kafkaconnect, aws_sdk_kafkaconnect, |b| b);
     client!(

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::view::json::JsonView;
@@ -10,17 +10,24 @@ use super::view::progress::ProgressView;
 use super::view::render;
 use super::{backend, confirm, load, print_json, providers, Exit};
 use crate::cli::{Cli, PlanArgs};
+use crate::clients::aws::Clients;
 use crate::engine::apply::{self, ApplyOptions};
 use crate::engine::hooks::Hooks;
 use crate::engine::plan::{self, PlanOptions};
 use crate::engine::target::restrict;
+use crate::providers::preflight;
+use crate::stack::resolve::Resolved;
 use crate::stack::Stack;
 use crate::state::{self as state_mod, StateStore};
 
 pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else {
+    let Ok(mut stack) = load(cli)? else {
         return Ok(Exit::Error);
     };
+    let clients = Clients::new();
+    if !args.destroy {
+        aws_values(&mut stack, &clients).await?;
+    }
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
     let providers = providers(&stack);
@@ -31,17 +38,80 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
     };
     let (scoped, state) =
         restrict(&stack, &state, &args.targets, args.destroy).map_err(anyhow::Error::msg)?;
-    let (plan, _) = plan::plan(&scoped, &state, providers.as_ref(), opts).await?;
+    let (plan, resolved) = plan::plan(&scoped, &state, providers.as_ref(), opts).await?;
+    let checks = if plan.changes && wants_preflight(&scoped, &args) {
+        Some(preflight::run(&clients, &scoped, &plan, &resolved).await)
+    } else {
+        None
+    };
     if cli.global.json {
-        print_json(&plan)?;
+        let mut doc = serde_json::to_value(&plan)?;
+        if let (Value::Object(m), Some(r)) = (&mut doc, &checks) {
+            m.insert(
+                "preflight".into(),
+                serde_json::json!({"ok": !r.failed(), "findings": r.findings}),
+            );
+        }
+        print_json(&doc)?;
     } else {
         print!("{}", render::plan_text(&plan, &backend.describe()));
+        if let Some(r) = &checks {
+            print!("{}", render::preflight_text(r));
+        }
     }
-    Ok(if plan.changes {
+    Ok(if checks.as_ref().is_some_and(preflight::Report::failed) {
+        Exit::Error
+    } else if plan.changes {
         Exit::Changes
     } else {
         Exit::Ok
     })
+}
+
+/// Fills the stack's `${aws.*}` values from the credentials when its props use them.
+async fn aws_values(stack: &mut Stack, clients: &Clients) -> Result<()> {
+    if stack.uses_aws_values() {
+        stack.aws = preflight::target_values(clients).await.context(
+            "the stack uses `${aws.*}`, which needs the credentials' account and region (STS GetCallerIdentity)",
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether preflight runs (for a plan with changes): not for a destroy or with
+/// `--no-preflight`, and only for a stack with resources on AWS (the simulated `sim.*` kinds
+/// call no service).
+fn wants_preflight(stack: &Stack, args: &PlanArgs) -> bool {
+    !args.destroy
+        && !args.no_preflight
+        && stack
+            .resources
+            .values()
+            .any(|r| !r.kind.starts_with("sim."))
+}
+
+/// Preflight for `up`: the findings are printed (as a `preflight` event with `--json`); an
+/// error stops the run before anything is changed.
+async fn preflight_for_up(
+    cli: &Cli,
+    clients: &Clients,
+    stack: &Stack,
+    plan: &plan::Plan,
+    resolved: &std::collections::BTreeMap<String, Resolved>,
+    json_view: Option<&JsonView>,
+) -> bool {
+    let r = preflight::run(clients, stack, plan, resolved).await;
+    match json_view {
+        Some(v) => v.event(
+            "preflight",
+            serde_json::json!({"ok": !r.failed(), "findings": r.findings}),
+        ),
+        None if !r.findings.is_empty() || !cli.global.quiet => {
+            print!("{}", render::preflight_text(&r))
+        }
+        None => {}
+    }
+    !r.failed()
 }
 
 pub(super) async fn up(cli: &Cli, args: PlanArgs, destroy: bool) -> Result<Exit> {
@@ -68,6 +138,14 @@ async fn up_locked(
     stack: Stack,
     store: StateStore,
 ) -> Result<Exit> {
+    let mut stack = stack;
+    let clients = Clients::new();
+    if !destroy {
+        if let Err(e) = aws_values(&mut stack, &clients).await {
+            store.close().await?;
+            return Err(e);
+        }
+    }
     let providers = providers(&stack);
     let state = store.snapshot().await;
     let opts = PlanOptions {
@@ -81,8 +159,8 @@ async fn up_locked(
             .map_err(anyhow::Error::from),
         Err(e) => Err(anyhow::Error::msg(e)),
     };
-    let plan = match planned {
-        Ok((p, _)) => p,
+    let (plan, resolved) = match planned {
+        Ok(p) => p,
         Err(e) => {
             store.close().await?;
             return Err(e);
@@ -93,6 +171,22 @@ async fn up_locked(
     match &json_view {
         Some(v) => v.plan(&plan),
         None => print!("{text}"),
+    }
+    if plan.changes && wants_preflight(&stack, &args) {
+        let ok = preflight_for_up(
+            cli,
+            &clients,
+            &stack,
+            &plan,
+            &resolved,
+            json_view.as_deref(),
+        )
+        .await;
+        if !ok {
+            store.close().await?;
+            eprintln!("Nothing was changed: preflight found what AWS would refuse (above). Fix it, or pass --no-preflight if a check is wrong.");
+            return Ok(Exit::Error);
+        }
     }
     if !plan.changes {
         store.close().await?;

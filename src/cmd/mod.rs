@@ -152,6 +152,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     targets: targets.clone(),
                     no_refresh: *no_refresh,
                     destroy: true,
+                    no_preflight: true,
                 },
                 true,
             )

@@ -12,6 +12,7 @@ pub mod kinesis;
 pub mod msk;
 pub mod mskconnect;
 pub mod mwaa;
+pub mod preflight;
 pub mod s3;
 pub mod sim;
 pub mod ssm;

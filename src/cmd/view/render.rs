@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::engine::drift::{DriftReport, DriftStatus};
 use crate::engine::plan::{Action, FieldChange, Plan};
+use crate::providers::preflight::{Report, Severity};
 use crate::stack::resolve::{is_unknown, UNKNOWN};
 
 fn one_value(v: &Value) -> String {
@@ -174,6 +175,39 @@ pub fn drift_text(report: &DriftReport) -> String {
             "\n{n} of {} resource{} drifted. `pinctl up` brings them back to the stack.\n",
             report.resources.len(),
             if report.resources.len() == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+/// Preflight's findings: each with its resource, what is wrong and the fix; errors first.
+pub fn preflight_text(report: &Report) -> String {
+    if report.findings.is_empty() {
+        return "\nPreflight: every check passed.\n".into();
+    }
+    let errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let mut out = if errors > 0 {
+        format!(
+            "\nPreflight: {errors} problem{} AWS would refuse; `up` would fail:\n",
+            if errors == 1 { "" } else { "s" }
+        )
+    } else {
+        "\nPreflight: no problem found, but not everything could be checked:\n".to_string()
+    };
+    let mut sorted: Vec<_> = report.findings.iter().collect();
+    sorted.sort_by_key(|f| f.severity != Severity::Error);
+    for f in sorted {
+        let mark = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        out.push_str(&format!(
+            "  {mark}: {}: {}\n      fix: {}\n",
+            f.resource, f.problem, f.fix
         ));
     }
     out
