@@ -19,6 +19,7 @@ use crate::clients::aws::{api_error, Clients};
 use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
+use crate::providers::preflight::version_key;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
 use crate::providers::typed::{required, Observed, TypedProvider};
 use crate::providers::{not_ours, owned_by, Registry};
@@ -368,8 +369,25 @@ impl TypedProvider for ClusterProvider {
     ) -> Result<Option<String>, ProviderError> {
         let o = required(old, "msk.cluster")?;
         let kafka = self.clients.kafka().await;
+        // AWS upgrades a cluster whose version reached its end of support on its own (MSK
+        // Developer Guide, "Amazon MSK version support"), so the live version can be newer than
+        // the stack's; MSK never downgrades, so pinctl does not ask it to (preflight reports the
+        // same before `up`).
+        let live = self.wait_active(arn).await?;
+        let running = live
+            .provisioned()
+            .and_then(|c| c.current_broker_software_info())
+            .and_then(|s| s.kafka_version())
+            .unwrap_or_default()
+            .to_string();
+        if version_key(&p.kafka_version) < version_key(&running) {
+            return Err(ProviderError::Invalid(format!(
+                "the cluster runs Apache Kafka {running} and the stack asks for {}: MSK upgrades clusters past their version's end of support on its own and never downgrades one; set kafka_version to {running}",
+                p.kafka_version
+            )));
+        }
         // One change at a time: each waits for the cluster to be ACTIVE again.
-        if o.kafka_version != p.kafka_version {
+        if o.kafka_version != p.kafka_version && p.kafka_version != running {
             let current = self.current_version(arn).await?;
             kafka
                 .update_cluster_kafka_version()

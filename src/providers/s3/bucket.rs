@@ -266,6 +266,18 @@ impl TypedProvider for BucketProvider {
     async fn create(&self, cx: &Cx, p: &BucketProps) -> Result<String, ProviderError> {
         let s3 = self.clients.s3().await;
         let region = self.clients.region().await;
+        // In us-east-1 CreateBucket answers 200 for a bucket the caller already owns (no
+        // BucketAlreadyOwnedByYou: S3 API Reference, CreateBucket), so asking first is the
+        // only way not to take over an unrelated bucket of the account; Terraform's
+        // `aws_s3_bucket` does the same (internal/service/s3/bucket.go). A 403 is another
+        // account's bucket: CreateBucket then says BucketAlreadyExists.
+        if s3.head_bucket().bucket(&p.name).send().await.is_ok() {
+            if !owned_by(&self.tags(&p.name).await?, cx) {
+                return Err(not_ours("bucket", &p.name));
+            }
+            self.configure(cx, p).await?;
+            return Ok(p.name.clone());
+        }
         let mut req = s3.create_bucket().bucket(&p.name);
         if region != "us-east-1" {
             req = req.create_bucket_configuration(
