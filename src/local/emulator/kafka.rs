@@ -117,19 +117,36 @@ fn unreachable_broker(msg: String) -> ApiError {
     )
 }
 
-/// The Apache Kafka versions MSK offers (ListKafkaVersions; the MSK developer guide's
-/// "Supported Apache Kafka versions"), oldest first.
-const KAFKA_VERSIONS: &[&str] = &[
-    "2.8.1",
-    "3.5.1",
-    "3.6.0",
-    "3.7.x",
-    "3.7.x.kraft",
-    "3.8.x",
-    "3.8.x.kraft",
-    "3.9.x",
-    "3.9.x.kraft",
+/// The Apache Kafka versions MSK lists (ListKafkaVersions), oldest first, with their status
+/// (`ACTIVE` or `DEPRECATED`, botocore `kafka/2018-11-14` `KafkaVersionStatus`). A version past
+/// its end of support is DEPRECATED: 2.8.1 (2025-01-14), 3.5.1 (2025-10-23), 3.6.0 (2026-06-01)
+/// and 3.7.x (2026-09-01) by the end-of-support table of the MSK Developer Guide, "Supported
+/// Apache Kafka versions" (https://docs.aws.amazon.com/msk/latest/developerguide/supported-kafka-versions.html;
+/// "MSK will phase out support for newly created clusters that use Kafka versions with
+/// published end of support dates", "Amazon MSK version support"). The 4.x lines are not listed
+/// here yet.
+const KAFKA_VERSIONS: &[(&str, &str)] = &[
+    ("2.8.1", "DEPRECATED"),
+    ("3.5.1", "DEPRECATED"),
+    ("3.6.0", "DEPRECATED"),
+    ("3.7.x", "DEPRECATED"),
+    ("3.7.x.kraft", "DEPRECATED"),
+    ("3.8.x", "ACTIVE"),
+    ("3.8.x.kraft", "ACTIVE"),
+    ("3.9.x", "ACTIVE"),
+    ("3.9.x.kraft", "ACTIVE"),
 ];
+
+/// CreateCluster of a version MSK does not list is refused (BadRequestException, as for any
+/// invalid parameter; MSK API Reference, CreateClusterV2, Errors).
+fn check_offered(version: &str) -> Result<(), ApiError> {
+    if KAFKA_VERSIONS.iter().any(|(v, _)| *v == version) {
+        return Ok(());
+    }
+    Err(bad_request(format!(
+        "Unsupported Kafka version {version}. Use ListKafkaVersions to see the versions MSK supports."
+    )))
+}
 
 /// The MSK routes: `/api/v2/...` are the V2 cluster and operation calls, the rest under `/v1`.
 pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
@@ -238,7 +255,7 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
         (&Method::GET, ["v1", "kafka-versions"]) => {
             let list = KAFKA_VERSIONS
                 .iter()
-                .map(|v| json!({"version": v, "status": "ACTIVE"}))
+                .map(|(v, s)| json!({"version": v, "status": s}))
                 .collect();
             page(call, list, "kafkaVersions", "maxResults", "nextToken")
         }
@@ -325,6 +342,11 @@ fn create_cluster(emu: &Emulator, store: &mut Store, body: &Value, v2: bool) -> 
             return Err(bad_request(format!("{k} is required")));
         }
     }
+    check_offered(
+        kept["provisioned"]["kafkaVersion"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
     check_configuration(store, kept.pointer("/provisioned/configurationInfo"))?;
     let arn = emu.arn("kafka", &format!("cluster/{name}/{}-1", uuid()));
     let kept = store.tags.adopt(&arn, &kept, "tags");
@@ -592,14 +614,14 @@ fn compatible_versions(store: &Store, cluster: Option<&String>) -> Reply {
                 .unwrap_or("3.6.0")
                 .to_string()]
         }
-        None => KAFKA_VERSIONS.iter().map(|v| v.to_string()).collect(),
+        None => KAFKA_VERSIONS.iter().map(|(v, _)| v.to_string()).collect(),
     };
     let list: Vec<Value> = from
         .iter()
         .map(|v| {
             let targets: Vec<&str> = KAFKA_VERSIONS
                 .iter()
-                .copied()
+                .map(|(t, _)| *t)
                 .filter(|t| {
                     version_key(t) > version_key(v) && t.ends_with("kraft") == v.ends_with("kraft")
                 })
@@ -746,6 +768,7 @@ fn update_cluster(emu: &Emulator, store: &mut Store, arn: &str, body: &Value, ki
 /// up, storage only grows.
 fn change_brokers(p: &mut Value, body: &Value) -> Result<(), ApiError> {
     if let Some(v) = body.get("targetKafkaVersion").and_then(Value::as_str) {
+        check_offered(v)?;
         let have = p["kafkaVersion"].as_str().unwrap_or("0").to_string();
         if version_key(v) <= version_key(&have) {
             return Err(bad_request(format!(

@@ -43,6 +43,25 @@ impl Kind for Environment {
     }
 }
 
+/// The Apache Airflow versions MWAA accepts: botocore `mwaa/2020-07-01` `service-2.json`,
+/// `CreateEnvironmentInput.AirflowVersion` and `UpdateEnvironmentInput.AirflowVersion` ("Valid
+/// values: 2.7.2, 2.8.1, 2.9.2, 2.10.1, 2.10.3, 2.11.0, and 3.0.6").
+const AIRFLOW_VERSIONS: &[&str] = &[
+    "2.7.2", "2.8.1", "2.9.2", "2.10.1", "2.10.3", "2.11.0", "3.0.6",
+];
+
+/// An `AirflowVersion` MWAA does not offer is refused (ValidationException, the model's error
+/// for an invalid input).
+fn airflow_offered(body: &Value) -> Result<(), ApiError> {
+    match body.get("AirflowVersion").and_then(Value::as_str) {
+        Some(v) if !AIRFLOW_VERSIONS.contains(&v) => Err(invalid(format!(
+            "Invalid AirflowVersion {v}: supported versions are {}",
+            AIRFLOW_VERSIONS.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A requirements file, plugins archive or startup script in S3 is named with its object
 /// version: "RequirementsS3Path ... If specified, then a version is required" (MWAA API
 /// Reference, CreateEnvironment and UpdateEnvironment; the same for PluginsS3Path and
@@ -99,6 +118,7 @@ pub(super) fn route(emu: &Emulator, store: &mut Store, call: &Call) -> Reply {
         }
         (&Method::PATCH, ["environments", name]) => {
             versions_given(body)?;
+            airflow_offered(body)?;
             let arn = store.environments.update(name, emu.delay(), |e| {
                 if e.state != "AVAILABLE" {
                     return Err(invalid(format!(
@@ -140,6 +160,7 @@ fn create_environment(emu: &Emulator, store: &mut Store, name: &str, body: &Valu
         return Err(invalid(format!("{k} is required")));
     }
     versions_given(body)?;
+    airflow_offered(body)?;
     let arn = emu.arn("airflow", &format!("environment/{name}"));
     let mut kept = store.tags.adopt(&arn, body, "Tags");
     if let Some(o) = kept.as_object_mut() {
