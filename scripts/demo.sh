@@ -51,6 +51,9 @@ if [ ! -f .pinctl/pinterest_data.db ]; then
   "$pinctl" data generate --out sqlite://.pinctl/pinterest_data.db
 fi
 
+# The data bucket's name carries the account's digest (`${aws.account_hash}`): read it back.
+bucket=$("$pinctl" --env local state show data_bucket | python3 -c 'import json, sys; print(json.load(sys.stdin)["physical_id"])')
+
 say "waiting for the data plane (gateway, REST proxy, stream job, S3 sink, Airflow)"
 url=$("$pinctl" local wait --for gateway,unit,connector,airflow --timeout 300s | head -n1)
 echo "invoke URL: $url"
@@ -61,12 +64,12 @@ say "emitting $events events on both paths (the course's keys and random sleeps,
 
 say "triggering ${uid}_dag in Airflow (the daily batch)"
 # The sink writes an object per message; give it a moment to drain before the batch reads them.
-"$pinctl" local wait --objects "$((events * 3))" --bucket "user-$uid-bucket" --prefix topics/ \
+"$pinctl" local wait --objects "$((events * 3))" --bucket "$bucket" --prefix topics/ \
   --timeout 120s || true
 "$pinctl" local trigger "${uid}_dag" --wait
 
 say "the tables (batch and stream) and the report"
-"$pinctl" local report --bucket "user-$uid-bucket" --uid "$uid" --out .pinctl/report --timeout 120s
+"$pinctl" local report --bucket "$bucket" --uid "$uid" --out .pinctl/report --timeout 120s
 
 cat <<EOF
 

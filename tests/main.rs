@@ -48,5 +48,7 @@ mod topics_on_broker;
 mod twin_e2e;
 // Every malformed fixture stack is reported at its position.
 mod validate_fixtures;
+// Preflight in plan and up: taken names, unoffered versions and types, quotas, no downgrades.
+mod preflight;
 // Random edits of the pipeline stack never crash validation.
 mod validate_mutations;

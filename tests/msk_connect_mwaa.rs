@@ -26,7 +26,7 @@ resources:
     type: msk.cluster
     props:
       name: abc-msk
-      kafka_version: 3.6.0
+      kafka_version: 3.8.x
       broker_instance_type: kafka.t3.small
       broker_count: 2
       storage_gib: 100
@@ -436,7 +436,7 @@ resources:
     type: msk.cluster
     props:
       name: abc-msk
-      kafka_version: 3.5.1
+      kafka_version: 3.8.x
       broker_instance_type: kafka.t3.small
       broker_count: 2
       storage_gib: 100
@@ -454,7 +454,7 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
     let cluster = p.physical_id("kafka", "default", "msk");
 
     let changed = CLUSTER
-        .replace("3.5.1", "3.6.0")
+        .replace("3.8.x", "3.9.x")
         .replace("kafka.t3.small", "kafka.m5.large")
         .replace("storage_gib: 100", "storage_gib: 200")
         .replace("iam_auth: false", "iam_auth: true");
@@ -497,7 +497,7 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
     let prov = c.provisioned().unwrap();
     assert_eq!(
         prov.current_broker_software_info().unwrap().kafka_version(),
-        Some("3.6.0")
+        Some("3.9.x")
     );
     let group = prov.broker_node_group_info().unwrap();
     assert_eq!(group.instance_type(), Some("kafka.m5.large"));
@@ -525,11 +525,24 @@ async fn a_cluster_upgrades_resizes_and_turns_on_iam_in_place() {
         "{}",
         r.stderr
     );
-    p.stack(&changed.replace("3.6.0", "3.5.1"));
+    // A downgrade: preflight refuses it before anything is changed, and without preflight the
+    // provider refuses it before asking MSK.
+    p.stack(&changed.replace("3.9.x", "3.8.x"));
     let r = p.run(&["up", "--yes"]);
     r.expect(1);
     assert!(
-        r.stderr.contains("UpdateClusterKafkaVersion") && r.stderr.contains("newer version only"),
+        r.stdout
+            .contains("msk: the cluster runs Apache Kafka 3.9.x and the stack asks for 3.8.x")
+            && r.stdout.contains("never downgrades")
+            && r.stdout.contains("fix: set kafka_version to 3.9.x"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("Nothing was changed"), "{}", r.stderr);
+    let r = p.run(&["up", "--yes", "--no-preflight"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains("never downgrades") && r.stderr.contains("set kafka_version to 3.9.x"),
         "{}",
         r.stderr
     );

@@ -110,9 +110,9 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     assert_eq!(
         sorted(s.buckets.clone()),
         vec![
-            "mwaa-dags-0e36c8cd403d-bucket",
-            "pinctl-artifacts-0e36c8cd403d",
-            "user-0e36c8cd403d-bucket"
+            "mwaa-dags-0e36c8cd403d-1fd162ee33-bucket",
+            "pinctl-artifacts-0e36c8cd403d-1fd162ee33",
+            "user-0e36c8cd403d-1fd162ee33-bucket"
         ]
     );
     assert_eq!(s.instances.len(), 1);
@@ -142,7 +142,7 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         .s3()
         .await
         .get_object()
-        .bucket("mwaa-dags-0e36c8cd403d-bucket")
+        .bucket("mwaa-dags-0e36c8cd403d-1fd162ee33-bucket")
         .key("dags/0e36c8cd403d_dag.py")
         .send()
         .await
@@ -222,7 +222,7 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         "workers/files/kafka-rest.properties",
     ] {
         s3.head_object()
-            .bucket("pinctl-artifacts-0e36c8cd403d")
+            .bucket("pinctl-artifacts-0e36c8cd403d-1fd162ee33")
             .key(key)
             .send()
             .await
@@ -230,7 +230,7 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     }
     let unit = s3
         .get_object()
-        .bucket("pinctl-artifacts-0e36c8cd403d")
+        .bucket("pinctl-artifacts-0e36c8cd403d-1fd162ee33")
         .key("workers/files/pinctl-rest-proxy.service")
         .send()
         .await

@@ -518,7 +518,7 @@ resources:
     type: msk.cluster
     props:
       name: conf-msk
-      kafka_version: 3.6.0
+      kafka_version: 3.8.x
       broker_instance_type: kafka.t3.small
       broker_count: 2
       storage_gib: 100
@@ -542,7 +542,7 @@ resources:
     type: msk.cluster
     props:
       name: conf-msk
-      kafka_version: 3.6.0
+      kafka_version: 3.8.x
       broker_instance_type: kafka.t3.small
       broker_count: 2
       storage_gib: 100
@@ -606,7 +606,7 @@ resources:
     type: msk.cluster
     props:
       name: conf-msk
-      kafka_version: 3.6.0
+      kafka_version: 3.8.x
       broker_instance_type: kafka.t3.small
       broker_count: 2
       storage_gib: 100

@@ -12,7 +12,7 @@ resources:
     type: msk.cluster
     props:
       name: abc-msk
-      kafka_version: 3.6.0
+      kafka_version: 3.8.x
       broker_instance_type: kafka.t3.small
       broker_count: 1
       storage_gib: 100
@@ -40,6 +40,9 @@ async fn topics_exist_on_the_broker() {
         ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
         ("AWS_REGION".into(), "us-east-1".into()),
+        // The emulator alone, no STS to ask who the credentials are: no preflight (and Kafka
+        // 3.5.1, which MSK lists as DEPRECATED, is what the fallback needs).
+        ("PINCTL_NO_PREFLIGHT".into(), "1".into()),
     ]);
     p.stack(STACK);
     p.run(&["up", "--yes"]).expect(0);
@@ -108,10 +111,13 @@ async fn older_kafka_falls_back_to_the_admin_protocol() {
         ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
         ("AWS_REGION".into(), "us-east-1".into()),
+        // The emulator alone, no STS to ask who the credentials are: no preflight (and Kafka
+        // 3.5.1, which MSK lists as DEPRECATED, is what the fallback needs).
+        ("PINCTL_NO_PREFLIGHT".into(), "1".into()),
     ]);
     // Kafka 3.5 has no MSK topic API: pinctl talks to the brokers themselves.
     let stack = STACK
-        .replace("kafka_version: 3.6.0", "kafka_version: 3.5.1")
+        .replace("kafka_version: 3.8.x", "kafka_version: 3.5.1")
         .replace(
             "client_subnets: [subnet-a]",
             "client_subnets: [subnet-a]\n      iam_auth: false",

@@ -14,8 +14,12 @@ use plan::{DriftReport, Plan};
 
 /// The pipeline stack's `uid` (the course's user id): names of topics, streams, tables, roles.
 pub const UID: &str = "0e36c8cd403d";
-/// The pipeline's data bucket, `user-<UID>-bucket`.
-pub const BUCKET: &str = "user-0e36c8cd403d-bucket";
+/// `${aws.account_hash}` on moto: the first 10 hex digits of SHA-256 of
+/// `123456789012:us-east-1`, moto's default account and the tests' region (checked by
+/// `preflight::the_account_hash_is_a_digest_of_the_account_and_region`).
+pub const ACCOUNT_HASH: &str = "1fd162ee33";
+/// The pipeline's data bucket, `user-<UID>-<ACCOUNT_HASH>-bucket`.
+pub const BUCKET: &str = "user-0e36c8cd403d-1fd162ee33-bucket";
 
 /// A scratch project: a stack file, its state, and a simulated cloud (`PINCTL_SIM_DIR`).
 pub struct Project {
