@@ -336,11 +336,9 @@ resources:
                         .instance_type("kafka.m5.large")
                         .client_subnets("subnet-a")
                         .client_subnets("subnet-b")
-                        .build()
-                        .unwrap(),
+                        .build(),
                 )
-                .build()
-                .unwrap(),
+                .build(),
         )
         .send()
         .await
