@@ -42,7 +42,7 @@ async fn topics_exist_on_the_broker() {
         ("AWS_REGION".into(), "us-east-1".into()),
         // The emulator alone, no STS to ask who the credentials are: no preflight (and Kafka
         // 3.5.1, which MSK lists as DEPRECATED, is what the fallback needs).
-        ("PINCTL_NO_PREFLIGHT".into(), "1".into()),
+        ("PINCTL_NO_PREFLIGHT".into(), "true".into()),
     ]);
     p.stack(STACK);
     p.run(&["up", "--yes"]).expect(0);
@@ -113,7 +113,7 @@ async fn older_kafka_falls_back_to_the_admin_protocol() {
         ("AWS_REGION".into(), "us-east-1".into()),
         // The emulator alone, no STS to ask who the credentials are: no preflight (and Kafka
         // 3.5.1, which MSK lists as DEPRECATED, is what the fallback needs).
-        ("PINCTL_NO_PREFLIGHT".into(), "1".into()),
+        ("PINCTL_NO_PREFLIGHT".into(), "true".into()),
     ]);
     // Kafka 3.5 has no MSK topic API: pinctl talks to the brokers themselves.
     let stack = STACK
