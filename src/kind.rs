@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Completes a kind's resolved props, given the directory paths are relative to.
 pub type Prepare = fn(&mut Value, &std::path::Path) -> Result<(), String>;
@@ -44,6 +44,40 @@ pub struct KindInfo {
     /// Without it, any change of the props replaces the resource, and the plan says why
     /// (default: true; [`KindInfo::no_update`] clears it).
     pub updates: bool,
+    /// Props that are lists AWS treats as sets (subnets, security groups, routes), as dotted
+    /// paths (`client_subnets`, `network.subnet_ids`): their order is neither a change nor drift,
+    /// as Terraform's `TypeSet` attributes. Lists of objects match element by element on the
+    /// fields the stack sets (default: none).
+    pub sets: &'static [&'static str],
+    /// Props, as dotted paths, that are maps the resource owns whole (a role's inline
+    /// `policies`): an entry the service has and the stack does not is drift, and `up` removes
+    /// it. Other maps compare only on the keys the stack sets (default: none).
+    pub exclusive: &'static [&'static str],
+    /// Resources of this kind are entries of an [`exclusive`](Self::exclusive) map of another
+    /// kind's resource (an `iam.role_policy` is an entry of its role's `policies`): those
+    /// entries are this resource's, not drift of the other (default: none).
+    pub part_of: Option<PartOf>,
+}
+
+/// How the resources of one kind are entries of a map prop of another kind's resources: the
+/// entry keyed by this resource's prop `key` in the `collection` map of the `kind` resource
+/// whose prop `parent` equals this resource's prop `via`.
+///
+/// `iam.role_policy` is `PartOf { kind: "iam.role", parent: "name", via: "role",
+/// collection: "policies", key: "name" }`: the policy named by its `name` in the `policies` of
+/// the role named by its `role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartOf {
+    /// The kind of the resource holding the map, e.g. `iam.role`.
+    pub kind: &'static str,
+    /// The holder's prop that identifies it, e.g. `name`.
+    pub parent: &'static str,
+    /// This kind's prop holding the holder's identity, e.g. `role`.
+    pub via: &'static str,
+    /// The holder's map prop, one of its kind's [`KindInfo::exclusive`] paths, e.g. `policies`.
+    pub collection: &'static str,
+    /// This kind's prop naming its entry in that map, e.g. `name`.
+    pub key: &'static str,
 }
 
 impl KindInfo {
@@ -68,6 +102,9 @@ impl KindInfo {
             volatile_outputs: &[],
             prepare: None,
             updates: true,
+            sets: &[],
+            exclusive: &[],
+            part_of: None,
         }
     }
 
@@ -123,6 +160,55 @@ impl KindInfo {
     pub fn no_update(mut self) -> Self {
         self.updates = false;
         self
+    }
+
+    /// Lists compared as sets, as dotted paths ([`KindInfo::sets`]).
+    pub fn sets(mut self, paths: &'static [&'static str]) -> Self {
+        self.sets = paths;
+        self
+    }
+
+    /// Maps owned whole, as dotted paths ([`KindInfo::exclusive`]).
+    pub fn exclusive(mut self, paths: &'static [&'static str]) -> Self {
+        self.exclusive = paths;
+        self
+    }
+
+    /// Resources of this kind are entries of another kind's map ([`KindInfo::part_of`]).
+    pub fn part_of(mut self, part: PartOf) -> Self {
+        self.part_of = Some(part);
+        self
+    }
+
+    /// The default of every top-level prop whose schema declares one that is not `null`: the
+    /// props type's serde defaults (`#[serde(default)]`, `#[serde(default = ...)]`), which are
+    /// what the provider applies when the stack leaves the prop out. A prop left out is
+    /// desired at its default, so a value changed by hand is drift; a prop without a default
+    /// (or defaulting to "no value") is not managed when left out.
+    pub fn defaults(&self) -> Map<String, Value> {
+        self.schema_json()
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|props| {
+                props
+                    .iter()
+                    .filter_map(|(k, p)| match p.get("default") {
+                        Some(d) if !d.is_null() => Some((k.clone(), d.clone())),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Fills the props the stack leaves out with their [`defaults`](Self::defaults); a prop
+    /// the stack sets, even to `null`, is kept. Props that are not an object are left alone.
+    pub fn complete(&self, props: &mut Value) {
+        if let Value::Object(m) = props {
+            for (k, d) in self.defaults() {
+                m.entry(k).or_insert(d);
+            }
+        }
     }
 
     pub fn schema_json(&self) -> Value {
@@ -184,5 +270,44 @@ impl Kinds {
 
     pub fn iter(&self) -> impl Iterator<Item = &KindInfo> {
         self.0.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+
+    fn day() -> u32 {
+        24
+    }
+
+    #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Props {
+        name: String,
+        #[serde(default = "day")]
+        retention_hours: u32,
+        #[serde(default)]
+        versioning: bool,
+        #[serde(default)]
+        policies: std::collections::BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        security_groups: Vec<String>,
+    }
+
+    #[test]
+    fn props_left_out_are_completed_with_the_types_defaults_but_unset_ones_stay_unmanaged() {
+        let info = KindInfo::new("test.thing", "a thing").schema::<Props>();
+        let mut props = json!({"name": "a", "versioning": true});
+        info.complete(&mut props);
+        assert_eq!(
+            props,
+            json!({"name": "a", "versioning": true, "retention_hours": 24, "policies": {}})
+        );
     }
 }

@@ -223,6 +223,9 @@ impl Shared {
                 message,
             })?;
         }
+        if let Some(p) = self.providers.get(&res.kind) {
+            p.info().complete(&mut r.value);
+        }
         if contains_unknown(&r.value) {
             return Err(EngineError::Unresolved {
                 resource: name.to_string(),

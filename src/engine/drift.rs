@@ -1,9 +1,13 @@
-//! Drift: the live resources compared with what was recorded when they were last applied.
+//! Drift: the live resources compared with what was recorded when they were last applied,
+//! under each kind's rules: props left at their defaults are compared at them, lists AWS treats
+//! as sets compare without order, and entries added by hand to a map the resource owns whole
+//! are drift ([`crate::kind::KindInfo`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::diff::{diff, pointer_of};
+use super::diff::{diff_with, pointer_of, Rules};
+use super::parts::strip_parts;
 use super::plan::refresh;
 use super::provider::Providers;
 use super::EngineError;
@@ -59,7 +63,18 @@ pub async fn drift(
             None => (DriftStatus::Incomplete, Vec::new()),
             Some(None) => (DriftStatus::Missing, Vec::new()),
             Some(Some(l)) => {
-                let changes: Vec<FieldDrift> = diff(&rec.props, &l.props)
+                let info = providers
+                    .get(&rec.kind)
+                    .ok_or_else(|| EngineError::UnknownKind(rec.kind.clone()))?
+                    .info()
+                    .clone();
+                // Recorded before the kind declared a default, a prop left out was still
+                // applied at it.
+                let mut recorded = rec.props.clone();
+                info.complete(&mut recorded);
+                let mut live = l.props.clone();
+                strip_parts(state, providers, name, &mut live);
+                let changes: Vec<FieldDrift> = diff_with(&Rules::of(&info), &recorded, &live)
                     .into_iter()
                     .filter(|d| {
                         let p = pointer_of(&d.path);

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::diff::{diff, pointer_of};
+use super::diff::{diff_with, pointer_of, Rules};
+use super::parts::strip_parts;
 use super::provider::{Cx, Live, Providers};
 use super::EngineError;
 use crate::dag::{topo_order, walk, Walked};
@@ -340,6 +341,8 @@ pub async fn plan(
                 message,
             })?;
         }
+        // What the stack leaves out is wanted at its default.
+        info.complete(&mut r.value);
         let secrets = secret_pointers(&r, info.secret);
         let recorded = state.resources.get(name);
         let mut plan = ResourcePlan {
@@ -353,12 +356,23 @@ pub async fn plan(
             create_before_destroy: info.create_before_destroy,
         };
         let live_now = match live.get(name) {
-            Some(Some(l)) => Some(&l.props),
+            Some(Some(l)) => {
+                let mut props = l.props.clone();
+                strip_parts(state, providers, name, &mut props);
+                Some(props)
+            }
             _ => None,
         };
         let gone = opts.refresh && matches!(live.get(name), Some(None));
         let (action, reason) = decide(recorded, &res.kind, gone, || {
-            compare(&info, &r, &secrets, &state.salt, recorded, live_now)
+            compare(
+                &info,
+                &r,
+                &secrets,
+                &state.salt,
+                recorded,
+                live_now.as_ref(),
+            )
         });
         plan.changes = match (&action, &reason) {
             (Decision::Compared(changes), _) => changes.clone(),
@@ -435,8 +449,9 @@ fn all_new(r: &Resolved, secrets: &[String]) -> Vec<FieldChange> {
 }
 
 /// Compare: the desired props against the live ones (or, without a refresh, the recorded
-/// ones), field by field, secrets by their salted digest, each change marked with whether the
-/// kind must replace the resource to make it.
+/// ones, completed with the kind's defaults), field by field under the kind's [`Rules`] (sets,
+/// exclusive maps), secrets by their salted digest, each change marked with whether the kind
+/// must replace the resource to make it.
 fn compare(
     info: &crate::kind::KindInfo,
     desired: &Resolved,
@@ -448,7 +463,11 @@ fn compare(
     let Some(rec) = recorded else {
         return Vec::new();
     };
-    let mut baseline = live.cloned().unwrap_or_else(|| rec.props.clone());
+    let mut baseline = live.cloned().unwrap_or_else(|| {
+        let mut recorded = rec.props.clone();
+        info.complete(&mut recorded);
+        recorded
+    });
     // Secrets are compared by digest: the state holds nothing else.
     for p in secrets {
         let recorded_digest = rec.props.pointer(p).cloned().unwrap_or(Value::Null);
@@ -459,7 +478,7 @@ fn compare(
         }
     }
     let want = redact_known(salt, &desired.value, secrets);
-    diff(&want, &baseline)
+    diff_with(&Rules::of(info), &want, &baseline)
         .into_iter()
         .map(|d| {
             let ptr = pointer_of(&d.path);
