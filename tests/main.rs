@@ -24,6 +24,8 @@ mod emulator;
 mod network_rules;
 // The engine with the simulated provider: plans, the parallel walk, failures, locking, drift.
 mod engine;
+// Drift of what users care about: sets without order, defaults, additions made by hand.
+mod drift_moto;
 // The MSK, MSK Connect and MWAA providers against the emulator.
 mod msk_connect_mwaa;
 // The MSK IAM token against the official Python signer.

@@ -46,6 +46,7 @@ pub fn register(r: &mut Registry) {
                 "user data runs only at an instance's first boot; new user data needs a new instance",
             ),
         ])
+        .sets(&["security_group_ids"])
         // A stop and start (to change the type) gives the instance a new public IPv4 address
         // and DNS name (EC2 User Guide, "Public IPv4 addresses"): dependents follow.
         .volatile_outputs(&["public_dns", "public_ip"])
@@ -70,7 +71,9 @@ pub struct InstanceProps {
     pub instance_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_name: Option<String>,
-    #[serde(default)]
+    /// Security groups of the instance (a set). Left out, EC2 gives the instance the VPC's
+    /// default group (RunInstances, `SecurityGroupIds`), so an empty list is not managed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_group_ids: Vec<String>,
     /// Default: a default subnet of the default VPC.
     #[serde(default, skip_serializing_if = "Option::is_none")]

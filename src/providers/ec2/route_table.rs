@@ -40,6 +40,7 @@ pub fn register(r: &mut Registry) {
         .schema::<RouteTableProps>()
         .outputs(&["id", "arn"])
         .replace(&[("vpc_id", "a route table cannot move to another VPC")])
+        .sets(&["routes", "subnet_ids"])
         .timeout(Duration::from_secs(600)),
         |env| RouteTableProvider {
             clients: env.clients.clone(),

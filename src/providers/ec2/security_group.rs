@@ -33,6 +33,8 @@ KindInfo::new("ec2.security_group", "A security group: SSH from a declared range
                 ("description", "a security group's description cannot be changed"),
                 ("vpc_id", "a security group cannot move to another VPC"),
             ])
+    // EC2 lists the rules grouped its own way (DescribeSecurityGroups' IpPermissions).
+    .sets(&["ingress"])
     // Longer than the 15 minutes `clients::propagation` waits for lingering ENIs, so a delete
     // that outlasts them fails with EC2's DependencyViolation, not a bare timeout.
     .timeout(Duration::from_secs(1200)),

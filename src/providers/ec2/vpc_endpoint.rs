@@ -43,6 +43,7 @@ pub fn register(r: &mut Registry) {
             ("vpc_id", "an endpoint cannot move to another VPC"),
             ("service_name", "an endpoint's service cannot be changed"),
         ])
+        .sets(&["route_table_ids"])
         .timeout(Duration::from_secs(600)),
         |env| VpcEndpointProvider {
             clients: env.clients.clone(),

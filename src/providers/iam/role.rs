@@ -29,7 +29,13 @@ pub fn register(r: &mut Registry) {
         )
         .schema::<RoleProps>()
         .outputs(&["arn", "id"])
-        .replace(&[("name", "an IAM role cannot be renamed")]),
+        .replace(&[("name", "an IAM role cannot be renamed")])
+        // Both mean sets: ListAttachedRolePolicies answers in IAM's own order, and the order of
+        // a trust policy's principals means nothing.
+        .sets(&["trusted_services", "managed_policy_arns"])
+        // Every inline policy of the role is the stack's: one added by hand is drift, and `up`
+        // deletes it; those of `iam.role_policy` resources are theirs (`PartOf`).
+        .exclusive(&["policies"]),
         |env| RoleProvider {
             clients: env.clients.clone(),
         },
@@ -45,9 +51,12 @@ pub struct RoleProps {
     pub description: Option<String>,
     /// Service principals that may assume the role, e.g. `ec2.amazonaws.com`.
     pub trusted_services: Vec<String>,
-    /// Inline policies by name.
+    /// Inline policies by name. The role owns all of its inline policies but those of
+    /// `iam.role_policy` resources: one added by hand is drift, and `up` deletes it.
     #[serde(default)]
     pub policies: BTreeMap<String, Vec<Statement>>,
+    /// Managed policies attached to the role (a set); one attached by hand is drift, and `up`
+    /// detaches it.
     #[serde(default)]
     pub managed_policy_arns: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +80,34 @@ pub struct RoleProvider {
     pub clients: Arc<Clients>,
 }
 
+/// Whether the plan path `path` is the field `field` or lies inside it (`policies.read[0]` is
+/// inside `policies.read` and `policies`, not inside `policies.re`).
+fn touches(path: &str, field: &str) -> bool {
+    path.strip_prefix(field)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
 impl RoleProvider {
+    /// The names of every inline policy of the role (ListRolePolicies, all pages).
+    async fn inline_policy_names(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        let iam = self.clients.iam().await;
+        let mut names = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = iam
+                .list_role_policies()
+                .role_name(role)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| api_error("ListRolePolicies", e))?;
+            names.extend(out.policy_names().iter().cloned());
+            marker = out.marker().map(str::to_string);
+            if !out.is_truncated() || marker.is_none() {
+                return Ok(names);
+            }
+        }
+    }
     async fn outputs(&self, name: &str) -> Result<Option<Map<String, Value>>, ProviderError> {
         let out = self
             .clients
@@ -92,12 +128,24 @@ impl RoleProvider {
         }))
     }
 
-    async fn sync(&self, old: Option<&RoleProps>, new: &RoleProps) -> Result<(), ProviderError> {
+    /// Brings the role in line with `new`: what differs from `old` (the recorded props) and what
+    /// `changed` names (the plan's paths, from the live role: a repair of drift, where the
+    /// recorded props equal the new ones). Managed policies are compared with the live list.
+    async fn sync(
+        &self,
+        old: Option<&RoleProps>,
+        new: &RoleProps,
+        changed: &[String],
+    ) -> Result<(), ProviderError> {
         let iam = self.clients.iam().await;
         let name = &new.name;
-        if old.is_some_and(|o| {
-            o.description != new.description || o.max_session_seconds != new.max_session_seconds
-        }) {
+        let touched = |field: &str| changed.iter().any(|c| touches(c, field));
+        if touched("description")
+            || touched("max_session_seconds")
+            || old.is_some_and(|o| {
+                o.description != new.description || o.max_session_seconds != new.max_session_seconds
+            })
+        {
             iam.update_role()
                 .role_name(name)
                 .set_description(new.description.clone())
@@ -106,7 +154,9 @@ impl RoleProvider {
                 .await
                 .map_err(|e| api_error("UpdateRole", e))?;
         }
-        if old.is_some_and(|o| o.trusted_services != new.trusted_services) {
+        if touched("trusted_services")
+            || old.is_some_and(|o| o.trusted_services != new.trusted_services)
+        {
             iam.update_assume_role_policy()
                 .role_name(name)
                 .policy_document(trust_document(&new.trusted_services))
@@ -115,10 +165,12 @@ impl RoleProvider {
                 .map_err(|e| api_error("UpdateAssumeRolePolicy", e))?;
         }
         for (pname, stmts) in &new.policies {
-            if old
+            let unchanged = old
                 .and_then(|o| o.policies.get(pname))
-                .is_some_and(|o| serde_json::to_value(o).ok() == serde_json::to_value(stmts).ok())
-            {
+                .is_some_and(|o| serde_json::to_value(o).ok() == serde_json::to_value(stmts).ok());
+            let repaired =
+                changed.iter().any(|c| c == "policies") || touched(&format!("policies.{pname}"));
+            if unchanged && !repaired {
                 continue;
             }
             iam.put_role_policy()
@@ -129,11 +181,20 @@ impl RoleProvider {
                 .await
                 .map_err(|e| api_error("PutRolePolicy", e))?;
         }
-        // Only inline policies this resource declared are removed; others belong to iam.role_policy.
-        for pname in old
-            .map(|o| o.policies.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
+        // Removed: those this resource declared before, and those the plan names as found on the
+        // role but not in the stack (added by hand). Others belong to iam.role_policy.
+        let mut removed: Vec<String> = old
+            .map(|o| o.policies.keys().cloned().collect())
+            .unwrap_or_default();
+        if changed.iter().any(|c| c.starts_with("policies.")) {
+            removed.extend(
+                self.inline_policy_names(name)
+                    .await?
+                    .into_iter()
+                    .filter(|p| changed.contains(&format!("policies.{p}"))),
+            );
+        }
+        for pname in removed {
             if !new.policies.contains_key(&pname) {
                 iam.delete_role_policy()
                     .role_name(name)
@@ -186,7 +247,7 @@ impl TypedProvider for RoleProvider {
         &self,
         _cx: &Cx,
         name: &str,
-        recorded: Option<&RoleProps>,
+        _recorded: Option<&RoleProps>,
     ) -> Result<Option<Observed<RoleProps>>, ProviderError> {
         let iam = self.clients.iam().await;
         let got = iam.get_role().role_name(name).send().await;
@@ -201,12 +262,10 @@ impl TypedProvider for RoleProvider {
             .map(parse_document)
             .transpose()?
             .unwrap_or(Value::Null);
-        // Only the inline policies this resource declared: others belong to iam.role_policy.
-        let declared: Vec<String> = recorded
-            .map(|r| r.policies.keys().cloned().collect())
-            .unwrap_or_default();
+        // Every inline policy: those of iam.role_policy resources are told apart by the engine
+        // (`KindInfo::part_of`), so one added by hand shows as drift.
         let mut policies = BTreeMap::new();
-        for pname in declared {
+        for pname in self.inline_policy_names(name).await? {
             let got = iam
                 .get_role_policy()
                 .role_name(name)
@@ -289,7 +348,7 @@ impl TypedProvider for RoleProvider {
             managed_policy_arns: vec![],
             name: p.name.clone(),
         };
-        self.sync(adopted.map(|_| &blank), p).await?;
+        self.sync(adopted.map(|_| &blank), p, &[]).await?;
         Ok(p.name.clone())
     }
 
@@ -306,12 +365,12 @@ impl TypedProvider for RoleProvider {
         _name: &str,
         old: Option<&RoleProps>,
         new: &RoleProps,
-        _changed: &[String],
+        changed: &[String],
     ) -> Result<Option<String>, ProviderError> {
         for stmts in new.policies.values() {
             check_actions(stmts)?;
         }
-        self.sync(old, new).await?;
+        self.sync(old, new, changed).await?;
         Ok(None)
     }
 

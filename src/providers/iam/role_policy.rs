@@ -12,7 +12,7 @@ use super::{
 };
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
-use crate::kind::KindInfo;
+use crate::kind::{KindInfo, PartOf};
 use crate::providers::support::{CompositeId, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
 use crate::providers::Registry;
@@ -31,7 +31,15 @@ pub fn register(r: &mut Registry) {
         .replace(&[
             ("role", "a policy belongs to one role"),
             ("name", "an inline policy cannot be renamed"),
-        ]),
+        ])
+        // The policy is an entry of its role's `policies`: not drift of an `iam.role`.
+        .part_of(PartOf {
+            kind: "iam.role",
+            parent: "name",
+            via: "role",
+            collection: "policies",
+            key: "name",
+        }),
         |env| RolePolicyProvider {
             clients: env.clients.clone(),
         },

@@ -31,12 +31,17 @@ pub enum StreamMode {
 #[serde(deny_unknown_fields)]
 pub struct StreamProps {
     pub name: String,
+    /// Capacity mode; default `on_demand` (pinctl's choice: CreateStream alone would make a
+    /// provisioned stream). A mode changed by hand is drift.
     #[serde(default)]
     pub mode: StreamMode,
     /// Shards, for `provisioned` mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_count: Option<u32>,
-    /// Retention in hours (24 to 8760).
+    /// Retention in hours (24 to 8760). Default 24, what Kinesis gives a new stream (Kinesis
+    /// Data Streams Developer Guide, "Change the data retention period":
+    /// <https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html>); left
+    /// out of the stack, a retention changed by hand is drift and `up` sets 24 again.
     #[serde(default = "day")]
     #[schemars(range(min = 24, max = 8760))]
     pub retention_hours: u32,

@@ -46,6 +46,9 @@ pub fn register(r: &mut Registry) {
                 "an MSK cluster cannot change its security groups",
             ),
         ])
+        // MSK may list them in another order than given; Terraform made `client_subnets` a set
+        // after such replacements (hashicorp/terraform-provider-aws#14627).
+        .sets(&["client_subnets", "security_groups"])
         .timeout(Duration::from_secs(120 * 60)),
         |env| ClusterProvider {
             clients: env.clients.clone(),
@@ -69,8 +72,11 @@ pub struct ClusterProps {
     /// A multiple of the number of subnets.
     pub broker_count: u32,
     pub storage_gib: u32,
+    /// The brokers' subnets, one per AZ (a set: MSK's order is no change).
     pub client_subnets: Vec<String>,
-    #[serde(default)]
+    /// Security groups of the brokers (a set). Left out, MSK uses the VPC's default group
+    /// (API reference, `BrokerNodeGroupInfo.SecurityGroups`), so an empty list is not managed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
     /// Clients authenticate with IAM (SASL/OAUTHBEARER); default true.
     #[serde(default = "yes")]

@@ -57,6 +57,8 @@ pub fn register(r: &mut Registry) {
             ("security_groups", "a connector's network is fixed"),
             ("iam_auth", "a connector's authentication is fixed"),
         ])
+        // Sets in Terraform's `aws_mskconnect_connector` (`vpc`), as MSK Connect may reorder them.
+        .sets(&["subnets", "security_groups"])
         .timeout(Duration::from_secs(60 * 60)),
         |env| ConnectorProvider {
             clients: env.clients.clone(),
@@ -89,7 +91,9 @@ pub struct ConnectorProps {
     pub service_execution_role_arn: String,
     pub bootstrap_servers: String,
     pub subnets: Vec<String>,
-    #[serde(default)]
+    /// Security groups of the workers (a set). Left out, the VPC's default group applies, so an
+    /// empty list is not managed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
     /// Connect to the cluster with IAM (default true).
     #[serde(default = "yes")]

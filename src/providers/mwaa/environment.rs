@@ -76,6 +76,8 @@ pub fn register(r: &mut Registry) {
                 "an environment's source bucket is fixed",
             ),
         ])
+        // Sets in Terraform's `aws_mwaa_environment` (`network_configuration`).
+        .sets(&["network.subnet_ids", "network.security_group_ids"])
         .timeout(Duration::from_secs(120 * 60)),
         |env| EnvironmentProvider {
             clients: env.clients.clone(),

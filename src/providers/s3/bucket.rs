@@ -57,11 +57,19 @@ pub enum Encryption {
 #[serde(deny_unknown_fields)]
 pub struct BucketProps {
     pub name: String,
+    /// Object versioning; default false, as a new bucket is unversioned (S3 User Guide,
+    /// "Retaining multiple versions of objects with S3 Versioning":
+    /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html>). Versioning
+    /// enabled by hand on a bucket that leaves it out is drift; `up` suspends it (a bucket once
+    /// versioned can only be suspended, and reads as unversioned here).
     #[serde(default)]
     pub versioning: bool,
+    /// Default encryption; default `sse_s3`, what S3 applies to every new bucket since
+    /// January 2023 (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html>).
     #[serde(default)]
     pub encryption: Encryption,
-    /// Blocks every form of public access (default true).
+    /// Blocks every form of public access (default true, as S3 does for new buckets since
+    /// April 2023: <https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html>).
     #[serde(default = "yes")]
     pub block_public_access: bool,
     /// `down` empties the bucket before deleting it.
