@@ -7,12 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pinctl/target}"
-export PINCTL_SKIP_MARIADB=1
-# shellcheck source=scripts/setup.sh
-source scripts/setup.sh
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/pinctl"
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 work="$(mktemp -d)"
 # A scratch project, so a twin of the checkout itself (make demo) is left alone.
 mkdir -p "$work/stacks"

@@ -4,12 +4,8 @@
 # `pinctl local broker`, installed by scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pinctl/target}"
-export PINCTL_SKIP_MARIADB=1
-# shellcheck source=scripts/setup.sh
-source scripts/setup.sh
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/pinctl"
+# shellcheck source=scripts/bench-common.sh
+source scripts/bench-common.sh
 work="$(mktemp -d)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" local broker --port "$port" --data "$work/kafka" >"$work/broker.log" 2>&1 &

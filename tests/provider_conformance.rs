@@ -484,6 +484,125 @@ resources:
         emulator: false,
     },
     Case {
+        kind: "elbv2.load_balancer",
+        stack: r#"
+resources:
+  vpc:
+    type: ec2.vpc
+    props: {cidr: 10.20.0.0/16}
+  a:
+    type: ec2.subnet
+    props: {vpc_id: "${vpc.id}", cidr: 10.20.1.0/24, availability_zone_id: use1-az1}
+  b:
+    type: ec2.subnet
+    props: {vpc_id: "${vpc.id}", cidr: 10.20.2.0/24, availability_zone_id: use1-az2}
+  subject:
+    type: elbv2.load_balancer
+    props: {name: conf-nlb, scheme: internal, subnets: ["${a.id}"]}
+"#,
+        changes: &[
+            (
+                "subnets: [\"${a.id}\"]}",
+                "subnets: [\"${a.id}\"], tags: {team: data}}",
+                Action::Update,
+            ),
+            (
+                "[\"${a.id}\"]",
+                "[\"${a.id}\", \"${b.id}\"]",
+                Action::Replace,
+            ),
+            (
+                "scheme: internal",
+                "scheme: internet_facing",
+                Action::Replace,
+            ),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "elbv2.target_group",
+        stack: r#"
+resources:
+  network:
+    type: ec2.default_network
+    props: {}
+  one:
+    type: ec2.instance
+    props:
+      ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+      instance_type: t2.micro
+      subnet_id: ${network.subnet_id}
+  two:
+    type: ec2.instance
+    props:
+      ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+      instance_type: t2.micro
+      subnet_id: ${network.subnet_id}
+  subject:
+    type: elbv2.target_group
+    props: {name: conf-tg, port: 8082, vpc_id: "${network.vpc_id}", targets: ["${one.id}"]}
+"#,
+        changes: &[
+            (
+                "targets: [\"${one.id}\"]",
+                "targets: [\"${one.id}\", \"${two.id}\"]",
+                Action::Update,
+            ),
+            ("port: 8082", "port: 8083", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "elbv2.listener",
+        stack: r#"
+resources:
+  network:
+    type: ec2.default_network
+    props: {}
+  nlb:
+    type: elbv2.load_balancer
+    props: {name: conf-nlb, scheme: internal, subnets: ["${network.subnet_id}"]}
+  tg1:
+    type: elbv2.target_group
+    props: {name: conf-tg1, port: 8082, vpc_id: "${network.vpc_id}"}
+  tg2:
+    type: elbv2.target_group
+    props: {name: conf-tg2, port: 8082, vpc_id: "${network.vpc_id}"}
+  subject:
+    type: elbv2.listener
+    props: {load_balancer_arn: "${nlb.arn}", port: 8082, target_group_arn: "${tg1.arn}"}
+"#,
+        changes: &[
+            ("${tg1.arn}", "${tg2.arn}", Action::Update),
+            ("port: 8082, target", "port: 9092, target", Action::Update),
+        ],
+        emulator: false,
+    },
+    Case {
+        kind: "apigateway.vpc_link",
+        stack: r#"
+resources:
+  network:
+    type: ec2.default_network
+    props: {}
+  nlb:
+    type: elbv2.load_balancer
+    props: {name: conf-nlb, scheme: internal, subnets: ["${network.subnet_id}"]}
+  nlb2:
+    type: elbv2.load_balancer
+    props: {name: conf-nlb2, scheme: internal, subnets: ["${network.subnet_id}"]}
+  subject:
+    type: apigateway.vpc_link
+    props: {name: conf-link, description: first, target_arn: "${nlb.arn}"}
+"#,
+        changes: &[
+            ("description: first", "description: second", Action::Update),
+            ("name: conf-link", "name: conf-link-2", Action::Update),
+            ("${nlb.arn}", "${nlb2.arn}", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
         kind: "workers.deployment",
         stack: r#"
 resources:
@@ -853,6 +972,10 @@ conformance! {
     apigateway_rest_api => "apigateway.rest_api",
     apigateway_deployment => "apigateway.deployment",
     apigateway_stage => "apigateway.stage",
+    apigateway_vpc_link => "apigateway.vpc_link",
+    elbv2_load_balancer => "elbv2.load_balancer",
+    elbv2_target_group => "elbv2.target_group",
+    elbv2_listener => "elbv2.listener",
     workers_deployment => "workers.deployment",
     msk_cluster => "msk.cluster",
     msk_topic => "msk.topic",

@@ -305,6 +305,52 @@ def _quotas():
     sq.ServiceQuotasBackend.get_service_quota = _get_service_quota
 
 
+# ---- VPC links ---------------------------------------------------------------------------
+# A REST API's VPC link is PENDING, then AVAILABLE: it takes minutes on AWS (API Gateway API
+# Reference, VpcLink `status`: AVAILABLE | PENDING | DELETING | FAILED; Developer Guide, "Set up
+# a VPC link for private integrations": "it can take a few minutes"). moto makes it AVAILABLE
+# at once. Here it stays PENDING for half the twin's propagation delay (at least a second), so
+# a provider that used a link before it is AVAILABLE fails on the twin too.
+
+
+def _vpc_links(delay):
+    import json
+
+    from moto.apigateway import models as apigateway
+    from moto.apigateway import responses
+
+    # UpdateVpcLink (PATCH /vpclinks/{id}, `replace` of /name and /description: API Gateway API
+    # Reference, UpdateVpcLink) is not implemented by moto 5.2, which answers an unknown error.
+    def update_vpc_link(self):
+        link = self.backend.get_vpc_link(vpc_link_id=self.path.split("/")[-1])
+        for op in self._get_param("patchOperations") or []:
+            if op.get("op") == "replace" and op.get("path") in ("/name", "/description"):
+                setattr(link, op["path"][1:], op.get("value") or "")
+        return json.dumps(link.to_json())
+
+    responses.APIGatewayResponse.update_vpc_link = update_vpc_link
+
+    pending = max(1.0, delay / 2)
+    cls = apigateway.VpcLink
+    init = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._pinctl_born = time.monotonic()
+
+    def status(self):
+        born = getattr(self, "_pinctl_born", None)
+        if born is not None and time.monotonic() - born < pending:
+            return "PENDING"
+        return "AVAILABLE"
+
+    def set_status(self, value):
+        pass  # moto sets AVAILABLE in __init__; the clock above decides
+
+    cls.__init__ = __init__
+    cls.status = property(status, set_status)
+
+
 # ---- propagation -------------------------------------------------------------------------
 # AWS is eventually consistent: what one API just made is not yet visible to the services that
 # use it. With PINCTL_PROPAGATION_DELAY=<seconds> (the twin's `--propagation-delay`), moto
@@ -500,5 +546,6 @@ if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _accounts()
     _quotas()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
+    _vpc_links(_delay)
     if _delay > 0:
         _propagation(_delay)

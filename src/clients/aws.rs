@@ -97,6 +97,7 @@ pub struct Clients {
     ssm: OnceCell<aws_sdk_ssm::Client>,
     kinesis: OnceCell<aws_sdk_kinesis::Client>,
     apigateway: OnceCell<aws_sdk_apigateway::Client>,
+    elbv2: OnceCell<aws_sdk_elasticloadbalancingv2::Client>,
     kafka: OnceCell<aws_sdk_kafka::Client>,
     kafkaconnect: OnceCell<aws_sdk_kafkaconnect::Client>,
     mwaa: OnceCell<aws_sdk_mwaa::Client>,
@@ -142,6 +143,7 @@ impl Clients {
             ssm: OnceCell::new(),
             kinesis: OnceCell::new(),
             apigateway: OnceCell::new(),
+            elbv2: OnceCell::new(),
             kafka: OnceCell::new(),
             kafkaconnect: OnceCell::new(),
             mwaa: OnceCell::new(),
@@ -174,6 +176,7 @@ impl Clients {
     client!(ssm, ssm, aws_sdk_ssm, |b| b);
     client!(kinesis, kinesis, aws_sdk_kinesis, |b| b);
     client!(apigateway, apigateway, aws_sdk_apigateway, |b| b);
+    client!(elbv2, elbv2, aws_sdk_elasticloadbalancingv2, |b| b);
     client!(sts, sts, aws_sdk_sts, |b| b);
     client!(servicequotas, servicequotas, aws_sdk_servicequotas, |b| b);
     client!(kafka, kafka, aws_sdk_kafka, |b| b);
@@ -216,6 +219,20 @@ impl Clients {
 }
 
 /// The service's error code of a failed call, if it got that far.
+/// An AWS SDK error as the service gave it: `Code: message`, else the error chain (for
+/// messages a person reads; the engine's errors go through [`api_error`]).
+pub fn describe<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    }
+}
+
 pub fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
     match e {
         SdkError::ServiceError(s) => s.err().code(),

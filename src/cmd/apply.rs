@@ -264,9 +264,51 @@ async fn up_locked(
             {
                 eprintln!("  {}: {}", r.resource, r.error.clone().unwrap_or_default());
             }
+            if destroy {
+                print_left(&final_state, &report);
+            }
         }
     }
     Ok(if report.ok { Exit::Ok } else { Exit::Error })
+}
+
+/// After a `down` that failed: every resource still in AWS (still in state), with its id and why
+/// it is there (its delete failed, with the error; or it was not started, and what it waits on),
+/// so nothing is left behind unnamed.
+fn print_left(state: &crate::state::StateFile, report: &apply::ApplyReport) {
+    let live: Vec<_> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.physical_id.is_some())
+        .collect();
+    if live.is_empty() {
+        return;
+    }
+    eprintln!("\nLeft in AWS ({}):", live.len());
+    for (name, r) in live {
+        let op = report.operations.iter().find(|o| &o.resource == name);
+        let why = match op.map(|o| (o.outcome, o.error.as_deref())) {
+            Some((apply::Outcome::Failed, e)) => format!("its delete failed: {}", e.unwrap_or("")),
+            _ => {
+                let blocked: Vec<&str> = state
+                    .resources
+                    .iter()
+                    .filter(|(_, d)| d.physical_id.is_some() && d.depends_on.contains(name))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                if blocked.is_empty() {
+                    "not deleted: the run stopped at the failure above".to_string()
+                } else {
+                    format!("not deleted: still used by {}", blocked.join(", "))
+                }
+            }
+        };
+        eprintln!(
+            "  {name} ({} {}): {why}",
+            r.kind,
+            r.physical_id.as_deref().unwrap_or_default()
+        );
+    }
 }
 
 /// How long the run rode out AWS's propagation delays, rule by rule (nothing when it did not).

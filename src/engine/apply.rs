@@ -266,6 +266,7 @@ impl Shared {
             match f().await {
                 Err(e) if on_error(call, &e) == OnError::Retry => {
                     tracing::debug!("retrying after: {e}");
+                    progress::report(&format!("retrying: {e}"));
                     backoff.sleep().await;
                 }
                 other => return other,
@@ -602,13 +603,19 @@ impl Shared {
         };
         let hooks = self.hooks.clone();
         let waiting = r.clone();
-        let reporter = progress::Reporter::new(move |s| hooks.op_status(&waiting, s));
+        let last = Arc::new(std::sync::Mutex::new(LastSeen::default()));
+        let seen = last.clone();
+        let reporter = progress::Reporter::new(move |s| {
+            seen.lock().unwrap_or_else(|p| p.into_inner()).saw(s);
+            hooks.op_status(&waiting, s)
+        });
         let work = progress::scope(reporter, work);
         let result = match tokio::time::timeout(timeout, work).await {
             Ok(x) => x,
             Err(_) => Err(EngineError::Timeout {
                 resource: op.resource.clone(),
                 after: timeout,
+                last: last.lock().unwrap_or_else(|p| p.into_inner()).describe(),
             }),
         };
         let report = OpResult {
@@ -624,6 +631,32 @@ impl Shared {
         };
         self.hooks.op_finished(&r, &report);
         (report, result)
+    }
+}
+
+/// What an operation last reported: its status, and the last refusal it retried (`retrying:
+/// ...`), which a later status would otherwise hide; together, why a timeout hit.
+#[derive(Default)]
+struct LastSeen {
+    status: Option<String>,
+    refusal: Option<String>,
+}
+
+impl LastSeen {
+    fn saw(&mut self, status: &str) {
+        match status.strip_prefix("retrying: ") {
+            Some(refusal) => self.refusal = Some(refusal.to_string()),
+            None => self.status = Some(status.to_string()),
+        }
+    }
+
+    fn describe(&self) -> Option<String> {
+        match (&self.status, &self.refusal) {
+            (Some(s), Some(r)) => Some(format!("{s}; last refused: {r}")),
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(r)) => Some(format!("last refused: {r}")),
+            (None, None) => None,
+        }
     }
 }
 

@@ -46,8 +46,14 @@ pub enum EngineError {
     #[error("{resource}: {message}")]
     Prepare { resource: String, message: String },
     /// An operation took longer than its timeout; what was started is recorded.
-    #[error("{resource}: timed out after {}; what was started is recorded, run `pinctl up` again to keep waiting", humantime::format_duration(*after))]
-    Timeout { resource: String, after: Duration },
+    /// `last` is the last thing it was waiting for (a status, a refusal being retried), so a
+    /// timeout says why, not only when.
+    #[error("{resource}: timed out after {}{}; what was started is recorded, run the command again to keep waiting", humantime::format_duration(*after), last.as_ref().map(|l| format!(", last waiting on: {l}")).unwrap_or_default())]
+    Timeout {
+        resource: String,
+        after: Duration,
+        last: Option<String>,
+    },
     /// Props refer to values that are not available when the operation runs.
     #[error("{resource}: cannot resolve {}: it refers to a value that is not available (an output the dependency did not report, or a secret prop of another resource, which state keeps only as a hash)", paths.join(", "))]
     Unresolved {

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_sts::error::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -91,18 +90,7 @@ async fn sdk_config(endpoint: &str, region: &str, keys: &Keys) -> aws_config::Sd
         .await
 }
 
-/// An AWS SDK error as the service gave it: `Code: message`, else the error chain.
-pub fn describe<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
-    }
-}
+pub use crate::clients::aws::describe;
 
 /// Creates the twin's IAM users on a moto server that does not check calls yet, then turns
 /// its enforcement on. Errors: a call failed (moto not answering, or already enforcing).
@@ -150,8 +138,16 @@ pub async fn bootstrap(moto: &str, region: &str) -> Result<Identities> {
             .map_err(|e| anyhow::anyhow!("CreateUser {s}: {}", describe(&e)))?;
         let mut actions = vec!["sts:AssumeRole"];
         if s == APIGATEWAY {
-            // The gateway worker reads the REST API as API Gateway holds it.
-            actions.push("apigateway:*");
+            // The gateway worker reads the REST API as API Gateway holds it, and the network
+            // (VPC links' load balancers, listeners, targets, security groups) to let through
+            // only what AWS's network would.
+            actions.extend([
+                "apigateway:*",
+                "ec2:DescribeInstances",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "elasticloadbalancing:Describe*",
+            ]);
         }
         let policy = serde_json::json!({
             "Version": "2012-10-17",

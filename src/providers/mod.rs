@@ -7,6 +7,7 @@
 
 pub mod apigateway;
 pub mod ec2;
+pub mod elbv2;
 pub mod iam;
 pub mod kinesis;
 pub mod msk;
@@ -53,6 +54,7 @@ impl Registry {
         iam::register(&mut r);
         s3::register(&mut r);
         ec2::register(&mut r);
+        elbv2::register(&mut r);
         msk::register(&mut r);
         mskconnect::register(&mut r);
         apigateway::register(&mut r);

@@ -1,12 +1,15 @@
-//! API Gateway REST API: one resource with its routes, and the deployment and stage.
+//! API Gateway REST API: one resource with its routes, the deployment and stage, and the VPC
+//! link of its private integrations.
 
 pub mod deployment;
 pub mod rest_api;
 pub mod stage;
+pub mod vpc_link;
 
 pub use deployment::DeploymentProps;
 pub use rest_api::{definition_hash, Integration, IntegrationType, RestApiProps, Route};
 pub use stage::StageProps;
+pub use vpc_link::VpcLinkProps;
 
 use crate::providers::support::{Absent, CompositeId};
 
@@ -22,4 +25,5 @@ pub fn register(r: &mut super::Registry) {
     rest_api::register(r);
     deployment::register(r);
     stage::register(r);
+    vpc_link::register(r);
 }

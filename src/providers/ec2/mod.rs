@@ -126,6 +126,53 @@ where
     api_error(operation, e)
 }
 
+/// Names what keeps `id` in use when EC2 refused its delete with `DependencyViolation`: the
+/// network interfaces DescribeNetworkInterfaces lists under `filter` (`group-id`, `subnet-id`,
+/// `vpc-id`), each as `eni-… (interface type, requester, status: description)`, appended to an
+/// [`ProviderError::InUse`]'s reason. EC2's own message names no interface ("has a dependent
+/// object"), and the ones MSK, MSK Connect and MWAA leave behind are what a `down` that runs out
+/// of time must name (EC2 API Reference, DescribeNetworkInterfaces: `requester-id`,
+/// `interface-type`). Any other error, or a failed read, is returned as it was.
+pub(super) async fn name_holders(
+    ec2: &aws_sdk_ec2::Client,
+    e: ProviderError,
+    filter_name: &str,
+    id: &str,
+) -> ProviderError {
+    let ProviderError::InUse { what, reason } = e else {
+        return e;
+    };
+    let Ok(out) = ec2
+        .describe_network_interfaces()
+        .filters(filter(filter_name, &[id]))
+        .send()
+        .await
+    else {
+        return ProviderError::InUse { what, reason };
+    };
+    let held: Vec<String> = out
+        .network_interfaces()
+        .iter()
+        .map(|n| {
+            format!(
+                "{} ({}, requester {}, {}: {})",
+                n.network_interface_id().unwrap_or("?"),
+                n.interface_type().map_or("interface", |t| t.as_str()),
+                n.requester_id().unwrap_or("the account"),
+                n.status().map_or("?", |s| s.as_str()),
+                n.description().unwrap_or("")
+            )
+        })
+        .collect();
+    if held.is_empty() {
+        return ProviderError::InUse { what, reason };
+    }
+    ProviderError::InUse {
+        what,
+        reason: format!("{reason}; held by {}", held.join(", ")),
+    }
+}
+
 pub(super) fn tag_spec(
     cx: &Cx,
     kind: ResourceType,

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{filter, tag_map, tag_spec};
+use super::{delete_error, filter, name_holders, tag_map, tag_spec};
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::clients::propagation::{settle, settled};
 use crate::engine::provider::{Cx, Poll, ProviderError};
@@ -411,8 +411,16 @@ impl TypedProvider for SecurityGroupProvider {
         // ENIs of a deleted instance, cluster, connector or environment keep the group in use
         // for a while: waited out (see `clients::propagation`).
         let req = ec2.delete_security_group().group_id(id);
-        settle("DeleteSecurityGroup", || req.clone().send())
-            .await
-            .gone_ok("DeleteSecurityGroup", NOT_FOUND)
+        match settle("DeleteSecurityGroup", || req.clone().send()).await {
+            Ok(_) => Ok(()),
+            Err(e) if NOT_FOUND.matches(&e) => Ok(()),
+            Err(e) => Err(name_holders(
+                ec2,
+                delete_error("DeleteSecurityGroup", &format!("security group {id}"), e),
+                "group-id",
+                id,
+            )
+            .await),
+        }
     }
 }

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{delete_error, owned_filters, sync_tags, tag_spec, user_tags};
+use super::{delete_error, name_holders, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -260,7 +260,13 @@ impl TypedProvider for SubnetProvider {
         {
             Ok(_) => Ok(()),
             Err(e) if NOT_FOUND.matches(&e) => Ok(()),
-            Err(e) => Err(delete_error("DeleteSubnet", &format!("subnet {id}"), e)),
+            Err(e) => Err(name_holders(
+                self.clients.ec2().await,
+                delete_error("DeleteSubnet", &format!("subnet {id}"), e),
+                "subnet-id",
+                id,
+            )
+            .await),
         }
     }
 }

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{delete_error, filter, owned_filters, sync_tags, tag_spec, user_tags};
+use super::{delete_error, filter, name_holders, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -303,7 +303,13 @@ impl TypedProvider for VpcProvider {
         {
             Ok(_) => Ok(()),
             Err(e) if NOT_FOUND.matches(&e) => Ok(()),
-            Err(e) => Err(delete_error("DeleteVpc", &format!("VPC {id}"), e)),
+            Err(e) => Err(name_holders(
+                self.clients.ec2().await,
+                delete_error("DeleteVpc", &format!("VPC {id}"), e),
+                "vpc-id",
+                id,
+            )
+            .await),
         }
     }
 }

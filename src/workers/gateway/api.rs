@@ -34,6 +34,8 @@ pub struct Integration {
     pub responses: Vec<(String, String)>,
     /// The role API Gateway assumes to call an `AWS` integration's service (its ARN).
     pub credentials: Option<String>,
+    /// The VPC link of a private integration (`connectionType` `VPC_LINK`).
+    pub vpc_link: Option<String>,
 }
 
 impl RestApi {
@@ -121,6 +123,12 @@ impl RestApi {
                                 .to_string(),
                             responses,
                             credentials: i.credentials().map(str::to_string),
+                            vpc_link: match i.connection_type() {
+                                Some(aws_sdk_apigateway::types::ConnectionType::VpcLink) => {
+                                    i.connection_id().map(str::to_string)
+                                }
+                                _ => None,
+                            },
                         },
                     );
                 }
@@ -220,6 +228,7 @@ mod tests {
                 passthrough: "WHEN_NO_MATCH".into(),
                 responses: vec![],
                 credentials: None,
+                vpc_link: None,
             };
             match resources.iter_mut().find(|r| r.path == *p) {
                 Some(r) => {

@@ -9,6 +9,7 @@
 //! the log.
 
 pub mod api;
+pub mod network;
 pub mod vtl;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,20 @@ pub struct GatewayConfig {
     pub serialize_aws_calls: bool,
 }
 
+/// Why an HTTP integration did not answer.
+enum Failure {
+    /// AWS's network would not carry the request (504 or 500, with the cause).
+    Unreachable(network::Refusal),
+    /// Anything else: API Gateway's 500.
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(cause: String) -> Self {
+        Failure::Failed(cause)
+    }
+}
+
 struct Gateway {
     config: GatewayConfig,
     region: String,
@@ -54,6 +69,8 @@ struct Gateway {
     /// Role ARN → its temporary credentials, replaced 5 minutes before they expire.
     assumed: tokio::sync::Mutex<HashMap<String, aws_credential_types::Credentials>>,
     one_call_at_a_time: tokio::sync::Mutex<()>,
+    /// What AWS's network lets through to an HTTP integration's backend.
+    network: network::Network,
 }
 
 /// Binds, prints `listening on ADDR`, serves until SIGTERM or Ctrl-C.
@@ -68,6 +85,11 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         .context("the gateway needs AWS credentials to assume integrations' roles")?;
     let sts = aws_sdk_sts::Client::new(&shared);
     let client = aws_sdk_apigateway::Client::new(&shared);
+    let network = network::Network::new(
+        aws_sdk_ec2::Client::new(&shared),
+        aws_sdk_elasticloadbalancingv2::Client::new(&shared),
+        client.clone(),
+    );
     let api = RestApi::load(&client, &config.rest_api_id, &config.stage).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -82,6 +104,7 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         assumed: tokio::sync::Mutex::new(HashMap::new()),
         config,
         one_call_at_a_time: tokio::sync::Mutex::new(()),
+        network,
     });
     let addr = listener.local_addr()?;
     println!("listening on {addr}");
@@ -136,6 +159,21 @@ async fn follow_deployments(gateway: Arc<Gateway>, client: aws_sdk_apigateway::C
 
 fn message(status: StatusCode, text: &str) -> Response {
     (status, axum::Json(json!({ "message": text }))).into_response()
+}
+
+/// API Gateway's answer when AWS's network would not carry the request to the backend: 504
+/// "Endpoint request timed out" (the connection never answers) or 500, with the cause.
+fn unreachable(route: &str, r: network::Refusal) -> Response {
+    if r.status != 504 {
+        return integration_failed(route, r.cause);
+    }
+    let cause = format!("{}, in {route}", r.cause);
+    tracing::error!("{cause}");
+    (
+        StatusCode::GATEWAY_TIMEOUT,
+        axum::Json(json!({ "message": "Endpoint request timed out", "cause": cause })),
+    )
+        .into_response()
 }
 
 /// API Gateway's answer to a failed integration, with the cause the twin can name.
@@ -196,11 +234,14 @@ async fn handle(
             .collect(),
     };
     let result = match integration.kind.as_str() {
-        "HTTP_PROXY" => {
-            gateway
-                .http_proxy(integration, &method, &uri, &headers, body, &request)
-                .await
-        }
+        "HTTP_PROXY" => match gateway
+            .http_proxy(integration, &method, &uri, &headers, body, &request)
+            .await
+        {
+            Err(Failure::Unreachable(r)) => return unreachable(&route, r),
+            Err(Failure::Failed(cause)) => Err(cause),
+            Ok(r) => Ok(r),
+        },
         "AWS" => gateway.aws(integration, &headers, &request).await,
         "MOCK" => Ok(StatusCode::OK.into_response()),
         other => Err(format!(
@@ -261,6 +302,45 @@ impl Gateway {
         }
     }
 
+    /// Where the request goes on the twin: through the VPC link to its target instance, or over
+    /// the internet to the URI's host, each only as far as AWS's network lets it
+    /// ([`network`]); then the twin's own address for that host.
+    async fn route_to(&self, i: &Integration, url: &mut url::Url) -> Result<(), Failure> {
+        let port = url.port_or_known_default().unwrap_or(80);
+        match &i.vpc_link {
+            Some(link) => {
+                let t = self
+                    .network
+                    .through_vpc_link(link, port)
+                    .await
+                    .map_err(Failure::Unreachable)?;
+                let served = t
+                    .names
+                    .iter()
+                    .find_map(|n| self.config.resolve.get(n))
+                    .ok_or_else(|| {
+                        Failure::Failed(format!(
+                            "the twin serves no process for instance {} (the VPC link's target)",
+                            t.instance_id
+                        ))
+                    })?;
+                url.set_host(Some(served))
+                    .map_err(|e| Failure::Failed(e.to_string()))?;
+                url.set_port(Some(t.port))
+                    .map_err(|()| Failure::Failed("cannot set the target's port".into()))?;
+            }
+            None => {
+                let host = url.host_str().unwrap_or_default().to_string();
+                self.network
+                    .over_internet(&host, port)
+                    .await
+                    .map_err(Failure::Unreachable)?;
+                self.resolve(url);
+            }
+        }
+        Ok(())
+    }
+
     async fn http_proxy(
         &self,
         i: &Integration,
@@ -269,7 +349,7 @@ impl Gateway {
         headers: &HeaderMap,
         body: Bytes,
         request: &vtl::Request,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, Failure> {
         let mut target = i.uri.clone();
         for (name, value) in integration_parameters(i, "path", request)? {
             target = target.replace(&format!("{{{name}}}"), &value);
@@ -278,7 +358,8 @@ impl Gateway {
             return Err(format!(
                 "integration URI {target} keeps the unmapped parameter {}",
                 &target[open..]
-            ));
+            )
+            .into());
         }
         let mut url =
             url::Url::parse(&target).map_err(|e| format!("integration URI {target}: {e}"))?;
@@ -286,7 +367,7 @@ impl Gateway {
             url.set_query(Some(q));
         }
         let shown = url.to_string();
-        self.resolve(&mut url);
+        self.route_to(i, &mut url).await?;
         let forward = if i.http_method == "ANY" {
             method.clone()
         } else {
@@ -320,7 +401,7 @@ impl Gateway {
             .await
             .map_err(|e| format!("reading the answer of {shown}: {e}"))?;
         out.body(axum::body::Body::from(bytes))
-            .map_err(|e| e.to_string())
+            .map_err(|e| Failure::Failed(e.to_string()))
     }
 
     async fn aws(
