@@ -670,3 +670,205 @@ resources:
     // Only MWAA failed; the rest is in place and `down` removes it.
     p.run(&["down", "--yes"]).expect(0);
 }
+
+const PRIVATE_PATH: &str = r#"
+stack: reach
+resources:
+  vpc:
+    type: ec2.vpc
+    props: {cidr: 10.40.0.0/16, enable_dns_support: true, enable_dns_hostnames: true}
+  public:
+    type: ec2.subnet
+    props: {vpc_id: "${vpc.id}", cidr: 10.40.0.0/24, availability_zone_id: use1-az1, map_public_ip_on_launch: true}
+  private:
+    type: ec2.subnet
+    props: {vpc_id: "${vpc.id}", cidr: 10.40.10.0/24, availability_zone_id: use1-az1}
+  sg:
+    type: ec2.security_group
+    props:
+      name: reach-client
+      description: the proxy, from the VPC only
+      vpc_id: ${vpc.id}
+      ingress: [{port: PORT, cidr: 10.40.0.0/16}]
+  client:
+    type: ec2.instance
+    props:
+      ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64
+      instance_type: t2.micro
+      subnet_id: ${public.id}
+      security_group_ids: ["${sg.id}"]
+  nlb:
+    type: elbv2.load_balancer
+    props: {name: reach-nlb, scheme: internal, subnets: ["${private.id}"]}
+  targets:
+    type: elbv2.target_group
+    props: {name: reach-tg, port: PORT, vpc_id: "${vpc.id}", targets: ["${client.id}"]}
+  listener:
+    type: elbv2.listener
+    props: {load_balancer_arn: "${nlb.arn}", port: PORT, target_group_arn: "${targets.arn}"}
+  link:
+    type: apigateway.vpc_link
+    props: {name: reach-link, target_arn: "${nlb.arn}"}
+  api:
+    type: apigateway.rest_api
+    props:
+      name: reach-api
+      routes:
+        - path: /private
+          method: GET
+          integration: {type: HTTP_PROXY, http_method: GET, uri: "http://${nlb.dns_name}:PORT/hello", vpc_link_id: "${link.id}"}
+        - path: /public
+          method: GET
+          integration: {type: HTTP_PROXY, http_method: GET, uri: "http://${client.public_dns}:PORT/hello"}
+  deployment:
+    type: apigateway.deployment
+    depends_on: [listener]
+    props: {rest_api_id: "${api.id}", triggers: {definition: "${api.definition_hash}"}}
+  stage:
+    type: apigateway.stage
+    props: {rest_api_id: "${api.id}", name: dev, deployment_id: "${deployment.id}"}
+"#;
+
+/// A backend that answers every request `200 hello`.
+fn hello_backend() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    port
+}
+
+/// Issue 12 item 2 and issue 13 item 5: the twin's gateway carries a request to the EC2 client
+/// only as far as AWS's network would. Through the VPC link it arrives from the load
+/// balancer's subnet, which the client's group admits; over the internet it would come from
+/// API Gateway's addresses, which the group does not admit (504, naming why), until a rule
+/// admits them; without the rule for the VPC the private path is refused too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_carries_a_request_only_as_far_as_aws_network_does() {
+    let moto = Moto::start();
+    let port = hello_backend();
+    let mut p = Project::new();
+    p.env = moto.env();
+    p.stack(&PRIVATE_PATH.replace("PORT", &port.to_string()));
+    p.run(&["up", "--yes"]).expect(0);
+    let ec2 = ec2(&moto).await;
+    let client = p.physical_id("reach", "default", "client");
+    let sg = p.physical_id("reach", "default", "sg");
+    let api = p.physical_id("reach", "default", "api");
+    let instance = ec2
+        .describe_instances()
+        .instance_ids(&client)
+        .send()
+        .await
+        .unwrap()
+        .reservations()[0]
+        .instances()[0]
+        .clone();
+    let mut args = vec![
+        "worker".to_string(),
+        "gateway".into(),
+        "--rest-api-id".into(),
+        api.clone(),
+        "--stage".into(),
+        "dev".into(),
+    ];
+    let gw_port = crate::util::free_port();
+    args.extend(["--listen".into(), format!("127.0.0.1:{gw_port}")]);
+    for name in [
+        instance.public_dns_name(),
+        instance.private_ip_address(),
+        instance.private_dns_name(),
+        instance.public_ip_address(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|n| !n.is_empty())
+    {
+        args.extend(["--resolve".into(), format!("{name}=127.0.0.1")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut gateway = p.spawn(&args);
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{gw_port}/dev{path}");
+        let http = http.clone();
+        async move {
+            for _ in 0..100 {
+                if let Ok(r) = http.get(&url).send().await {
+                    return (r.status().as_u16(), r.text().await.unwrap_or_default());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the gateway never answered {url}");
+        }
+    };
+
+    let (status, body) = get("/private").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "hello"),
+        "through the VPC link"
+    );
+    let (status, body) = get("/public").await;
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        body.contains("Endpoint request timed out")
+            && body.contains(&client)
+            && body.contains("admit no traffic from API Gateway"),
+        "{body}"
+    );
+
+    // A rule for API Gateway's addresses (here 0.0.0.0/0) opens the public path; without the
+    // VPC's rule the private one closes. Verdicts stand for 5 s.
+    let perm = |cidr: &str| {
+        aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port as i32)
+            .to_port(port as i32)
+            .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm("0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    ec2.revoke_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm("10.40.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (status, body) = get("/public").await;
+    assert_eq!((status, body.as_str()), (200, "hello"), "over the internet");
+    // 0.0.0.0/0 admits the load balancer too: the private path stays open.
+    let (status, _) = get("/private").await;
+    assert_eq!(status, 200);
+    ec2.revoke_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(perm("0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (status, body) = get("/private").await;
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        body.contains("admit no traffic from the load balancer's subnets (10.40.10.0/24)"),
+        "{body}"
+    );
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    p.run(&["down", "--yes"]).expect(0);
+}

@@ -330,6 +330,28 @@ def _vpc_links(delay):
 
     responses.APIGatewayResponse.update_vpc_link = update_vpc_link
 
+    # PutIntegration's `connectionId` (the VPC link of a `VPC_LINK` integration: API Gateway API
+    # Reference, PutIntegration) is dropped by moto 5.2, so GetIntegration never names the link.
+    put_integration = responses.APIGatewayResponse.put_integration
+
+    def _put_integration(self):
+        put_integration(self)
+        parts = self.path.split("/")
+        integration = self.backend.get_integration(parts[2], parts[4], parts[6])
+        integration.connection_id = self._get_param("connectionId")
+        return 201, {"status": 201}, json.dumps(integration.to_json())
+
+    responses.APIGatewayResponse.put_integration = _put_integration
+    integration_json = apigateway.Integration.to_json
+
+    def _integration_json(self):
+        out = integration_json(self)
+        if getattr(self, "connection_id", None):
+            out["connectionId"] = self.connection_id
+        return out
+
+    apigateway.Integration.to_json = _integration_json
+
     pending = max(1.0, delay / 2)
     cls = apigateway.VpcLink
     init = cls.__init__

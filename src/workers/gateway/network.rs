@@ -19,7 +19,10 @@
 //!   preservation": https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-register-targets.html#target-security-groups),
 //!   so a rule must admit the load balancer's subnets.
 //!
-//! An instance's addresses are what the twin resolves to the process serving them.
+//! An instance's addresses are what the twin resolves to the process serving them. Only rules
+//! with CIDR ranges are read: a rule naming a source security group or a prefix list admits
+//! nothing here (the pipeline's stack uses neither for these paths), so the twin refuses where
+//! AWS might carry the request, never the other way round.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
