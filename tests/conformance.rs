@@ -163,7 +163,7 @@ fn aws_cli_with_pinctl_local_env_lists_clusters_connectors_and_environments() {
             "--cluster-name",
             "cli-v1",
             "--kafka-version",
-            "3.6.0",
+            "3.8.x",
             "--number-of-broker-nodes",
             "2",
             "--broker-node-group-info",
@@ -171,7 +171,7 @@ fn aws_cli_with_pinctl_local_env_lists_clusters_connectors_and_environments() {
         ],
     );
     let provisioned = format!(
-        r#"{{"BrokerNodeGroupInfo":{broker_group},"KafkaVersion":"3.6.0","NumberOfBrokerNodes":2}}"#
+        r#"{{"BrokerNodeGroupInfo":{broker_group},"KafkaVersion":"3.8.x","NumberOfBrokerNodes":2}}"#
     );
     aws(
         port,

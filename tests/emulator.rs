@@ -20,7 +20,7 @@ fn provisioned() -> ProvisionedRequest {
                 .client_subnets("subnet-2")
                 .build(),
         )
-        .kafka_version("3.6.0")
+        .kafka_version("3.8.x")
         .number_of_broker_nodes(2)
         .client_authentication(
             ClientAuthentication::builder()
@@ -112,7 +112,7 @@ async fn msk_clusters_and_topics() {
     assert_eq!(p.number_of_broker_nodes(), Some(2));
     assert_eq!(
         p.current_broker_software_info().unwrap().kafka_version(),
-        Some("3.6.0")
+        Some("3.8.x")
     );
     assert!(info.creation_time().is_some());
     let brokers = k
@@ -739,7 +739,7 @@ async fn msk_v1_clusters_and_the_operations_updates_start() {
     let created = k
         .create_cluster()
         .cluster_name("v1-msk")
-        .kafka_version("3.6.0")
+        .kafka_version("3.8.x")
         .number_of_broker_nodes(2)
         .broker_node_group_info(
             BrokerNodeGroupInfo::builder()

@@ -153,7 +153,11 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         "{dag}"
     );
     let state = p.state("pinterest", "local");
-    let dns = state["resources"]["client"]["outputs"]["public_dns"]
+    let lb_dns = state["resources"]["proxy_lb"]["outputs"]["dns_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = state["resources"]["proxy_link"]["physical_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -181,10 +185,78 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         .send()
         .await
         .unwrap();
+    // The batch path is private: through the VPC link to the internal load balancer.
+    let i = m.method_integration().unwrap();
+    assert_eq!(i.uri().unwrap(), format!("http://{lb_dns}:8082/{{proxy}}"));
     assert_eq!(
-        m.method_integration().unwrap().uri().unwrap(),
-        format!("http://{dns}:8082/{{proxy}}")
+        (i.connection_type(), i.connection_id()),
+        (
+            Some(&aws_sdk_apigateway::types::ConnectionType::VpcLink),
+            Some(link.as_str())
+        )
     );
+
+    // Least privilege (issue 13): no inline policy of the stack's roles grants a whole service
+    // or everything, and no security group admits the internet.
+    let iam = aws_sdk_iam::Client::new(&moto.config().await);
+    for role in iam.list_roles().send().await.unwrap().roles() {
+        let name = role.role_name();
+        let policies = iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap();
+        for policy in policies.policy_names() {
+            let doc = iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .unwrap();
+            let text = percent_encoding::percent_decode_str(doc.policy_document())
+                .decode_utf8()
+                .unwrap()
+                .to_string();
+            let doc: Value = serde_json::from_str(&text).unwrap();
+            let statements = match &doc["Statement"] {
+                Value::Array(a) => a.clone(),
+                one => vec![one.clone()],
+            };
+            for st in statements {
+                let actions = match &st["Action"] {
+                    Value::Array(a) => a.clone(),
+                    one => vec![one.clone()],
+                };
+                for a in actions {
+                    let a = a.as_str().unwrap_or_default();
+                    assert!(
+                        a != "*" && !a.ends_with(":*"),
+                        "role {name}, policy {policy} grants `{a}`"
+                    );
+                }
+            }
+        }
+    }
+    let ec2 = aws_sdk_ec2::Client::new(&moto.config().await);
+    for g in ec2
+        .describe_security_groups()
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+    {
+        for rule in g.ip_permissions() {
+            assert!(
+                rule.ip_ranges()
+                    .iter()
+                    .all(|r| r.cidr_ip() != Some("0.0.0.0/0")),
+                "security group {:?} admits 0.0.0.0/0: {rule:?}",
+                g.group_name()
+            );
+        }
+    }
     let paths: BTreeSet<&str> = res.items().iter().filter_map(|r| r.path()).collect();
     for path in [
         "/streams",

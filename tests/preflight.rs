@@ -321,32 +321,36 @@ resources:
     assert_eq!(airflow[0]["check"], "airflow_version");
     assert!(airflow[0]["fix"].as_str().unwrap().contains("2.10.3"));
 
-    // The emulator refuses what MSK does not list, as MSK does.
-    let e = emu
-        .kafka()
-        .await
-        .create_cluster_v2()
-        .cluster_name("direct")
-        .provisioned(
-            aws_sdk_kafka::types::ProvisionedRequest::builder()
-                .kafka_version("3.4.9")
-                .number_of_broker_nodes(2)
-                .broker_node_group_info(
-                    aws_sdk_kafka::types::BrokerNodeGroupInfo::builder()
-                        .instance_type("kafka.m5.large")
-                        .client_subnets("subnet-a")
-                        .client_subnets("subnet-b")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e),
-        Some("BadRequestException")
-    );
+    // The emulator refuses what MSK does not list, and a version past its end of support for a
+    // new cluster, as MSK does.
+    let kafka = emu.kafka().await;
+    for (version, why) in [
+        ("3.4.9", "Unsupported Kafka version 3.4.9"),
+        ("3.6.0", "3.6.0 has reached its end of support"),
+    ] {
+        let e = kafka
+            .create_cluster_v2()
+            .cluster_name("direct")
+            .provisioned(
+                aws_sdk_kafka::types::ProvisionedRequest::builder()
+                    .kafka_version(version)
+                    .number_of_broker_nodes(2)
+                    .broker_node_group_info(
+                        aws_sdk_kafka::types::BrokerNodeGroupInfo::builder()
+                            .instance_type("kafka.m5.large")
+                            .client_subnets("subnet-a")
+                            .client_subnets("subnet-b")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+        assert_eq!(e.code(), Some("BadRequestException"), "{version}");
+        assert!(e.message().unwrap_or_default().contains(why), "{e:?}");
+    }
 }
 
 async fn ec2(moto: &Moto) -> aws_sdk_ec2::Client {

@@ -353,13 +353,13 @@ class Conformance:
                                "SecurityGroups": ["sg-1"],
                                "StorageInfo": {"EbsStorageInfo": {"VolumeSize": 10}},
                            },
-                           "KafkaVersion": "3.6.0",
+                           "KafkaVersion": "3.8.x",
                            "NumberOfBrokerNodes": 2,
                            "ConfigurationInfo": {"Arn": conf_arn, "Revision": 1},
                            "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}},
                        }) or {}
         arn = v2.get("ClusterArn", "arn:aws:kafka:us-east-1:123456789012:cluster/none/x-1")
-        v1 = self.call(k, "CreateCluster", ClusterName="conformance-v1", KafkaVersion="3.6.0",
+        v1 = self.call(k, "CreateCluster", ClusterName="conformance-v1", KafkaVersion="3.8.x",
                        NumberOfBrokerNodes=2, BrokerNodeGroupInfo={
                            "InstanceType": "kafka.m5.large",
                            "ClientSubnets": ["subnet-1", "subnet-2"],
@@ -368,7 +368,7 @@ class Conformance:
         self.call(k, "CreateClusterV2", expect="ConflictException", ClusterName="conformance-v2",
                   Provisioned={"BrokerNodeGroupInfo": {"InstanceType": "kafka.t3.small",
                                                        "ClientSubnets": ["subnet-1"]},
-                               "KafkaVersion": "3.6.0", "NumberOfBrokerNodes": 1})
+                               "KafkaVersion": "3.8.x", "NumberOfBrokerNodes": 1})
         for a in (arn, arn1):
             self.call(k, "DescribeCluster", ClusterArn=a)
             self.call(k, "DescribeClusterV2", ClusterArn=a)
@@ -441,7 +441,7 @@ class Conformance:
         update("UpdateStorage", VolumeSizeGB=30)
         update("UpdateBrokerType", TargetInstanceType="kafka.m5.large")
         update("UpdateClusterConfiguration", ConfigurationInfo={"Arn": conf_arn, "Revision": 2})
-        update("UpdateClusterKafkaVersion", TargetKafkaVersion="3.7.x")
+        update("UpdateClusterKafkaVersion", TargetKafkaVersion="3.9.x")
         update("UpdateSecurity", ClientAuthentication={"Sasl": {"Iam": {"Enabled": True}},
                                                        "Unauthenticated": {"Enabled": False}})
         update("UpdateConnectivity", ConnectivityInfo={"PublicAccess": {"Type": "DISABLED"}})

@@ -137,8 +137,8 @@ const KAFKA_VERSIONS: &[(&str, &str)] = &[
     ("3.9.x.kraft", "ACTIVE"),
 ];
 
-/// CreateCluster of a version MSK does not list is refused (BadRequestException, as for any
-/// invalid parameter; MSK API Reference, CreateClusterV2, Errors).
+/// A version MSK does not list is refused (BadRequestException, as for any invalid
+/// parameter; MSK API Reference, CreateClusterV2, Errors).
 fn check_offered(version: &str) -> Result<(), ApiError> {
     if KAFKA_VERSIONS.iter().any(|(v, _)| *v == version) {
         return Ok(());
@@ -146,6 +146,20 @@ fn check_offered(version: &str) -> Result<(), ApiError> {
     Err(bad_request(format!(
         "Unsupported Kafka version {version}. Use ListKafkaVersions to see the versions MSK supports."
     )))
+}
+
+/// A new cluster needs a listed version that is not past its end of support: MSK phases out
+/// new clusters on DEPRECATED versions ("Amazon MSK version support", see [`KAFKA_VERSIONS`]).
+/// Running clusters keep theirs, and updates are judged by [`check_offered`] alone. AWS's exact
+/// words are not documented; the message is the emulator's, naming the version and what to do.
+fn check_offered_for_new(version: &str) -> Result<(), ApiError> {
+    check_offered(version)?;
+    if KAFKA_VERSIONS.contains(&(version, "DEPRECATED")) {
+        return Err(bad_request(format!(
+            "Apache Kafka {version} has reached its end of support in Amazon MSK and is not available for new clusters. Use ListKafkaVersions to see the ACTIVE versions."
+        )));
+    }
+    Ok(())
 }
 
 /// The MSK routes: `/api/v2/...` are the V2 cluster and operation calls, the rest under `/v1`.
@@ -342,7 +356,7 @@ fn create_cluster(emu: &Emulator, store: &mut Store, body: &Value, v2: bool) -> 
             return Err(bad_request(format!("{k} is required")));
         }
     }
-    check_offered(
+    check_offered_for_new(
         kept["provisioned"]["kafkaVersion"]
             .as_str()
             .unwrap_or_default(),

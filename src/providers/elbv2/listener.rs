@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ours, sync_tags, tags, tags_of, user_tags};
+use super::{if_ours, ours, sync_tags, tags, tags_of, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -145,15 +145,13 @@ impl TypedProvider for ListenerProvider {
     }
 
     async fn adopt(&self, cx: &Cx, p: &ListenerProps) -> Result<Option<String>, ProviderError> {
-        let Some(arn) = self
-            .on_port(&p.load_balancer_arn, p.port)
-            .await?
-            .and_then(|l| l.listener_arn().map(str::to_string))
-        else {
-            return Ok(None);
-        };
-        let tags = tags_of(self.clients.elbv2().await, &arn).await?;
-        Ok(ours(&tags, cx).then_some(arn))
+        let l = self.on_port(&p.load_balancer_arn, p.port).await?;
+        if_ours(
+            self.clients.elbv2().await,
+            l.as_ref().and_then(|l| l.listener_arn()),
+            cx,
+        )
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &ListenerProps) -> Result<String, ProviderError> {

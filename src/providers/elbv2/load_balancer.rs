@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ours, sync_tags, tags, tags_of, user_tags};
+use super::{if_ours, ours, sync_tags, tags, tags_of, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -183,15 +183,13 @@ impl TypedProvider for LoadBalancerProvider {
 
     /// The load balancer of this name, when its tags say it is this resource's.
     async fn adopt(&self, cx: &Cx, p: &LoadBalancerProps) -> Result<Option<String>, ProviderError> {
-        let Some(arn) = self
-            .by_name(&p.name)
-            .await?
-            .and_then(|lb| lb.load_balancer_arn().map(str::to_string))
-        else {
-            return Ok(None);
-        };
-        let tags = tags_of(self.clients.elbv2().await, &arn).await?;
-        Ok(ours(&tags, cx).then_some(arn))
+        let lb = self.by_name(&p.name).await?;
+        if_ours(
+            self.clients.elbv2().await,
+            lb.as_ref().and_then(|lb| lb.load_balancer_arn()),
+            cx,
+        )
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &LoadBalancerProps) -> Result<String, ProviderError> {

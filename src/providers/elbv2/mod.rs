@@ -94,6 +94,17 @@ async fn sync_tags(
     Ok(())
 }
 
+/// `arn`, when its tags say it is this resource's: how a resumed creation adopts what an
+/// interrupted one made (found by name, or by port for a listener).
+async fn if_ours(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    arn: Option<&str>,
+    cx: &Cx,
+) -> Result<Option<String>, ProviderError> {
+    let Some(arn) = arn else { return Ok(None) };
+    Ok(ours(&tags_of(elb, arn).await?, cx).then(|| arn.to_string()))
+}
+
 /// Whether `tags` mark the resource as this stack's (see [`crate::providers::owned_by`]).
 fn ours(tags: &BTreeMap<String, String>, cx: &Cx) -> bool {
     crate::providers::owned_by(tags, cx)

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ours, sync_tags, tags, tags_of, user_tags};
+use super::{if_ours, ours, sync_tags, tags, tags_of, user_tags};
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -198,17 +198,16 @@ impl TypedProvider for TargetGroupProvider {
     }
 
     async fn adopt(&self, cx: &Cx, p: &TargetGroupProps) -> Result<Option<String>, ProviderError> {
-        let Some(arn) = self
-            .by_name(&p.name)
-            .await?
-            .and_then(|tg| tg.target_group_arn().map(str::to_string))
+        let tg = self.by_name(&p.name).await?;
+        let Some(arn) = if_ours(
+            self.clients.elbv2().await,
+            tg.as_ref().and_then(|tg| tg.target_group_arn()),
+            cx,
+        )
+        .await?
         else {
             return Ok(None);
         };
-        let tags = tags_of(self.clients.elbv2().await, &arn).await?;
-        if !ours(&tags, cx) {
-            return Ok(None);
-        }
         // A killed creation may have stopped before the targets were registered.
         self.sync_targets(&arn, p).await?;
         Ok(Some(arn))

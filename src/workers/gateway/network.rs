@@ -31,7 +31,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{Instance, IpPermission};
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, LoadBalancerStateEnum};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use ipnet::Ipv4Net;
+
+use crate::clients::aws::describe;
 
 /// The address API Gateway's requests come from on the twin: one outside every VPC, standing
 /// for the region's `API_GATEWAY` prefixes (198.51.100.0/24 is TEST-NET-2, RFC 5737, never
@@ -113,6 +117,15 @@ fn names(i: &Instance) -> Vec<String> {
     .collect()
 }
 
+/// A read that failed: API Gateway's 500, naming what was read and the service's answer.
+fn read_failed<E, R>(what: String) -> impl FnOnce(SdkError<E, R>) -> Refusal
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| Refusal::failed(format!("{what}: {}", describe(&e)))
+}
+
 impl Network {
     pub fn new(
         ec2: aws_sdk_ec2::Client,
@@ -184,12 +197,7 @@ impl Network {
             .set_group_ids(Some(ids))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "DescribeSecurityGroups: {}",
-                    crate::clients::aws::describe(&e)
-                )
-            })?;
+            .map_err(|e| format!("DescribeSecurityGroups: {}", describe(&e)))?;
         Ok(out
             .security_groups()
             .iter()
@@ -209,7 +217,7 @@ impl Network {
             )
             .send()
             .await
-            .map_err(|e| format!("DescribeInstances: {}", crate::clients::aws::describe(&e)))?;
+            .map_err(|e| format!("DescribeInstances: {}", describe(&e)))?;
         Ok(out
             .reservations()
             .iter()
@@ -258,12 +266,7 @@ impl Network {
             .vpc_link_id(link_id)
             .send()
             .await
-            .map_err(|e| {
-                Refusal::failed(format!(
-                    "VPC link {link_id}: {}",
-                    crate::clients::aws::describe(&e)
-                ))
-            })?;
+            .map_err(read_failed(format!("VPC link {link_id}")))?;
         let status = link.status().map(|s| s.as_str()).unwrap_or("unknown");
         if status != "AVAILABLE" {
             return Err(Refusal::failed(format!(
@@ -279,12 +282,9 @@ impl Network {
             .load_balancer_arns(lb_arn)
             .send()
             .await
-            .map_err(|e| {
-                Refusal::failed(format!(
-                    "the VPC link's load balancer {lb_arn}: {}",
-                    crate::clients::aws::describe(&e)
-                ))
-            })?;
+            .map_err(read_failed(format!(
+                "the VPC link's load balancer {lb_arn}"
+            )))?;
         let Some(lb) = lbs.load_balancers().first() else {
             return Err(Refusal::failed(format!(
                 "the VPC link's load balancer {lb_arn} does not exist"
@@ -304,12 +304,7 @@ impl Network {
             .load_balancer_arn(lb_arn)
             .send()
             .await
-            .map_err(|e| {
-                Refusal::failed(format!(
-                    "DescribeListeners: {}",
-                    crate::clients::aws::describe(&e)
-                ))
-            })?;
+            .map_err(read_failed("DescribeListeners".into()))?;
         let Some(tg) = listeners
             .listeners()
             .iter()
@@ -338,12 +333,7 @@ impl Network {
             .set_subnet_ids(Some(subnet_ids))
             .send()
             .await
-            .map_err(|e| {
-                Refusal::failed(format!(
-                    "DescribeSubnets: {}",
-                    crate::clients::aws::describe(&e)
-                ))
-            })?;
+            .map_err(read_failed("DescribeSubnets".into()))?;
         let from: Vec<Ipv4Net> = subnets
             .subnets()
             .iter()
@@ -355,12 +345,7 @@ impl Network {
             .target_group_arn(tg)
             .send()
             .await
-            .map_err(|e| {
-                Refusal::failed(format!(
-                    "DescribeTargetHealth: {}",
-                    crate::clients::aws::describe(&e)
-                ))
-            })?;
+            .map_err(read_failed("DescribeTargetHealth".into()))?;
         let mut why = Vec::new();
         for d in health.target_health_descriptions() {
             let Some((t, id)) = d.target().and_then(|t| Some((t, t.id()?))) else {
