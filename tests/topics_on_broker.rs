@@ -104,24 +104,40 @@ async fn topics_exist_on_the_broker() {
 #[tokio::test(flavor = "multi_thread")]
 async fn older_kafka_falls_back_to_the_admin_protocol() {
     let kafka = Kafka::start();
-    let emu = Emulator::start_with("100ms", None, 0.0, Some(&kafka.address));
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("emulator.json");
+    let env = |emu: &Emulator| {
+        let mut env = emu.env();
+        env.extend([
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            // The emulator alone, no STS to ask who the credentials are: no preflight (which
+            // would also report 3.5.1 as past its end of support).
+            ("PINCTL_NO_PREFLIGHT".into(), "true".into()),
+        ]);
+        env
+    };
+    // Kafka 3.5 has no MSK topic API: pinctl talks to the brokers themselves. MSK no longer
+    // creates 3.5.1 clusters (past its end of support), but one made before still runs it: the
+    // cluster is made at 3.8.x, and the emulator's saved state then says 3.5.1.
+    let stack = STACK.replace(
+        "client_subnets: [subnet-a]",
+        "client_subnets: [subnet-a]\n      iam_auth: false",
+    );
     let mut p = Project::new();
-    p.env = emu.env();
-    p.env.extend([
-        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-        ("AWS_REGION".into(), "us-east-1".into()),
-        // The emulator alone, no STS to ask who the credentials are: no preflight (and Kafka
-        // 3.5.1, which MSK lists as DEPRECATED, is what the fallback needs).
-        ("PINCTL_NO_PREFLIGHT".into(), "true".into()),
-    ]);
-    // Kafka 3.5 has no MSK topic API: pinctl talks to the brokers themselves.
-    let stack = STACK
-        .replace("kafka_version: 3.8.x", "kafka_version: 3.5.1")
-        .replace(
-            "client_subnets: [subnet-a]",
-            "client_subnets: [subnet-a]\n      iam_auth: false",
-        );
+    {
+        let emu = Emulator::start_with("100ms", Some(&saved), 0.0, Some(&kafka.address));
+        p.env = env(&emu);
+        p.stack(&stack);
+        p.run(&["up", "--yes", "--target", "msk"]).expect(0);
+    }
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("\"3.8.x\""), "{text}");
+    std::fs::write(&saved, text.replace("\"3.8.x\"", "\"3.5.1\"")).unwrap();
+    let emu = Emulator::start_with("100ms", Some(&saved), 0.0, Some(&kafka.address));
+    p.env = env(&emu);
+    let stack = stack.replace("kafka_version: 3.8.x", "kafka_version: 3.5.1");
     p.stack(&stack);
     p.run(&["up", "--yes"]).expect(0);
     let admin = BrokerAdmin::connect(&kafka.address).unwrap();
