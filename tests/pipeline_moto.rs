@@ -119,6 +119,8 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
     // A VPC, 4 subnets, an internet gateway, a NAT gateway and its Elastic IP, 3 route tables
     // and an S3 endpoint.
     assert_eq!(s.network.len(), 12, "{:?}", s.network);
+    // The load balancer, its listener, the target group and the VPC link.
+    assert_eq!(s.private_path.len(), 4, "{:?}", s.private_path);
     assert_eq!(
         sorted(s.streams.clone()),
         vec![
@@ -362,8 +364,8 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
 
     p.run(&["--env", "local", "down", "--yes"]).expect(0);
     let s = scan(&moto).await;
-    assert!(s.buckets.is_empty() && s.instances.is_empty() && s.groups.is_empty() && s.streams.is_empty() && s.apis.is_empty() && s.roles.is_empty() && s.keys.is_empty() && s.network.is_empty(),
-        "left behind: buckets {:?} instances {:?} groups {:?} streams {:?} apis {:?} roles {:?} keys {:?} network {:?}", s.buckets, s.instances, s.groups, s.streams, s.apis, s.roles, s.keys, s.network);
+    assert!(s.buckets.is_empty() && s.instances.is_empty() && s.groups.is_empty() && s.streams.is_empty() && s.apis.is_empty() && s.roles.is_empty() && s.keys.is_empty() && s.network.is_empty() && s.private_path.is_empty(),
+        "left behind: buckets {:?} instances {:?} groups {:?} streams {:?} apis {:?} roles {:?} keys {:?} network {:?} private path {:?}", s.buckets, s.instances, s.groups, s.streams, s.apis, s.roles, s.keys, s.network, s.private_path);
     assert_eq!(
         p.state("pinterest", "local")["resources"],
         serde_json::json!({})
@@ -419,6 +421,12 @@ async fn killed_at_any_point_the_pipeline_converges_without_duplicates() {
             12,
             "killed at {kill_after_ms} ms: network {:?}",
             s.network
+        );
+        assert_eq!(
+            s.private_path.len(),
+            4,
+            "killed at {kill_after_ms} ms: private path {:?}",
+            s.private_path
         );
         assert_eq!(s.buckets.len(), 3);
         assert_eq!(s.streams.len(), 3);

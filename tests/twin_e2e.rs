@@ -453,6 +453,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
         ("roles", &s.roles),
         ("key pairs", &s.keys),
         ("network", &s.network),
+        ("private path", &s.private_path),
     ] {
         assert!(left.is_empty(), "{what} left: {left:?}");
     }

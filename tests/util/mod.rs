@@ -936,6 +936,9 @@ pub struct Scan {
     /// The stack's network: VPCs, subnets, internet gateways, route tables, VPC endpoints and
     /// NAT gateways not deleted, Elastic IPs.
     pub network: Vec<String>,
+    /// The batch path's private route: load balancers, their listeners, target groups and
+    /// API Gateway VPC links (by the stack's uid in their names, or their load balancer).
+    pub private_path: Vec<String>,
 }
 
 /// Everything in moto that carries this stack's tags (or, for roles, its names).
@@ -1017,6 +1020,44 @@ pub async fn scan(moto: &Moto) -> Scan {
         .map(|r| r.role_name().to_string())
         .filter(|n| n.starts_with("0e36c8cd403d-"))
         .collect();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+    let mut private_path: Vec<String> = Vec::new();
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let (Some(name), Some(arn)) = (lb.load_balancer_name(), lb.load_balancer_arn()) else {
+            continue;
+        };
+        if !name.starts_with("0e36c8cd403d-") {
+            continue;
+        }
+        private_path.push(format!("load balancer {name}"));
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        for l in listeners.listeners() {
+            private_path.push(format!("listener {name}:{}", l.port().unwrap_or(0)));
+        }
+    }
+    let tgs = elb.describe_target_groups().send().await.unwrap();
+    private_path.extend(
+        tgs.target_groups()
+            .iter()
+            .filter_map(|t| t.target_group_name())
+            .filter(|n| n.starts_with("0e36c8cd403d-"))
+            .map(|n| format!("target group {n}")),
+    );
+    let links = gw.get_vpc_links().send().await.unwrap();
+    private_path.extend(
+        links
+            .items()
+            .iter()
+            .filter_map(|l| l.name())
+            .filter(|n| n.starts_with("0e36c8cd403d-"))
+            .map(|n| format!("VPC link {n}")),
+    );
     let mut network: Vec<String> = Vec::new();
     let out = ec2
         .describe_vpcs()
@@ -1109,6 +1150,7 @@ pub async fn scan(moto: &Moto) -> Scan {
         roles,
         keys,
         network,
+        private_path,
     }
 }
 
