@@ -223,14 +223,20 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
         BenchCommand::Stream { rate, seconds, out } => {
             let _ = std::fs::remove_dir_all(out);
             let exe = std::env::current_exe()?;
-            let mut l = bench::stream(&exe, *rate, *seconds, out).await?;
+            let run = bench::stream(&exe, *rate, *seconds, out).await?;
+            let mut l = run.latencies;
             l.sort();
             let ms = |p: f64| {
                 l.get(((l.len().max(1) - 1) as f64 * p).round() as usize)
                     .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
             };
             println!(
-                "stream at {rate} records/s for {seconds} s: {} visible, put -> visible p50 {:.0} ms, p99 {:.0} ms",
+                "asked {rate} records/s for {seconds} s: put {} records in {:.1} s = {:.0} records/s ({} refused by Kinesis); {} of them visible in the table, put -> visible over those {}: p50 {:.0} ms, p99 {:.0} ms",
+                run.put,
+                run.put_seconds,
+                run.put as f64 / run.put_seconds.max(f64::EPSILON),
+                run.failed,
+                l.len(),
                 l.len(),
                 ms(0.5),
                 ms(0.99)

@@ -255,7 +255,7 @@ pub async fn stream(
     rate: f64,
     seconds: f64,
     out: &std::path::Path,
-) -> anyhow::Result<Vec<Duration>> {
+) -> anyhow::Result<StreamRun> {
     use crate::data::record::Table;
     let uid = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let kinesis = crate::clients::aws::worker_kinesis(None).await;
@@ -293,24 +293,49 @@ pub async fn stream(
     let root = crate::data::delta::DeltaRoot::new(out.to_str().unwrap_or("."))?;
     let table_name = super::batch::table_name(&uid, Table::Pin);
     let put_times = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(total)));
+    // Paced batches, as Kinesis producers send (the KPL aggregates; PutRecords takes up to 500
+    // records): every 100 ms the records now due go in one PutRecords, so the asked rate is
+    // reached whatever one call's latency, without concurrent calls into one shard (which moto's
+    // Kinesis loses records under). Each record's time is its call's start.
     let putter = {
         let (kinesis, put_times) = (kinesis.clone(), put_times.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-            for e in rows {
+            let started = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut rows = rows.into_iter().peekable();
+            let mut failed = 0usize;
+            while rows.peek().is_some() {
                 tick.tick().await;
-                let data = serde_json::to_vec(&e.row_json(Table::Pin))?;
-                put_times.lock().expect("times").push(Instant::now());
-                kinesis
-                    .put_record()
+                let due = ((started.elapsed().as_secs_f64() * rate).ceil() as usize)
+                    .saturating_sub(put_times.lock().expect("times").len())
+                    .clamp(1, 500);
+                let mut entries = Vec::with_capacity(due);
+                for e in rows.by_ref().take(due) {
+                    let data = serde_json::to_vec(&e.row_json(Table::Pin))?;
+                    entries.push(
+                        aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                            .partition_key(e.key().to_string())
+                            .data(aws_smithy_types::Blob::new(data))
+                            .build()?,
+                    );
+                }
+                let now = Instant::now();
+                let n = entries.len();
+                let out = kinesis
+                    .put_records()
                     .stream_name(&stream)
-                    .partition_key(e.key().to_string())
-                    .data(aws_smithy_types::Blob::new(data))
+                    .set_records(Some(entries))
                     .send()
                     .await
-                    .map_err(|e| anyhow::anyhow!("PutRecord: {e}"))?;
+                    .map_err(|e| anyhow::anyhow!("PutRecords: {e}"))?;
+                failed += out.failed_record_count().unwrap_or(0) as usize;
+                put_times
+                    .lock()
+                    .expect("times")
+                    .extend(std::iter::repeat_n(now, n));
             }
-            anyhow::Ok(())
+            anyhow::Ok((started.elapsed().as_secs_f64(), failed))
         })
     };
     let mut latencies = Vec::with_capacity(total);
@@ -343,8 +368,24 @@ pub async fn stream(
             latencies.push(seen - times[latencies.len()]);
         }
     }
-    putter.await??;
+    let (put_seconds, failed) = putter.await??;
     let _ = child.kill();
     let _ = child.wait();
-    Ok(latencies)
+    let put = put_times.lock().expect("times").len();
+    Ok(StreamRun {
+        latencies,
+        put,
+        failed,
+        put_seconds,
+    })
+}
+
+/// What `bench stream` achieved: the records put (of which `failed` Kinesis refused), over how
+/// long, and the put → visible latency of each record seen in the table (in put order; fewer
+/// than `put` when the run's deadline came first).
+pub struct StreamRun {
+    pub latencies: Vec<Duration>,
+    pub put: usize,
+    pub failed: usize,
+    pub put_seconds: f64,
 }
