@@ -569,3 +569,56 @@ async fn a_cluster_aws_upgraded_is_drift_and_up_never_downgrades_it() {
     );
     p.run(&["down", "--yes"]).expect(0);
 }
+
+/// Two resources that would be one AWS resource (the same bucket name) are refused by `plan` and
+/// `up`, naming both, before anything is created (a fresh-eyes review found `up` let both
+/// "succeed" on one shared bucket: us-east-1 answers 200 to CreateBucket of one's own bucket).
+#[test]
+fn two_resources_naming_one_bucket_are_refused_before_anything_is_created() {
+    let moto = Moto::start();
+    let p = project(&moto);
+    p.stack(
+        r#"
+stack: twice
+resources:
+  a:
+    type: s3.bucket
+    props: {name: "same-${aws.account_hash}"}
+  b:
+    type: s3.bucket
+    props: {name: "same-${aws.account_hash}"}
+  c:
+    type: s3.bucket
+    props: {name: "other-${aws.account_hash}"}
+"#,
+    );
+    for args in [&["plan"][..], &["up", "--yes"][..]] {
+        let r = p.run(args);
+        r.expect(1);
+        assert!(
+            r.stderr
+                .contains("`a` and `b` are both s3.bucket named `same-"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    let buckets = futures_lite_block(async {
+        moto.s3()
+            .await
+            .list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .len()
+    });
+    assert_eq!(buckets, 0, "nothing created");
+}
+
+fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}

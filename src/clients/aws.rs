@@ -194,10 +194,33 @@ impl Clients {
         }
     );
 
+    /// Whether there are credentials and a region to call AWS with: their absence said in a
+    /// sentence a person can act on, not the SDK's dispatch failure.
+    pub async fn usable(&self) -> Result<(), ProviderError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let config = self.config().await;
+        let hint = "set AWS_PROFILE (a profile in ~/.aws), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`";
+        let Some(provider) = config.credentials_provider() else {
+            return Err(ProviderError::Credentials(format!(
+                "none configured: {hint}"
+            )));
+        };
+        if let Err(e) = provider.provide_credentials().await {
+            return Err(ProviderError::Credentials(format!("{e}: {hint}")));
+        }
+        if config.region().is_none() {
+            return Err(ProviderError::Credentials(
+                "no AWS region: set AWS_REGION, or `region` in the profile".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The account the credentials belong to (for ARNs the services do not return).
     pub async fn account(&self) -> Result<&str, ProviderError> {
         self.account
             .get_or_try_init(|| async {
+                self.usable().await?;
                 let out = self
                     .sts()
                     .await
@@ -218,7 +241,6 @@ impl Clients {
     });
 }
 
-/// The service's error code of a failed call, if it got that far.
 /// An AWS SDK error as the service gave it: `Code: message`, else the error chain (for
 /// messages a person reads; the engine's errors go through [`api_error`]).
 pub fn describe<E, R>(e: &SdkError<E, R>) -> String
@@ -233,6 +255,7 @@ where
     }
 }
 
+/// The service's error code of a failed call, if it got that far.
 pub fn code_of<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
     match e {
         SdkError::ServiceError(s) => s.err().code(),

@@ -262,7 +262,7 @@ async fn up_locked(
                 .iter()
                 .filter(|r| r.outcome == apply::Outcome::Failed)
             {
-                eprintln!("  {}: {}", r.resource, r.error.clone().unwrap_or_default());
+                eprintln!("  {}: {}", r.resource, own_error(r));
             }
             if destroy {
                 print_left(&final_state, &report);
@@ -270,6 +270,14 @@ async fn up_locked(
         }
     }
     Ok(if report.ok { Exit::Ok } else { Exit::Error })
+}
+
+/// An operation's error without the resource's name it starts with (the line names it).
+fn own_error(r: &apply::OpResult) -> String {
+    let e = r.error.as_deref().unwrap_or_default();
+    e.strip_prefix(&format!("{}: ", r.resource))
+        .unwrap_or(e)
+        .to_string()
 }
 
 /// After a `down` that failed: every resource still in AWS (still in state), with its id and why
@@ -288,7 +296,12 @@ fn print_left(state: &crate::state::StateFile, report: &apply::ApplyReport) {
     for (name, r) in live {
         let op = report.operations.iter().find(|o| &o.resource == name);
         let why = match op.map(|o| (o.outcome, o.error.as_deref())) {
-            Some((apply::Outcome::Failed, e)) => format!("its delete failed: {}", e.unwrap_or("")),
+            Some((apply::Outcome::Failed, _)) => {
+                format!(
+                    "its delete failed: {}",
+                    op.map(own_error).unwrap_or_default()
+                )
+            }
             _ => {
                 let blocked: Vec<&str> = state
                     .resources

@@ -652,8 +652,8 @@ impl LastSeen {
 
     fn describe(&self) -> Option<String> {
         match (&self.status, &self.refusal) {
-            (Some(s), Some(r)) => Some(format!("{s}; last refused: {r}")),
-            (Some(s), None) => Some(s.clone()),
+            (Some(s), Some(r)) => Some(format!("waiting on: {s}; last refused: {r}")),
+            (Some(s), None) => Some(format!("waiting on: {s}")),
             (None, Some(r)) => Some(format!("last refused: {r}")),
             (None, None) => None,
         }

@@ -48,7 +48,7 @@ pub enum EngineError {
     /// An operation took longer than its timeout; what was started is recorded.
     /// `last` is the last thing it was waiting for (a status, a refusal being retried), so a
     /// timeout says why, not only when.
-    #[error("{resource}: timed out after {}{}; what was started is recorded, run the command again to keep waiting", humantime::format_duration(*after), last.as_ref().map(|l| format!(", last waiting on: {l}")).unwrap_or_default())]
+    #[error("{resource}: timed out after {}{}; what was started is recorded, run the command again to keep waiting", humantime::format_duration(*after), last.as_ref().map(|l| format!("; {l}")).unwrap_or_default())]
     Timeout {
         resource: String,
         after: Duration,

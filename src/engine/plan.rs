@@ -283,6 +283,61 @@ pub fn secret_pointers(resolved: &Resolved, kind_secret: &[&str]) -> Vec<String>
 /// (references, `prepare`, secrets), [`decide`] from what is recorded, and [`compare`] field by
 /// field where the recorded resource is healthy; then what is recorded but no longer wanted is
 /// deleted, dependents first.
+/// Kinds whose `name` names one thing in the account and region (or, for buckets, the world),
+/// with what else scopes it: two resources of one of these with the same name would be the same
+/// AWS resource (the second create finds the first's; S3 in us-east-1 answers 200 to
+/// CreateBucket of one's own bucket) and would take turns changing it.
+const UNIQUE_NAMES: &[(&str, &[&str])] = &[
+    ("s3.bucket", &[]),
+    ("iam.role", &[]),
+    ("iam.instance_profile", &[]),
+    ("kinesis.stream", &[]),
+    ("ec2.key_pair", &[]),
+    ("ec2.security_group", &["vpc_id"]),
+    ("msk.cluster", &[]),
+    ("msk.topic", &["cluster_arn"]),
+    ("mskconnect.connector", &[]),
+    ("mskconnect.custom_plugin", &[]),
+    ("mskconnect.worker_configuration", &[]),
+    ("mwaa.environment", &[]),
+    ("elbv2.load_balancer", &[]),
+    ("elbv2.target_group", &[]),
+    ("apigateway.vpc_link", &[]),
+];
+
+/// Refuses a plan in which two resources would be one AWS resource ([`UNIQUE_NAMES`]), naming
+/// both, before anything is created.
+fn same_names(stack: &Stack, resolved: &BTreeMap<String, Resolved>) -> Result<(), EngineError> {
+    let mut seen: BTreeMap<(&str, Vec<String>), &str> = BTreeMap::new();
+    for (name, r) in resolved {
+        let kind = stack.resources[name].kind.as_str();
+        let Some((_, scope)) = UNIQUE_NAMES.iter().find(|(k, _)| *k == kind) else {
+            continue;
+        };
+        let Some(n) = r.value.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        if contains_unknown(&r.value["name"]) {
+            continue;
+        }
+        let mut key = vec![n.to_string()];
+        key.extend(
+            scope
+                .iter()
+                .map(|s| r.value.get(*s).map(Value::to_string).unwrap_or_default()),
+        );
+        if let Some(other) = seen.insert((kind, key), name) {
+            return Err(EngineError::Prepare {
+                resource: name.clone(),
+                message: format!(
+                    "`{other}` and `{name}` are both {kind} named `{n}`: they would be one {kind} in AWS, changed by both; give each its own name"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 pub async fn plan(
     stack: &Stack,
     state: &StateFile,
@@ -384,6 +439,7 @@ pub async fn plan(
         resolved.insert(name.to_string(), r);
         plans.push(plan);
     }
+    same_names(stack, &resolved)?;
     // Recorded but no longer wanted: delete, dependents first.
     let gone: BTreeMap<&str, Vec<&str>> = state
         .resources

@@ -75,7 +75,7 @@ pub fn prepare_deployment(props: &mut Value, root: &std::path::Path) -> Result<(
         .ok_or("`binary` is required")?;
     let bytes = std::fs::read(&path).map_err(|e| {
         format!(
-            "the worker binary {}: {e} (build it with `cargo build --release`)",
+            "the worker binary {}: {e} (build it with `cargo build --release`; with CARGO_TARGET_DIR set it is under that directory instead: point the stack at it with PINCTL_WORKER_BINARY=<path> or `-p worker_binary=<path>`)",
             path.display()
         )
     })?;
