@@ -622,3 +622,34 @@ fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+/// A prop naming another region than the credentials call (the stack's `region` param left at
+/// us-east-1 while AWS_REGION says eu-west-1, as a fresh-eyes review tried) fails `plan`, naming
+/// the prop and both regions.
+#[test]
+fn a_prop_naming_another_region_fails_plan() {
+    let moto = Moto::start();
+    let p = project(&moto);
+    p.stack(
+        r#"
+stack: elsewhere
+resources:
+  vpc:
+    type: ec2.vpc
+    props: {cidr: 10.50.0.0/16}
+  s3:
+    type: ec2.vpc_endpoint
+    props: {vpc_id: "${vpc.id}", service_name: com.amazonaws.eu-west-1.s3}
+"#,
+    );
+    let r = p.run(&["plan"]);
+    r.expect(1);
+    assert!(
+        r.stdout
+            .contains("`service_name` names region eu-west-1, but the credentials call us-east-1")
+            && r.stdout.contains("-p region=us-east-1"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}

@@ -9,6 +9,8 @@
 //!   a cluster AWS upgraded on its own; the Airflow version is one MWAA offers ([`versions`]);
 //! - broker and EC2 instance types are offered in the Availability Zones of their subnets
 //!   ([`offerings`]);
+//! - no prop names another region than the one the credentials call (an ARN or an endpoint
+//!   service of region B while the calls go to A: [`regions`]);
 //! - the account has room under the quotas the stack uses: VPCs and internet gateways per
 //!   region, Elastic IPs, NAT gateways per Availability Zone ([`quotas`]).
 //!
@@ -18,6 +20,7 @@
 mod buckets;
 mod offerings;
 mod quotas;
+mod regions;
 mod versions;
 
 use std::collections::BTreeMap;
@@ -55,6 +58,7 @@ pub enum Check {
     AirflowVersion,
     InstanceType,
     Quota,
+    Region,
 }
 
 /// One preflight result: which resource, what is wrong, how to fix it.
@@ -225,6 +229,7 @@ pub async fn run(
         plan,
         resolved,
     };
+    findings.extend(regions::check(&clients.region().await, &scope));
     findings.extend(buckets::check(clients, &scope).await);
     findings.extend(versions::check(clients, &scope).await);
     findings.extend(offerings::check(clients, &scope).await);
