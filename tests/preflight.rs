@@ -573,8 +573,8 @@ async fn a_cluster_aws_upgraded_is_drift_and_up_never_downgrades_it() {
 /// Two resources that would be one AWS resource (the same bucket name) are refused by `plan` and
 /// `up`, naming both, before anything is created (a fresh-eyes review found `up` let both
 /// "succeed" on one shared bucket: us-east-1 answers 200 to CreateBucket of one's own bucket).
-#[test]
-fn two_resources_naming_one_bucket_are_refused_before_anything_is_created() {
+#[tokio::test(flavor = "multi_thread")]
+async fn two_resources_naming_one_bucket_are_refused_before_anything_is_created() {
     let moto = Moto::start();
     let p = project(&moto);
     p.stack(
@@ -602,25 +602,16 @@ resources:
             r.stderr
         );
     }
-    let buckets = futures_lite_block(async {
-        moto.s3()
-            .await
-            .list_buckets()
-            .send()
-            .await
-            .unwrap()
-            .buckets()
-            .len()
-    });
-    assert_eq!(buckets, 0, "nothing created");
-}
-
-fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let buckets = moto
+        .s3()
+        .await
+        .list_buckets()
+        .send()
+        .await
         .unwrap()
-        .block_on(f)
+        .buckets()
+        .len();
+    assert_eq!(buckets, 0, "nothing created");
 }
 
 /// A prop naming another region than the credentials call (the stack's `region` param left at

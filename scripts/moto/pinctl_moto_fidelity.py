@@ -306,10 +306,9 @@ def _quotas():
 
 
 # ---- VPC links ---------------------------------------------------------------------------
-# A REST API's VPC link is PENDING, then AVAILABLE: it takes minutes on AWS (API Gateway API
-# Reference, VpcLink `status`: AVAILABLE | PENDING | DELETING | FAILED; Developer Guide, "Set up
-# a VPC link for private integrations": "it can take a few minutes"). moto makes it AVAILABLE
-# at once. Here it stays PENDING for half the twin's propagation delay (at least a second), so
+# A REST API's VPC link is PENDING, then AVAILABLE (API Gateway API Reference, VpcLink `status`:
+# AVAILABLE | PENDING | DELETING | FAILED). How long it stays PENDING on AWS is not a documented
+# figure, so the twin's wait is its own. moto makes it AVAILABLE at once. Here it stays PENDING for half the twin's propagation delay (at least a second), so
 # a provider that used a link before it is AVAILABLE fails on the twin too.
 
 
