@@ -1,7 +1,8 @@
 # Installs what the local twin and the tests need when it is missing, reusing what is there:
 # a Python venv with moto server, boto3, the AWS CLI, the MSK IAM signer and deltalake; Apache
 # Airflow 2.10 in a venv of its own; Apache Kafka (Maven Central); Debian's mariadb-server (unless
-# PINCTL_SKIP_MARIADB=1).
+# PINCTL_SKIP_MARIADB=1); pyspark with Delta Lake's jars (Maven Central) and DuckDB with its delta
+# extension, the readers of the jobs' tables.
 # Sourced by scripts/test.sh and scripts/demo.sh; exports the settings they use.
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pinctl"
 venv="${PINCTL_VENV:-$cache/venv}"
@@ -104,6 +105,21 @@ EOF
   mv "$kafka_home.partial" "$kafka_home"
 fi
 export PINCTL_KAFKA_HOME="$kafka_home"
+# MSK IAM inside the broker (java/msk-iam: the SASL/OAUTHBEARER callback handler and the
+# authorizer), compiled against this Kafka's jars into $kafka_home/pinctl/, the broker's extra
+# classpath; rebuilt when the sources change.
+msk_iam_src="$(dirname "${BASH_SOURCE[0]}")/../java/msk-iam/src"
+msk_iam_sum=$(cat $(find "$msk_iam_src" -name '*.java' | sort) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$kafka_home/pinctl/msk-iam.sha256" 2>/dev/null)" != "$msk_iam_sum" ]; then
+  echo "setup.sh: building the broker's MSK IAM classes (java/msk-iam) with javac"
+  rm -rf "$kafka_home/pinctl.partial" && mkdir -p "$kafka_home/pinctl.partial/classes"
+  javac -nowarn -d "$kafka_home/pinctl.partial/classes" -cp "$kafka_home/lib/*" \
+    $(find "$msk_iam_src" -name '*.java' | sort)
+  jar cf "$kafka_home/pinctl.partial/msk-iam.jar" -C "$kafka_home/pinctl.partial/classes" .
+  rm -rf "$kafka_home/pinctl.partial/classes"
+  echo "$msk_iam_sum" > "$kafka_home/pinctl.partial/msk-iam.sha256"
+  rm -rf "$kafka_home/pinctl" && mv "$kafka_home/pinctl.partial" "$kafka_home/pinctl"
+fi
 
 # MariaDB (Debian's server), the MySQL the original pipeline read; each test starts its own
 # server on a free loopback port with a scratch data directory.
@@ -115,6 +131,58 @@ if [ "${PINCTL_SKIP_MARIADB:-0}" != 1 ] && ! command -v mariadbd >/dev/null 2>&1
     || { $sudo_cmd apt-get update -q >/dev/null && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server mariadb-client >/dev/null; }
 fi
 export PATH="$PATH:/usr/sbin"
+
+# ---- Spark and DuckDB, the readers of the jobs' Delta tables (tests/spark_delta.rs) ----
+# pyspark 3.5 (PyPI; Scala 2.12, runs on Java 17) in the venv, and Delta Lake's jars
+# (io.delta:delta-spark_2.12 and io.delta:delta-storage, Maven Central; 3.3.x is the line built
+# for Spark 3.5) in ~/.cache/pinctl/spark/<delta version>/jars, resolved by Maven once and passed
+# to Spark with spark.jars: Spark downloads nothing at run time. Their own dependencies (Scala,
+# ANTLR) are pyspark's. DuckDB 1.4.4 with its `delta` extension from PyPI's duckdb-ext-delta
+# (DuckDB's own signed build; DuckDB refuses an unsigned one), since DuckDB's INSTALL fetches
+# from a host this machine does not reach.
+delta_spark_version="${PINCTL_DELTA_SPARK_VERSION:-3.3.2}"
+if ! "$venv/bin/python" -c 'import importlib.metadata as m, sys
+sys.exit(not (m.version("pyspark").startswith("3.5.") and m.version("duckdb") == "1.4.4"
+              and m.version("duckdb-ext-delta").startswith("1.4.4.")))' 2>/dev/null; then
+  echo "setup.sh: installing pyspark 3.5, duckdb 1.4.4 and its delta extension into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyspark>=3.5.3,<3.6' \
+    'duckdb==1.4.4' 'duckdb-ext-delta>=1.4.4,<1.4.5'
+fi
+spark_jars="$cache/spark/$delta_spark_version/jars"
+if [ ! -e "$spark_jars/delta-spark_2.12-$delta_spark_version.jar" ] \
+  || [ ! -e "$spark_jars/delta-storage-$delta_spark_version.jar" ]; then
+  echo "setup.sh: installing Delta Lake $delta_spark_version for Spark from Maven Central into $spark_jars"
+  if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+    echo "setup.sh: Spark with Delta Lake needs Java 17 and Maven (apt-get install openjdk-17-jre-headless maven)" >&2
+    return 1 2>/dev/null || exit 1
+  fi
+  spark_home="$cache/spark/$delta_spark_version"
+  rm -rf "$spark_home.partial"
+  mkdir -p "$spark_home.partial"
+  cat >"$spark_home.partial/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>pinctl.local</groupId>
+  <artifactId>delta-spark-jars</artifactId>
+  <version>$delta_spark_version</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>io.delta</groupId><artifactId>delta-spark_2.12</artifactId><version>$delta_spark_version</version></dependency>
+    <dependency><groupId>io.delta</groupId><artifactId>delta-storage</artifactId><version>$delta_spark_version</version></dependency>
+  </dependencies>
+</project>
+EOF
+  if ! (cd "$spark_home.partial" && mvn -q -B dependency:copy-dependencies -DexcludeTransitive=true \
+    -DoutputDirectory="$spark_home.partial/jars" >mvn.log 2>&1); then
+    cat "$spark_home.partial/mvn.log" >&2
+    echo "setup.sh: resolving io.delta:delta-spark_2.12:$delta_spark_version from Maven Central failed" >&2
+    return 1 2>/dev/null || exit 1
+  fi
+  rm -rf "$spark_home"
+  mv "$spark_home.partial" "$spark_home"
+fi
+export PINCTL_SPARK_JARS="$spark_jars"
+# ---- end of Spark and DuckDB ----
 
 # A stable build directory outside the checkout, so a fresh clone does not rebuild everything.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"

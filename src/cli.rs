@@ -342,6 +342,11 @@ pub struct S3SinkArgs {
     /// The connector's name (consumer group `connect-NAME`; default: `name` in the properties).
     #[arg(long)]
     pub name: Option<String>,
+    /// Authenticate with MSK IAM (SASL_SSL, OAUTHBEARER), as MSK Connect's workers do for a
+    /// connector whose `kafkaClusterClientAuthentication` is `IAM`, with the AWS credentials of
+    /// the environment (the service execution role's).
+    #[arg(long)]
+    pub msk_iam: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -493,6 +498,17 @@ pub enum LocalCommand {
         /// The JVM's maximum heap.
         #[arg(long, default_value = "512m")]
         heap: String,
+        /// Also listen with MSK IAM (SASL/OAUTHBEARER over TLS) on this port of 127.0.0.1;
+        /// needs --authority and --tls-dir.
+        #[arg(long, requires_all = ["authority", "tls_dir"])]
+        iam_port: Option<u16>,
+        /// The emulator's URL, which checks MSK IAM tokens and policies (with --iam-port).
+        #[arg(long)]
+        authority: Option<String>,
+        /// Where the twin's CA and the broker's certificate are, made when missing (with
+        /// --iam-port).
+        #[arg(long)]
+        tls_dir: Option<std::path::PathBuf>,
     },
     /// Serve the emulator of the AWS APIs moto lacks: MSK (`kafka`), MSK Connect
     /// (`kafkaconnect`) and MWAA (`airflow`), on one port.
@@ -512,6 +528,10 @@ pub enum LocalCommand {
         /// The Kafka broker every MSK cluster's bootstrap brokers point at.
         #[arg(long)]
         broker: Option<String>,
+        /// The broker's MSK IAM listener (SASL_SSL), every IAM cluster's
+        /// `bootstrapBrokerStringSaslIam`.
+        #[arg(long)]
+        broker_iam: Option<String>,
         #[arg(long, default_value = "us-east-1")]
         region: String,
         /// moto server's endpoint (`http://127.0.0.1:PORT`): with it, creates follow AWS's

@@ -7,82 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::util::answers::expected_answers;
-use crate::util::{pinctl, read_source, Moto, BUCKET, UID};
+use crate::util::jobs::{generate_source, run_batch, sink_objects};
+use crate::util::{venv_bin, Moto, BUCKET, UID};
 use serde_json::{json, Value};
-
-fn source(dir: &Path, rows: u64) -> [Vec<Value>; 3] {
-    let out = format!("jsonl://{}/source", dir.display());
-    let o = pinctl(
-        &[
-            "-q",
-            "data",
-            "generate",
-            "--rows",
-            &rows.to_string(),
-            "--out",
-            &out,
-        ],
-        &[],
-    )
-    .output()
-    .unwrap();
-    assert!(o.status.success());
-    read_source(&dir.join("source"))
-}
-
-/// Writes events (keys, in order) as the S3 sink would, from `first_offset` on.
-async fn sink_objects(
-    s3: &aws_sdk_s3::Client,
-    tables: &[Vec<Value>; 3],
-    keys: &[usize],
-    first_offset: usize,
-) {
-    for (t, name) in ["pin", "geo", "user"].iter().enumerate() {
-        let topic = format!("{UID}.{name}");
-        for (i, k) in keys.iter().enumerate() {
-            let offset = first_offset + i;
-            let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
-            let body = format!("{}\n", serde_json::to_string(&tables[t][*k]).unwrap());
-            s3.put_object()
-                .bucket(BUCKET)
-                .key(key)
-                .body(body.into_bytes().into())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn batch(moto: &Moto, out: &Path, report: &Path) -> Value {
-    let o = pinctl(
-        &[
-            "--json",
-            "-q",
-            "worker",
-            "batch",
-            "--bucket",
-            BUCKET,
-            "--uid",
-            UID,
-            "--out",
-            out.to_str().unwrap(),
-            "--report-dir",
-            report.to_str().unwrap(),
-            "--chunk",
-            "400",
-        ],
-        &moto.env(),
-    )
-    .output()
-    .unwrap();
-    assert!(
-        o.status.success(),
-        "batch failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 fn delta_versions(dir: &Path) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
@@ -119,7 +46,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread")]
 async fn batch_tables_and_answers_equal_an_independent_computation() {
     let dir = tempfile::tempdir().unwrap();
-    let tables = source(dir.path(), 3000);
+    let tables = generate_source(dir.path(), 3000);
     let moto = Moto::start();
     let s3 = moto.s3().await;
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
@@ -128,7 +55,7 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
     let keys: Vec<usize> = (0..1200).map(|i| (i * 7919 + i * i) % 2999).collect();
     sink_objects(&s3, &tables, &keys, 0).await;
     let (out, report) = (dir.path().join("delta"), dir.path().join("report"));
-    let first = batch(&moto, &out, &report);
+    let first = run_batch(&moto, &out, &report);
     let distinct: BTreeSet<usize> = keys.iter().copied().collect();
     for t in ["pin", "geo", "user"] {
         let name = format!("{UID}_{t}_table");
@@ -154,7 +81,7 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
 
     // Nothing new: nothing written.
     let before = delta_versions(&out);
-    let second = batch(&moto, &out, &report);
+    let second = run_batch(&moto, &out, &report);
     assert_eq!(second["objects"], json!({}));
     assert_eq!(second["queries_rerun"], false);
     assert_eq!(
@@ -166,7 +93,7 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
     // New objects only are read; replays of known keys leave one row per ind.
     let more: Vec<usize> = vec![2999, 0, 1, 2998, 2999];
     sink_objects(&s3, &tables, &more, 1200).await;
-    let third = batch(&moto, &out, &report);
+    let third = run_batch(&moto, &out, &report);
     let mut all = distinct.clone();
     all.extend(more.iter().copied());
     assert_eq!(third["objects"][format!("{UID}_pin_table")], 5);
@@ -179,11 +106,6 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
     assert_eq!(got, expected["q1"]);
 
     // The tables open in the deltalake Python package with the spec's columns and types.
-    let python = format!(
-        "{}/bin/python",
-        std::env::var("PINCTL_VENV")
-            .unwrap_or_else(|_| format!("{}/.cache/pinctl/venv", std::env::var("HOME").unwrap()))
-    );
     let script = format!(
         "import deltalake, json\n\
          out = {{}}\n\
@@ -196,7 +118,7 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
          os._exit(0)\n",
         out.display()
     );
-    let o = std::process::Command::new(&python)
+    let o = std::process::Command::new(venv_bin("python"))
         .args(["-c", &script])
         .output()
         .expect("python");

@@ -4,25 +4,12 @@
 //! creating and listing MSK clusters (v1 and v2 APIs), connectors and MWAA environments with
 //! exactly the settings `pinctl local env` exports.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::Emulator;
-
-/// The Python venv `scripts/setup.sh` installs (moto brings boto3 and botocore; the AWS CLI is
-/// installed next to them).
-fn venv_bin(name: &str) -> PathBuf {
-    let venv = std::env::var("PINCTL_VENV").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/pinctl/venv",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    PathBuf::from(venv).join("bin").join(name)
-}
+use crate::util::{venv_bin, Emulator};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -30,6 +30,8 @@ mod drift_moto;
 mod msk_connect_mwaa;
 // The MSK IAM token against the official Python signer.
 mod msk_iam_python;
+// MSK IAM on the twin's broker: tokens and IAM policies checked as MSK checks them.
+mod msk_iam_broker;
 // The left half of the pipeline: emit → REST proxy → Apache Kafka → S3 sink → moto S3.
 mod pipeline_data;
 // The whole pipeline stack against moto and the emulator, including kill -9 recovery.
@@ -44,6 +46,8 @@ mod propagation;
 mod state;
 // The stream job against moto Kinesis: once per event through a kill, a restart and a reshard.
 mod stream_moto;
+// The batch and stream jobs' Delta tables read by Spark and DuckDB as delta-rs reads them.
+mod spark_delta;
 // Topics created through the MSK API exist on the local Kafka broker.
 mod topics_on_broker;
 // The local twin end to end, as a newcomer runs it.

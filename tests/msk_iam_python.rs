@@ -26,21 +26,6 @@ print(expiry)
 print(provider.__get_user_agent__())
 "#;
 
-fn python() -> String {
-    let venv = std::env::var("PINCTL_VENV").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/pinctl/venv",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let py = format!("{venv}/bin/python");
-    assert!(
-        std::path::Path::new(&py).exists(),
-        "{py} not found: run the tests with scripts/test.sh, which installs it"
-    );
-    py
-}
-
 fn split(url: &str) -> (String, BTreeMap<String, String>) {
     let (base, query) = url.split_once('?').unwrap();
     let params = query.split('&').map(|kv| {
@@ -61,7 +46,7 @@ fn compare(session_token: Option<&str>) {
         "AKIAIOSFODNN7EXAMPLE",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     );
-    let out = Command::new(python())
+    let out = Command::new(crate::util::venv_bin("python"))
         .args([
             "-c",
             SCRIPT,

@@ -3,66 +3,16 @@
 //! reshard (a stream whose shards are split while it is read).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{pinctl, Moto, UID};
+use crate::util::jobs::{generate_source, put_records, start_stream};
+use crate::util::{Moto, UID};
 use deltalake::arrow::array::{Array, Int64Array};
 use deltalake::datafusion::prelude::SessionContext;
 use pinctl::data::clean;
 use pinctl::data::delta::DeltaRoot;
 use pinctl::data::record::Table;
 use serde_json::Value;
-
-fn start(moto: &Moto, out: &std::path::Path) -> Child {
-    pinctl(
-        &[
-            "worker",
-            "stream",
-            "--uid",
-            UID,
-            "--out",
-            out.to_str().unwrap(),
-            "--interval",
-            "300ms",
-            "--batch-size",
-            "100",
-        ],
-        &moto.env(),
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap()
-}
-
-async fn put(kinesis: &aws_sdk_kinesis::Client, tables: &[Vec<Value>; 3], keys: &[usize]) {
-    for (t, table) in Table::ALL.iter().enumerate() {
-        let stream = format!("streaming-{UID}-{}", table.suffix());
-        for chunk in keys.chunks(100) {
-            let entries = chunk
-                .iter()
-                .map(|k| {
-                    aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
-                        .data(aws_smithy_types::Blob::new(
-                            serde_json::to_vec(&tables[t][*k]).unwrap(),
-                        ))
-                        .partition_key(k.to_string())
-                        .build()
-                        .unwrap()
-                })
-                .collect::<Vec<_>>();
-            let out = kinesis
-                .put_records()
-                .stream_name(&stream)
-                .set_records(Some(entries))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(out.failed_record_count(), Some(0));
-        }
-    }
-}
 
 /// The table's rows as (ind → one text column), read back through delta-rs.
 async fn read(out: &std::path::Path, table: Table, column: &str) -> BTreeMap<i64, Option<String>> {
@@ -110,26 +60,7 @@ async fn read(out: &std::path::Path, table: Table, column: &str) -> BTreeMap<i64
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_once_through_a_kill_a_restart_and_a_reshard() {
     let dir = tempfile::tempdir().unwrap();
-    let src = format!("jsonl://{}/source", dir.path().display());
-    assert!(pinctl(
-        &["-q", "data", "generate", "--rows", "2000", "--out", &src],
-        &[]
-    )
-    .status()
-    .unwrap()
-    .success());
-    let read_source = |t: &str| -> Vec<Value> {
-        std::fs::read_to_string(dir.path().join("source").join(format!("{t}.jsonl")))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
-    let tables = [
-        read_source("pinterest_data"),
-        read_source("geolocation_data"),
-        read_source("user_data"),
-    ];
+    let tables = generate_source(dir.path(), 2000);
 
     let moto = Moto::start();
     let kinesis = aws_sdk_kinesis::Client::new(&moto.config().await);
@@ -145,8 +76,8 @@ async fn every_event_once_through_a_kill_a_restart_and_a_reshard() {
     let out = dir.path().join("delta");
 
     let first: Vec<usize> = (0..800).map(|i| (i * 37) % 1500).collect();
-    put(&kinesis, &tables, &first).await;
-    let mut job = start(&moto, &out);
+    put_records(&kinesis, &tables, &first).await;
+    let mut job = start_stream(&moto, &out);
     // Kill it once some micro-batches are committed but not all.
     let started = Instant::now();
     loop {
@@ -184,8 +115,8 @@ async fn every_event_once_through_a_kill_a_restart_and_a_reshard() {
         shards.shards()
     );
     let second: Vec<usize> = (0..400).map(|i| (i * 11) % 1900).collect();
-    put(&kinesis, &tables, &second).await;
-    let mut job = start(&moto, &out);
+    put_records(&kinesis, &tables, &second).await;
+    let mut job = start_stream(&moto, &out);
 
     let distinct: BTreeSet<i64> = first.iter().chain(&second).map(|k| *k as i64).collect();
     let started = Instant::now();

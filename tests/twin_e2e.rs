@@ -314,6 +314,31 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
         );
     }
 
+    // Every Kafka client authenticated with MSK IAM (SASL/OAUTHBEARER over TLS) as its role,
+    // checked by the broker: the REST proxy as the EC2 client's instance profile role, the S3
+    // sink as the connector's service execution role.
+    let broker_log = std::fs::read_to_string(twin_dir.join("logs/kafka.log")).unwrap_or_default();
+    for session in [
+        format!("assumed-role/{UID}-ec2-access-role/i-"),
+        format!("assumed-role/{UID}-msk-connect-role/{UID}-s3-sink"),
+    ] {
+        assert!(
+            broker_log.contains(&format!(
+                "MSK IAM authenticated arn:aws:sts::123456789012:{session}"
+            )),
+            "no MSK IAM session of {session} in the broker's log"
+        );
+    }
+    assert!(
+        !broker_log.contains("MSK IAM denied"),
+        "the stack's grants cover what its clients do: {}",
+        broker_log
+            .lines()
+            .filter(|l| l.contains("MSK IAM denied"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
     // Stream path: the stream job catches up to one row per distinct ind.
     let want: Vec<i64> = distinct.iter().map(|k| *k as i64).collect();
     let t0 = Instant::now();
@@ -563,13 +588,53 @@ fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
         "actions: [kinesis:DescribeStream, kinesis:GetShardIterator, kinesis:ListShards]",
     );
     assert_ne!(broken, text);
+    // And the client's role may no longer write to the topics (MSK IAM).
+    let text = broken;
+    let broken = text.replace(
+        "actions: [kafka-cluster:DescribeTopic, kafka-cluster:WriteData, kafka-cluster:ReadData]",
+        "actions: [kafka-cluster:DescribeTopic, kafka-cluster:ReadData]",
+    );
+    assert_ne!(broken, text);
     std::fs::write(&stack, broken).unwrap();
 
     let twin = Twin::start(&p, &twin_dir, &["--no-airflow"]);
-    let param = format!("proxy_port={}", free_port());
+    let proxy_port = free_port();
+    let param = format!("proxy_port={proxy_port}");
     p.run(&["--env", "local", "up", "--yes", "--param", &param])
         .expect(0);
     twin.wait_for(&["unit"]);
+
+    // The REST proxy authenticates (MSK IAM) but may not write: Confluent's 403, and the broker
+    // says which action on which topic the role lacks.
+    let t0 = Instant::now();
+    let answer = loop {
+        // Not yet a 5xx of a proxy still reaching the broker.
+        let last = post_json(proxy_port, &format!("/topics/{UID}.pin"));
+        if let Some(a) = last.as_ref().filter(|a| !a.starts_with("HTTP/1.1 5")) {
+            break a.clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the REST proxy never answered but {last:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        answer.starts_with("HTTP/1.1 403")
+            && answer.contains(&format!(
+                r#"{{"error_code":40301,"message":"Not authorized to access topics: [{UID}.pin]"}}"#
+            )),
+        "{answer}"
+    );
+    let broker_log = std::fs::read_to_string(twin_dir.join("logs/kafka.log")).unwrap_or_default();
+    assert!(
+        broker_log.lines().any(|l| l.contains("MSK IAM denied")
+            && l.contains(&format!("assumed-role/{UID}-ec2-access-role/i-"))
+            && l.contains("is not authorized to perform: kafka-cluster:WriteData on resource: arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-")
+            && l.contains(&format!("/{UID}.pin because no identity-based policy allows"))),
+        "the broker names the role, the action and the topic:\n{broker_log}"
+    );
+
     let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/streaming-{UID}-");
     let t0 = Instant::now();
     let refusal = loop {
@@ -602,4 +667,21 @@ fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
     );
     p.run(&["--env", "local", "down", "--yes", "--param", &param])
         .expect(0);
+}
+
+/// POSTs one JSON record (Confluent v2) to the REST proxy on `port`; the raw answer, or None
+/// while nothing listens.
+fn post_json(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let body = r#"{"records":[{"value":{"index":1}}]}"#;
+    write!(
+        c,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/vnd.kafka.json.v2+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    c.read_to_string(&mut out).ok()?;
+    Some(out).filter(|o| !o.is_empty())
 }

@@ -190,6 +190,191 @@ def _iam_enforcement():
     ac.IAMRequestBase._pinctl_refuse = _refuse
 
 
+# MSK IAM on the twin's broker. MSK checks a client's SASL/OAUTHBEARER token and then every Kafka
+# request against the principal's IAM policies (MSK Developer Guide, "IAM access control":
+# https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html). The broker's
+# callback handler and authorizer (java/msk-iam) ask the emulator, which knows the clusters and
+# asks moto, which alone knows the twin's credentials and policies, through this endpoint:
+#
+#   POST /moto-api/pinctl/msk-iam/authenticate {"token", "region", "now"?}
+#        -> 200 {"principal", "expires_ms"} | 403 {"message"}
+#   POST /moto-api/pinctl/msk-iam/authorize {"principal", "requests": [{"action", "resource"}]}
+#        -> 200 {"results": [{"allowed", "message"}]}
+#
+# The token is what the official signers make (aws-msk-iam-sasl-signer-python, `generate_auth_token`):
+# base64url, unpadded, of a SigV4 presigned GET of https://kafka.<region>.amazonaws.com/ with
+# Action=kafka-cluster:Connect, signed for the service `kafka-cluster`, X-Amz-Expires 900, and a
+# User-Agent parameter appended after signing (so not signed).
+
+
+def _msk_iam():
+    import base64
+    import datetime
+    import hashlib
+    import hmac
+    import json
+    from urllib.parse import parse_qsl, quote, urlsplit
+
+    from moto.iam import access_control as ac
+    from moto.iam.models import get_account_id_from
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.sts.models import sts_backends
+
+    prefix = "/moto-api/pinctl/msk-iam/"
+    dispatch = DomainDispatcherApplication.__call__
+
+    class Refused(Exception):
+        pass
+
+    def _uri(value):
+        return quote(value, safe="-_.~")
+
+    def _hmac(key, text):
+        return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+    def authenticate(token, region, now):
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            url = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise Refused("the token is not base64url")
+        parts = urlsplit(url)
+        expected_host = f"kafka.{region}.amazonaws.com"
+        if parts.scheme != "https" or parts.netloc != expected_host:
+            raise Refused(
+                f"the token is signed for {parts.scheme}://{parts.netloc}, not {expected_host}"
+            )
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        params = dict(query)
+        if params.get("Action") != "kafka-cluster:Connect":
+            raise Refused(f"the token's action is {params.get('Action')!r}, not kafka-cluster:Connect")
+        if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256":
+            raise Refused("the token is not signed with AWS4-HMAC-SHA256")
+        try:
+            key_id, day, scope_region, service, terminal = params["X-Amz-Credential"].split("/")
+            stamp = params["X-Amz-Date"]
+            signed_at = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc
+            )
+            expires = int(params["X-Amz-Expires"])
+            signature = params["X-Amz-Signature"]
+            signed_headers = params["X-Amz-SignedHeaders"]
+        except (KeyError, ValueError):
+            raise Refused("the token lacks SigV4's query parameters")
+        if scope_region != region:
+            raise Refused(f"the token is signed for region {scope_region}, this cluster is in {region}")
+        if service != "kafka-cluster" or terminal != "aws4_request" or day != stamp[:8]:
+            raise Refused(f"the token's credential scope {day}/{scope_region}/{service}/{terminal} is not kafka-cluster's")
+        if signed_headers != "host":
+            raise Refused("the token signs headers other than host")
+        # SigV4 allows 5 minutes of clock skew (IAM User Guide, "Signature Version 4 signing").
+        if signed_at - datetime.timedelta(minutes=5) > now:
+            raise Refused(f"the token is signed in the future ({stamp})")
+        if signed_at + datetime.timedelta(seconds=expires) < now:
+            raise Refused(f"the token expired at {(signed_at + datetime.timedelta(seconds=expires)).isoformat()}")
+        headers = {}
+        if "X-Amz-Security-Token" in params:
+            headers["X-Amz-Security-Token"] = params["X-Amz-Security-Token"]
+        account = get_account_id_from(key_id)
+        try:
+            found = ac.create_access_key(account, "aws", key_id, headers)
+        except ac.CreateAccessKeyFailure as e:
+            raise Refused(f"the token is signed with credentials the twin does not know ({e.reason})")
+        if isinstance(found, ac.AssumedRoleAccessKey):
+            for role in sts_backends[account]["aws"].assumed_roles:
+                if role.access_key_id == key_id and role.expiration < now.replace(tzinfo=None):
+                    raise Refused("the token is signed with expired temporary credentials")
+        signed = sorted(
+            (_uri(k), _uri(v)) for k, v in query if k not in ("X-Amz-Signature", "User-Agent")
+        )
+        canonical = "\n".join(
+            [
+                "GET",
+                parts.path or "/",
+                "&".join(f"{k}={v}" for k, v in signed),
+                f"host:{parts.netloc}\n",
+                "host",
+                hashlib.sha256(b"").hexdigest(),
+            ]
+        )
+        scope = f"{day}/{scope_region}/{service}/aws4_request"
+        to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
+        k = _hmac(("AWS4" + found._secret_access_key).encode(), day)
+        for part in (scope_region, service, "aws4_request"):
+            k = _hmac(k, part)
+        if not hmac.compare_digest(hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest(), signature):
+            raise Refused("the token's signature does not match its credentials")
+        until = signed_at + datetime.timedelta(seconds=expires)
+        return {"principal": found.arn, "expires_ms": int(until.timestamp() * 1000)}
+
+    def policies(principal):
+        # arn:aws:iam::<account>:user/<name> or arn:aws:sts::<account>:assumed-role/<role>/<session>
+        try:
+            _, partition, service, _, account, rest = principal.split(":", 5)
+        except ValueError:
+            raise Refused(f"{principal} is not an IAM principal")
+        if service == "iam" and rest.startswith("user/"):
+            key = ac.IAMUserAccessKey.__new__(ac.IAMUserAccessKey)
+            key._owner_user_name = rest.split("/")[-1]
+        elif service == "sts" and rest.startswith("assumed-role/"):
+            key = ac.AssumedRoleAccessKey.__new__(ac.AssumedRoleAccessKey)
+            key._owner_role_name = rest.split("/")[1]
+        else:
+            raise Refused(f"{principal} is not an IAM user or an assumed role")
+        key.account_id, key.partition = account, partition
+        return key.collect_policies()
+
+    def authorize(principal, requests):
+        found = policies(principal)
+        results = []
+        for r in requests:
+            action, resource = r["action"], r["resource"]
+            verdicts = [ac.IAMPolicy(p).is_action_permitted(action, resource) for p in found]
+            if ac.PermissionResult.DENIED in verdicts:
+                why = "with an explicit deny in an identity-based policy"
+            elif ac.PermissionResult.PERMITTED in verdicts:
+                results.append({"allowed": True})
+                continue
+            else:
+                why = f"because no identity-based policy allows the {action} action"
+            results.append(
+                {
+                    "allowed": False,
+                    "message": f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}",
+                }
+            )
+        return {"results": results}
+
+    def _call(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(prefix):
+            return dispatch(self, environ, start_response)
+        status, answer = "200 OK", None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            now = datetime.datetime.now(datetime.timezone.utc)
+            if "now" in body:
+                now = datetime.datetime.fromtimestamp(body["now"], datetime.timezone.utc)
+            if path == prefix + "authenticate":
+                answer = authenticate(body["token"], body["region"], now)
+            elif path == prefix + "authorize":
+                answer = authorize(body["principal"], body["requests"])
+            else:
+                status, answer = "404 Not Found", {"message": f"no {path}"}
+        except Refused as e:
+            status, answer = "403 Forbidden", {"message": str(e)}
+        except (KeyError, TypeError, ValueError) as e:
+            status, answer = "400 Bad Request", {"message": f"malformed request: {e!r}"}
+        data = json.dumps(answer).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    DomainDispatcherApplication.__call__ = _call
+
+
 # Services of the twin whose protocol is JSON: their errors are `{"__type": ..., "message": ...}`.
 _JSON_SERVICES = {"kinesis", "ssm", "logs", "monitoring", "sqs", "kms"}
 
@@ -564,6 +749,7 @@ def _propagation(delay):
 if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _apply()
     _in_use()
+    _msk_iam()
     _accounts()
     _quotas()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)

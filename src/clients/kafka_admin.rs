@@ -134,6 +134,60 @@ fn failed(e: rdkafka::error::KafkaError, what: &str, bootstrap: &str) -> AdminEr
     }
 }
 
+/// The environment variable naming a CA file (PEM) that MSK IAM clients trust
+/// (librdkafka's `ssl.ca.location`); unset, they trust the system's store, which holds the
+/// Amazon Trust Services roots MSK's certificates chain to. The local twin sets it to its CA.
+pub const CA_ENV: &str = "PINCTL_KAFKA_SSL_CA_LOCATION";
+
+/// Sets an MSK IAM client's security: SASL_SSL with OAUTHBEARER (the token comes from
+/// [`IamContext`]), trusting [`CA_ENV`]'s CA when it is set.
+pub fn msk_iam_settings(config: &mut ClientConfig) {
+    config
+        .set("security.protocol", "SASL_SSL")
+        .set("sasl.mechanism", "OAUTHBEARER");
+    if let Some(ca) = std::env::var_os(CA_ENV).filter(|v| !v.is_empty()) {
+        config.set("ssl.ca.location", ca.to_string_lossy());
+    }
+}
+
+/// Gives an admin client its first MSK IAM token. librdkafka asks for tokens with an event on
+/// the client's main queue, which rust-rdkafka's `AdminClient` never polls (its thread polls the
+/// admin results' queue only): without this, the client never authenticates and every call
+/// times out. The token lasts [`crate::clients::msk_iam::TOKEN_LIFETIME`]; established
+/// connections stay authenticated after it (the broker asks no re-authentication), and pinctl's
+/// admin clients live for one operation.
+fn set_token(admin: &AdminClient<IamContext>) -> Result<(), String> {
+    use std::ffi::CString;
+    let token = admin
+        .inner()
+        .context()
+        .generate_oauth_token(None)
+        .map_err(|e| e.to_string())?;
+    let value = CString::new(token.token).map_err(|e| e.to_string())?;
+    let principal = CString::new(token.principal_name).map_err(|e| e.to_string())?;
+    let mut error = [0 as std::ffi::c_char; 512];
+    // SAFETY: the client is alive for the call; the strings and the error buffer outlive it, and
+    // the buffer's length is the one passed.
+    let code = unsafe {
+        rdkafka::bindings::rd_kafka_oauthbearer_set_token(
+            admin.inner().native_ptr(),
+            value.as_ptr(),
+            token.lifetime_ms,
+            principal.as_ptr(),
+            std::ptr::null_mut(),
+            0,
+            error.as_mut_ptr(),
+            error.len(),
+        )
+    };
+    if code != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        // SAFETY: librdkafka writes a NUL-terminated message into the buffer.
+        let message = unsafe { std::ffi::CStr::from_ptr(error.as_ptr()) };
+        return Err(message.to_string_lossy().into_owned());
+    }
+    Ok(())
+}
+
 impl BrokerAdmin {
     /// A PLAINTEXT client.
     pub fn connect(bootstrap: &str) -> Result<Self, String> {
@@ -153,15 +207,16 @@ impl BrokerAdmin {
         region: &str,
         credentials: aws_credential_types::Credentials,
     ) -> Result<Self, String> {
-        let admin = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("security.protocol", "SASL_SSL")
-            .set("sasl.mechanism", "OAUTHBEARER")
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", bootstrap);
+        msk_iam_settings(&mut config);
+        let admin: AdminClient<IamContext> = config
             .create_with_context(IamContext::new(
                 region,
                 aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
             ))
             .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
+        set_token(&admin).map_err(|e| format!("MSK IAM token for {bootstrap}: {e}"))?;
         Ok(BrokerAdmin {
             admin,
             bootstrap: bootstrap.to_string(),

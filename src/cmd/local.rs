@@ -212,12 +212,30 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             twin::supervise(&dir.path, ports, !no_airflow).await?;
             Ok(Exit::Ok)
         }
-        LocalCommand::Broker { port, data, heap } => {
+        LocalCommand::Broker {
+            port,
+            data,
+            heap,
+            iam_port,
+            authority,
+            tls_dir,
+        } => {
             let install = crate::local::kafka::Install::find()?;
+            let iam = match (iam_port, authority, tls_dir) {
+                (Some(port), Some(authority), Some(tls)) => {
+                    Some(crate::local::kafka::IamListener {
+                        port: *port,
+                        authority: authority.clone(),
+                        tls: tls.clone(),
+                    })
+                }
+                _ => None,
+            };
             let options = crate::local::kafka::BrokerOptions {
                 port: *port,
                 data: data.clone(),
                 heap: heap.clone(),
+                iam,
             };
             match crate::local::kafka::run(&install, &options)? {}
         }
@@ -227,6 +245,7 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             delay,
             fault_rate,
             broker,
+            broker_iam,
             region,
             moto,
             msk_unsupported_az_ids,
@@ -236,6 +255,7 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 fault_rate: *fault_rate,
                 state_file: state.clone(),
                 broker: broker.clone(),
+                broker_iam: broker_iam.clone(),
                 region: region.clone(),
                 // Reads PINCTL_PROPAGATION_DELAY and AWS_ENDPOINT_URL (the twin sets both).
                 propagation: true,

@@ -168,12 +168,21 @@ async fn s3_sink(args: &S3SinkArgs) -> Result<Exit> {
     if let Some(name) = &args.name {
         config.name = name.clone();
     }
-    let connection = KafkaConnection::from_properties(
+    let mut connection = KafkaConnection::from_properties(
         &props,
         "",
         args.bootstrap.as_deref(),
         config.region.as_deref(),
     )?;
+    if args.msk_iam {
+        connection.security = crate::workers::kafka::Security::MskIam {
+            region: config
+                .region
+                .clone()
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .context("--msk-iam needs a region: set s3.region or AWS_REGION")?,
+        };
+    }
     s3_sink::run(connection, config).await?;
     Ok(Exit::Ok)
 }

@@ -277,9 +277,6 @@ impl DataPlane {
             let mut spec = self.spec(Kind::Unit, PathBuf::from(&cmd[0]), cmd[1..].to_vec());
             spec.env.extend(credentials.iter().cloned());
             spec.env.extend(unit.environment.iter().cloned());
-            // No local broker speaks SASL/OAUTHBEARER: the twin's MSK is plaintext.
-            spec.env
-                .push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
             spec.cwd = Some(host.root.clone());
             spec.address = cmd
                 .windows(2)
@@ -348,22 +345,25 @@ impl DataPlane {
                 .await
                 .with_context(|| format!("connector {name}"))?;
             let credentials = self.role_env(super::iam::KAFKACONNECT, &role, name)?;
-            let mut spec = self.spec(
-                Kind::Connector,
-                self.exe.clone(),
-                vec![
-                    "worker".into(),
-                    "s3-sink".into(),
-                    "--config".into(),
-                    file.display().to_string(),
-                    "--bootstrap".into(),
-                    bootstrap,
-                    "--name".into(),
-                    name.to_string(),
-                ],
-            );
-            spec.env
-                .push(("PINCTL_TWIN_KAFKA_PLAINTEXT".into(), "1".into()));
+            let mut args = vec![
+                "worker".into(),
+                "s3-sink".into(),
+                "--config".into(),
+                file.display().to_string(),
+                "--bootstrap".into(),
+                bootstrap,
+                "--name".into(),
+                name.to_string(),
+            ];
+            // MSK Connect's workers authenticate as the connector says, with its role.
+            let iam = d
+                .kafka_cluster_client_authentication()
+                .and_then(|a| a.authentication_type())
+                .is_some_and(|t| t.as_str() == "IAM");
+            if iam {
+                args.push("--msk-iam".into());
+            }
+            let mut spec = self.spec(Kind::Connector, self.exe.clone(), args);
             spec.env.extend(credentials);
             spec.version = d.current_version().unwrap_or("").to_string() + &text;
             spec.detail = format!(

@@ -80,9 +80,25 @@ impl Install {
             })
     }
 
-    /// The JVM's classpath: every jar in `lib/`.
+    /// The JVM's classpath: every jar in `lib/`, then pinctl's own (`pinctl/`: MSK IAM).
     pub fn classpath(&self) -> String {
-        format!("{}/*", self.home.join("lib").display())
+        format!(
+            "{}/*:{}/*",
+            self.home.join("lib").display(),
+            self.home.join("pinctl").display()
+        )
+    }
+
+    /// The MSK IAM classes (`java/msk-iam`), built by `scripts/setup.sh` for this installation.
+    pub fn msk_iam_jar(&self) -> Result<PathBuf> {
+        let jar = self.home.join("pinctl/msk-iam.jar");
+        if !jar.exists() {
+            bail!(
+                "{} is missing: scripts/setup.sh builds the broker's MSK IAM classes (java/msk-iam) with the JDK",
+                jar.display()
+            );
+        }
+        Ok(jar)
     }
 }
 
@@ -109,21 +125,78 @@ pub fn cluster_id() -> String {
     }
 }
 
+/// The broker's MSK IAM listener: SASL/OAUTHBEARER over TLS, as MSK's port 9098 (MSK Developer
+/// Guide, "IAM access control"), checked by `java/msk-iam` against an authority.
+#[derive(Debug, Clone)]
+pub struct IamListener {
+    /// The listener's port on 127.0.0.1.
+    pub port: u16,
+    /// The emulator's URL (`http://127.0.0.1:PORT`), whose `/_pinctl/msk-iam/` checks tokens and
+    /// policies (src/local/emulator/msk_iam.rs).
+    pub authority: String,
+    /// Where the twin's CA and the broker's certificate are (made when missing; [`super::tls`]).
+    pub tls: PathBuf,
+}
+
+/// The settings of the IAM listener, added to [`server_properties`]'s: the listener named `IAM`,
+/// SASL_SSL with OAUTHBEARER only, the broker's PEM key store, pinctl's callback handler and
+/// authorizer (MSK authorizes IAM principals by their IAM policies; others are not IAM's to
+/// judge).
+fn iam_properties(iam: &IamListener, tls: &super::tls::Files) -> String {
+    format!(
+        "# MSK IAM (java/msk-iam): SASL/OAUTHBEARER over TLS, checked by {authority}.
+listener.name.iam.sasl.enabled.mechanisms=OAUTHBEARER
+listener.name.iam.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.iam.oauthbearer.sasl.server.callback.handler.class=pinctl.twin.msk.IamCallbackHandler
+listener.name.iam.ssl.keystore.type=PEM
+listener.name.iam.ssl.keystore.location={keystore}
+listener.name.iam.ssl.client.auth=none
+authorizer.class.name=pinctl.twin.msk.IamAuthorizer
+pinctl.msk.iam.authority={authority}
+",
+        authority = iam.authority,
+        keystore = tls.broker.display(),
+    )
+}
+
 /// The broker's `server.properties`: one node that is broker and controller, PLAINTEXT on
 /// `port` (what clients and `advertised.listeners` use), its controller on `controller_port`,
-/// data under `data`. Settings differ from Kafka's defaults only where one node needs it
-/// (replication factors of 1) or where it only saves time on one machine.
-pub fn server_properties(port: u16, controller_port: u16, data: &Path) -> String {
+/// data under `data`, and, with `iam`, the MSK IAM listener. Settings differ from Kafka's
+/// defaults only where one node needs it (replication factors of 1) or where it only saves
+/// time on one machine.
+pub fn server_properties(
+    port: u16,
+    controller_port: u16,
+    data: &Path,
+    iam: Option<(&IamListener, &super::tls::Files)>,
+) -> String {
+    let (listeners, advertised, map, extra) = match iam {
+        Some((l, tls)) => (
+            format!(
+                "PLAINTEXT://127.0.0.1:{port},IAM://127.0.0.1:{},CONTROLLER://127.0.0.1:{controller_port}",
+                l.port
+            ),
+            format!("PLAINTEXT://127.0.0.1:{port},IAM://127.0.0.1:{}", l.port),
+            "PLAINTEXT:PLAINTEXT,IAM:SASL_SSL,CONTROLLER:PLAINTEXT",
+            iam_properties(l, tls),
+        ),
+        None => (
+            format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
+            format!("PLAINTEXT://127.0.0.1:{port}"),
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            String::new(),
+        ),
+    };
     format!(
         "# Written by pinctl local broker: Apache Kafka, one KRaft node (broker + controller).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners={listeners}
+advertised.listeners={advertised}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map={map}
 log.dirs={logs}
 # One broker: every internal topic has one replica.
 offsets.topic.replication.factor=1
@@ -139,7 +212,7 @@ auto.create.topics.enable=false
 # rebalance (Kafka's default is 3 s).
 offsets.topic.num.partitions=5
 group.initial.rebalance.delay.ms=0
-",
+{extra}",
         logs = data.join("logs").display()
     )
 }
@@ -181,6 +254,8 @@ pub struct BrokerOptions {
     pub data: PathBuf,
     /// `-Xmx` (e.g. `512m`).
     pub heap: String,
+    /// The MSK IAM listener, if any.
+    pub iam: Option<IamListener>,
 }
 
 /// Writes the broker's settings, formats the storage when new, and replaces this process with
@@ -193,9 +268,17 @@ pub fn run(install: &Install, options: &BrokerOptions) -> Result<std::convert::I
         .local_addr()?
         .port();
     let config = data.join("server.properties");
+    let tls = match &options.iam {
+        Some(l) => {
+            install.msk_iam_jar()?;
+            Some(super::tls::ensure(&l.tls)?)
+        }
+        None => None,
+    };
+    let iam = options.iam.as_ref().zip(tls.as_ref());
     std::fs::write(
         &config,
-        server_properties(options.port, controller_port, &data),
+        server_properties(options.port, controller_port, &data, iam),
     )?;
     std::fs::write(data.join("log4j.properties"), LOG4J)?;
     if !data.join("logs/meta.properties").exists() {
@@ -224,8 +307,13 @@ pub fn run(install: &Install, options: &BrokerOptions) -> Result<std::convert::I
         );
     }
     eprintln!(
-        "pinctl local broker: starting Apache Kafka {} (KRaft) on 127.0.0.1:{}",
-        install.version, options.port
+        "pinctl local broker: starting Apache Kafka {} (KRaft) on 127.0.0.1:{}{}",
+        install.version,
+        options.port,
+        match &options.iam {
+            Some(l) => format!(", MSK IAM (SASL_SSL) on 127.0.0.1:{}", l.port),
+            None => String::new(),
+        }
     );
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(java())
@@ -267,7 +355,7 @@ mod tests {
 
     #[test]
     fn one_node_is_broker_and_controller() {
-        let p = server_properties(9092, 9093, Path::new("/d"));
+        let p = server_properties(9092, 9093, Path::new("/d"), None);
         assert!(p.contains("process.roles=broker,controller\n"));
         assert!(p.contains("advertised.listeners=PLAINTEXT://127.0.0.1:9092\n"));
         assert!(p.contains("controller.quorum.voters=1@127.0.0.1:9093\n"));

@@ -8,4 +8,5 @@ pub mod iam;
 pub mod kafka;
 pub mod procs;
 pub mod report;
+pub mod tls;
 pub mod twin;

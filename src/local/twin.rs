@@ -161,6 +161,11 @@ pub fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, St
             "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50",
         ),
         ("PINCTL_TWIN", &dir.display().to_string()),
+        // Kafka clients trust the CA of the broker's MSK IAM listener (TLS, as on MSK).
+        (
+            super::tls::CA_ENV,
+            &dir.join("tls/ca.pem").display().to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -417,6 +422,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     // A new twin's broker starts empty, as moto does.
     let kafka_data = dir.join("kafka");
     let _ = std::fs::remove_dir_all(&kafka_data);
+    // MSK IAM's listener (SASL_SSL, MSK's 9098), with the twin's CA, made before anything runs.
+    let kafka_iam = dataplane::free_port()?;
+    super::tls::ensure(&dir.join("tls"))?;
     let mut kafka = service(
         exe.clone(),
         vec![
@@ -426,10 +434,16 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             ports.kafka.to_string(),
             "--data".into(),
             kafka_data.display().to_string(),
+            "--iam-port".into(),
+            kafka_iam.to_string(),
+            "--authority".into(),
+            format!("http://127.0.0.1:{}", ports.emulator),
+            "--tls-dir".into(),
+            dir.join("tls").display().to_string(),
         ],
         ports.kafka,
         &format!(
-            "Apache Kafka {} (KRaft, one node): every MSK cluster's bootstrap brokers",
+            "Apache Kafka {} (KRaft, one node): every MSK cluster's bootstrap brokers; MSK IAM (SASL_SSL) on 127.0.0.1:{kafka_iam}",
             tools.kafka.version
         ),
     );
@@ -452,6 +466,8 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             "1s".into(),
             "--broker".into(),
             format!("127.0.0.1:{}", ports.kafka),
+            "--broker-iam".into(),
+            format!("127.0.0.1:{kafka_iam}"),
             // AWS's network rules for MSK, MSK Connect and MWAA, read from moto.
             "--moto".into(),
             format!("http://127.0.0.1:{}", ports.moto),

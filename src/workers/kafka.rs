@@ -56,14 +56,7 @@ impl KafkaConnection {
             .map(|b| b.trim().trim_start_matches("PLAINTEXT://").to_string())
             .filter(|b| !b.is_empty())
             .ok_or(ConnectionError::NoBootstrap)?;
-        let mut protocol = get("security.protocol").unwrap_or("PLAINTEXT");
-        // The local twin's broker stands in for MSK but speaks no SASL/OAUTHBEARER.
-        if std::env::var_os("PINCTL_TWIN_KAFKA_PLAINTEXT").is_some() && protocol != "PLAINTEXT" {
-            tracing::info!(
-                "local twin: {prefix}security.protocol={protocol} is served as PLAINTEXT"
-            );
-            protocol = "PLAINTEXT";
-        }
+        let protocol = get("security.protocol").unwrap_or("PLAINTEXT");
         let security = match protocol.to_ascii_uppercase().as_str() {
             "PLAINTEXT" => Security::Plaintext,
             "SASL_SSL" => match get("sasl.mechanism").unwrap_or("AWS_MSK_IAM") {
@@ -112,9 +105,7 @@ impl KafkaConnection {
         let context = match &self.security {
             Security::Plaintext => IamContext::none(),
             Security::MskIam { region } => {
-                config
-                    .set("security.protocol", "SASL_SSL")
-                    .set("sasl.mechanism", "OAUTHBEARER");
+                crate::clients::kafka_admin::msk_iam_settings(&mut config);
                 let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .region(aws_config::Region::new(region.clone()))
                     .load()

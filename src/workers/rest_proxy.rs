@@ -8,7 +8,7 @@
 //! | another content type | 415, 415 |
 //! | a body that is not the v2 shape (bad JSON, truncated, no records, bad base64, bad partition) | 422, 422 |
 //! | a body over `--max-request-bytes` | 413, 413 |
-//! | the broker failed every record | 500, 50002 (50003 when retriable); some records: 200 with per-offset `error_code` |
+//! | the broker failed every record | 500, 50002 (50003 when retriable); 403, 40301 not authorized (MSK IAM); 401, 40101 authentication failed; some records: 200 with per-offset `error_code` |
 //! | `GET /topics`, `GET /topics/{t}` | the topic names; name, configs, partitions |
 //! | `POST /consumers/{g}`, `POST|GET|DELETE .../instances/{i}/subscription`, `GET .../records`, `POST .../offsets`, `DELETE .../instances/{i}` | v2 consumers (40403 unknown instance, 40902 name taken, 406 wrong Accept) |
 //! | `GET /health` | 200 when the broker answers, else 503 |
@@ -100,6 +100,45 @@ impl ApiError {
             413,
             format!("Request Entity Too Large: the limit is {limit} bytes"),
         )
+    }
+    /// A record the producer could not deliver, as Confluent REST Proxy 7 answers it
+    /// (kafka-rest `ProduceController`/rest-utils `KafkaExceptionMapper`): an authentication
+    /// failure 401/40101, an authorization failure 403/40301 "Not authorized to access topics:
+    /// [t]", a retriable error 50003, any other 50002.
+    fn delivery(e: &rdkafka::error::KafkaError, topic: &str) -> Self {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        match e.rdkafka_error_code() {
+            Some(
+                C::TopicAuthorizationFailed
+                | C::ClusterAuthorizationFailed
+                | C::TransactionalIdAuthorizationFailed,
+            ) => Self::new(
+                StatusCode::FORBIDDEN,
+                40301,
+                format!("Not authorized to access topics: [{topic}]"),
+            ),
+            Some(C::SaslAuthenticationFailed | C::Authentication) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                40101,
+                format!("Authentication failed: {e}"),
+            ),
+            code => Self::kafka(
+                matches!(
+                    code,
+                    Some(
+                        C::MessageTimedOut
+                            | C::QueueFull
+                            | C::NotEnoughReplicas
+                            | C::LeaderNotAvailable
+                            | C::NotLeaderForPartition
+                            | C::RequestTimedOut
+                            | C::BrokerTransportFailure
+                            | C::AllBrokersDown
+                    )
+                ),
+                format!("Kafka error: {e}"),
+            ),
+        }
     }
     fn kafka(retriable: bool, message: impl Into<String>) -> Self {
         Self::new(
@@ -561,34 +600,20 @@ async fn produce_records(
             })),
             Err((e, _)) => {
                 failures += 1;
-                let retriable = matches!(
-                    e.rdkafka_error_code(),
-                    Some(
-                        rdkafka::types::RDKafkaErrorCode::MessageTimedOut
-                            | rdkafka::types::RDKafkaErrorCode::QueueFull
-                            | rdkafka::types::RDKafkaErrorCode::NotEnoughReplicas
-                            | rdkafka::types::RDKafkaErrorCode::LeaderNotAvailable
-                            | rdkafka::types::RDKafkaErrorCode::NotLeaderForPartition
-                            | rdkafka::types::RDKafkaErrorCode::RequestTimedOut
-                            | rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure
-                            | rdkafka::types::RDKafkaErrorCode::AllBrokersDown
-                    )
-                );
-                let message = format!("Kafka error: {e}");
-                tracing::warn!(topic, "{message}");
-                first_error.get_or_insert((retriable, message.clone()));
+                let error = ApiError::delivery(&e, &topic);
+                tracing::warn!(topic, "{}", error.message);
                 offsets.push(json!({
                     "partition": null,
                     "offset": null,
-                    "error_code": if retriable { 50003 } else { 50002 },
-                    "error": message,
+                    "error_code": error.code,
+                    "error": error.message,
                 }));
+                first_error.get_or_insert(error);
             }
         }
     }
     if failures == offsets.len() {
-        let (retriable, message) = first_error.unwrap_or((false, "Kafka error".into()));
-        return Err(ApiError::kafka(retriable, message));
+        return Err(first_error.unwrap_or_else(|| ApiError::kafka(false, "Kafka error")));
     }
     Ok(v2(
         StatusCode::OK,

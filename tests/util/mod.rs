@@ -3,6 +3,7 @@
 pub mod answers;
 pub mod backend;
 pub mod calls;
+pub mod jobs;
 pub mod plan;
 
 use std::path::{Path, PathBuf};
@@ -477,19 +478,51 @@ impl Emulator {
         moto: Option<&str>,
         env: &[(String, String)],
     ) -> Emulator {
+        Self::start_args(delay, state, fault_rate, broker, moto, env, &[])
+    }
+
+    /// The emulator in front of a broker with MSK IAM: `broker` its PLAINTEXT listener, `iam`
+    /// its SASL_SSL one, `moto` where credentials and policies are checked (and the network
+    /// rules read).
+    /// It listens on `port` and keeps its state in `state`, so that a restarted emulator is
+    /// the same authority to the broker.
+    pub fn for_msk_iam(
+        moto: &Moto,
+        broker: &str,
+        iam: &str,
+        port: u16,
+        state: Option<&Path>,
+    ) -> Emulator {
+        let listen = format!("127.0.0.1:{port}");
+        Self::start_args(
+            "100ms",
+            state,
+            0.0,
+            Some(broker),
+            Some(&moto.endpoint),
+            &[],
+            &["--broker-iam", iam, "--listen", &listen],
+        )
+    }
+
+    fn start_args(
+        delay: &str,
+        state: Option<&Path>,
+        fault_rate: f64,
+        broker: Option<&str>,
+        moto: Option<&str>,
+        env: &[(String, String)],
+        extra: &[&str],
+    ) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinctl"));
         cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let rate = fault_rate.to_string();
-        cmd.args([
-            "local",
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--delay",
-            delay,
-            "--fault-rate",
-            &rate,
-        ]);
+        if !extra.contains(&"--listen") {
+            cmd.args(["local", "emulator", "--listen", "127.0.0.1:0"]);
+        } else {
+            cmd.args(["local", "emulator"]);
+        }
+        cmd.args(["--delay", delay, "--fault-rate", &rate]);
         if let Some(b) = broker {
             cmd.args(["--broker", b]);
         }
@@ -499,6 +532,7 @@ impl Emulator {
         if let Some(s) = state {
             cmd.arg("--state").arg(s);
         }
+        cmd.args(extra);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -580,15 +614,41 @@ pub struct Kafka {
 impl Kafka {
     /// Starts the broker and returns once it answers a metadata request (a few seconds).
     pub fn start() -> Kafka {
+        Self::start_args(free_port(), None)
+    }
+
+    /// A broker on `port` that also listens with MSK IAM on `iam_port`, asking `authority`
+    /// (the emulator's URL); its CA is [`Kafka::ca`].
+    pub fn start_iam(port: u16, iam_port: u16, authority: &str) -> Kafka {
+        Self::start_args(port, Some((iam_port, authority)))
+    }
+
+    /// The CA (PEM) an IAM broker's certificate is signed by.
+    pub fn ca(&self) -> std::path::PathBuf {
+        self._data.path().join("tls/ca.pem")
+    }
+
+    fn start_args(port: u16, iam: Option<(u16, &str)>) -> Kafka {
         if let Err(e) = pinctl::local::kafka::Install::find() {
             panic!("{e:#}: run the tests with scripts/test.sh, which installs it");
         }
-        let port = free_port();
         let data = tempfile::tempdir().unwrap();
+        let mut extra = Vec::new();
+        if let Some((iam_port, authority)) = iam {
+            extra.extend([
+                "--iam-port".to_string(),
+                iam_port.to_string(),
+                "--authority".into(),
+                authority.into(),
+                "--tls-dir".into(),
+                data.path().join("tls").display().to_string(),
+            ]);
+        }
         let log = std::fs::File::create(data.path().join("broker.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_pinctl"))
             .args(["local", "broker", "--port", &port.to_string(), "--data"])
             .arg(data.path().join("kafka"))
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -862,6 +922,24 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A program of the Python venv `scripts/setup.sh` installs (`PINCTL_VENV`, by default
+/// ~/.cache/pinctl/venv): moto, boto3, the AWS CLI, deltalake, pyspark, DuckDB...
+pub fn venv_bin(name: &str) -> PathBuf {
+    let venv = std::env::var("PINCTL_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/pinctl/venv",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let bin = PathBuf::from(venv).join("bin").join(name);
+    assert!(
+        bin.exists(),
+        "{} not found: run the tests with scripts/test.sh (or run scripts/setup.sh), which installs it",
+        bin.display()
+    );
+    bin
 }
 
 /// A command running the pinctl binary with this environment.

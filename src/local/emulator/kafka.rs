@@ -551,8 +551,22 @@ fn cluster_v1(emu: &Emulator, tags: &Tags, arn: &str, c: &Item) -> Value {
     Value::Object(m)
 }
 
-/// GetBootstrapBrokers: every cluster is the local broker; the IAM string only when the
-/// cluster has IAM client authentication, as MSK leaves out the strings of disabled listeners.
+/// Whether the cluster's clients authenticate with IAM (`clientAuthentication.sasl.iam.enabled`).
+pub(super) fn iam_enabled(body: &Value) -> bool {
+    let mut body = body.clone();
+    normalize(&mut body);
+    body.pointer("/provisioned/clientAuthentication/sasl/iam/enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// GetBootstrapBrokers: every cluster is the local broker. MSK answers only the strings of the
+/// listeners the cluster has (MSK Developer Guide, "Port information": 9092 plaintext, 9098
+/// IAM over TLS): `bootstrapBrokerString` when client-broker encryption allows PLAINTEXT
+/// (`PLAINTEXT` or `TLS_PLAINTEXT`; MSK's default is `TLS`), `bootstrapBrokerStringSaslIam`
+/// when IAM authentication is on, which is the broker's SASL_SSL listener when the emulator
+/// has one (`--broker-iam`). An emulator without it (tests of the control plane alone) answers
+/// its plaintext broker for both, as it did before the twin's broker spoke IAM.
 fn bootstrap_brokers(emu: &Emulator, c: &Item) -> Reply {
     if c.state != "ACTIVE" && c.state != "UPDATING" {
         return Err(bad_request(format!(
@@ -567,13 +581,26 @@ fn bootstrap_brokers(emu: &Emulator, c: &Item) -> Reply {
         .unwrap_or_else(|| "127.0.0.1:9092".into());
     let mut body = c.body.clone();
     normalize(&mut body);
-    let iam = body
-        .pointer("/provisioned/clientAuthentication/sasl/iam/enabled")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let mut out = json!({"bootstrapBrokerString": broker});
-    if iam {
-        out["bootstrapBrokerStringSaslIam"] = json!(broker);
+    let client_broker = body
+        .pointer("/provisioned/encryptionInfo/encryptionInTransit/clientBroker")
+        .and_then(Value::as_str)
+        .unwrap_or("TLS");
+    let mut out = json!({});
+    match &emu.opts.broker_iam {
+        Some(iam) => {
+            if client_broker != "TLS" {
+                out["bootstrapBrokerString"] = json!(broker);
+            }
+            if iam_enabled(&body) && client_broker != "PLAINTEXT" {
+                out["bootstrapBrokerStringSaslIam"] = json!(iam);
+            }
+        }
+        None => {
+            out["bootstrapBrokerString"] = json!(broker);
+            if iam_enabled(&body) {
+                out["bootstrapBrokerStringSaslIam"] = json!(broker);
+            }
+        }
     }
     ok(out)
 }

@@ -18,6 +18,7 @@
 mod collection;
 mod kafka;
 mod kafkaconnect;
+mod msk_iam;
 mod mwaa;
 mod network;
 mod propagation;
@@ -47,8 +48,13 @@ pub struct Options {
     pub fault_rate: f64,
     /// Where state is kept between restarts (none: in memory only).
     pub state_file: Option<PathBuf>,
-    /// Address every MSK cluster's bootstrap brokers resolve to (the local Kafka broker).
+    /// Address every MSK cluster's bootstrap brokers resolve to (the local Kafka broker's
+    /// PLAINTEXT listener; also the listener the topic API acts through, as MSK's own control
+    /// plane does).
     pub broker: Option<String>,
+    /// The broker's SASL_SSL listener with MSK IAM (`bootstrapBrokerStringSaslIam`), whose
+    /// callback handler and authorizer ask this emulator (see [`msk_iam`]).
+    pub broker_iam: Option<String>,
     /// The region of every ARN and MWAA webserver URL.
     pub region: String,
     /// The account of every ARN.
@@ -71,6 +77,7 @@ impl Default for Options {
             fault_rate: 0.0,
             state_file: None,
             broker: None,
+            broker_iam: None,
             region: "us-east-1".into(),
             account: "123456789012".into(),
             propagation: false,
@@ -426,6 +433,18 @@ impl Emulator {
     }
 
     async fn handle(&self, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+        if let Some(op) = uri.path().strip_prefix("/_pinctl/msk-iam/") {
+            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return match self.msk_iam(op, body).await {
+                Ok(v) => (
+                    StatusCode::OK,
+                    [("content-type", "application/json")],
+                    v.to_string(),
+                )
+                    .into_response(),
+                Err(e) => e.into_response(),
+            };
+        }
         let service = service_of(&headers).unwrap_or_default();
         let body: Value = if body.is_empty() {
             Value::Object(Map::new())
