@@ -132,6 +132,14 @@ async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
             404,
             json!({"error_code": 40401, "message": "Topic not found."}),
         ),
+        // A name that is not UTF-8 once decoded names no topic; still the v2 shape.
+        (
+            format!("{}/topics/%FF%FE", p.url()),
+            Some(JSON_V2),
+            br#"{"records":[{"value":1}]}"#.to_vec(),
+            404,
+            json!({"error_code": 40401, "message": "Topic not found."}),
+        ),
         (
             url.clone(),
             Some(JSON_V2),
@@ -157,6 +165,22 @@ async fn produce_answers_in_the_v2_shape_and_refusals_produce_nothing() {
             url.clone(),
             Some("application/vnd.kafka.avro.v2+json"),
             br#"{"records":[{"value":1}]}"#.to_vec(),
+            415,
+            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}),
+        ),
+        // Confluent REST Proxy 7 produces only with an embedded format named: the generic v2
+        // type and plain JSON are not taken as binary.
+        (
+            url.clone(),
+            Some("application/vnd.kafka.v2+json"),
+            br#"{"records":[{"value":"AQI="}]}"#.to_vec(),
+            415,
+            json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}),
+        ),
+        (
+            url.clone(),
+            Some("application/json"),
+            br#"{"records":[{"value":"AQI="}]}"#.to_vec(),
             415,
             json!({"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}),
         ),

@@ -1,6 +1,7 @@
 //! The S3 sink's other settings on real parts (Apache Kafka, moto): several records per object
 //! (`flush.size`), a record the converter cannot read (the sink stops, names it, commits nothing
-//! past it; with `errors.tolerance=all` it is skipped), and a topic created while the sink runs.
+//! past it; with `errors.tolerance=all` it is skipped), a topic created while the sink runs, and
+//! objects named by their first written record around skipped tombstones.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -395,4 +396,76 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// With `behavior.on.null.values=ignore`, tombstones are skipped and each object is named by the
+/// offset of its first written record, as Confluent's sink names it: a skipped record never
+/// shifts a name.
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_are_named_by_their_first_written_record_around_tombstones() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    let kafka = Kafka::start();
+    kafka.create_topics(&["u.user"], 1);
+    let s3 = moto.s3().await;
+    s3.create_bucket().bucket("sink").send().await.unwrap();
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &kafka.address)
+        .create()
+        .unwrap();
+    // Offsets 0..6: a tombstone, two records, a tombstone, two records.
+    for (i, value) in [None, Some(1), Some(2), None, Some(4), Some(5)]
+        .into_iter()
+        .enumerate()
+    {
+        let payload = value.map(|v| format!("{{\"i\":{v}}}"));
+        let mut record = FutureRecord::<(), String>::to("u.user").partition(0);
+        if let Some(p) = &payload {
+            record = record.payload(p);
+        }
+        let (_, offset) = producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map(|d| (d.partition, d.offset))
+            .unwrap();
+        assert_eq!(offset, i as i64);
+    }
+    let config = dir.path().join("sink.properties");
+    std::fs::write(
+        &config,
+        "name=t\ntopics.regex=u\\..*\nflush.size=2\ns3.bucket.name=sink\ns3.region=us-east-1\nbehavior.on.null.values=ignore\n",
+    )
+    .unwrap();
+    let mut running = pinctl(
+        &[
+            "worker",
+            "s3-sink",
+            "--bootstrap",
+            &kafka.address,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &moto.env(),
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let o = wait_for(&s3, "sink", 2).await;
+    running.kill().unwrap();
+    let _ = running.wait();
+    assert_eq!(
+        o,
+        vec![
+            (
+                "topics/u.user/partition=0/u.user+0+0000000001.json".to_string(),
+                "{\"i\":1}\n{\"i\":2}\n".to_string()
+            ),
+            (
+                "topics/u.user/partition=0/u.user+0+0000000004.json".to_string(),
+                "{\"i\":4}\n{\"i\":5}\n".to_string()
+            ),
+        ]
+    );
 }

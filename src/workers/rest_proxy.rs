@@ -3,9 +3,9 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `POST /topics/{t}` (`application/vnd.kafka.json.v2+json`, or binary: `vnd.kafka.binary.v2+json`, `vnd.kafka.v2+json`, `application/json`, `application/octet-stream`) | 200 `{"offsets":[...],"key_schema_id":null,"value_schema_id":null}` |
+//! | `POST /topics/{t}` (`application/vnd.kafka.json.v2+json`, or binary: `vnd.kafka.binary.v2+json`) | 200 `{"offsets":[...],"key_schema_id":null,"value_schema_id":null}` |
 //! | unknown topic / partition | 404, `error_code` 40401 / 40402 |
-//! | another content type | 415, 415 |
+//! | another content type (`vnd.kafka.v2+json`, `application/json` and `octet-stream` too, as Confluent REST Proxy 7) | 415, 415 |
 //! | a body that is not the v2 shape (bad JSON, truncated, no records, bad base64, bad partition) | 422, 422 |
 //! | a body over `--max-request-bytes` | 413, 413 |
 //! | the broker failed every record | 500, 50002 (50003 when retriable); 403, 40301 not authorized (MSK IAM); 401, 40101 authentication failed; some records: 200 with per-offset `error_code` |
@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -159,6 +159,46 @@ impl ApiError {
     }
 }
 
+/// A path's parameters, refused in the v2 error shape like every other error here. A name that is
+/// not UTF-8 once percent-decoded (`/topics/%FF`) names no topic: Confluent's proxy (Jersey)
+/// decodes it and finds none, 404/40401 under `/topics`, 404 elsewhere.
+struct V2Path<T>(T);
+
+impl<S, T> FromRequestParts<S> for V2Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(V2Path(v)),
+            Err(_) if parts.uri.path().starts_with("/topics/") => Err(ApiError::topic_not_found()),
+            Err(_) => Err(ApiError::not_found()),
+        }
+    }
+}
+
+/// Query parameters, refused in the v2 error shape: a value that does not convert is a 404, as
+/// JAX-RS answers a `@QueryParam` it cannot convert (Jakarta RESTful Web Services, §3.2).
+struct V2Query<T>(T);
+
+impl<S, T> FromRequestParts<S> for V2Query<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| V2Query(v))
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error_code": self.code, "message": self.message});
@@ -190,14 +230,13 @@ enum Embedded {
 fn produce_format(headers: &HeaderMap) -> Option<Embedded> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     let ct = ct.split(';').next()?.trim().to_ascii_lowercase();
+    // A v2 produce names its embedded format; Confluent REST Proxy 7 consumes nothing else
+    // (kafka-rest `ProduceToTopicAction`/`ProduceToPartitionAction`: `@Consumes` of
+    // `vnd.kafka.binary.v2+json`, `vnd.kafka.json.v2+json` and the schema formats), so the
+    // generic `vnd.kafka.v2+json`, `application/json` and `octet-stream` are 415s, as there.
     match ct.as_str() {
         V2_EMBEDDED_JSON => Some(Embedded::Json),
-        // v2 takes the generic types as binary, as the Confluent proxy does.
-        V2_EMBEDDED_BINARY
-        | V2_JSON
-        | "application/vnd.kafka+json"
-        | "application/json"
-        | "application/octet-stream" => Some(Embedded::Binary),
+        V2_EMBEDDED_BINARY => Some(Embedded::Binary),
         _ => None,
     }
 }
@@ -395,7 +434,7 @@ async fn list_topics(State(state): State<Arc<AppState>>) -> Result<Response, Api
 
 async fn describe_topic(
     State(state): State<Arc<AppState>>,
-    Path(topic): Path<String>,
+    V2Path(topic): V2Path<String>,
 ) -> Result<Response, ApiError> {
     let producer = state.producer.clone();
     let name = topic.clone();
@@ -532,7 +571,7 @@ fn decode_records(body: &[u8], format: Embedded) -> Result<Vec<Outgoing>, ApiErr
 
 async fn produce(
     State(state): State<Arc<AppState>>,
-    Path(topic): Path<String>,
+    V2Path(topic): V2Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -541,7 +580,7 @@ async fn produce(
 
 async fn produce_to_partition(
     State(state): State<Arc<AppState>>,
-    Path((topic, partition)): Path<(String, String)>,
+    V2Path((topic, partition)): V2Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -662,7 +701,7 @@ struct CreateConsumer {
 
 async fn create_consumer(
     State(state): State<Arc<AppState>>,
-    Path(group): Path<String>,
+    V2Path(group): V2Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -751,7 +790,7 @@ async fn create_consumer(
 
 async fn delete_consumer(
     State(state): State<Arc<AppState>>,
-    Path((group, instance)): Path<(String, String)>,
+    V2Path((group, instance)): V2Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let removed = state
         .consumers
@@ -773,7 +812,7 @@ struct Subscription {
 
 async fn subscribe(
     State(state): State<Arc<AppState>>,
-    Path((group, instance)): Path<(String, String)>,
+    V2Path((group, instance)): V2Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -806,7 +845,7 @@ async fn subscribe(
 
 async fn subscription(
     State(state): State<Arc<AppState>>,
-    Path((group, instance)): Path<(String, String)>,
+    V2Path((group, instance)): V2Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let c = state.consumer(&group, &instance)?;
     let topics: Vec<String> = c
@@ -819,7 +858,7 @@ async fn subscription(
 
 async fn unsubscribe(
     State(state): State<Arc<AppState>>,
-    Path((group, instance)): Path<(String, String)>,
+    V2Path((group, instance)): V2Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let c = state.consumer(&group, &instance)?;
     c.consumer.unsubscribe();
@@ -834,8 +873,8 @@ struct RecordsQuery {
 
 async fn records(
     State(state): State<Arc<AppState>>,
-    Path((group, instance)): Path<(String, String)>,
-    Query(q): Query<RecordsQuery>,
+    V2Path((group, instance)): V2Path<(String, String)>,
+    V2Query(q): V2Query<RecordsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let c = state.consumer(&group, &instance)?;
@@ -920,7 +959,7 @@ async fn records(
 
 async fn commit(
     State(state): State<Arc<AppState>>,
-    Path((group, instance)): Path<(String, String)>,
+    V2Path((group, instance)): V2Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let c = state.consumer(&group, &instance)?;
     let consumer = c.consumer.clone();
@@ -974,9 +1013,17 @@ mod tests {
             Some(Embedded::Json)
         );
         assert_eq!(
-            produce_format(&headers("application/json")),
+            produce_format(&headers("application/vnd.kafka.binary.v2+json")),
             Some(Embedded::Binary)
         );
+        // Confluent REST Proxy 7 takes no generic type as binary.
+        for generic in [
+            "application/json",
+            "application/vnd.kafka.v2+json",
+            "application/octet-stream",
+        ] {
+            assert_eq!(produce_format(&headers(generic)), None, "{generic}");
+        }
         assert_eq!(produce_format(&headers("text/plain")), None);
         assert_eq!(
             produce_format(&headers("application/vnd.kafka.avro.v2+json")),

@@ -1,6 +1,6 @@
 //! `pinctl worker s3-sink`: runs an S3 sink connector configuration (Confluent's
 //! `io.confluent.connect.s3.S3SinkConnector` property names) and writes spec §3's layout:
-//! `topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json`, each record's
+//! `topics/<topic>/partition=<p>/<topic>+<p>+<offset of its first written record, 10 digits>.json`, each record's
 //! value as one line of compact JSON.
 //!
 //! Like a Kafka Connect worker's sink task, it joins the connector's consumer group
@@ -489,7 +489,16 @@ impl S3Sink {
                 self.flush(&key);
             }
         }
-        let line = self.line(m)?;
+        let Some(line) = self.line(m)? else {
+            // A skipped record (a tombstone, a tolerated bad value) opens no file: a file is
+            // named by its first written record, as Confluent's sink names it, so skips never
+            // shift the names. An open file still covers it, for the offset it commits.
+            self.stats.skipped += 1;
+            if let Some(file) = self.open.get_mut(&key) {
+                file.last = offset;
+            }
+            return Ok(());
+        };
         let file = self.open.entry(key.clone()).or_insert_with(|| OpenFile {
             start: offset,
             last: offset,
@@ -499,14 +508,9 @@ impl S3Sink {
             opened: Instant::now(),
         });
         file.last = offset;
-        match line {
-            Some(line) => {
-                file.body.extend_from_slice(&line);
-                file.records += 1;
-                self.stats.records += 1;
-            }
-            None => self.stats.skipped += 1,
-        }
+        file.body.extend_from_slice(&line);
+        file.records += 1;
+        self.stats.records += 1;
         if file.records >= self.config.flush_size {
             self.flush(&key);
         }
