@@ -329,6 +329,10 @@ pub struct RestProxyArgs {
     /// How long the broker may take to acknowledge a record before the request fails (50003).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub delivery_timeout: std::time::Duration,
+    /// How long a client may take to send its request's headers (then the connection is
+    /// closed), and then its body (then a 408): Jetty's idle timeout in Confluent's proxy.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub read_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -564,3 +564,56 @@ async fn shutdown_flushes_every_acknowledged_record_and_a_dead_broker_is_a_50003
     let h = reqwest::get(format!("{}/health", p.url())).await.unwrap();
     assert_eq!(h.status().as_u16(), 503);
 }
+
+/// A client that sends its headers or its body too slowly is cut off after `--read-timeout`:
+/// the connection closes at the headers, a 408 in the v2 shape answers a body that stalls, and
+/// the proxy serves everyone else meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_are_cut_off() {
+    let kafka = Kafka::start();
+    kafka.create_topics(&["t.slow"], 1);
+    let p = proxy(&kafka, &["--read-timeout", "1s"]);
+    let addr = p.url().trim_start_matches("http://").to_string();
+    let exchange = move |sent: &'static [u8]| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c.write_all(sent).unwrap();
+            let mut out = Vec::new();
+            // Ends when the proxy closes the connection; an error here is the 20 s guard.
+            c.read_to_end(&mut out)
+                .map(|_| String::from_utf8_lossy(&out).into_owned())
+        })
+    };
+    // Headers that never end.
+    let headers = exchange(b"POST /topics/t.slow HTTP/1.1\r\nHost: x\r\nContent-Type: app");
+    // A body that stops short of its declared length.
+    let body = exchange(
+        b"POST /topics/t.slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.kafka.json.v2+json\r\nContent-Length: 100\r\n\r\n{\"records\":",
+    );
+    // Meanwhile others are served.
+    let (status, _, _) = post(
+        &format!("{}/topics/t.slow", p.url()),
+        Some(JSON_V2),
+        br#"{"records":[{"value":1}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let headers = headers.join().unwrap().expect("closed, not left hanging");
+    assert!(
+        !headers.starts_with("HTTP/1.1 2"),
+        "nothing served: {headers}"
+    );
+    let body = body.join().unwrap().expect("answered and closed");
+    assert!(body.starts_with("HTTP/1.1 408"), "{body}");
+    assert!(
+        body.ends_with(r#"{"error_code":408,"message":"HTTP 408 Request Timeout"}"#),
+        "{body}"
+    );
+    assert_eq!(
+        records_in(&kafka, "t.slow"),
+        1,
+        "only the whole request produced"
+    );
+}

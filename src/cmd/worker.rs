@@ -153,6 +153,7 @@ async fn rest_proxy(args: &RestProxyArgs) -> Result<Exit> {
         compression: args.compression.clone(),
         linger: args.linger,
         delivery_timeout: args.delivery_timeout,
+        read_timeout: args.read_timeout,
         consumer_idle: std::time::Duration::from_secs(300),
     };
     rest_proxy::run(config, args.listen).await?;

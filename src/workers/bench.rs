@@ -142,6 +142,7 @@ pub async fn proxy(bootstrap: &str, calls: usize) -> anyhow::Result<Vec<Series>>
         compression: "lz4".into(),
         linger: Duration::from_millis(5),
         delivery_timeout: Duration::from_secs(30),
+        read_timeout: Duration::from_secs(30),
         consumer_idle: Duration::from_secs(300),
     })
     .await?;

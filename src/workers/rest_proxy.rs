@@ -52,6 +52,8 @@ pub struct ProxyConfig {
     pub linger: Duration,
     /// librdkafka `message.timeout.ms`: the broker's time to acknowledge a record.
     pub delivery_timeout: Duration,
+    /// How long a client may take to send its request's headers, and then its body.
+    pub read_timeout: Duration,
     /// How long a consumer instance lives without requests.
     pub consumer_idle: Duration,
 }
@@ -149,6 +151,9 @@ impl ApiError {
     }
     fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, 404, "HTTP 404 Not Found")
+    }
+    fn request_timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, 408, "HTTP 408 Request Timeout")
     }
     fn method_not_allowed() -> Self {
         Self::new(
@@ -378,7 +383,10 @@ impl RestProxy {
     }
 
     /// Serves until `shutdown` resolves, then lets running requests finish and flushes the
-    /// producer so nothing accepted is left unsent.
+    /// producer so nothing accepted is left unsent. A client gets `read_timeout` to send its
+    /// headers (the connection is then closed) and again for its body (a 408), so slow clients
+    /// cannot hold connections, as Jetty's idle timeout (30 s by default) bounds them in
+    /// Confluent's proxy.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -386,9 +394,48 @@ impl RestProxy {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_idle_consumers(self.state.clone()));
         let app = self.router();
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let read_timeout = self.state.config.read_timeout;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors and the like: the next accept may succeed.
+                        tracing::warn!("accepting a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let mut stopping = stopping.clone();
+            connections.spawn(async move {
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(read_timeout)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let mut connection = std::pin::pin!(connection);
+                let result = tokio::select! {
+                    r = connection.as_mut() => r,
+                    _ = async { drop(stopping.wait_for(|s| *s).await) } => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!("connection: {e}");
+                }
+            });
+            // Forget connections that ended, so the set does not grow with every client.
+            while connections.try_join_next().is_some() {}
+        }
+        drop(listener);
+        let _ = stop.send(true);
+        while connections.join_next().await.is_some() {}
         sweeper.abort();
         let producer = self.state.producer.clone();
         tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(30)))
@@ -475,7 +522,12 @@ async fn describe_topic(
 }
 
 /// Reads the whole body, refusing it (413) once it passes the limit.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -483,7 +535,10 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| ApiError::request_timeout())?;
+    read.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
@@ -600,7 +655,13 @@ async fn produce_records(
     body: Body,
 ) -> Result<Response, ApiError> {
     let format = produce_format(&headers).ok_or_else(ApiError::unsupported_media_type)?;
-    let body = read_body(body, &headers, state.config.max_request_bytes).await?;
+    let body = read_body(
+        body,
+        &headers,
+        state.config.max_request_bytes,
+        state.config.read_timeout,
+    )
+    .await?;
     let mut records = decode_records(&body, format)?;
     let partitions = state.partitions(&topic).await?;
     for r in &mut records {
@@ -706,7 +767,13 @@ async fn create_consumer(
     body: Body,
 ) -> Result<Response, ApiError> {
     metadata_content_type(&headers)?;
-    let body = read_body(body, &headers, state.config.max_request_bytes).await?;
+    let body = read_body(
+        body,
+        &headers,
+        state.config.max_request_bytes,
+        state.config.read_timeout,
+    )
+    .await?;
     let req: CreateConsumer = json_body(&body)?;
     let format = match req.format.as_deref().unwrap_or("binary") {
         "json" => Embedded::Json,
@@ -818,7 +885,13 @@ async fn subscribe(
 ) -> Result<Response, ApiError> {
     metadata_content_type(&headers)?;
     let c = state.consumer(&group, &instance)?;
-    let body = read_body(body, &headers, state.config.max_request_bytes).await?;
+    let body = read_body(
+        body,
+        &headers,
+        state.config.max_request_bytes,
+        state.config.read_timeout,
+    )
+    .await?;
     let req: Subscription = json_body(&body)?;
     let patterns: Vec<String> = match (req.topics, req.topic_pattern) {
         (Some(t), None) if !t.is_empty() => t,
