@@ -32,7 +32,7 @@ fn the_shape_walker_catches_each_kind_of_flaw() {
 
 #[test]
 fn botocore_models_accept_every_request_and_answer() {
-    let emu = Emulator::start("150ms", None);
+    let emu = Emulator::start("1s", None);
     let script = SCRIPT;
     let out = Command::new(venv_bin("python"))
         .arg(script)

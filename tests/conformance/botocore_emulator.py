@@ -359,6 +359,8 @@ class Conformance:
                            "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}},
                        }) or {}
         arn = v2.get("ClusterArn", "arn:aws:kafka:us-east-1:123456789012:cluster/none/x-1")
+        # At once, while the cluster is CREATING: later calls may find it ACTIVE on a busy machine.
+        self.call(k, "GetBootstrapBrokers", expect="BadRequestException", ClusterArn=arn)
         v1 = self.call(k, "CreateCluster", ClusterName="conformance-v1", KafkaVersion="3.8.x",
                        NumberOfBrokerNodes=2, BrokerNodeGroupInfo={
                            "InstanceType": "kafka.m5.large",
@@ -383,7 +385,6 @@ class Conformance:
         gone = arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000-1"
         self.call(k, "DescribeClusterV2", expect="NotFoundException", ClusterArn=gone)
         self.call(k, "DescribeCluster", expect="NotFoundException", ClusterArn=gone)
-        self.call(k, "GetBootstrapBrokers", expect="BadRequestException", ClusterArn=arn)
 
         def state(a=arn):
             out = self.call(k, "DescribeClusterV2", ClusterArn=a) or {}
