@@ -443,7 +443,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         ],
         ports.kafka,
         &format!(
-            "Apache Kafka {} (KRaft, one node): every MSK cluster's bootstrap brokers; MSK IAM (SASL_SSL) on 127.0.0.1:{kafka_iam}",
+            "Apache Kafka {} (KRaft, one node): every MSK cluster's brokers; this address is PLAINTEXT (the emulator's topic API), IAM clusters' bootstrap brokers are MSK IAM (SASL_SSL) on 127.0.0.1:{kafka_iam}",
             tools.kafka.version
         ),
     );
