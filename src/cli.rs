@@ -503,9 +503,14 @@ pub enum LocalCommand {
         #[arg(long, default_value = "512m")]
         heap: String,
         /// Also listen with MSK IAM (SASL/OAUTHBEARER over TLS) on this port of 127.0.0.1;
-        /// needs --authority and --tls-dir.
-        #[arg(long, requires_all = ["authority", "tls_dir"])]
+        /// needs --control-port, --authority and --tls-dir. PLAINTEXT clients (ANONYMOUS) are
+        /// then allowed only what the emulator's clusters allow them.
+        #[arg(long, requires_all = ["control_port", "authority", "tls_dir"])]
         iam_port: Option<u16>,
+        /// The control listener's port on 127.0.0.1 (with --iam-port): SASL/PLAIN with the
+        /// secret in `<tls-dir>/control.secret`, for the emulator's topic API.
+        #[arg(long)]
+        control_port: Option<u16>,
         /// The emulator's URL, which checks MSK IAM tokens and policies (with --iam-port).
         #[arg(long)]
         authority: Option<String>,
@@ -536,6 +541,13 @@ pub enum LocalCommand {
         /// `bootstrapBrokerStringSaslIam`.
         #[arg(long)]
         broker_iam: Option<String>,
+        /// The broker's control listener (SASL_PLAINTEXT), which the topic API acts through
+        /// instead of --broker; needs --broker-secret.
+        #[arg(long, requires = "broker_secret")]
+        broker_control: Option<String>,
+        /// The file holding the control principal's password (the twin's `tls/control.secret`).
+        #[arg(long)]
+        broker_secret: Option<PathBuf>,
         #[arg(long, default_value = "us-east-1")]
         region: String,
         /// moto server's endpoint (`http://127.0.0.1:PORT`): with it, creates follow AWS's

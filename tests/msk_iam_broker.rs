@@ -32,6 +32,7 @@ struct Twin {
 struct Ports {
     plain: u16,
     iam: u16,
+    control: u16,
     emulator: u16,
 }
 
@@ -40,23 +41,30 @@ impl Ports {
         Ports {
             plain: free_port(),
             iam: free_port(),
+            control: free_port(),
             emulator: free_port(),
         }
     }
 
-    fn emulator(&self, moto: &Moto, state: Option<&std::path::Path>) -> Emulator {
+    /// The emulator, in front of `kafka` (whose control secret it is given).
+    fn emulator(&self, moto: &Moto, kafka: &Kafka, state: Option<&std::path::Path>) -> Emulator {
         Emulator::for_msk_iam(
             moto,
             &format!("127.0.0.1:{}", self.plain),
             &format!("127.0.0.1:{}", self.iam),
+            (
+                &format!("127.0.0.1:{}", self.control),
+                &kafka.control_secret(),
+            ),
             self.emulator,
             state,
         )
     }
 
+    /// The broker, which asks the emulator on `self.emulator` (started after it).
     fn broker(&self) -> Kafka {
         let authority = format!("http://127.0.0.1:{}", self.emulator);
-        Kafka::start_iam(self.plain, self.iam, &authority)
+        Kafka::start_iam(self.plain, self.iam, self.control, &authority)
     }
 }
 
@@ -88,8 +96,8 @@ async fn subnets(moto: &Moto) -> Vec<String> {
 async fn twin() -> Twin {
     let moto = Moto::start_with_delay("0");
     let ports = Ports::new();
-    let emu = ports.emulator(&moto, None);
     let kafka = ports.broker();
+    let emu = ports.emulator(&moto, &kafka, None);
     kafka.create_topics(&[TOPIC], 1);
     let iam_port = ports.iam;
     let subnets = subnets(&moto).await;
@@ -439,6 +447,128 @@ async fn the_broker_checks_tokens_and_policies_as_msk_does() {
     assert_eq!(body["offsets"][0]["offset"], 1, "the second record: {body}");
 }
 
+/// MSK's PLAINTEXT port admits unauthenticated clients only on a cluster that allows them
+/// (client-broker encryption with PLAINTEXT, unauthenticated access, no IAM: MSK Developer
+/// Guide, "IAM access control"). The twin's one broker serves every cluster on one PLAINTEXT
+/// listener: while the only cluster is an IAM cluster, ANONYMOUS may neither produce nor
+/// create topics there; once an open cluster is ACTIVE, it may.
+#[tokio::test(flavor = "multi_thread")]
+async fn plaintext_clients_get_only_what_a_cluster_admits() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let t = twin().await;
+    let anonymous: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &t.kafka.address)
+        .set("message.timeout.ms", "5000")
+        .set("log_level", "3")
+        .create()
+        .unwrap();
+    let send = || async {
+        anonymous
+            .send(
+                FutureRecord::<[u8], [u8]>::to(TOPIC).payload(b"{}"),
+                Duration::from_secs(10),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    };
+    let e = send()
+        .await
+        .expect_err("an IAM cluster's topic, unauthenticated");
+    assert!(
+        e.to_string().contains("uthoriz"),
+        "refused as unauthorized: {e}"
+    );
+    let admin: AdminClient<_> = ClientConfig::new()
+        .set("bootstrap.servers", &t.kafka.address)
+        .set("log_level", "3")
+        .create()
+        .unwrap();
+    let made = admin
+        .create_topics(
+            &[NewTopic::new(
+                "anonymous.made",
+                1,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new().request_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&made[0], Err((_, code)) if format!("{code:?}").contains("Authorization")),
+        "CreateTopics refused: {made:?}"
+    );
+    assert!(
+        t.kafka
+            .control_admin()
+            .describe("anonymous.made")
+            .await
+            .unwrap()
+            .is_none(),
+        "no topic was made"
+    );
+    assert!(
+        t.kafka
+            .log()
+            .contains("MSK denied an unauthenticated PLAINTEXT client"),
+        "the broker says why: {}",
+        t.kafka.log()
+    );
+
+    // An open cluster: TLS_PLAINTEXT in transit, no client authentication (unauthenticated).
+    use aws_sdk_kafka::types::*;
+    let msk = t.emu.kafka().await;
+    let open = msk
+        .create_cluster_v2()
+        .cluster_name("open-msk")
+        .provisioned(
+            ProvisionedRequest::builder()
+                .broker_node_group_info(
+                    BrokerNodeGroupInfo::builder()
+                        .instance_type("kafka.t3.small")
+                        .set_client_subnets(Some(subnets(&t.moto).await))
+                        .build(),
+                )
+                .kafka_version("3.8.x")
+                .number_of_broker_nodes(2)
+                .encryption_info(
+                    EncryptionInfo::builder()
+                        .encryption_in_transit(
+                            EncryptionInTransit::builder()
+                                .client_broker(ClientBroker::TlsPlaintext)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .cluster_arn()
+        .unwrap()
+        .to_string();
+    let t0 = std::time::Instant::now();
+    let plain = loop {
+        if let Ok(b) = msk.get_bootstrap_brokers().cluster_arn(&open).send().await {
+            break b.bootstrap_broker_string().map(str::to_string);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "never ACTIVE");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(plain, Some(t.kafka.address.clone()), "port 9092 is open");
+    // The broker's last verdict is cached for 5 s, as IAM changes take seconds to reach MSK.
+    let t0 = std::time::Instant::now();
+    while let Err(e) = send().await {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "still refused with an open cluster: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// A stack whose topics MSK's topic API cannot serve (a cluster on Kafka 3.5.1): pinctl creates
 /// them with the Kafka admin protocol on the cluster's IAM listener, authenticated as the
 /// caller, who needs the topic actions (MSK IAM), as on AWS.
@@ -448,8 +578,8 @@ async fn the_admin_fallback_authenticates_with_msk_iam() {
     let ports = Ports::new();
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("emulator.json");
-    let emu = ports.emulator(&moto, Some(&saved));
     let kafka = ports.broker();
+    let emu = ports.emulator(&moto, &kafka, Some(&saved));
     let subnets = subnets(&moto).await;
     let cluster = "arn:aws:kafka:us-east-1:*:cluster/fallback-msk/*";
     let topics = "arn:aws:kafka:us-east-1:*:topic/fallback-msk/*/abc.*";
@@ -534,7 +664,7 @@ resources:
     let text = std::fs::read_to_string(&saved).unwrap();
     assert!(text.contains("\"3.8.x\""), "{text}");
     std::fs::write(&saved, text.replace("\"3.8.x\"", "\"3.5.1\"")).unwrap();
-    let emu = ports.emulator(&moto, Some(&saved));
+    let emu = ports.emulator(&moto, &kafka, Some(&saved));
     let stack = stack.replace("kafka_version: 3.8.x", "kafka_version: 3.5.1");
     p.stack(&stack);
 
@@ -563,9 +693,7 @@ resources:
     // The operator's grants suffice.
     p.env = env(&emu, &operator);
     p.run(&["up", "--yes"]).expect(0);
-    let admin =
-        pinctl::clients::kafka_admin::BrokerAdmin::connect(&format!("127.0.0.1:{}", ports.plain))
-            .unwrap();
+    let admin = kafka.control_admin();
     let pin = admin
         .describe("abc.pin")
         .await

@@ -201,6 +201,22 @@ impl BrokerAdmin {
         })
     }
 
+    /// A client authenticating with SASL/PLAIN over PLAINTEXT (the twin's control listener).
+    pub fn connect_plain(bootstrap: &str, username: &str, password: &str) -> Result<Self, String> {
+        let admin = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanism", "PLAIN")
+            .set("sasl.username", username)
+            .set("sasl.password", password)
+            .create_with_context(IamContext::none())
+            .map_err(|e| format!("Kafka admin client for {bootstrap}: {e}"))?;
+        Ok(BrokerAdmin {
+            admin,
+            bootstrap: bootstrap.to_string(),
+        })
+    }
+
     /// A client authenticating with MSK IAM (SASL_SSL, OAUTHBEARER with a SigV4 token).
     pub fn connect_iam(
         bootstrap: &str,

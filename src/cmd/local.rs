@@ -217,14 +217,16 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             data,
             heap,
             iam_port,
+            control_port,
             authority,
             tls_dir,
         } => {
             let install = crate::local::kafka::Install::find()?;
-            let iam = match (iam_port, authority, tls_dir) {
-                (Some(port), Some(authority), Some(tls)) => {
+            let iam = match (iam_port, control_port, authority, tls_dir) {
+                (Some(port), Some(control_port), Some(authority), Some(tls)) => {
                     Some(crate::local::kafka::IamListener {
                         port: *port,
+                        control_port: *control_port,
                         authority: authority.clone(),
                         tls: tls.clone(),
                     })
@@ -246,6 +248,8 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             fault_rate,
             broker,
             broker_iam,
+            broker_control,
+            broker_secret,
             region,
             moto,
             msk_unsupported_az_ids,
@@ -256,6 +260,13 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
                 state_file: state.clone(),
                 broker: broker.clone(),
                 broker_iam: broker_iam.clone(),
+                broker_control: match (broker_control, broker_secret) {
+                    (Some(address), Some(secret)) => Some(crate::local::emulator::BrokerControl {
+                        address: address.clone(),
+                        password: crate::local::tls::read_secret(secret)?,
+                    }),
+                    _ => None,
+                },
                 region: region.clone(),
                 // Reads PINCTL_PROPAGATION_DELAY and AWS_ENDPOINT_URL (the twin sets both).
                 propagation: true,

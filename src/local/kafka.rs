@@ -131,18 +131,34 @@ pub fn cluster_id() -> String {
 pub struct IamListener {
     /// The listener's port on 127.0.0.1.
     pub port: u16,
+    /// The port of the broker's control listener on 127.0.0.1 (`INTERNAL`: SASL_PLAINTEXT with
+    /// PLAIN, as [`CONTROL_USER`]), which the emulator's topic API acts through as MSK's own
+    /// control plane reaches its brokers; also the inter-broker listener.
+    pub control_port: u16,
     /// The emulator's URL (`http://127.0.0.1:PORT`), whose `/_pinctl/msk-iam/` checks tokens and
     /// policies (src/local/emulator/msk_iam.rs).
     pub authority: String,
-    /// Where the twin's CA and the broker's certificate are (made when missing; [`super::tls`]).
+    /// Where the twin's CA, the broker's certificate and the control secret are (made when
+    /// missing; [`super::tls`]).
     pub tls: PathBuf,
 }
 
-/// The settings of the IAM listener, added to [`server_properties`]'s: the listener named `IAM`,
-/// SASL_SSL with OAUTHBEARER only, the broker's PEM key store, pinctl's callback handler and
-/// authorizer (MSK authorizes IAM principals by their IAM policies; others are not IAM's to
-/// judge).
-fn iam_properties(iam: &IamListener, tls: &super::tls::Files) -> String {
+/// The control principal (`User:pinctl-twin`): the broker itself on its internal and
+/// controller listeners, and the emulator's topic API. It authenticates with SASL/PLAIN and the
+/// secret in the twin's `tls/control.secret`; the authorizer allows it everything, as MSK's
+/// control plane is not subject to the cluster's client authentication.
+pub const CONTROL_USER: &str = "pinctl-twin";
+
+/// The settings of a twin whose broker speaks MSK IAM, added to [`server_properties`]'s: the
+/// listener named `IAM`, SASL_SSL with OAUTHBEARER only, the broker's PEM key store, pinctl's
+/// callback handler and authorizer (MSK authorizes IAM principals by their IAM policies, and
+/// PLAINTEXT's ANONYMOUS as the clusters allow); the `INTERNAL` and `CONTROLLER` listeners
+/// authenticate the control principal with SASL/PLAIN, so nothing reaches the broker
+/// unauthenticated but through MSK's PLAINTEXT port, which the authorizer governs.
+fn iam_properties(iam: &IamListener, tls: &super::tls::Files, secret: &str) -> String {
+    let plain = format!(
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"{CONTROL_USER}\" password=\"{secret}\" user_{CONTROL_USER}=\"{secret}\";"
+    );
     format!(
         "# MSK IAM (java/msk-iam): SASL/OAUTHBEARER over TLS, checked by {authority}.
 listener.name.iam.sasl.enabled.mechanisms=OAUTHBEARER
@@ -153,6 +169,14 @@ listener.name.iam.ssl.keystore.location={keystore}
 listener.name.iam.ssl.client.auth=none
 authorizer.class.name=pinctl.twin.msk.IamAuthorizer
 pinctl.msk.iam.authority={authority}
+pinctl.msk.control.user={CONTROL_USER}
+# The control principal, with SASL/PLAIN, on the inter-broker and controller listeners.
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.internal.sasl.enabled.mechanisms=PLAIN
+listener.name.internal.plain.sasl.jaas.config={plain}
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config={plain}
 ",
         authority = iam.authority,
         keystore = tls.broker.display(),
@@ -160,30 +184,36 @@ pinctl.msk.iam.authority={authority}
 }
 
 /// The broker's `server.properties`: one node that is broker and controller, PLAINTEXT on
-/// `port` (what clients and `advertised.listeners` use), its controller on `controller_port`,
-/// data under `data`, and, with `iam`, the MSK IAM listener. Settings differ from Kafka's
-/// defaults only where one node needs it (replication factors of 1) or where it only saves
-/// time on one machine.
+/// `port` (MSK's 9092, what `advertised.listeners` gives clients), its controller on
+/// `controller_port`, data under `data`, and, with `iam` (its listener, the TLS files and the
+/// control secret), the MSK IAM and control listeners. Settings differ from Kafka's defaults
+/// only where one node needs it (replication factors of 1) or where it only saves time on one
+/// machine.
 pub fn server_properties(
     port: u16,
     controller_port: u16,
     data: &Path,
-    iam: Option<(&IamListener, &super::tls::Files)>,
+    iam: Option<(&IamListener, &super::tls::Files, &str)>,
 ) -> String {
-    let (listeners, advertised, map, extra) = match iam {
-        Some((l, tls)) => (
+    let (listeners, advertised, map, inter_broker, extra) = match iam {
+        Some((l, tls, secret)) => (
             format!(
-                "PLAINTEXT://127.0.0.1:{port},IAM://127.0.0.1:{},CONTROLLER://127.0.0.1:{controller_port}",
-                l.port
+                "PLAINTEXT://127.0.0.1:{port},IAM://127.0.0.1:{},INTERNAL://127.0.0.1:{},CONTROLLER://127.0.0.1:{controller_port}",
+                l.port, l.control_port
             ),
-            format!("PLAINTEXT://127.0.0.1:{port},IAM://127.0.0.1:{}", l.port),
-            "PLAINTEXT:PLAINTEXT,IAM:SASL_SSL,CONTROLLER:PLAINTEXT",
-            iam_properties(l, tls),
+            format!(
+                "PLAINTEXT://127.0.0.1:{port},IAM://127.0.0.1:{},INTERNAL://127.0.0.1:{}",
+                l.port, l.control_port
+            ),
+            "PLAINTEXT:PLAINTEXT,IAM:SASL_SSL,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "INTERNAL",
+            iam_properties(l, tls, secret),
         ),
         None => (
             format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
             format!("PLAINTEXT://127.0.0.1:{port}"),
             "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "PLAINTEXT",
             String::new(),
         ),
     };
@@ -195,7 +225,7 @@ controller.quorum.voters=1@127.0.0.1:{controller_port}
 listeners={listeners}
 advertised.listeners={advertised}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name={inter_broker}
 listener.security.protocol.map={map}
 log.dirs={logs}
 # One broker: every internal topic has one replica.
@@ -275,11 +305,27 @@ pub fn run(install: &Install, options: &BrokerOptions) -> Result<std::convert::I
         }
         None => None,
     };
-    let iam = options.iam.as_ref().zip(tls.as_ref());
-    std::fs::write(
-        &config,
-        server_properties(options.port, controller_port, &data, iam),
-    )?;
+    let secret = match &tls {
+        Some(t) => Some(super::tls::read_secret(&t.control_secret)?),
+        None => None,
+    };
+    let iam = match (&options.iam, &tls, &secret) {
+        (Some(l), Some(t), Some(s)) => Some((l, t, s.as_str())),
+        _ => None,
+    };
+    // The control secret is in it: the owner's alone.
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&config)
+            .with_context(|| format!("writing {}", config.display()))?;
+        f.write_all(server_properties(options.port, controller_port, &data, iam).as_bytes())?;
+    }
     std::fs::write(data.join("log4j.properties"), LOG4J)?;
     if !data.join("logs/meta.properties").exists() {
         let id = cluster_id();
@@ -311,7 +357,10 @@ pub fn run(install: &Install, options: &BrokerOptions) -> Result<std::convert::I
         install.version,
         options.port,
         match &options.iam {
-            Some(l) => format!(", MSK IAM (SASL_SSL) on 127.0.0.1:{}", l.port),
+            Some(l) => format!(
+                ", MSK IAM (SASL_SSL) on 127.0.0.1:{}, control (SASL_PLAINTEXT) on 127.0.0.1:{}",
+                l.port, l.control_port
+            ),
             None => String::new(),
         }
     );
@@ -360,5 +409,27 @@ mod tests {
         assert!(p.contains("advertised.listeners=PLAINTEXT://127.0.0.1:9092\n"));
         assert!(p.contains("controller.quorum.voters=1@127.0.0.1:9093\n"));
         assert!(p.contains("log.dirs=/d/logs\n"));
+    }
+
+    #[test]
+    fn with_msk_iam_nothing_but_plaintext_is_unauthenticated() {
+        let l = IamListener {
+            port: 9098,
+            control_port: 9099,
+            authority: "http://127.0.0.1:4510".into(),
+            tls: "/t".into(),
+        };
+        let tls = crate::local::tls::Files {
+            ca: "/t/ca.pem".into(),
+            broker: "/t/broker.pem".into(),
+            control_secret: "/t/control.secret".into(),
+        };
+        let p = server_properties(9092, 9093, Path::new("/d"), Some((&l, &tls, "s3cret")));
+        assert!(p.contains("listener.security.protocol.map=PLAINTEXT:PLAINTEXT,IAM:SASL_SSL,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT\n"));
+        assert!(p.contains("inter.broker.listener.name=INTERNAL\n"));
+        assert!(p.contains("authorizer.class.name=pinctl.twin.msk.IamAuthorizer\n"));
+        assert!(
+            p.contains("username=\"pinctl-twin\" password=\"s3cret\" user_pinctl-twin=\"s3cret\";")
+        );
     }
 }

@@ -22,6 +22,10 @@ pub struct Files {
     pub ca: PathBuf,
     /// `broker.pem`: the broker's key (PKCS#8, unencrypted) and its certificate, then the CA's.
     pub broker: PathBuf,
+    /// `control.secret`: the password of the broker's control principal (SASL/PLAIN on its
+    /// internal and controller listeners), which the broker and the emulator's topic API alone
+    /// know; mode 0600 (see [`super::kafka::CONTROL_USER`]).
+    pub control_secret: PathBuf,
 }
 
 /// The CA and broker certificate in `dir`, made when missing. The broker's certificate names
@@ -31,16 +35,48 @@ pub fn ensure(dir: &Path) -> Result<Files> {
     let files = Files {
         ca: dir.join("ca.pem"),
         broker: dir.join("broker.pem"),
+        control_secret: dir.join("control.secret"),
     };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if !files.control_secret.exists() {
+        write_secret(&files.control_secret)?;
+    }
     if files.ca.exists() && files.broker.exists() {
         return Ok(files);
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (ca_pem, broker_pem) = make().context("making the twin's TLS certificates")?;
     // The broker's file first: a CA file alone is never mistaken for a complete pair.
     crate::fsx::write_atomically(&files.broker, broker_pem.as_bytes())?;
     crate::fsx::write_atomically(&files.ca, ca_pem.as_bytes())?;
     Ok(files)
+}
+
+/// Writes 32 random bytes, hex-encoded, readable by the owner only.
+fn write_secret(path: &Path) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let secret: String = (0..2)
+        .map(|_| uuid::Uuid::new_v4().simple().to_string())
+        .collect();
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    f.write_all(secret.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The control principal's password, as [`ensure`] wrote it.
+pub fn read_secret(path: &Path) -> Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let s = s.trim().to_string();
+    anyhow::ensure!(!s.is_empty(), "{} is empty", path.display());
+    Ok(s)
 }
 
 fn make() -> Result<(String, String), rcgen::Error> {
@@ -85,7 +121,20 @@ mod tests {
         assert!(broker.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert_eq!(broker.matches("BEGIN CERTIFICATE").count(), 2);
         assert!(broker.ends_with(&ca), "the chain ends with the CA");
+        let secret = super::read_secret(&files.control_secret).unwrap();
+        assert_eq!(secret.len(), 64);
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&files.control_secret)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the control secret is the owner's alone"
+        );
         let again = super::ensure(dir.path()).unwrap();
         assert_eq!(std::fs::read_to_string(again.ca).unwrap(), ca, "reused");
+        assert_eq!(super::read_secret(&again.control_secret).unwrap(), secret);
     }
 }

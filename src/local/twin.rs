@@ -424,7 +424,8 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
     let _ = std::fs::remove_dir_all(&kafka_data);
     // MSK IAM's listener (SASL_SSL, MSK's 9098), with the twin's CA, made before anything runs.
     let kafka_iam = dataplane::free_port()?;
-    super::tls::ensure(&dir.join("tls"))?;
+    let kafka_control = dataplane::free_port()?;
+    let tls = super::tls::ensure(&dir.join("tls"))?;
     let mut kafka = service(
         exe.clone(),
         vec![
@@ -436,6 +437,8 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             kafka_data.display().to_string(),
             "--iam-port".into(),
             kafka_iam.to_string(),
+            "--control-port".into(),
+            kafka_control.to_string(),
             "--authority".into(),
             format!("http://127.0.0.1:{}", ports.emulator),
             "--tls-dir".into(),
@@ -443,7 +446,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         ],
         ports.kafka,
         &format!(
-            "Apache Kafka {} (KRaft, one node): every MSK cluster's brokers; this address is PLAINTEXT (the emulator's topic API), IAM clusters' bootstrap brokers are MSK IAM (SASL_SSL) on 127.0.0.1:{kafka_iam}",
+            "Apache Kafka {} (KRaft, one node): every MSK cluster's brokers; this address is MSK's PLAINTEXT port (open only while a cluster admits unauthenticated plaintext clients), MSK IAM (SASL_SSL) is on 127.0.0.1:{kafka_iam}, the emulator's topic API on 127.0.0.1:{kafka_control} (SASL/PLAIN)",
             tools.kafka.version
         ),
     );
@@ -468,6 +471,10 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             format!("127.0.0.1:{}", ports.kafka),
             "--broker-iam".into(),
             format!("127.0.0.1:{kafka_iam}"),
+            "--broker-control".into(),
+            format!("127.0.0.1:{kafka_control}"),
+            "--broker-secret".into(),
+            tls.control_secret.display().to_string(),
             // AWS's network rules for MSK, MSK Connect and MWAA, read from moto.
             "--moto".into(),
             format!("http://127.0.0.1:{}", ports.moto),

@@ -486,14 +486,19 @@ impl Emulator {
     /// rules read).
     /// It listens on `port` and keeps its state in `state`, so that a restarted emulator is
     /// the same authority to the broker.
+    ///
+    /// `control` is the broker's control listener and the file of its secret, which the topic
+    /// API acts through.
     pub fn for_msk_iam(
         moto: &Moto,
         broker: &str,
         iam: &str,
+        control: (&str, &Path),
         port: u16,
         state: Option<&Path>,
     ) -> Emulator {
         let listen = format!("127.0.0.1:{port}");
+        let secret = control.1.display().to_string();
         Self::start_args(
             "100ms",
             state,
@@ -501,7 +506,16 @@ impl Emulator {
             Some(broker),
             Some(&moto.endpoint),
             &[],
-            &["--broker-iam", iam, "--listen", &listen],
+            &[
+                "--broker-iam",
+                iam,
+                "--broker-control",
+                control.0,
+                "--broker-secret",
+                &secret,
+                "--listen",
+                &listen,
+            ],
         )
     }
 
@@ -608,7 +622,10 @@ impl Drop for Emulator {
 pub struct Kafka {
     child: Child,
     _data: tempfile::TempDir,
+    /// The PLAINTEXT listener (MSK's 9092).
     pub address: String,
+    /// With MSK IAM: the control listener (SASL/PLAIN), which [`Kafka::create_topics`] uses.
+    control: Option<String>,
 }
 
 impl Kafka {
@@ -617,10 +634,12 @@ impl Kafka {
         Self::start_args(free_port(), None)
     }
 
-    /// A broker on `port` that also listens with MSK IAM on `iam_port`, asking `authority`
-    /// (the emulator's URL); its CA is [`Kafka::ca`].
-    pub fn start_iam(port: u16, iam_port: u16, authority: &str) -> Kafka {
-        Self::start_args(port, Some((iam_port, authority)))
+    /// A broker on `port` that also listens with MSK IAM on `iam_port` and for its control
+    /// principal on `control_port`, asking `authority` (the emulator's URL); its CA is
+    /// [`Kafka::ca`], its control secret [`Kafka::control_secret`] (made before it starts, so
+    /// an emulator may be given it first).
+    pub fn start_iam(port: u16, iam_port: u16, control_port: u16, authority: &str) -> Kafka {
+        Self::start_args(port, Some((iam_port, control_port, authority)))
     }
 
     /// The CA (PEM) an IAM broker's certificate is signed by.
@@ -628,16 +647,37 @@ impl Kafka {
         self._data.path().join("tls/ca.pem")
     }
 
-    fn start_args(port: u16, iam: Option<(u16, &str)>) -> Kafka {
+    /// An admin client as the control principal (SASL/PLAIN on the control listener) on an
+    /// IAM broker, PLAINTEXT on another. Must be called inside a tokio runtime.
+    pub fn control_admin(&self) -> pinctl::clients::kafka_admin::BrokerAdmin {
+        use pinctl::clients::kafka_admin::BrokerAdmin;
+        match &self.control {
+            Some(c) => {
+                let secret = pinctl::local::tls::read_secret(&self.control_secret()).unwrap();
+                BrokerAdmin::connect_plain(c, pinctl::local::kafka::CONTROL_USER, &secret)
+            }
+            None => BrokerAdmin::connect(&self.address),
+        }
+        .unwrap()
+    }
+
+    /// The file of an IAM broker's control secret.
+    pub fn control_secret(&self) -> std::path::PathBuf {
+        self._data.path().join("tls/control.secret")
+    }
+
+    fn start_args(port: u16, iam: Option<(u16, u16, &str)>) -> Kafka {
         if let Err(e) = pinctl::local::kafka::Install::find() {
             panic!("{e:#}: run the tests with scripts/test.sh, which installs it");
         }
         let data = tempfile::tempdir().unwrap();
         let mut extra = Vec::new();
-        if let Some((iam_port, authority)) = iam {
+        if let Some((iam_port, control_port, authority)) = iam {
             extra.extend([
                 "--iam-port".to_string(),
                 iam_port.to_string(),
+                "--control-port".into(),
+                control_port.to_string(),
                 "--authority".into(),
                 authority.into(),
                 "--tls-dir".into(),
@@ -659,6 +699,7 @@ impl Kafka {
             child,
             _data: data,
             address,
+            control: iam.map(|(_, control_port, _)| format!("127.0.0.1:{control_port}")),
         };
         kafka.wait_ready();
         kafka
@@ -703,40 +744,42 @@ impl Kafka {
     /// Creates topics with the given partition count (the admin protocol), and waits until the
     /// broker's metadata shows them.
     pub fn create_topics(&self, names: &[&str], partitions: u32) {
-        let address = self.address.clone();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         // Callers may be inside a runtime: the admin client gets one of its own on a thread.
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let admin = pinctl::clients::kafka_admin::BrokerAdmin::connect(&address).unwrap();
-                for name in &names {
-                    admin
-                        .create(name, partitions as i32, 1, &Default::default())
-                        .await
-                        .unwrap_or_else(|e| panic!("creating topic {name}: {}", e.message));
-                }
-                for name in &names {
-                    let t0 = std::time::Instant::now();
-                    while admin
-                        .describe(name)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map(|t| t.partitions)
-                        != Some(partitions as i64)
-                    {
-                        assert!(t0.elapsed().as_secs() < 30, "topic {name} not visible");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                }
-            })
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let admin = self.control_admin();
+                        for name in &names {
+                            admin
+                                .create(name, partitions as i32, 1, &Default::default())
+                                .await
+                                .unwrap_or_else(|e| panic!("creating topic {name}: {}", e.message));
+                        }
+                        for name in &names {
+                            let t0 = std::time::Instant::now();
+                            while admin
+                                .describe(name)
+                                .await
+                                .ok()
+                                .flatten()
+                                .map(|t| t.partitions)
+                                != Some(partitions as i64)
+                            {
+                                assert!(t0.elapsed().as_secs() < 30, "topic {name} not visible");
+                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            }
+                        }
+                    })
+                })
+                .join()
         })
-        .join()
         .expect("creating topics");
     }
 

@@ -560,6 +560,30 @@ pub(super) fn iam_enabled(body: &Value) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the cluster lets PLAINTEXT clients (Kafka's ANONYMOUS) do what they ask: its
+/// client-broker encryption allows PLAINTEXT (MSK's port 9092 exists), unauthenticated access
+/// is on (the default when `clientAuthentication` is absent) and IAM is off. MSK Developer
+/// Guide, "IAM access control": with IAM on, `allow.everyone.if.no.acl.found` has no effect, so
+/// principals IAM does not authenticate are allowed only what ACLs grant (the twin's broker
+/// keeps none); without IAM, MSK's default configuration leaves it `true`.
+pub(super) fn open_to_plaintext(body: &Value) -> bool {
+    let mut body = body.clone();
+    normalize(&mut body);
+    let plaintext = body
+        .pointer("/provisioned/encryptionInfo/encryptionInTransit/clientBroker")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c != "TLS");
+    let auth = body.pointer("/provisioned/clientAuthentication");
+    let unauthenticated = match auth {
+        None | Some(Value::Null) => true,
+        Some(a) => a
+            .pointer("/unauthenticated/enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    plaintext && unauthenticated && !iam_enabled(&body)
+}
+
 /// GetBootstrapBrokers: every cluster is the local broker. MSK answers only the strings of the
 /// listeners the cluster has (MSK Developer Guide, "Port information": 9092 plaintext, 9098
 /// IAM over TLS): `bootstrapBrokerString` when client-broker encryption allows PLAINTEXT

@@ -55,6 +55,9 @@ pub struct Options {
     /// The broker's SASL_SSL listener with MSK IAM (`bootstrapBrokerStringSaslIam`), whose
     /// callback handler and authorizer ask this emulator (see [`msk_iam`]).
     pub broker_iam: Option<String>,
+    /// The broker's control listener, which the topic API acts through when set (a broker
+    /// with MSK IAM lets nothing else create topics unauthenticated).
+    pub broker_control: Option<BrokerControl>,
     /// The region of every ARN and MWAA webserver URL.
     pub region: String,
     /// The account of every ARN.
@@ -70,6 +73,24 @@ pub struct Options {
     pub msk_unsupported_az_ids: Vec<String>,
 }
 
+/// Where and how the topic API reaches the broker's control listener (SASL_PLAINTEXT, PLAIN,
+/// as [`crate::local::kafka::CONTROL_USER`]).
+#[derive(Clone)]
+pub struct BrokerControl {
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BrokerControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerControl")
+            .field("address", &self.address)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -78,6 +99,7 @@ impl Default for Options {
             state_file: None,
             broker: None,
             broker_iam: None,
+            broker_control: None,
             region: "us-east-1".into(),
             account: "123456789012".into(),
             propagation: false,
@@ -548,11 +570,19 @@ pub async fn serve(
         }
         _ => Store::default(),
     };
-    let broker = match &opts.broker {
-        Some(b) => Some(
+    let broker = match (&opts.broker_control, &opts.broker) {
+        (Some(c), _) => Some(
+            crate::clients::kafka_admin::BrokerAdmin::connect_plain(
+                &c.address,
+                crate::local::kafka::CONTROL_USER,
+                &c.password,
+            )
+            .map_err(std::io::Error::other)?,
+        ),
+        (None, Some(b)) => Some(
             crate::clients::kafka_admin::BrokerAdmin::connect(b).map_err(std::io::Error::other)?,
         ),
-        None => None,
+        (None, None) => None,
     };
     let propagation = if opts.propagation {
         propagation::Propagation::new(opts.moto.as_deref(), &opts.region).await

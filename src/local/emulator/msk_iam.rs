@@ -14,6 +14,11 @@
 //!   ARN of the cluster, topic, group or transactional id named (MSK Developer Guide,
 //!   "Authorization policy resources": `topic/{cluster-name}/{cluster-uuid}/{topic}`, ...).
 //!
+//! - `POST /_pinctl/msk-iam/anonymous {}` → `{"allowed", "message"?}`: whether PLAINTEXT
+//!   clients (ANONYMOUS) may act, which they may when an ACTIVE cluster is open to them
+//!   ([`super::kafka::open_to_plaintext`]): the broker serves every cluster on one PLAINTEXT
+//!   port, and MSK's port 9092 admits unauthenticated clients only on such clusters.
+//!
 //! Token and policy are checked by moto (`scripts/moto/pinctl_moto_fidelity.py`, `_msk_iam`),
 //! which alone holds the twin's credentials and policies, with the strict twin's evaluator.
 //! Every MSK cluster of the twin is the one broker: a request is allowed only when it is allowed
@@ -67,6 +72,21 @@ fn resource_arn(cluster: &str, check: &Check) -> Result<String, String> {
 impl Emulator {
     /// Serves `/_pinctl/msk-iam/{op}`.
     pub(super) async fn msk_iam(&self, op: &str, body: Value) -> Result<Value, ApiError> {
+        if op == "anonymous" {
+            let store = self.store.lock().await;
+            let open = store
+                .clusters
+                .iter()
+                .filter(|(_, c)| c.state == "ACTIVE" || c.state == "UPDATING")
+                .find(|(_, c)| super::kafka::open_to_plaintext(&c.body));
+            return Ok(match open {
+                Some((arn, _)) => json!({"allowed": true, "cluster": arn}),
+                None => json!({
+                    "allowed": false,
+                    "message": "no ACTIVE MSK cluster admits unauthenticated PLAINTEXT clients (client-broker encryption TLS_PLAINTEXT or PLAINTEXT, unauthenticated access on, IAM off)"
+                }),
+            });
+        }
         let Some(moto) = self.opts.moto.clone() else {
             return Err(refused(
                 "the emulator has no moto endpoint to check MSK IAM against".into(),

@@ -37,9 +37,14 @@ import org.slf4j.LoggerFactory;
  * <p>Whose requests are IAM's is told by the principal, not the listener: a principal that
  * authenticated with MSK IAM is named by its IAM ARN ({@link IamCallbackHandler}), and KRaft
  * forwards some of its requests (CreateTopics, CreatePartitions, AlterConfigs, ...) to the
- * controller, where they arrive on the controller's listener with the client's principal. Other
- * principals (ANONYMOUS on PLAINTEXT, which MSK opens only without client authentication, and
- * the broker itself) are not IAM's to judge and are allowed.
+ * controller, where they arrive on the controller's listener with the client's principal.
+ *
+ * <p>The control principal ({@code pinctl.msk.control.user}, authenticated with SASL/PLAIN on
+ * the internal and controller listeners: the broker itself and the emulator's topic API, MSK's
+ * control plane) is allowed everything. Every other principal is ANONYMOUS on MSK's PLAINTEXT
+ * port, which MSK admits only on clusters with unauthenticated access and without IAM ("IAM
+ * access control": with IAM on, {@code allow.everyone.if.no.acl.found} has no effect and this
+ * broker keeps no ACLs); the authority says whether such a cluster exists.
  *
  * <p>Verdicts are cached for {@link #TTL_MS}: IAM changes reach MSK within seconds, not per
  * request. Configured as {@code authorizer.class.name}.
@@ -47,7 +52,9 @@ import org.slf4j.LoggerFactory;
 public class IamAuthorizer implements Authorizer {
     private static final Logger LOG = LoggerFactory.getLogger(IamAuthorizer.class);
     static final long TTL_MS = 5_000;
+    static final String CONTROL_USER = "pinctl.msk.control.user";
     private Authority authority;
+    private String controlUser;
     private final Map<String, Verdict> cache = new ConcurrentHashMap<>();
 
     private record Verdict(boolean allowed, long until) {}
@@ -55,6 +62,46 @@ public class IamAuthorizer implements Authorizer {
     @Override
     public void configure(Map<String, ?> configs) {
         authority = Authority.from(configs);
+        Object user = configs.get(CONTROL_USER);
+        if (user == null || user.toString().isEmpty()) {
+            throw new IllegalArgumentException(CONTROL_USER + " is not set: the broker needs its control principal");
+        }
+        controlUser = user.toString();
+    }
+
+    /** Whether the request's principal is the control principal (SASL/PLAIN, the twin's secret). */
+    boolean isControl(AuthorizableRequestContext context) {
+        return context.principal().getPrincipalType().equals("User")
+                && context.principal().getName().equals(controlUser);
+    }
+
+    /** Whether PLAINTEXT's ANONYMOUS may act: asked of the authority, cached for {@link #TTL_MS}. */
+    boolean anonymousAllowed(boolean log) {
+        long now = System.currentTimeMillis();
+        Verdict v = cache.get("ANONYMOUS");
+        if (v != null && v.until() > now) {
+            return v.allowed();
+        }
+        boolean allowed = false;
+        String why = "the authority did not answer";
+        try {
+            Authority.Answer a = authority.call("anonymous", Map.of());
+            if (a.status() == 200) {
+                allowed = a.body().path("allowed").asBoolean(false);
+                why = a.message();
+                cache.put("ANONYMOUS", new Verdict(allowed, now + TTL_MS));
+            } else {
+                why = a.status() + " " + a.message();
+            }
+        } catch (IOException e) {
+            why = e.toString();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!allowed && log) {
+            LOG.info("MSK denied an unauthenticated PLAINTEXT client: {}", why);
+        }
+        return allowed;
     }
 
     /** Whether the request's principal authenticated with MSK IAM (its name is an IAM ARN). */
@@ -125,8 +172,13 @@ public class IamAuthorizer implements Authorizer {
 
     @Override
     public List<AuthorizationResult> authorize(AuthorizableRequestContext context, List<Action> actions) {
-        if (!isIam(context)) {
+        if (isControl(context)) {
             return actions.stream().map(a -> AuthorizationResult.ALLOWED).collect(Collectors.toList());
+        }
+        if (!isIam(context)) {
+            boolean log = actions.stream().anyMatch(Action::logIfDenied);
+            AuthorizationResult r = anonymousAllowed(log) ? AuthorizationResult.ALLOWED : AuthorizationResult.DENIED;
+            return actions.stream().map(a -> r).collect(Collectors.toList());
         }
         String principal = context.principal().getName();
         long now = System.currentTimeMillis();
@@ -190,9 +242,13 @@ public class IamAuthorizer implements Authorizer {
     @Override
     public AuthorizationResult authorizeByResourceType(
             AuthorizableRequestContext context, AclOperation op, ResourceType type) {
-        return isIam(context)
-                ? AuthorizationResult.DENIED
-                : AuthorizationResult.ALLOWED;
+        if (isControl(context)) {
+            return AuthorizationResult.ALLOWED;
+        }
+        if (isIam(context)) {
+            return AuthorizationResult.DENIED;
+        }
+        return anonymousAllowed(false) ? AuthorizationResult.ALLOWED : AuthorizationResult.DENIED;
     }
 
     @Override
