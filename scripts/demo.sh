@@ -32,7 +32,9 @@ pinctl="$CARGO_TARGET_DIR/$dir/pinctl"
 export PINCTL_WORKER_BINARY="$pinctl" # what `up` ships to the (twin's) EC2 client
 
 say "starting the local twin"
-if ! "$pinctl" local status >/dev/null 2>&1; then
+running=0
+"$pinctl" local status >/dev/null 2>&1 || running=$?
+if [ "$running" = 1 ]; then # 1: not running (3: running, a process keeps exiting)
   # The previous twin's resources ended with it (moto keeps them in memory): its record is stale.
   if [ -f .pinctl/state/pinterest/local.json ]; then
     stale=".pinctl/state/pinterest/local.json.stale-$(date +%s)"
@@ -70,6 +72,9 @@ say "triggering ${uid}_dag in Airflow (the daily batch)"
 
 say "the tables (batch and stream) and the report"
 "$pinctl" local report --bucket "$bucket" --uid "$uid" --out .pinctl/report --timeout 120s
+
+# Exit 3 (and the process's log) if anything of the twin keeps exiting.
+"$pinctl" local status >/dev/null
 
 cat <<EOF
 

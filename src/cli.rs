@@ -208,6 +208,10 @@ pub struct GatewayArgs {
     /// Serve integration URIs naming HOST from ADDR instead (repeatable): `--resolve ec2-1-2-3-4.compute-1.amazonaws.com=127.0.0.1`.
     #[arg(long, value_name = "HOST=ADDR")]
     pub resolve: Vec<String>,
+    /// Serve HOST:PORT from ADDR:PORT2 instead (repeatable; before --resolve, as curl's
+    /// --connect-to): `--connect-to ec2-1-2-3-4.compute-1.amazonaws.com:8082=127.0.0.1:41234`.
+    #[arg(long, value_name = "HOST:PORT=ADDR:PORT")]
+    pub connect_to: Vec<String>,
     /// How often the stage is checked for a new deployment.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub refresh: std::time::Duration,
@@ -404,7 +408,8 @@ pub enum LocalCommand {
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         propagation_delay: std::time::Duration,
     },
-    /// Show the twin's services and data-plane processes (exit 1 when it is not running).
+    /// Show the twin's services and data-plane processes (exit 1 when it is not running, 3
+    /// when one of its processes keeps exiting: 3 exits within 2 minutes).
     Status {
         #[command(flatten)]
         dir: TwinDir,

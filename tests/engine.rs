@@ -44,6 +44,15 @@ fn create_then_nothing_to_do() {
         content.known_after_apply,
         "mid needs base's id: {content:?}"
     );
+    assert_eq!(
+        content.new, None,
+        "unknown is null in the JSON: {content:?}"
+    );
+    let raw = p.run(&["plan", "--json"]).stdout;
+    assert!(
+        !raw.contains('\u{e000}') && !raw.contains("\\ue000"),
+        "no internal marker in plan --json: {raw}"
+    );
     let text = p.run(&["plan"]);
     assert!(
         text.stdout.contains("content: (known after apply)"),

@@ -598,18 +598,34 @@ fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
     std::fs::write(&stack, broken).unwrap();
 
     let twin = Twin::start(&p, &twin_dir, &["--no-airflow"]);
-    let proxy_port = free_port();
-    let param = format!("proxy_port={proxy_port}");
-    p.run(&["--env", "local", "up", "--yes", "--param", &param])
-        .expect(0);
-    twin.wait_for(&["unit"]);
+    // The stack's own port (8082): the twin serves it on a free port of its own, so twins and
+    // tests running side by side never collide.
+    p.run(&["--env", "local", "up", "--yes"]).expect(0);
+    let status = twin.wait_for(&["unit"]);
+    let proxy = status["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["name"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/pinctl-rest-proxy")
+        })
+        .and_then(|p| p["address"].as_str())
+        .expect("the REST proxy's address in local status")
+        .to_string();
+    assert!(
+        proxy.starts_with("127.0.0.1:") && proxy != "127.0.0.1:8082",
+        "{proxy}"
+    );
 
     // The REST proxy authenticates (MSK IAM) but may not write: Confluent's 403, and the broker
     // says which action on which topic the role lacks.
     let t0 = Instant::now();
     let answer = loop {
         // Not yet a 5xx of a proxy still reaching the broker.
-        let last = post_json(proxy_port, &format!("/topics/{UID}.pin"));
+        let last = post_json(&proxy, &format!("/topics/{UID}.pin"));
         if let Some(a) = last.as_ref().filter(|a| !a.starts_with("HTTP/1.1 5")) {
             break a.clone();
         }
@@ -665,15 +681,14 @@ fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
         !log.contains("kinesis:ListShards") && !log.contains("kinesis:GetShardIterator"),
         "{log}"
     );
-    p.run(&["--env", "local", "down", "--yes", "--param", &param])
-        .expect(0);
+    p.run(&["--env", "local", "down", "--yes"]).expect(0);
 }
 
-/// POSTs one JSON record (Confluent v2) to the REST proxy on `port`; the raw answer, or None
-/// while nothing listens.
-fn post_json(port: u16, path: &str) -> Option<String> {
+/// POSTs one JSON record (Confluent v2) to the REST proxy at `address`; the raw answer, or
+/// None while nothing listens.
+fn post_json(address: &str, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let mut c = std::net::TcpStream::connect(address).ok()?;
     let body = r#"{"records":[{"value":{"index":1}}]}"#;
     write!(
         c,

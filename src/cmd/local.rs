@@ -34,7 +34,15 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
         LocalCommand::Status { dir } => Ok(match twin::status(&dir.path) {
             TwinState::Running(s) => {
                 print_status(&s, json);
-                Exit::Ok
+                let looping = twin::crash_loops(&s);
+                for l in &looping {
+                    eprintln!("error: {l}");
+                }
+                if looping.is_empty() {
+                    Exit::Ok
+                } else {
+                    Exit::Unhealthy
+                }
             }
             TwinState::Stale(s) => {
                 if json {

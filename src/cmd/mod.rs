@@ -30,6 +30,8 @@ pub enum Exit {
     Ok = 0,
     Error = 1,
     Changes = 2,
+    /// `local status`: the twin runs, but a process of it keeps exiting.
+    Unhealthy = 3,
 }
 
 pub fn kinds() -> Kinds {
@@ -106,8 +108,9 @@ pub(crate) async fn backend(stack: &Stack) -> Result<Arc<dyn Backend>> {
 }
 
 pub(crate) fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    let v = crate::stack::resolve::public(serde_json::to_value(v)?);
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
+    serde_json::to_writer_pretty(&mut out, &v)?;
     writeln!(out)?;
     Ok(())
 }

@@ -34,6 +34,9 @@ pub struct DataPlane {
     /// ETag of every object fetched, so unchanged objects are not fetched again.
     fetched: HashMap<PathBuf, String>,
     gateway_ports: BTreeMap<String, u16>,
+    /// `(instance id, port the unit listens on there)` → the free loopback port it listens on
+    /// here.
+    listen_ports: BTreeMap<(String, u16), u16>,
     migrations: HashMap<String, tokio::task::JoinHandle<Result<(), String>>>,
     migrated: HashMap<String, Result<(), String>>,
     iam: Option<PlaneIam>,
@@ -62,6 +65,7 @@ impl DataPlane {
             airflow,
             fetched: HashMap::new(),
             gateway_ports: BTreeMap::new(),
+            listen_ports: BTreeMap::new(),
             migrations: HashMap::new(),
             migrated: HashMap::new(),
             iam: None,
@@ -273,7 +277,26 @@ impl DataPlane {
         for (path, text) in host.units(&files) {
             let name = host::file_name(&path);
             let unit = host::parse_unit(&name, &text)?;
-            let cmd = host.command(&unit);
+            let mut failed = None;
+            let cmd = host.command(&unit, |port| {
+                let key = (i.id.clone(), port);
+                if let Some(p) = self.listen_ports.get(&key) {
+                    return *p;
+                }
+                match free_port() {
+                    Ok(p) => {
+                        self.listen_ports.insert(key, p);
+                        p
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        port
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e).context("finding a free port for the unit");
+            }
             let mut spec = self.spec(Kind::Unit, PathBuf::from(&cmd[0]), cmd[1..].to_vec());
             spec.env.extend(credentials.iter().cloned());
             spec.env.extend(unit.environment.iter().cloned());
@@ -427,6 +450,12 @@ impl DataPlane {
                     for n in &i.names {
                         args.push("--resolve".into());
                         args.push(format!("{n}=127.0.0.1"));
+                        for ((id, port), local) in &self.listen_ports {
+                            if id == &i.id {
+                                args.push("--connect-to".into());
+                                args.push(format!("{n}:{port}=127.0.0.1:{local}"));
+                            }
+                        }
                     }
                 }
                 let mut spec = self.spec(Kind::Gateway, self.exe.clone(), args);

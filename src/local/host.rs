@@ -186,13 +186,17 @@ impl Host {
     }
 
     /// The unit's command line on this machine: absolute paths that exist inside the root are
-    /// mapped there; listening on every interface becomes loopback.
-    pub fn command(&self, unit: &Unit) -> Vec<String> {
+    /// mapped there; listening on every interface (`0.0.0.0:PORT`) becomes loopback on the port
+    /// `local` gives for the instance's PORT (a free one, so two twins never collide), which
+    /// the twin's gateway is told (`--connect-to`).
+    pub fn command(&self, unit: &Unit, mut local: impl FnMut(u16) -> u16) -> Vec<String> {
         unit.exec_start
             .iter()
             .map(|a| {
                 if let Some(port) = a.strip_prefix("0.0.0.0:") {
-                    return format!("127.0.0.1:{port}");
+                    if let Ok(p) = port.parse::<u16>() {
+                        return format!("127.0.0.1:{}", local(p));
+                    }
                 }
                 if a.starts_with('/') {
                     let m = self.path(a);
@@ -340,7 +344,7 @@ systemctl daemon-reload
                 ("A".into(), "b c".into())
             ]
         );
-        let cmd = host.command(&unit);
+        let cmd = host.command(&unit, |p| p + 40000);
         assert_eq!(
             cmd,
             vec![
@@ -356,7 +360,7 @@ systemctl daemon-reload
                     .display()
                     .to_string(),
                 "--listen".into(),
-                "127.0.0.1:8082".into(),
+                "127.0.0.1:48082".into(),
             ]
         );
         assert!(parse_unit("bad.service", "[Service]\nRestart=always\n")

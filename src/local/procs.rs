@@ -49,7 +49,20 @@ pub struct ProcStatus {
     pub restarts: u32,
     pub log: PathBuf,
     pub detail: String,
+    /// It exited [`CRASH_LOOP_EXITS`] times or more within [`CRASH_LOOP_WINDOW`]: restarting
+    /// it does not help, and `local status` and `local wait` say so and fail.
+    #[serde(default)]
+    pub crash_looping: bool,
+    /// How it last ended (`exited (exit status: 1)`), if it did.
+    #[serde(default)]
+    pub last_exit: Option<String>,
 }
+
+/// How many exits within [`CRASH_LOOP_WINDOW`] make a process crash-looping (it is restarted
+/// every 3 s at most, so three exits in two minutes is a process that cannot stay up).
+pub const CRASH_LOOP_EXITS: usize = 3;
+/// See [`CRASH_LOOP_EXITS`].
+pub const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(120);
 
 struct Running {
     spec: Spec,
@@ -59,6 +72,18 @@ struct Running {
     restarts: u32,
     listening: bool,
     exit: Option<String>,
+    /// When it exited lately (within [`CRASH_LOOP_WINDOW`]).
+    exits: std::collections::VecDeque<Instant>,
+}
+
+impl Running {
+    fn crash_looping(&self) -> bool {
+        self.exits
+            .iter()
+            .filter(|t| t.elapsed() < CRASH_LOOP_WINDOW)
+            .count()
+            >= CRASH_LOOP_EXITS
+    }
 }
 
 pub struct Procs {
@@ -139,6 +164,14 @@ impl Procs {
                         if let Ok(Some(status)) = c.try_wait() {
                             r.exit = Some(format!("exited ({status})"));
                             r.child = None;
+                            r.exits.push_back(Instant::now());
+                            while r.exits.len() > CRASH_LOOP_EXITS
+                                || r.exits
+                                    .front()
+                                    .is_some_and(|t| t.elapsed() > CRASH_LOOP_WINDOW)
+                            {
+                                r.exits.pop_front();
+                            }
                             tracing::warn!(name, %status, "exited; restarting");
                         }
                     }
@@ -152,6 +185,7 @@ impl Procs {
                         r.listening = false;
                         if err.is_some() {
                             r.exit = err;
+                            r.exits.push_back(Instant::now());
                         }
                     }
                     continue;
@@ -168,6 +202,7 @@ impl Procs {
                     restarts: 0,
                     listening: false,
                     exit: err,
+                    exits: Default::default(),
                 },
             );
         }
@@ -198,6 +233,8 @@ impl Procs {
                 restarts: r.restarts,
                 log: self.log_path(name),
                 detail: r.spec.detail.clone(),
+                crash_looping: r.crash_looping(),
+                last_exit: r.exit.clone(),
             })
             .collect()
     }
@@ -251,4 +288,48 @@ pub fn terminate_group(pid: u32) {
 pub fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit that exits at once is restarted every 3 s; after its third exit within two
+    /// minutes it is crash-looping, with how it ended and its log.
+    #[tokio::test]
+    async fn a_process_that_keeps_exiting_is_crash_looping() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut procs = Procs::new(dir.path().to_path_buf());
+        let spec = Spec {
+            kind: Kind::Unit,
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "echo cannot bind; exit 7".into()],
+            env: vec![],
+            cwd: None,
+            address: None,
+            url: None,
+            version: String::new(),
+            detail: "test".into(),
+        };
+        let desired = BTreeMap::from([("i-1/pinctl-rest-proxy".to_string(), spec)]);
+        let t0 = Instant::now();
+        let status = loop {
+            procs.reconcile(&desired).await;
+            let s = procs.status().remove(0);
+            if s.crash_looping || t0.elapsed() > Duration::from_secs(30) {
+                break s;
+            }
+            assert!(!s.crash_looping);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(status.crash_looping, "{status:?}");
+        assert!(status.restarts >= 2, "{status:?}");
+        assert!(
+            status.last_exit.as_deref().unwrap_or("").contains('7'),
+            "{status:?}"
+        );
+        let log = std::fs::read_to_string(&status.log).unwrap();
+        assert!(log.contains("cannot bind"), "{log}");
+        procs.reconcile(&BTreeMap::new()).await;
+    }
 }

@@ -571,12 +571,47 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
 /// Waits (at most `timeout`) until the twin runs a process of every kind in `kinds`; returns
 /// the status that shows them. Errors: the twin is not running, stopped meanwhile, or the
 /// timeout passed (with what ran and the problems the supervisor saw).
+/// One line per process that keeps exiting ([`ProcStatus::crash_looping`]): its name, how it
+/// last ended, and the last lines of its log.
+pub fn crash_loops(s: &Status) -> Vec<String> {
+    s.processes
+        .iter()
+        .filter(|p| p.crash_looping)
+        .map(|p| {
+            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(5)..]
+                .iter()
+                .map(|l| format!("\n    | {l}"))
+                .collect::<String>();
+            format!(
+                "{} keeps exiting ({} restarts; last {}); the end of {}:{tail}",
+                p.name,
+                p.restarts,
+                p.last_exit.as_deref().unwrap_or("unknown"),
+                p.log.display()
+            )
+        })
+        .collect()
+}
+
+/// Waits until a process of each of `kinds` runs; fails at once when one of those kinds keeps
+/// exiting (see [`crash_loops`]), and after `timeout` otherwise.
 pub async fn wait_for(dir: &Path, kinds: &[Kind], timeout: Duration) -> Result<Status> {
     let t0 = Instant::now();
     loop {
         let s = Status::read(dir)
             .filter(Status::alive)
             .context("the twin is not running: `pinctl local start`")?;
+        let looping: Vec<String> = crash_loops(&s)
+            .into_iter()
+            .zip(s.processes.iter().filter(|p| p.crash_looping))
+            .filter(|(_, p)| kinds.contains(&p.kind))
+            .map(|(line, _)| line)
+            .collect();
+        if !looping.is_empty() {
+            bail!("{}", looping.join("\n"));
+        }
         let running = |k: &Kind| {
             s.processes
                 .iter()

@@ -26,6 +26,23 @@ pub fn contains_unknown(v: &Value) -> bool {
     }
 }
 
+/// `v` as documents shown to people and programs carry it (`--json`): a value wholly unknown
+/// becomes `null` (the field's `known_after_apply` says why, as Terraform's JSON plan pairs
+/// `after` with `after_unknown`), and an unknown part of a string reads `(known after apply)`.
+/// The private-use marker of [`UNKNOWN`] never leaves the process.
+pub fn public(v: Value) -> Value {
+    match v {
+        Value::String(s) if s == UNKNOWN => Value::Null,
+        Value::String(s) if s.contains('\u{e000}') => Value::String(
+            s.replace(UNKNOWN, "(known after apply)")
+                .replace('\u{e000}', ""),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(public).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, public(v))).collect()),
+        other => other,
+    }
+}
+
 /// What a reference resolves to.
 #[derive(Debug, Clone)]
 pub enum Lookup {

@@ -30,7 +30,9 @@ impl JsonView {
     /// Writes one event: `{"type": TYPE, ...fields}`.
     pub fn event(&self, kind: &str, fields: Value) {
         let mut line = json!({ "type": kind });
-        if let (Value::Object(l), Value::Object(f)) = (&mut line, fields) {
+        if let (Value::Object(l), Value::Object(f)) =
+            (&mut line, crate::stack::resolve::public(fields))
+        {
             l.extend(f);
         }
         if let Ok(mut out) = self.out.lock() {

@@ -36,6 +36,10 @@ pub struct GatewayConfig {
     pub region: Option<String>,
     /// Host names in integration URIs → the address that serves them (the twin's EC2 client).
     pub resolve: BTreeMap<String, String>,
+    /// `(host, port)` in integration URIs or of a VPC link's target → the `(address, port)`
+    /// serving it, taking precedence over [`GatewayConfig::resolve`] (the twin's units listen on
+    /// free ports, not the instance's).
+    pub connect_to: BTreeMap<(String, u16), (String, u16)>,
     /// How often the stage is checked for a new deployment.
     pub refresh: Duration,
     /// Make one service call at a time: moto's Kinesis loses records put concurrently into one
@@ -296,8 +300,14 @@ fn integration_parameters(
 
 impl Gateway {
     fn resolve(&self, url: &mut url::Url) {
-        let Some(host) = url.host_str() else { return };
-        if let Some(to) = self.config.resolve.get(host) {
+        let Some(host) = url.host_str().map(str::to_string) else {
+            return;
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        if let Some((addr, local)) = self.config.connect_to.get(&(host.clone(), port)) {
+            let _ = url.set_host(Some(addr));
+            let _ = url.set_port(Some(*local));
+        } else if let Some(to) = self.config.resolve.get(&host) {
             let _ = url.set_host(Some(to));
         }
     }
@@ -317,16 +327,22 @@ impl Gateway {
                 let served = t
                     .names
                     .iter()
-                    .find_map(|n| self.config.resolve.get(n))
+                    .find_map(|n| self.config.connect_to.get(&(n.clone(), t.port)).cloned())
+                    .or_else(|| {
+                        t.names
+                            .iter()
+                            .find_map(|n| self.config.resolve.get(n))
+                            .map(|a| (a.clone(), t.port))
+                    })
                     .ok_or_else(|| {
                         Failure::Failed(format!(
                             "the twin serves no process for instance {} (the VPC link's target)",
                             t.instance_id
                         ))
                     })?;
-                url.set_host(Some(served))
+                url.set_host(Some(&served.0))
                     .map_err(|e| Failure::Failed(e.to_string()))?;
-                url.set_port(Some(t.port))
+                url.set_port(Some(served.1))
                     .map_err(|()| Failure::Failed("cannot set the target's port".into()))?;
             }
             None => {
