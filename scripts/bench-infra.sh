@@ -13,8 +13,8 @@ work="$(mktemp -d)"
 # A scratch project, so a twin of the checkout itself (make demo) is left alone.
 mkdir -p "$work/stacks"
 cp stacks/pinterest.yaml "$work/stacks/"
-ln -s "$root/templates" "$work/templates"
-ln -s "$root/plugins" "$work/plugins"
+cp -r "$root/templates" "$work/templates" # a stack reads only files under its root, never through a link out
+cp -r "$root/plugins" "$work/plugins"
 cd "$work"
 export PINCTL_WORKER_BINARY="$bin"
 trap '"$bin" local stop >/dev/null 2>&1 || true; cd /; rm -rf "$work"' EXIT

@@ -22,6 +22,8 @@ pub struct KindInfo {
     /// Attributes known only after the resource exists, referenceable as `${name.attr}`
     /// (default: none).
     pub outputs: &'static [&'static str],
+    /// Outputs whose value is not a string, with its JSON type (`array`, `integer`).
+    pub output_types: &'static [(&'static str, &'static str)],
     /// Top-level props whose change replaces the resource, with the reason shown in plans
     /// (default: none).
     pub replace: &'static [(&'static str, &'static str)],
@@ -100,6 +102,7 @@ impl KindInfo {
             create_before_destroy: false,
             timeout: Self::DEFAULT_TIMEOUT,
             volatile_outputs: &[],
+            output_types: &[],
             prepare: None,
             updates: true,
             sets: &[],
@@ -118,6 +121,39 @@ impl KindInfo {
     pub fn outputs(mut self, outputs: &'static [&'static str]) -> Self {
         self.outputs = outputs;
         self
+    }
+
+    /// Outputs among [`KindInfo::outputs`] that are not strings, each with its JSON type
+    /// (`array` for a list of strings, `integer`).
+    pub fn output_types(mut self, types: &'static [(&'static str, &'static str)]) -> Self {
+        self.output_types = types;
+        self
+    }
+
+    /// The JSON type of `${name.attr}` for a resource of this kind: the output's (a string
+    /// unless [`KindInfo::output_types`] says otherwise), or the prop's schema type for a prop
+    /// (`None` when the schema does not say one).
+    pub fn attr_type(&self, attr: &str) -> Option<&'static str> {
+        if let Some((_, t)) = self.output_types.iter().find(|(o, _)| *o == attr) {
+            return Some(t);
+        }
+        if self.outputs.contains(&attr) {
+            return Some("string");
+        }
+        let schema = self.schema_json();
+        let mut prop = schema.get("properties")?.get(attr)?;
+        if let Some(r) = prop.get("$ref").and_then(serde_json::Value::as_str) {
+            prop = schema.get("$defs")?.get(r.strip_prefix("#/$defs/")?)?;
+        }
+        match prop.get("type")?.as_str()? {
+            "string" => Some("string"),
+            "integer" => Some("integer"),
+            "number" => Some("number"),
+            "boolean" => Some("boolean"),
+            "array" => Some("array"),
+            "object" => Some("object"),
+            _ => None,
+        }
     }
 
     /// Props whose change replaces the resource, each with the reason plans show.

@@ -28,8 +28,7 @@ fn airflow() -> String {
 #[test]
 fn the_rendered_dag_runs_in_airflow() {
     let p = Project::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::os::unix::fs::symlink(root.join("templates"), p.path().join("templates")).unwrap();
+    crate::util::copy_repo_dirs(p.path(), &["templates"]);
     p.stack(
         r#"
 stack: dag
@@ -138,8 +137,7 @@ async fn the_ssm_runner_sends_the_batch_command_to_the_instance() {
 
     let mut p = Project::new();
     p.env = moto.env();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::os::unix::fs::symlink(root.join("templates"), p.path().join("templates")).unwrap();
+    crate::util::copy_repo_dirs(p.path(), &["templates"]);
     p.stack(&format!(
         r#"
 stack: dag

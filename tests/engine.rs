@@ -205,6 +205,33 @@ fn down_tolerates_resources_already_gone() {
     assert!(p.objects().is_empty());
 }
 
+/// A creation that failed on props that do not convert (as a stack `validate` once let
+/// through left it: recorded `creating`, no id) never reached the service: once the stack is
+/// fixed, `down` ends it and the state is empty.
+#[test]
+fn a_stack_applied_with_bad_props_comes_down_once_fixed() {
+    let p = Project::new();
+    p.stack("stack: demo\nresources:\n  a:\n    type: sim.thing\n    props: {name: a}\n");
+    p.run(&["up", "--yes"]).expect(0);
+    let mut state = p.state("demo", "default");
+    let mut entry = state["resources"]["a"].clone();
+    p.run(&["down", "--yes"]).expect(0);
+    entry["status"] = "creating".into();
+    entry["physical_id"] = Value::Null;
+    entry["props"] = serde_json::json!({"name": 5, "size": "big"});
+    state["resources"] = serde_json::json!({ "b": entry });
+    std::fs::write(
+        p.state_path("demo", "default"),
+        serde_json::to_vec_pretty(&state).unwrap(),
+    )
+    .unwrap();
+    p.stack("stack: demo\nresources:\n  b:\n    type: sim.thing\n    props: {name: b}\n");
+    p.run(&["down", "--yes"]).expect(0);
+    let state = p.state("demo", "default");
+    assert_eq!(state["resources"], serde_json::json!({}), "{state:#}");
+    assert!(p.objects().is_empty());
+}
+
 fn fan(n: usize, delay: u64, extra: &str) -> String {
     let mut s = String::from("stack: fan\nresources:\n");
     for i in 0..n {

@@ -10,9 +10,7 @@ fn project(moto: &Moto, emu: &Emulator) -> Project {
     let mut p = Project::new();
     p.env = moto.env();
     p.env.extend(emu.env());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::os::unix::fs::symlink(root.join("plugins"), p.path().join("plugins")).unwrap();
-    std::os::unix::fs::symlink(root.join("templates"), p.path().join("templates")).unwrap();
+    crate::util::copy_repo_dirs(p.path(), &["plugins", "templates"]);
     p
 }
 

@@ -23,9 +23,7 @@ fn pipeline(moto: &Moto, emu: &Emulator) -> Project {
         p.path().join("stacks/pinterest.yaml"),
     )
     .unwrap();
-    for sub in ["templates", "plugins"] {
-        std::os::unix::fs::symlink(root.join(sub), p.path().join(sub)).unwrap();
-    }
+    crate::util::copy_repo_dirs(p.path(), &["templates", "plugins"]);
     p.file = "stacks/pinterest.yaml".into();
     p.env = moto.env();
     p.env.extend(emu.env());

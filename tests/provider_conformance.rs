@@ -8,7 +8,10 @@
 //! 3. `down` removes it;
 //! 4. with the state from before `down` put back, `plan` reports the subject deleted outside
 //!    pinctl (a read of a gone resource is "absent", not an error) and `down --no-refresh`
-//!    deletes it again without an error (deleting what is gone succeeds), leaving no resource.
+//!    deletes it again without an error (deleting what is gone succeeds), leaving no resource;
+//! 5. after a run killed between the service accepting the creation and pinctl recording its id,
+//!    the next `up` adopts what was made (the same physical id: no second copy) and `plan`,
+//!    `diff` and `down` work on it.
 //!
 //! A kind added to the registry without a case here fails `every_kind_has_a_case`.
 
@@ -876,10 +879,7 @@ fn conform(kind: &str) {
         "PINCTL_APIGW_RATES".into(),
         "CreateDeployment=20,CreateRestApi=20,DeleteRestApi=20,CreateResource=50".into(),
     ));
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["plugins", "templates"] {
-        std::os::unix::fs::symlink(root.join(dir), p.path().join(dir)).unwrap();
-    }
+    crate::util::copy_repo_dirs(p.path(), &["plugins", "templates"]);
     p.write(
         "bin/pinctl",
         "#!/bin/sh\necho a stand-in for the worker binary\n",
@@ -936,6 +936,42 @@ fn conform(kind: &str) {
         );
     }
     p.run(&["down", "--yes", "--no-refresh"]).expect(0);
+    let state = p.state("conformance", "default");
+    let left = state["resources"].as_object().map(|m| m.len()).unwrap_or(0);
+    assert_eq!(left, 0, "{kind}: resources left in state: {state:#}");
+
+    // 5. A run killed after the service accepted the creation but before its id was recorded
+    //    (the state says `creating`, with the creation's token and no id): the next `up` finds
+    //    what it made and records that id (no second copy, no name conflict), and `plan`,
+    //    `diff` and `down` then work on it as on any other resource.
+    p.run(&["up", "--yes"]).expect(0);
+    let path = p.state_path("conformance", "default");
+    let mut state = p.state("conformance", "default");
+    let made = state["resources"]["subject"]["physical_id"].clone();
+    assert!(made.is_string(), "{kind}: {state:#}");
+    let subject = &mut state["resources"]["subject"];
+    subject["status"] = "creating".into();
+    subject["physical_id"] = serde_json::Value::Null;
+    subject["outputs"] = serde_json::json!({});
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let plan = p.plan_changes();
+    let subject = plan.resource("subject");
+    assert_eq!(subject.action, Action::Create, "{kind}: {subject:#?}");
+    assert_eq!(
+        subject.reason.as_ref().map(|r| r.code),
+        Some(ReasonCode::ResumedCreate),
+        "{kind}: {subject:#?}"
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    let state = p.state("conformance", "default");
+    assert_eq!(
+        state["resources"]["subject"]["physical_id"], made,
+        "{kind}: the resumed `up` adopts what the killed run made, and records its id: {state:#}"
+    );
+    assert_eq!(state["resources"]["subject"]["status"], "ready", "{kind}");
+    p.run(&["plan"]).expect(0);
+    p.run(&["diff"]).expect(0);
+    p.run(&["down", "--yes"]).expect(0);
     let state = p.state("conformance", "default");
     let left = state["resources"].as_object().map(|m| m.len()).unwrap_or(0);
     assert_eq!(left, 0, "{kind}: resources left in state: {state:#}");

@@ -27,8 +27,7 @@ fn project(twin: &Path) -> Project {
         p.path().join("stacks/pinterest.yaml"),
     )
     .unwrap();
-    std::os::unix::fs::symlink(root.join("plugins"), p.path().join("plugins")).unwrap();
-    copy_dir(&root.join("templates"), &p.path().join("templates"));
+    crate::util::copy_repo_dirs(p.path(), &["plugins", "templates"]);
     p.file = "stacks/pinterest.yaml".into();
     p.env = vec![
         ("PINCTL_TWIN_DIR".into(), twin.display().to_string()),
@@ -38,18 +37,6 @@ fn project(twin: &Path) -> Project {
         ),
     ];
     p
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// The running twin; stopped when dropped, whatever the test's outcome.
@@ -127,7 +114,7 @@ impl Drop for Twin<'_> {
             // The twin's directory goes with the test's: keep its logs for the post-mortem.
             let keep = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("twin-logs-{}", std::process::id()));
-            copy_dir(&self.dir.join("logs"), &keep);
+            crate::util::copy_dir(&self.dir.join("logs"), &keep);
             eprintln!("the twin's logs: {}", keep.display());
         }
     }

@@ -154,7 +154,11 @@ impl<T: TypedProvider> Provider for Typed<T> {
     }
 
     async fn adopt(&self, cx: &Cx, props: &Value) -> Result<Option<String>, ProviderError> {
-        let props = self.props(props)?;
+        // Props that do not convert never reached the service (`create` converts them first),
+        // so nothing was made: a stack applied with bad props still comes down once fixed.
+        let Ok(props) = self.props(props) else {
+            return Ok(None);
+        };
         self.provider.adopt(cx, &props).await
     }
 

@@ -100,6 +100,23 @@ pub struct Checker<'a> {
     pub root: &'a Value,
     pub file: &'a Path,
     pub diags: &'a mut Diagnostics,
+    /// The JSON type a reference stands for (`array`, `string`, ...), when known: a single
+    /// `${ref}` whose value is of a type the prop does not take (a list where a string belongs,
+    /// an integer where a string does) is an error at its location; the value would not
+    /// convert when applied.
+    pub ref_types: Option<&'a dyn Fn(&expr::Ref) -> Option<&'static str>>,
+}
+
+/// "a list", "a string", ...: how messages name a JSON type.
+fn a_type(t: &str) -> &'static str {
+    match t {
+        "array" => "a list",
+        "object" => "a mapping",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "a boolean",
+        _ => "a string",
+    }
 }
 
 fn describe_types(schema: &Value) -> String {
@@ -191,6 +208,35 @@ impl<'a> Checker<'a> {
         s
     }
 
+    /// The JSON types `schema` admits (those of its alternatives too); empty when it does not
+    /// say.
+    fn admitted(&self, schema: &Value) -> Vec<String> {
+        let schema = self.resolve(schema);
+        if let Some(alts) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        {
+            let mut out = Vec::new();
+            for a in alts {
+                let t = self.admitted(a);
+                if t.is_empty() {
+                    return Vec::new();
+                }
+                out.extend(t);
+            }
+            return out;
+        }
+        match schema.get("type") {
+            Some(Value::String(t)) => vec![t.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn err(&mut self, loc: Location, msg: String) {
         self.diags.push(loc, msg);
     }
@@ -224,9 +270,33 @@ impl<'a> Checker<'a> {
         {
             return infer(node);
         }
-        // One whole reference may stand for a value of any type (a list output, a number param).
+        // One whole reference stands for a value of its target's type (a list output, a number
+        // param), which must be one the prop takes.
         if let Node::Scalar(s) = node {
             if is_single_ref(s.as_str()) {
+                let target = match (self.ref_types, expr::parse(s.as_str()).as_deref()) {
+                    (Some(types), Ok([expr::Segment::Ref(r, _)])) => types(r),
+                    _ => None,
+                };
+                if let Some(t) = target {
+                    let admitted = self.admitted(schema);
+                    let fits = admitted.is_empty()
+                        || admitted
+                            .iter()
+                            .any(|a| a == t || (a == "number" && t == "integer"));
+                    if !fits {
+                        let loc = scalar_location(self.file, s);
+                        self.err(
+                            loc,
+                            format!(
+                                "`{path}`: expected {}, but `{}` is {}",
+                                describe_types(schema),
+                                s.as_str(),
+                                a_type(t)
+                            ),
+                        );
+                    }
+                }
                 return Value::String(s.as_str().into());
             }
         }
@@ -541,6 +611,7 @@ impl<'a> Checker<'a> {
                     root: self.root,
                     file: self.file,
                     diags: &mut scratch,
+                    ref_types: self.ref_types,
                 };
                 sub.check(node, alt, path)
             };

@@ -140,6 +140,36 @@ pub fn stack_schema(kinds: &Kinds) -> Value {
     root
 }
 
+/// The first character YAML does not allow in a stream, with its byte offset: YAML 1.2's
+/// c-printable (5.1) is tab, LF, CR, U+0020..U+007E, U+0085, U+00A0..U+D7FF, U+E000..U+FFFD and
+/// U+10000 up. The YAML parser would take a NUL for the end of the stream, or keep a BEL in a
+/// value, and its error (if any) would point elsewhere.
+fn forbidden_character(text: &str) -> Option<(usize, char)> {
+    text.char_indices().find(|&(_, c)| {
+        !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    })
+}
+
+/// Where a second YAML document starts in `text` (line, column; 1-based), if it has one:
+/// marked-yaml reads the first and ignores the rest, so a stream of two stacks would
+/// silently apply only the first.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::Marker;
+    #[derive(Default)]
+    struct Starts(Vec<Marker>);
+    impl MarkedEventReceiver for Starts {
+        fn on_event(&mut self, ev: Event, mark: Marker) {
+            if ev == Event::DocumentStart {
+                self.0.push(mark);
+            }
+        }
+    }
+    let mut starts = Starts::default();
+    Parser::new_from_str(text).load(&mut starts, true).ok()?;
+    starts.0.get(1).map(|m| (m.line(), m.col() + 1))
+}
+
 fn parse(path: &Path, diags: &mut Diagnostics) -> Option<Parsed> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -151,6 +181,16 @@ fn parse(path: &Path, diags: &mut Diagnostics) -> Option<Parsed> {
             return None;
         }
     };
+    if let Some((offset, c)) = forbidden_character(&text) {
+        diags.push(
+            Location::at_offset(path, &text, offset),
+            format!(
+                "invalid YAML: control character U+{:04X} is not allowed (YAML 1.2, 5.1: a stream holds printable characters only; write it escaped in a double-quoted string, e.g. \"\\x{:02x}\")",
+                c as u32, c as u32
+            ),
+        );
+        return None;
+    }
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
     let node = match marked_yaml::parse_yaml_with_options(0, &text, options) {
         Ok(n) => n,
@@ -167,7 +207,17 @@ fn parse(path: &Path, diags: &mut Diagnostics) -> Option<Parsed> {
             return None;
         }
         Err(e) => {
-            let (loc, msg) = parse_error_location(path, &e.to_string());
+            let (mut loc, msg) = parse_error_location(path, &e.to_string());
+            // The scanner marks a tab's error after the tab: point at the tab itself.
+            if msg.contains("tabs disallowed") {
+                if let Some(line) = text.lines().nth(loc.line.saturating_sub(1)) {
+                    let before: Vec<char> =
+                        line.chars().take(loc.column.saturating_sub(1)).collect();
+                    if let Some(i) = before.iter().rposition(|c| *c == '\t') {
+                        loc.column = i + 1;
+                    }
+                }
+            }
             let msg = if msg.contains("Top level must be a mapping") {
                 "the stack must be a YAML mapping with `stack:` and `resources:`".to_string()
             } else {
@@ -177,6 +227,13 @@ fn parse(path: &Path, diags: &mut Diagnostics) -> Option<Parsed> {
             return None;
         }
     };
+    if let Some((line, col)) = second_document(&text) {
+        diags.push(
+            Location::new(path, line, col),
+            "a stack file holds one YAML document: this `---` starts a second one (split the stacks into files of their own)",
+        );
+        return None;
+    }
     // Props are checked per kind later; here they are any mapping.
     let schema = serde_json::to_value(schemars::schema_for!(StackDoc)).ok()?;
     let before = diags.len();
@@ -184,6 +241,7 @@ fn parse(path: &Path, diags: &mut Diagnostics) -> Option<Parsed> {
         root: &schema,
         file: path,
         diags,
+        ref_types: None,
     }
     .check(&node, &schema, "");
     if diags.len() > before {
@@ -327,6 +385,23 @@ impl<'a> Loader<'a> {
     /// Format-level checks that do not depend on the env.
     fn check_declarations(&mut self) {
         let doc = &self.p.doc;
+        let (p, kinds) = (self.p, self.kinds);
+        // What a single `${ref}` stands for, so a list never goes where a scalar belongs.
+        let ref_types = move |r: &expr::Ref| -> Option<&'static str> {
+            match r {
+                expr::Ref::Param(name) => match p.doc.params.get(name)?.kind {
+                    ParamType::String => Some("string"),
+                    ParamType::Integer => Some("integer"),
+                    ParamType::Boolean => Some("boolean"),
+                    ParamType::List => Some("array"),
+                },
+                expr::Ref::Stack(_) | expr::Ref::Aws(_) => Some("string"),
+                expr::Ref::Var(_) => None,
+                expr::Ref::Resource { name, attr } => {
+                    kinds.get(&p.doc.resources.get(name)?.kind)?.attr_type(attr)
+                }
+            }
+        };
         let ident = Regex::new(r"^[a-z][a-z0-9_]*$").expect("valid regex");
         if let Some(d) = &doc.default_env {
             if !doc.envs.contains_key(d) {
@@ -401,6 +476,7 @@ impl<'a> Loader<'a> {
                     root: &schema,
                     file: &self.p.file,
                     diags: &mut self.diags,
+                    ref_types: Some(&ref_types),
                 }
                 .check(n, &schema, &format!("resources.{name}.props")),
                 None => {
@@ -412,6 +488,7 @@ impl<'a> Loader<'a> {
                         root: &schema,
                         file: &self.p.file,
                         diags: &mut self.diags,
+                        ref_types: Some(&ref_types),
                     }
                     .check(&empty, &schema, &format!("resources.{name}.props"));
                     // Point missing-prop errors at the resource itself.
@@ -469,6 +546,7 @@ impl<'a> Loader<'a> {
                         root: &schema,
                         file: &self.p.file,
                         diags: &mut self.diags,
+                        ref_types: Some(&ref_types),
                     }
                     .check_partial(
                         n,
@@ -740,6 +818,16 @@ impl<'a> Loader<'a> {
                 let full = self.root.join(&rel);
                 let content = match self.files.get(&rel) {
                     Some(c) => Some(c.clone()),
+                    None if !within(&self.root, &rel) => {
+                        self.diags.push(
+                            loc,
+                            format!(
+                                "{yaml_key} `{rel}` is outside the stack's root ({}): a stack reads only files under its root (no absolute paths, no `..` out of it, no links leading out)",
+                                self.root.display()
+                            ),
+                        );
+                        None
+                    }
                     None => match std::fs::read_to_string(&full) {
                         Ok(c) => {
                             self.files.insert(rel.clone(), c.clone());
@@ -947,6 +1035,27 @@ fn root_dir(file: &Path) -> PathBuf {
         PathBuf::from(".")
     } else {
         dir
+    }
+}
+
+/// Whether `rel` (a stack's file or template path) stays under `root` once resolved (links
+/// followed, `..` applied): what a stack reads must be its own, not `/etc/passwd` or
+/// `../../secrets` uploaded to S3. A path that does not exist is judged by its text (the
+/// not-found error says the rest).
+fn within(root: &Path, rel: &str) -> bool {
+    let rel = Path::new(rel);
+    if rel.is_absolute() {
+        return false;
+    }
+    if normalize(rel).components().next() == Some(std::path::Component::ParentDir) {
+        return false;
+    }
+    match (
+        std::fs::canonicalize(root),
+        std::fs::canonicalize(root.join(rel)),
+    ) {
+        (Ok(root), Ok(full)) => full.starts_with(root),
+        _ => true,
     }
 }
 

@@ -1339,3 +1339,25 @@ pub async fn s3_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec
         }
     }
 }
+
+/// Copies the repository's `dirs` (`templates`, `plugins`) into `to`: a stack reads only
+/// files under its root, and a link leading out of it is refused like `..`.
+pub fn copy_repo_dirs(to: &Path, dirs: &[&str]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for d in dirs {
+        copy_dir(&root.join(d), &to.join(d));
+    }
+}
+
+/// Copies the directory `from` into `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}

@@ -59,6 +59,21 @@ pub struct DeploymentProvider {
     pub clients: Arc<Clients>,
 }
 
+/// What a deployment's description ends with: the creation's token, since deployments take
+/// neither tags nor a client token and a resumed creation must find the one a killed run made
+/// (or the API would get a second, orphan deployment).
+fn mark(token: &str) -> String {
+    format!("[pinctl {token}]")
+}
+
+/// A description as the stack gave it: without the [`mark`].
+fn unmarked(description: &str) -> &str {
+    match description.rfind("[pinctl ") {
+        Some(i) if description.ends_with(']') => description[..i].trim_end(),
+        _ => description,
+    }
+}
+
 /// A deployment is immutable: the kind is declared without update, so any change makes a new
 /// one (before the old is deleted: the stage still points at it).
 #[async_trait]
@@ -93,7 +108,7 @@ impl TypedProvider for DeploymentProvider {
         let props = recorded.cloned().map(|mut p| {
             p.rest_api_id = api.into();
             if p.description.is_some() {
-                p.description = d.description().map(str::to_string);
+                p.description = d.description().map(|t| unmarked(t).to_string());
             }
             p
         });
@@ -102,13 +117,38 @@ impl TypedProvider for DeploymentProvider {
         Ok(Some(Observed { props, outputs }))
     }
 
-    async fn create(&self, _cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
+    async fn adopt(&self, cx: &Cx, p: &DeploymentProps) -> Result<Option<String>, ProviderError> {
+        let listed = self
+            .clients
+            .apigateway()
+            .await
+            .get_deployments()
+            .rest_api_id(&p.rest_api_id)
+            .limit(500)
+            .send()
+            .await
+            .or_absent("GetDeployments", NOT_FOUND)?;
+        let mark = mark(&cx.token);
+        Ok(listed.and_then(|l| {
+            l.items()
+                .iter()
+                .find(|d| d.description().is_some_and(|t| t.ends_with(&mark)))
+                .and_then(|d| d.id())
+                .map(|id| ID.join(&[&p.rest_api_id, id]))
+        }))
+    }
+
+    async fn create(&self, cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
         self.clients.limiter.acquire("CreateDeployment").await;
         let gw = self.clients.apigateway().await;
+        let mark = mark(&cx.token);
         let req = gw
             .create_deployment()
             .rest_api_id(&p.rest_api_id)
-            .set_description(p.description.clone());
+            .description(match &p.description {
+                Some(d) => format!("{d} {mark}"),
+                None => mark,
+            });
         let out = settled("CreateDeployment", || req.clone().send()).await?;
         Ok(ID.join(&[&p.rest_api_id, out.id().unwrap_or_default()]))
     }
@@ -132,5 +172,17 @@ impl TypedProvider for DeploymentProvider {
         settle("DeleteDeployment", || req.clone().send())
             .await
             .gone_ok("DeleteDeployment", NOT_FOUND)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_mark_is_not_part_of_the_description() {
+        let m = super::mark("0f1e");
+        assert_eq!(m, "[pinctl 0f1e]");
+        assert_eq!(super::unmarked(&format!("daily {m}")), "daily");
+        assert_eq!(super::unmarked(&m), "");
+        assert_eq!(super::unmarked("made by hand"), "made by hand");
     }
 }

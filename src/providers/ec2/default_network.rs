@@ -30,6 +30,7 @@ pub fn register(r: &mut Registry) {
         )
         .schema::<DefaultNetworkProps>()
         .outputs(&["vpc_id", "subnet_ids", "subnet_id", "cidr"])
+        .output_types(&[("subnet_ids", "array")])
         .timeout(Duration::from_secs(120))
         .no_update(),
         |env| DefaultNetworkProvider {

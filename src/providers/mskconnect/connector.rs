@@ -232,6 +232,30 @@ impl TypedProvider for ConnectorProvider {
         Ok(Some(Observed::new(live, outputs)))
     }
 
+    async fn adopt(&self, cx: &Cx, p: &ConnectorProps) -> Result<Option<String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut next = None;
+        let arn = loop {
+            let out = kc
+                .list_connectors()
+                .connector_name_prefix(&p.name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListConnectors", e))?;
+            let found = out
+                .connectors()
+                .iter()
+                .find(|c| c.connector_name() == Some(p.name.as_str()))
+                .and_then(|c| c.connector_arn().map(str::to_string));
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                break found;
+            }
+        };
+        super::adopt(&self.clients, cx, "MSK Connect connector", &p.name, arn).await
+    }
+
     async fn create(&self, cx: &Cx, p: &ConnectorProps) -> Result<String, ProviderError> {
         let auth = if p.iam_auth {
             KafkaClusterClientAuthenticationType::Iam

@@ -32,6 +32,7 @@ pub fn register(r: &mut Registry) {
         )
         .schema::<CustomPluginProps>()
         .outputs(&["arn", "revision", "location"])
+        .output_types(&[("revision", "integer")])
         .replace(&[
             ("name", "a custom plugin cannot be renamed"),
             (
@@ -332,6 +333,30 @@ impl TypedProvider for CustomPluginProvider {
             ),
         );
         Ok(Some(Observed { props, outputs }))
+    }
+
+    async fn adopt(&self, cx: &Cx, p: &CustomPluginProps) -> Result<Option<String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut next = None;
+        let arn = loop {
+            let out = kc
+                .list_custom_plugins()
+                .name_prefix(&p.name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListCustomPlugins", e))?;
+            let found = out
+                .custom_plugins()
+                .iter()
+                .find(|c| c.name() == Some(p.name.as_str()))
+                .and_then(|c| c.custom_plugin_arn().map(str::to_string));
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                break found;
+            }
+        };
+        super::adopt(&self.clients, cx, "MSK Connect custom plugin", &p.name, arn).await
     }
 
     async fn create(&self, cx: &Cx, p: &CustomPluginProps) -> Result<String, ProviderError> {

@@ -26,6 +26,7 @@ pub fn register(r: &mut Registry) {
         )
         .schema::<WorkerConfigurationProps>()
         .outputs(&["arn", "revision"])
+        .output_types(&[("revision", "integer")])
         .replace(&[
             ("name", "a worker configuration cannot be renamed"),
             (
@@ -108,6 +109,41 @@ impl TypedProvider for WorkerConfigurationProvider {
             Value::from(d.latest_revision().map(|r| r.revision()).unwrap_or(1)),
         );
         Ok(Some(Observed::new(live, outputs)))
+    }
+
+    async fn adopt(
+        &self,
+        cx: &Cx,
+        p: &WorkerConfigurationProps,
+    ) -> Result<Option<String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut next = None;
+        let arn = loop {
+            let out = kc
+                .list_worker_configurations()
+                .name_prefix(&p.name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListWorkerConfigurations", e))?;
+            let found = out
+                .worker_configurations()
+                .iter()
+                .find(|w| w.name() == Some(p.name.as_str()))
+                .and_then(|w| w.worker_configuration_arn().map(str::to_string));
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                break found;
+            }
+        };
+        super::adopt(
+            &self.clients,
+            cx,
+            "MSK Connect worker configuration",
+            &p.name,
+            arn,
+        )
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &WorkerConfigurationProps) -> Result<String, ProviderError> {
