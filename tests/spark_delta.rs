@@ -2,7 +2,8 @@
 //! stream job's three tables, opened with `spark.read.format("delta").load(path)` (pyspark with
 //! Delta Lake's jars) and DuckDB's `delta_scan` (tests/spark/read_delta.py), have spec §4's
 //! column names and types, and the very rows delta-rs reads: one per `ind`, replays and upserts
-//! included.
+//! included. The batch and the stream job give the same rows, for events carrying every edge
+//! rule of spec §4 too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -172,6 +173,43 @@ fn as_doubles(v: Value) -> Value {
         ),
         v => v,
     }
+}
+
+/// Appends three events whose rows carry spec §4's edge cases (values as sent, placeholders
+/// only exactly, zero-padded datetimes, coordinates of two numbers, user names of two names),
+/// keyed by their position as generated rows are; returns their keys.
+fn edge_rows(source: &mut [Vec<Value>; 3]) -> Vec<usize> {
+    use serde_json::json;
+    let first = source[0].len();
+    let keys: Vec<usize> = (first..first + 3).collect();
+    let pins = [
+        json!({"follower_count": " 124k", "title": " spaced ", "category": "Art"}),
+        json!({"follower_count": "12K", "image_src": "Image src error", "category": "art"}),
+        json!({"follower_count": "1.5", "description": "No description available", "category": "art"}),
+    ];
+    let geos = [
+        json!({"timestamp": "2020-8-28 3:52:47", "latitude": 1.5, "country": "Chad"}),
+        json!({"timestamp": "2019-05-05T00:00:00", "latitude": "x", "longitude": 3.0, "country": "Chad"}),
+        json!({"timestamp": "2019-05-05 00:00:00", "latitude": -5.25, "longitude": 3.5, "country": "Chad"}),
+    ];
+    let users = [
+        json!({"first_name": "Ada", "last_name": "", "age": 30, "date_joined": " 2019-05-05T00:00:00"}),
+        json!({"first_name": "Ada", "last_name": "Lovelace", "age": " 30", "date_joined": "2016-01-02 03:04:05"}),
+        json!({"first_name": " Ada", "last_name": "Lovelace", "age": 36, "date_joined": "2016-01-02T03:04:05"}),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        let mut pin = pins[i].clone();
+        pin["index"] = json!(k);
+        pin["unique_id"] = json!(format!("edge-{k}"));
+        let mut geo = geos[i].clone();
+        geo["ind"] = json!(k);
+        let mut user = users[i].clone();
+        user["ind"] = json!(k);
+        source[0].push(pin);
+        source[1].push(geo);
+        source[2].push(user);
+    }
+    keys
 }
 
 fn table_name(table: Table) -> String {
@@ -385,7 +423,8 @@ async fn spark_and_duckdb_read_the_jobs_tables_as_delta_rs_does() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let source = generate_source(dir.path(), 300);
+    let mut source = generate_source(dir.path(), 300);
+    let edges = edge_rows(&mut source);
     let moto = Moto::start();
     let s3 = moto.s3().await;
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
@@ -404,7 +443,8 @@ async fn spark_and_duckdb_read_the_jobs_tables_as_delta_rs_does() {
     // keys and replays of known ones: the tables are upserted (files rewritten and removed), so
     // a reader that ignored the log's removes would see an ind twice.
     let first: Vec<usize> = (0..120).map(|i| (i * 7 + i * i) % 200).collect();
-    let second: Vec<usize> = (0..50).map(|i| (i * 13) % 300).collect();
+    let mut second: Vec<usize> = (0..50).map(|i| (i * 13) % 300).collect();
+    second.extend(&edges);
     let distinct: BTreeSet<usize> = first.iter().chain(&second).copied().collect();
 
     // The stream job, started first, works while the batch job runs.
@@ -454,6 +494,68 @@ async fn spark_and_duckdb_read_the_jobs_tables_as_delta_rs_does() {
             paths.push(path.clone());
             reference.insert(path, (job, table, read));
         }
+    }
+
+    // The batch and the stream job clean alike, spec §4's edge rules included.
+    for table in Table::ALL {
+        let path = |out: &Path| out.join(table_name(table)).display().to_string();
+        let (_, _, batch) = &reference[&path(&batch_out)];
+        let (_, _, stream) = &reference[&path(&stream_out)];
+        assert_same_rows(
+            &format!("the stream job's {table:?} table (the batch job's as delta-rs)"),
+            stream,
+            batch,
+        );
+    }
+    let cell = |job_out: &Path, table: Table, ind: usize, column: &str| -> Value {
+        let (_, _, read) = &reference[&job_out.join(table_name(table)).display().to_string()];
+        let i = read.names().iter().position(|n| *n == column).unwrap();
+        read.rows[&(ind as i64)][i].clone()
+    };
+    for out in [&batch_out, &stream_out] {
+        let (a, b, c) = (edges[0], edges[1], edges[2]);
+        assert_eq!(
+            cell(out, Table::Pin, a, "follower_count"),
+            Value::Null,
+            "` 124k`"
+        );
+        assert_eq!(
+            cell(out, Table::Pin, b, "follower_count"),
+            Value::Null,
+            "`12K`"
+        );
+        assert_eq!(
+            cell(out, Table::Pin, c, "follower_count"),
+            Value::Null,
+            "`1.5`"
+        );
+        assert_eq!(cell(out, Table::Pin, a, "title"), " spaced ", "not trimmed");
+        assert_eq!(cell(out, Table::Pin, a, "category"), "Art", "not folded");
+        assert_eq!(cell(out, Table::Pin, b, "image_src"), "Image src error");
+        assert_eq!(
+            cell(out, Table::Geo, a, "timestamp"),
+            Value::Null,
+            "unpadded"
+        );
+        assert_eq!(
+            cell(out, Table::Geo, a, "coordinates"),
+            Value::Null,
+            "one number"
+        );
+        assert_eq!(cell(out, Table::Geo, b, "coordinates"), Value::Null, "`x`");
+        assert!(cell(out, Table::Geo, b, "timestamp").is_i64());
+        assert_eq!(
+            cell(out, Table::User, a, "user_name"),
+            Value::Null,
+            "empty last name"
+        );
+        assert_eq!(
+            cell(out, Table::User, a, "date_joined"),
+            Value::Null,
+            "leading space"
+        );
+        assert_eq!(cell(out, Table::User, b, "age"), Value::Null, "` 30`");
+        assert_eq!(cell(out, Table::User, c, "user_name"), " Ada Lovelace");
     }
 
     // Spark with Delta Lake, and DuckDB with its delta extension, read the same.

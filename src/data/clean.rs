@@ -16,15 +16,16 @@ use super::record::Table;
 use super::store::parse_datetime;
 
 /// The placeholders that mean "no value" (spec §4.1), per column.
-const PLACEHOLDERS: [(&str, &str); 8] = [
+const PLACEHOLDERS: [(&str, &str); 7] = [
     ("title", "No Title Data Available"),
     ("description", "No description available Story format"),
     ("description", "No description available"),
     ("poster_name", "User Info Error"),
     ("follower_count", "User Info Error"),
     ("tag_list", "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e"),
+    // Only exactly: `Image src error` without the full stop is a real value (spec §4, edge
+    // rules).
     ("image_src", "Image src error."),
-    ("image_src", "Image src error"),
 ];
 
 /// The raw columns each table's records carry, as text.
@@ -122,36 +123,64 @@ pub fn raw_batch(table: Table, records: &[Value]) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("raw columns line up")
 }
 
-/// `124k` → 124,000; `1.5k` → 1,500; `2M` → 2,000,000; digits as they are; anything else null.
+/// `124k` → 124,000; `1.5k` → 1,500; `2M` → 2,000,000; digits as they are; anything else null
+/// (spec §4.2 and its edge rules: values as sent, so ` 124k`, `12K`, `2m` and `1.5` are null).
 pub fn follower_count(s: &str) -> Option<i64> {
-    let s = s.trim();
     let (number, factor) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1_000.0),
-        b'M' | b'm' => (&s[..s.len() - 1], 1_000_000.0),
+        b'k' => (&s[..s.len() - 1], 1_000.0),
+        b'M' => (&s[..s.len() - 1], 1_000_000.0),
         _ => (s, 1.0),
     };
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return None;
-    }
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     if factor == 1.0 {
-        return number.parse::<i64>().ok();
+        return digits(number).then(|| number.parse::<i64>().ok()).flatten();
+    }
+    // A decimal n: digits, or digits, one point, digits.
+    let decimal = match number.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(number),
+    };
+    if !decimal {
+        return None;
     }
     let n: f64 = number.parse().ok()?;
     let v = (n * factor).round();
     (v.is_finite() && v <= i64::MAX as f64).then_some(v as i64)
 }
 
-/// An integer key or count: `12`, `12.0`; anything else null.
+/// An integer key or count: `12`, or a JSON number with no fraction (`12.0`); anything else
+/// null, surrounding spaces included (spec §4, edge rules: values as sent).
 fn integer(s: &str) -> Option<i64> {
-    let s = s.trim();
+    if s.starts_with(|c: char| c.is_whitespace()) || s.ends_with(|c: char| c.is_whitespace()) {
+        return None;
+    }
     s.parse::<i64>().ok().or_else(|| {
         let f: f64 = s.parse().ok()?;
         (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
     })
 }
 
+/// A datetime exactly `YYYY-MM-DDTHH:MM:SS` or `YYYY-MM-DD HH:MM:SS`, every field zero-padded
+/// (spec §4, edge rules: `2020-8-28 3:52:47` and ` 2019-05-05T00:00:00` are null), as
+/// microseconds since the epoch (UTC, no zone shift).
 fn micros(s: &str) -> Option<i64> {
-    Some(parse_datetime(s.trim())?.and_utc().timestamp_micros())
+    let b = s.as_bytes();
+    let shape = b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T' || *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
+    Some(parse_datetime(s)?.and_utc().timestamp_micros())
+}
+
+/// A latitude or longitude: a finite number as sent (no spaces, no `NaN`).
+fn coordinate(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 fn column<'a>(
@@ -235,14 +264,15 @@ pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
                 .with_field(Arc::new(Field::new("element", DataType::Float64, true)));
             let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
             for i in &keep {
-                let number = |c: &str| get(raw, c, *i).and_then(|v| v.trim().parse::<f64>().ok());
+                let number = |c: &str| get(raw, c, *i).and_then(coordinate);
+                // Null unless both are numbers (spec §4, edge rules).
                 match (number("latitude"), number("longitude")) {
-                    (None, None) => coordinates.append_null(),
-                    (lat, lon) => {
-                        coordinates.values().append_option(lat);
-                        coordinates.values().append_option(lon);
+                    (Some(lat), Some(lon)) => {
+                        coordinates.values().append_value(lat);
+                        coordinates.values().append_value(lon);
                         coordinates.append(true);
                     }
+                    _ => coordinates.append_null(),
                 }
                 ts.append_option(get(raw, "timestamp", *i).and_then(micros));
             }
@@ -522,6 +552,117 @@ mod tests {
         assert_eq!(ints(&b, "follower_count"), [Some(5), None]);
         assert_eq!(strings(&b, "title"), [None, None]);
         assert_eq!(strings(&b, "category"), [Some("true".into()), None]);
+    }
+
+    /// Spec §4's edge rules, one by one.
+    #[test]
+    fn values_are_used_as_sent() {
+        for junk in [" 124k", "124k ", "12K", "2m", "1.5", "1.5.2k", ".5k", "5.k"] {
+            assert_eq!(follower_count(junk), None, "{junk:?}");
+        }
+        assert_eq!(integer(" 12"), None);
+        assert_eq!(integer("12 "), None);
+        assert_eq!(integer("12"), Some(12));
+        let b = pins(vec![
+            json!({"index": 1, "title": " spaced ", "category": "Art", "follower_count": " 124k"}),
+            json!({"index": " 2", "title": "x"}),
+        ]);
+        assert_eq!(ints(&b, "ind"), [Some(1)], "a key with spaces is no key");
+        assert_eq!(
+            strings(&b, "title"),
+            [Some(" spaced ".into())],
+            "not trimmed"
+        );
+        assert_eq!(strings(&b, "category"), [Some("Art".into())], "not folded");
+        assert_eq!(ints(&b, "follower_count"), [None]);
+    }
+
+    #[test]
+    fn a_placeholder_matches_only_exactly() {
+        let b = pins(vec![
+            json!({"index": 1, "image_src": "Image src error"}),
+            json!({"index": 2, "image_src": "Image src error."}),
+            json!({"index": 3, "title": "no title data available"}),
+            json!({"index": 4, "title": "No Title Data Available "}),
+        ]);
+        assert_eq!(
+            strings(&b, "image_src"),
+            [Some("Image src error".into()), None, None, None]
+        );
+        assert_eq!(
+            strings(&b, "title"),
+            [
+                None,
+                None,
+                Some("no title data available".into()),
+                Some("No Title Data Available ".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn datetimes_are_exact_and_zero_padded() {
+        let at = |s: &str| micros(s);
+        assert!(at("2020-08-28T03:52:47").is_some());
+        assert!(at("2020-08-28 03:52:47").is_some());
+        for junk in [
+            "2020-8-28 3:52:47",
+            "2020-08-28 3:52:47",
+            " 2019-05-05T00:00:00",
+            "2019-05-05T00:00:00 ",
+            "2019-05-05t00:00:00",
+            "2019-05-05T00:00:00Z",
+            "2019-05-05T00:00",
+            "2019-13-05T00:00:00",
+            "2019-02-30T00:00:00",
+            "+019-05-05T00:00:00",
+        ] {
+            assert_eq!(at(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn coordinates_need_both_numbers() {
+        let g = clean(
+            Table::Geo,
+            &raw_batch(
+                Table::Geo,
+                &[
+                    json!({"ind": 1, "latitude": 1.5, "longitude": -2}),
+                    json!({"ind": 2, "latitude": 1.5}),
+                    json!({"ind": 3, "latitude": "x", "longitude": 3}),
+                    json!({"ind": 4, "latitude": " 1", "longitude": "2"}),
+                    json!({"ind": 5, "latitude": "NaN", "longitude": "2"}),
+                ],
+            ),
+        );
+        let coords = g
+            .column_by_name("coordinates")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        let nulls: Vec<bool> = (0..coords.len()).map(|i| coords.is_null(i)).collect();
+        assert_eq!(nulls, [false, true, true, true, true]);
+    }
+
+    #[test]
+    fn user_name_needs_both_names() {
+        let u = clean(
+            Table::User,
+            &raw_batch(
+                Table::User,
+                &[
+                    json!({"ind": 1, "first_name": "Ada", "last_name": ""}),
+                    json!({"ind": 2, "last_name": "Lovelace"}),
+                    json!({"ind": 3, "first_name": " Ada", "last_name": "Lovelace"}),
+                ],
+            ),
+        );
+        assert_eq!(
+            strings(&u, "user_name"),
+            [None, None, Some(" Ada Lovelace".into())]
+        );
     }
 
     #[test]

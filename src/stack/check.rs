@@ -104,8 +104,11 @@ pub struct Checker<'a> {
     /// `${ref}` whose value is of a type the prop does not take (a list where a string belongs,
     /// an integer where a string does) is an error at its location; the value would not
     /// convert when applied.
-    pub ref_types: Option<&'a dyn Fn(&expr::Ref) -> Option<&'static str>>,
+    pub ref_types: Option<&'a RefTypes<'a>>,
 }
+
+/// What a reference stands for: its target's JSON type (`array`, `string`, ...), when known.
+pub type RefTypes<'a> = dyn Fn(&expr::Ref) -> Option<&'static str> + 'a;
 
 /// "a list", "a string", ...: how messages name a JSON type.
 fn a_type(t: &str) -> &'static str {
