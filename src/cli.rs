@@ -212,6 +212,10 @@ pub struct GatewayArgs {
     /// --connect-to): `--connect-to ec2-1-2-3-4.compute-1.amazonaws.com:8082=127.0.0.1:41234`.
     #[arg(long, value_name = "HOST:PORT=ADDR:PORT")]
     pub connect_to: Vec<String>,
+    /// A JSON file of more such pairs, `{"HOST:PORT": "ADDR:PORT"}`, read again at each request
+    /// (the twin's supervisor keeps it as units start).
+    #[arg(long)]
+    pub connect_to_file: Option<std::path::PathBuf>,
     /// How often the stage is checked for a new deployment.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub refresh: std::time::Duration,
@@ -407,6 +411,15 @@ pub enum LocalCommand {
         /// AWS documents about 10 s for IAM.
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         propagation_delay: std::time::Duration,
+        /// Share of the emulator's calls (MSK, MSK Connect, MWAA; 0 to 1) answered with a
+        /// throttling error or a 500, as AWS sometimes answers: try `up` and `down` against
+        /// faults (`0.3`).
+        #[arg(long, default_value_t = 0.0, value_parser = fault_rate)]
+        fault_rate: f64,
+        /// How long the emulator's clusters, connectors and environments stay CREATING,
+        /// UPDATING and DELETING (AWS takes minutes to tens of minutes).
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        operation_delay: std::time::Duration,
     },
     /// Show the twin's services and data-plane processes (exit 1 when it is not running, 3
     /// when one of its processes keeps exiting: 3 exits within 2 minutes).
@@ -566,4 +579,12 @@ pub enum LocalCommand {
         #[arg(long, value_delimiter = ',')]
         msk_unsupported_az_ids: Vec<String>,
     },
+}
+
+/// A share from 0 to 1.
+fn fault_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("`{s}` is not a share from 0 to 1 (e.g. 0.3)")),
+    }
 }

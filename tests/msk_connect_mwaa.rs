@@ -780,3 +780,27 @@ resources:
     p.run(&["up", "--yes"]).expect(0);
     p.run(&["down", "--yes"]).expect(0);
 }
+
+/// A read that fails while refreshing (a throttle, a 500: AWS answers some of any many calls
+/// so) is retried, not the end of the run: with half of the emulator's calls failing, `plan`
+/// and `diff` of a cluster still find nothing to do, every time.
+#[test]
+fn reads_that_fail_while_refreshing_are_retried() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("emulator.json");
+    let emu = Emulator::start_full("100ms", Some(&saved), 0.0, None, None, &[]);
+    let mut p = project(&moto, &emu);
+    p.stack(
+        "stack: faults\nresources:\n  msk:\n    type: msk.cluster\n    props: {name: f-msk, kafka_version: 3.8.x, broker_instance_type: kafka.t3.small, broker_count: 2, storage_gib: 100, client_subnets: [subnet-a, subnet-b]}\n",
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    drop(emu);
+    let emu = Emulator::start_full("100ms", Some(&saved), 0.5, None, None, &[]);
+    p.env = moto.env();
+    p.env.extend(emu.env());
+    for _ in 0..4 {
+        p.run(&["plan"]).expect(0);
+        p.run(&["diff"]).expect(0);
+    }
+}

@@ -13,7 +13,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
-use crate::util::{free_port, Emulator, Kafka, Moto, Served};
+use crate::util::{free_port, iam_user as user, Emulator, Kafka, Moto, Served};
 use pinctl::clients::kafka_admin::{msk_iam_settings, IamContext};
 use pinctl::clients::msk_iam::auth_token;
 
@@ -168,33 +168,6 @@ async fn twin() -> Twin {
         cluster,
         iam,
     }
-}
-
-/// An IAM user with `statements` as its policy, and its access key.
-async fn user(moto: &Moto, name: &str, statements: Value) -> Credentials {
-    let iam = aws_sdk_iam::Client::new(&moto.config().await);
-    iam.create_user().user_name(name).send().await.unwrap();
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("msk")
-        .policy_document(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    Credentials::new(
-        key.access_key_id(),
-        key.secret_access_key(),
-        None,
-        None,
-        "test",
-    )
 }
 
 fn allow(actions: &[&str], resource: &str) -> Value {

@@ -265,9 +265,11 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     let keys: Vec<i64> = python_keys(events as usize);
     let distinct: BTreeSet<usize> = keys.iter().map(|k| *k as usize).collect();
 
-    // Batch path: one object per message, once the sink has caught up.
     // moto enforces IAM on the twin: the test's own reads are the administrator's.
     let moto = Moto::of_twin(&settings);
+    management_routes_need_iam(&moto, &url).await;
+
+    // Batch path: one object per message, once the sink has caught up.
     let s3 = moto.s3().await;
     let t0 = Instant::now();
     let mut last = (0, Instant::now());
@@ -669,6 +671,109 @@ fn a_role_missing_a_permission_is_refused_naming_action_and_resource() {
         "{log}"
     );
     p.run(&["--env", "local", "down", "--yes"]).expect(0);
+}
+
+/// The API's management routes (list, describe, create, delete streams) take only requests
+/// signed with SigV4 by a principal allowed `execute-api:Invoke` on the method (AWS_IAM), as
+/// API Gateway checks them; the posting routes stay open, within API Gateway's payload limit.
+async fn management_routes_need_iam(moto: &Moto, url: &str) {
+    // May list the streams, nothing else.
+    let operator = crate::util::iam_user(
+        moto,
+        "operator",
+        serde_json::json!([{
+            "Effect": "Allow", "Action": "execute-api:Invoke",
+            "Resource": "arn:aws:execute-api:us-east-1:*:*/*/GET/streams"}]),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, signer: Option<&aws_credential_types::Credentials>| {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        let target = format!("{url}{path}");
+        let mut rb = http.request(method.parse().unwrap(), &target);
+        if let Some(c) = signer {
+            let identity = c.clone().into();
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("execute-api")
+                .time(std::time::SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let signable = SignableRequest::new(
+                method,
+                &target,
+                std::iter::empty(),
+                SignableBody::Bytes(b""),
+            )
+            .unwrap();
+            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+            for (k, v) in instructions.headers() {
+                rb = rb.header(k, v);
+            }
+        }
+        async move {
+            let r = rb.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let pin = format!("/streams/streaming-{UID}-pin");
+    for (method, path) in [
+        ("GET", "/streams"),
+        ("GET", pin.as_str()),
+        ("DELETE", pin.as_str()),
+    ] {
+        let (status, body) = call(method, path, None).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (403, r#"{"message":"Missing Authentication Token"}"#),
+            "{method} {path} unsigned"
+        );
+    }
+    let (status, body) = call("GET", "/streams", Some(&operator)).await;
+    assert_eq!(status, 200, "GET /streams signed by the operator: {body}");
+    assert!(body.contains(&format!("streaming-{UID}-pin")), "{body}");
+    let (status, body) = call("DELETE", &pin, Some(&operator)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("User: arn:aws:iam::123456789012:user/operator is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:123456789012:")
+            && body.contains(&format!("/DELETE/streams/streaming-{UID}-pin")),
+        "{body}"
+    );
+    let wrong = aws_credential_types::Credentials::new(
+        operator.access_key_id(),
+        "not-the-secret",
+        None,
+        None,
+        "test",
+    );
+    let (status, body) = call("GET", "/streams", Some(&wrong)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("signature we calculated does not match"),
+        "{body}"
+    );
+    // A payload over API Gateway's 10 MB: REQUEST_TOO_LARGE, before any integration runs.
+    let r = http
+        .put(format!("{url}/streams/streaming-{UID}-pin/record"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 10 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.text().await.unwrap(), r#"{"message":"Request Too Long"}"#);
+    // The stream the unsigned and the refused DELETEs named is still there.
+    let kinesis = aws_sdk_kinesis::Client::new(&moto.config().await);
+    kinesis
+        .describe_stream_summary()
+        .stream_name(format!("streaming-{UID}-pin"))
+        .send()
+        .await
+        .expect("the stream survives refused deletes");
 }
 
 /// POSTs one JSON record (Confluent v2) to the REST proxy at `address`; the raw answer, or

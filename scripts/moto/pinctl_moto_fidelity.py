@@ -232,6 +232,19 @@ def _msk_iam():
     def _hmac(key, text):
         return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
+    def _signed(secret, stamp, day, region, service, canonical, signature):
+        # SigV4's string to sign and signing key (IAM User Guide, "Create a signed AWS API
+        # request"): whether `signature` is the one `secret` makes of `canonical`.
+        scope = f"{day}/{region}/{service}/aws4_request"
+        to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
+        k = _hmac(("AWS4" + secret).encode(), day)
+        for part in (region, service, "aws4_request"):
+            k = _hmac(k, part)
+        expected = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
     def authenticate(token, region, now):
         try:
             padded = token + "=" * (-len(token) % 4)
@@ -297,14 +310,7 @@ def _msk_iam():
                 hashlib.sha256(b"").hexdigest(),
             ]
         )
-        scope = f"{day}/{scope_region}/{service}/aws4_request"
-        to_sign = "\n".join(
-            ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-        )
-        k = _hmac(("AWS4" + found._secret_access_key).encode(), day)
-        for part in (scope_region, service, "aws4_request"):
-            k = _hmac(k, part)
-        if not hmac.compare_digest(hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest(), signature):
+        if not _signed(found._secret_access_key, stamp, day, scope_region, service, canonical, signature):
             raise Refused("the token's signature does not match its credentials")
         until = signed_at + datetime.timedelta(seconds=expires)
         return {"principal": found.arn, "expires_ms": int(until.timestamp() * 1000)}
@@ -347,6 +353,81 @@ def _msk_iam():
             )
         return {"results": results}
 
+    def invoke(body, now):
+        # A request signed with SigV4 in its Authorization header (IAM User Guide, "Elements of
+        # an AWS API request signature"), as API Gateway checks one for a method whose
+        # authorizationType is AWS_IAM; then execute-api:Invoke on the method's ARN.
+        headers = {k.lower(): v for k, v in body["headers"].items()}
+        auth = headers.get("authorization")
+        if not auth:
+            raise Refused("Missing Authentication Token")
+        try:
+            algorithm, rest = auth.split(" ", 1)
+            fields = dict(
+                part.strip().split("=", 1) for part in rest.split(",")
+            )
+            key_id, day, scope_region, service, terminal = fields["Credential"].split("/")
+            signed_headers = fields["SignedHeaders"]
+            signature = fields["Signature"]
+            stamp = headers["x-amz-date"]
+            signed_at = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc
+            )
+        except (KeyError, ValueError):
+            raise Refused("Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and an 'X-Amz-Date' header")
+        if algorithm != "AWS4-HMAC-SHA256":
+            raise Refused(f"Unsupported signing algorithm {algorithm}")
+        if service != body["service"] or scope_region != body["region"] or terminal != "aws4_request" or day != stamp[:8]:
+            raise Refused(
+                f"Credential should be scoped to correct service: '{body['service']}' and region '{body['region']}'"
+            )
+        if abs(signed_at - now) > datetime.timedelta(minutes=5):
+            raise Refused("Signature expired: the request's X-Amz-Date is more than 5 minutes from now")
+        account = get_account_id_from(key_id)
+        extra = {}
+        if "x-amz-security-token" in headers:
+            extra["X-Amz-Security-Token"] = headers["x-amz-security-token"]
+        try:
+            found = ac.create_access_key(account, "aws", key_id, extra)
+        except ac.CreateAccessKeyFailure:
+            raise Refused("The security token included in the request is invalid.")
+        if isinstance(found, ac.AssumedRoleAccessKey):
+            for role in sts_backends[account]["aws"].assumed_roles:
+                if role.access_key_id == key_id and role.expiration < now.replace(tzinfo=None):
+                    raise Refused("The security token included in the request is expired")
+        names = signed_headers.split(";")
+        canonical_headers = "".join(
+            f"{n}:{' '.join(headers.get(n, '').split())}\n" for n in names
+        )
+        query = sorted(
+            (_uri(k), _uri(v)) for k, v in parse_qsl(body.get("query", ""), keep_blank_values=True)
+        )
+        payload = headers.get("x-amz-content-sha256") or hashlib.sha256(
+            base64.b64decode(body.get("body_base64", ""))
+        ).hexdigest()
+        canonical = "\n".join(
+            [
+                body["method"],
+                quote(body["path"] or "/", safe="/-_.~"),
+                "&".join(f"{k}={v}" for k, v in query),
+                canonical_headers,
+                signed_headers,
+                payload,
+            ]
+        )
+        if not _signed(found._secret_access_key, stamp, day, scope_region, service, canonical, signature):
+            raise Refused(
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+            )
+        verdict = authorize(found.arn, [{"action": body["action"], "resource": body["resource"]}])
+        result = verdict["results"][0]
+        if not result["allowed"]:
+            raise Forbidden(result["message"])
+        return {"principal": found.arn}
+
+    class Forbidden(Exception):
+        pass
+
     def _call(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith(prefix):
@@ -362,10 +443,15 @@ def _msk_iam():
                 answer = authenticate(body["token"], body["region"], now)
             elif path == prefix + "authorize":
                 answer = authorize(body["principal"], body["requests"])
+            elif path == prefix + "invoke":
+                answer = invoke(body, now)
             else:
                 status, answer = "404 Not Found", {"message": f"no {path}"}
         except Refused as e:
             status, answer = "403 Forbidden", {"message": str(e)}
+        except Forbidden as e:
+            # Authenticated, not authorized: API Gateway's IAM refusal says `Message`.
+            status, answer = "403 Forbidden", {"Message": str(e), "authorized": False}
         except (KeyError, TypeError, ValueError) as e:
             status, answer = "400 Bad Request", {"message": f"malformed request: {e!r}"}
         data = json.dumps(answer).encode()

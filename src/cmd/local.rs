@@ -15,8 +15,16 @@ pub(super) async fn run(cli: &Cli, lc: &LocalCommand) -> Result<Exit> {
             dir,
             no_airflow,
             propagation_delay,
+            fault_rate,
+            operation_delay,
         } => {
-            let started = twin::start(&dir.path, !no_airflow, *propagation_delay).await?;
+            let options = twin::StartOptions {
+                airflow: !no_airflow,
+                propagation: *propagation_delay,
+                fault_rate: *fault_rate,
+                operation_delay: *operation_delay,
+            };
+            let started = twin::start(&dir.path, &options).await?;
             if started.already_running {
                 eprintln!(
                     "the twin is already running (supervisor pid {})",

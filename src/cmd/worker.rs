@@ -147,6 +147,7 @@ async fn gateway(args: &GatewayArgs) -> Result<Exit> {
         region: args.region.clone(),
         resolve,
         connect_to,
+        connect_to_file: args.connect_to_file.clone(),
         refresh: args.refresh,
         serialize_aws_calls: args.serialize_aws_calls,
     };

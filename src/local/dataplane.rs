@@ -114,6 +114,33 @@ impl DataPlane {
         Ok(aws_sdk_s3::Client::from_conf(conf))
     }
 
+    /// `connect-to.json`: `{"<instance DNS name>:<port>": "127.0.0.1:<local port>"}`, what the
+    /// gateways read to reach the units (`worker gateway --connect-to-file`).
+    fn connect_to_file(&self) -> PathBuf {
+        self.dir.join("connect-to.json")
+    }
+
+    /// Adds instance `i`'s units' ports to [`Self::connect_to_file`].
+    fn write_connect_to(&self, i: &Instance) -> Result<()> {
+        let path = self.connect_to_file();
+        let mut map: BTreeMap<String, String> = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let before = map.clone();
+        for ((id, port), local) in &self.listen_ports {
+            if id == &i.id {
+                for n in &i.names {
+                    map.insert(format!("{n}:{port}"), format!("127.0.0.1:{local}"));
+                }
+            }
+        }
+        if map != before {
+            crate::fsx::write_atomically(&path, &serde_json::to_vec_pretty(&map)?)?;
+        }
+        Ok(())
+    }
+
     /// The desired processes; a part that cannot be read is reported and left out.
     pub async fn desired(
         &mut self,
@@ -297,6 +324,7 @@ impl DataPlane {
             if let Some(e) = failed {
                 return Err(e).context("finding a free port for the unit");
             }
+            self.write_connect_to(i)?;
             let mut spec = self.spec(Kind::Unit, PathBuf::from(&cmd[0]), cmd[1..].to_vec());
             spec.env.extend(credentials.iter().cloned());
             spec.env.extend(unit.environment.iter().cloned());
@@ -450,14 +478,12 @@ impl DataPlane {
                     for n in &i.names {
                         args.push("--resolve".into());
                         args.push(format!("{n}=127.0.0.1"));
-                        for ((id, port), local) in &self.listen_ports {
-                            if id == &i.id {
-                                args.push("--connect-to".into());
-                                args.push(format!("{n}:{port}=127.0.0.1:{local}"));
-                            }
-                        }
                     }
                 }
+                // Where the units listen, kept in a file so a unit starting never restarts the
+                // gateway (its command line stays the same).
+                args.push("--connect-to-file".into());
+                args.push(self.connect_to_file().display().to_string());
                 let mut spec = self.spec(Kind::Gateway, self.exe.clone(), args);
                 // The gateway plays API Gateway: it reads the REST API and assumes each
                 // integration's `credentials` role as apigateway.amazonaws.com.

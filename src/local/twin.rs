@@ -223,7 +223,26 @@ pub struct Started {
 ///
 /// `propagation`: the delay moto and the emulator give every change (`PINCTL_PROPAGATION_DELAY`,
 /// read by `scripts/moto/pinctl_moto_fidelity.py` and the emulator); zero turns it off.
-pub async fn start(dir: &Path, airflow: bool, propagation: Duration) -> Result<Started> {
+/// How `local start` starts the twin.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Run the MWAA environments' DAGs in Apache Airflow.
+    pub airflow: bool,
+    /// How long AWS's changes take to propagate ([`PROPAGATION_DELAY_ENV`]).
+    pub propagation: Duration,
+    /// Share of the emulator's calls answered with a throttling error or a 500.
+    pub fault_rate: f64,
+    /// How long the emulator's resources stay CREATING, UPDATING and DELETING.
+    pub operation_delay: Duration,
+}
+
+/// The environment variables through which the supervisor gets the emulator's fault rate and
+/// operation delay from `local start`.
+const FAULT_RATE_ENV: &str = "PINCTL_TWIN_FAULT_RATE";
+const OPERATION_DELAY_ENV: &str = "PINCTL_TWIN_OPERATION_DELAY";
+
+pub async fn start(dir: &Path, options: &StartOptions) -> Result<Started> {
+    let (airflow, propagation) = (options.airflow, options.propagation);
     let dir = absolute(dir)?;
     if let Some(s) = Status::read(&dir).filter(Status::alive) {
         return Ok(Started {
@@ -237,6 +256,8 @@ pub async fn start(dir: &Path, airflow: bool, propagation: Duration) -> Result<S
     let _ = std::fs::remove_file(dir.join("twin.json"));
     // moto keeps its resources in memory: a new twin starts empty, the emulator too.
     let _ = std::fs::remove_file(dir.join("emulator.json"));
+    // Where the last twin's units listened.
+    let _ = std::fs::remove_file(dir.join("connect-to.json"));
     let (moto, kafka, emulator) = (
         dataplane::free_port()?,
         dataplane::free_port()?,
@@ -261,6 +282,11 @@ pub async fn start(dir: &Path, airflow: bool, propagation: Duration) -> Result<S
         .env(
             PROPAGATION_DELAY_ENV,
             format!("{}", propagation.as_secs_f64()),
+        )
+        .env(FAULT_RATE_ENV, options.fault_rate.to_string())
+        .env(
+            OPERATION_DELAY_ENV,
+            format!("{}ms", options.operation_delay.as_millis()),
         )
         // The supervisor's own calls use the administrator's key from this file (written once
         // the key exists); nothing the caller's environment holds comes first.
@@ -466,7 +492,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             "--state".into(),
             dir.join("emulator.json").display().to_string(),
             "--delay".into(),
-            "1s".into(),
+            std::env::var(OPERATION_DELAY_ENV).unwrap_or_else(|_| "1s".into()),
+            "--fault-rate".into(),
+            std::env::var(FAULT_RATE_ENV).unwrap_or_else(|_| "0".into()),
             "--broker".into(),
             format!("127.0.0.1:{}", ports.kafka),
             "--broker-iam".into(),

@@ -1361,3 +1361,36 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// An IAM user with `statements` as its policy, and its access key.
+pub async fn iam_user(
+    moto: &Moto,
+    name: &str,
+    statements: serde_json::Value,
+) -> aws_credential_types::Credentials {
+    let iam = aws_sdk_iam::Client::new(&moto.config().await);
+    iam.create_user().user_name(name).send().await.unwrap();
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("grants")
+        .policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    aws_credential_types::Credentials::new(
+        key.access_key_id(),
+        key.secret_access_key(),
+        None,
+        None,
+        "test",
+    )
+}

@@ -36,6 +36,8 @@ pub struct Integration {
     pub credentials: Option<String>,
     /// The VPC link of a private integration (`connectionType` `VPC_LINK`).
     pub vpc_link: Option<String>,
+    /// The method's `authorizationType`: `NONE`, or `AWS_IAM` (checked by the gateway).
+    pub authorization: String,
 }
 
 impl RestApi {
@@ -106,6 +108,17 @@ impl RestApi {
                         .unwrap_or_default();
                     // Specific patterns before the default.
                     responses.sort_by_key(|(p, _)| p.is_empty());
+                    let authorization = client
+                        .get_method()
+                        .rest_api_id(id)
+                        .resource_id(rid)
+                        .http_method(m)
+                        .send()
+                        .await
+                        .with_context(|| format!("GetMethod {m} {path}"))?
+                        .authorization_type()
+                        .unwrap_or("NONE")
+                        .to_string();
                     methods.insert(
                         m.clone(),
                         Integration {
@@ -129,6 +142,7 @@ impl RestApi {
                                 }
                                 _ => None,
                             },
+                            authorization,
                         },
                     );
                 }
@@ -229,6 +243,7 @@ mod tests {
                 responses: vec![],
                 credentials: None,
                 vpc_link: None,
+                authorization: "NONE".into(),
             };
             match resources.iter_mut().find(|r| r.path == *p) {
                 Some(r) => {

@@ -9,6 +9,7 @@
 //! the log.
 
 pub mod api;
+mod iam;
 pub mod network;
 pub mod vtl;
 
@@ -40,6 +41,10 @@ pub struct GatewayConfig {
     /// serving it, taking precedence over [`GatewayConfig::resolve`] (the twin's units listen on
     /// free ports, not the instance's).
     pub connect_to: BTreeMap<(String, u16), (String, u16)>,
+    /// A JSON file of more such pairs (`{"HOST:PORT": "ADDR:PORT"}`), read again at each
+    /// request: the twin's supervisor rewrites it as units start, so the gateway never restarts
+    /// for a unit.
+    pub connect_to_file: Option<std::path::PathBuf>,
     /// How often the stage is checked for a new deployment.
     pub refresh: Duration,
     /// Make one service call at a time: moto's Kinesis loses records put concurrently into one
@@ -75,6 +80,8 @@ struct Gateway {
     one_call_at_a_time: tokio::sync::Mutex<()>,
     /// What AWS's network lets through to an HTTP integration's backend.
     network: network::Network,
+    /// The account that owns the API, for `execute-api` ARNs ([`iam`]).
+    account: tokio::sync::OnceCell<String>,
 }
 
 /// Binds, prints `listening on ADDR`, serves until SIGTERM or Ctrl-C.
@@ -109,6 +116,7 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
         config,
         one_call_at_a_time: tokio::sync::Mutex::new(()),
         network,
+        account: tokio::sync::OnceCell::new(),
     });
     let addr = listener.local_addr()?;
     println!("listening on {addr}");
@@ -123,7 +131,7 @@ pub async fn run(config: GatewayConfig, listen: SocketAddr) -> anyhow::Result<()
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(gateway)
-        .layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024));
+        .layer(axum::extract::DefaultBodyLimit::max(PAYLOAD_LIMIT));
     axum::serve(listener, app)
         .with_graceful_shutdown(crate::signal::shutdown_signal())
         .await?;
@@ -196,13 +204,30 @@ fn integration_failed(route: &str, cause: String) -> Response {
     r
 }
 
+/// API Gateway's limit on a request's payload (API Gateway Developer Guide, "Quotas": 10 MB
+/// for REST APIs); above it the gateway response `REQUEST_TOO_LARGE` (413), which cannot be
+/// customized ("Gateway response types for API Gateway").
+pub const PAYLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
 async fn handle(
     State(gateway): State<Arc<Gateway>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let mut r = message(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long");
+            r.headers_mut().insert(
+                "x-amzn-errortype",
+                HeaderValue::from_static("RequestTooLargeException"),
+            );
+            return r;
+        }
+        Err(e) => return message(e.status(), &e.body_text()),
+    };
     let api = Arc::clone(&*gateway.api.read().await);
     let path = uri.path();
     let stage_prefix = format!("/{}", api.stage);
@@ -216,6 +241,14 @@ async fn handle(
     else {
         return message(StatusCode::FORBIDDEN, "Missing Authentication Token");
     };
+    if integration.authorization == "AWS_IAM" {
+        if let Err(refused) = gateway
+            .authorize_iam(&api, &method, &uri, rest, &headers, &body)
+            .await
+        {
+            return refused;
+        }
+    }
     let route = format!(
         "the {} integration of {route_method} {} (REST API {}, stage {})",
         integration.kind, resource.path, api.id, api.stage
@@ -299,14 +332,26 @@ fn integration_parameters(
 }
 
 impl Gateway {
+    /// Where `host:port` is served, from `--connect-to` or the `--connect-to-file`.
+    fn connect_target(&self, host: &str, port: u16) -> Option<(String, u16)> {
+        if let Some(t) = self.config.connect_to.get(&(host.to_string(), port)) {
+            return Some(t.clone());
+        }
+        let path = self.config.connect_to_file.as_ref()?;
+        let text = std::fs::read_to_string(path).ok()?;
+        let map: BTreeMap<String, String> = serde_json::from_str(&text).ok()?;
+        let (addr, local) = map.get(&format!("{host}:{port}"))?.rsplit_once(':')?;
+        Some((addr.to_string(), local.parse().ok()?))
+    }
+
     fn resolve(&self, url: &mut url::Url) {
         let Some(host) = url.host_str().map(str::to_string) else {
             return;
         };
         let port = url.port_or_known_default().unwrap_or(80);
-        if let Some((addr, local)) = self.config.connect_to.get(&(host.clone(), port)) {
-            let _ = url.set_host(Some(addr));
-            let _ = url.set_port(Some(*local));
+        if let Some((addr, local)) = self.connect_target(&host, port) {
+            let _ = url.set_host(Some(&addr));
+            let _ = url.set_port(Some(local));
         } else if let Some(to) = self.config.resolve.get(&host) {
             let _ = url.set_host(Some(to));
         }
@@ -327,7 +372,7 @@ impl Gateway {
                 let served = t
                     .names
                     .iter()
-                    .find_map(|n| self.config.connect_to.get(&(n.clone(), t.port)).cloned())
+                    .find_map(|n| self.connect_target(n, t.port))
                     .or_else(|| {
                         t.names
                             .iter()
