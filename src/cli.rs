@@ -208,12 +208,9 @@ pub struct GatewayArgs {
     /// Serve integration URIs naming HOST from ADDR instead (repeatable): `--resolve ec2-1-2-3-4.compute-1.amazonaws.com=127.0.0.1`.
     #[arg(long, value_name = "HOST=ADDR")]
     pub resolve: Vec<String>,
-    /// Serve HOST:PORT from ADDR:PORT2 instead (repeatable; before --resolve, as curl's
-    /// --connect-to): `--connect-to ec2-1-2-3-4.compute-1.amazonaws.com:8082=127.0.0.1:41234`.
-    #[arg(long, value_name = "HOST:PORT=ADDR:PORT")]
-    pub connect_to: Vec<String>,
-    /// A JSON file of more such pairs, `{"HOST:PORT": "ADDR:PORT"}`, read again at each request
-    /// (the twin's supervisor keeps it as units start).
+    /// Serve HOST:PORT from ADDR:PORT instead, as listed in this JSON file
+    /// (`{"HOST:PORT": "ADDR:PORT"}`, before --resolve), read again at each request: the twin's
+    /// supervisor keeps it as units start on free ports.
     #[arg(long)]
     pub connect_to_file: Option<std::path::PathBuf>,
     /// How often the stage is checked for a new deployment.

@@ -126,27 +126,11 @@ async fn gateway(args: &GatewayArgs) -> Result<Exit> {
             .ok_or_else(|| anyhow::anyhow!("--resolve {r}: expected HOST=ADDR"))?;
         resolve.insert(host.to_string(), addr.to_string());
     }
-    let mut connect_to = std::collections::BTreeMap::new();
-    for r in &args.connect_to {
-        let parsed = r.split_once('=').and_then(|(from, to)| {
-            let (host, port) = from.rsplit_once(':')?;
-            let (addr, local) = to.rsplit_once(':')?;
-            (!host.is_empty() && !addr.is_empty()).then_some(())?;
-            Some((
-                (host.to_string(), port.parse::<u16>().ok()?),
-                (addr.to_string(), local.parse::<u16>().ok()?),
-            ))
-        });
-        let (from, to) = parsed
-            .ok_or_else(|| anyhow::anyhow!("--connect-to {r}: expected HOST:PORT=ADDR:PORT"))?;
-        connect_to.insert(from, to);
-    }
     let config = gateway::GatewayConfig {
         rest_api_id: args.rest_api_id.clone(),
         stage: args.stage.clone(),
         region: args.region.clone(),
         resolve,
-        connect_to,
         connect_to_file: args.connect_to_file.clone(),
         refresh: args.refresh,
         serialize_aws_calls: args.serialize_aws_calls,

@@ -37,13 +37,10 @@ pub struct GatewayConfig {
     pub region: Option<String>,
     /// Host names in integration URIs → the address that serves them (the twin's EC2 client).
     pub resolve: BTreeMap<String, String>,
-    /// `(host, port)` in integration URIs or of a VPC link's target → the `(address, port)`
-    /// serving it, taking precedence over [`GatewayConfig::resolve`] (the twin's units listen on
-    /// free ports, not the instance's).
-    pub connect_to: BTreeMap<(String, u16), (String, u16)>,
-    /// A JSON file of more such pairs (`{"HOST:PORT": "ADDR:PORT"}`), read again at each
-    /// request: the twin's supervisor rewrites it as units start, so the gateway never restarts
-    /// for a unit.
+    /// `{"HOST:PORT": "ADDR:PORT"}`: where a host's port in integration URIs or of a VPC link's
+    /// target is served, before [`GatewayConfig::resolve`]; read again at each request, since
+    /// the twin's supervisor rewrites it as units start on free ports (so the gateway never
+    /// restarts for a unit).
     pub connect_to_file: Option<std::path::PathBuf>,
     /// How often the stage is checked for a new deployment.
     pub refresh: Duration,
@@ -332,11 +329,8 @@ fn integration_parameters(
 }
 
 impl Gateway {
-    /// Where `host:port` is served, from `--connect-to` or the `--connect-to-file`.
+    /// Where `host:port` is served, from the `--connect-to-file`.
     fn connect_target(&self, host: &str, port: u16) -> Option<(String, u16)> {
-        if let Some(t) = self.config.connect_to.get(&(host.to_string(), port)) {
-            return Some(t.clone());
-        }
         let path = self.config.connect_to_file.as_ref()?;
         let text = std::fs::read_to_string(path).ok()?;
         let map: BTreeMap<String, String> = serde_json::from_str(&text).ok()?;
