@@ -188,7 +188,7 @@ impl Host {
     /// The unit's command line on this machine: absolute paths that exist inside the root are
     /// mapped there; listening on every interface (`0.0.0.0:PORT`) becomes loopback on the port
     /// `local` gives for the instance's PORT (a free one, so two twins never collide), which
-    /// the twin's gateway is told (`--connect-to`).
+    /// the twin's gateway is told (`connect-to.json`, `worker gateway --connect-to-file`).
     pub fn command(&self, unit: &Unit, mut local: impl FnMut(u16) -> u16) -> Vec<String> {
         unit.exec_start
             .iter()
