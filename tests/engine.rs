@@ -416,6 +416,57 @@ fn killed_during_apply_the_next_run_resumes_without_duplicates() {
     );
 }
 
+/// A run killed while its create request is still on its way through the service (accepted,
+/// not yet visible to a describe: moto's CreateVpc under load, AWS's CreateKeyPair) must not
+/// make a second copy when the next run starts at once, whether that run is `up` or `down`.
+#[test]
+fn a_creation_that_lands_after_the_kill_is_adopted_not_duplicated() {
+    const LATE: &str = "stack: late\nresources:\n  slow:\n    type: sim.thing\n    props: {name: slow, lands_after_ms: 3000}\n";
+    for next in ["up", "down"] {
+        let p = Project::new();
+        p.stack(LATE);
+        let mut child = p.spawn(&["up", "--yes"]);
+        let log = p.sim_dir().join("events.log");
+        let t0 = std::time::Instant::now();
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"begin\"")
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "the create never began"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let state = p.state("late", "default");
+        assert_eq!(state["resources"]["slow"]["status"], "creating");
+        assert!(state["resources"]["slow"]["physical_id"].is_null());
+        let r = p.run(&[next, "--yes"]);
+        r.expect(0);
+        let objects = p.objects();
+        if next == "up" {
+            assert_eq!(
+                objects.len(),
+                1,
+                "one thing, adopted: {objects:?}\n{}",
+                r.stderr
+            );
+            assert_eq!(
+                p.physical_id("late", "default", "slow"),
+                objects[0]["id"].as_str().unwrap()
+            );
+            p.run(&["plan"]).expect(0);
+        } else {
+            assert!(
+                objects.is_empty(),
+                "down removed the late arrival: {objects:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_second_concurrent_run_fails_fast_or_waits_with_lock_timeout() {
     let p = Project::new();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -21,6 +21,22 @@ use crate::stack::resolve::{self, contains_unknown, Resolved};
 use crate::stack::Stack;
 use crate::state::model::{now, redact, Deposed};
 use crate::state::{ResourceState, StateStore, Status};
+
+/// How long after a run recorded a creation its request may still land in the service. A
+/// killed client's request, once sent, is processed regardless (the SDK's default operation
+/// timeout is unset, and a service finishes what it accepted); a describe that runs sooner can
+/// miss it. State times are whole seconds, so the window is generous.
+pub const IN_FLIGHT_WINDOW: Duration = Duration::from_secs(10);
+
+/// What is left of [`IN_FLIGHT_WINDOW`] at `now` for a creation recorded at `recorded_at`
+/// (RFC 3339, as state keeps it); `None` once it has passed or when the time does not parse.
+fn in_flight_window_left(recorded_at: &str, now: SystemTime) -> Option<Duration> {
+    let at = humantime::parse_rfc3339(recorded_at).ok()?;
+    let since = now.duration_since(at).unwrap_or_default();
+    IN_FLIGHT_WINDOW
+        .checked_sub(since)
+        .filter(|left| !left.is_zero())
+}
 
 /// The operations `apply` runs on a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -300,6 +316,34 @@ impl Shared {
         }
     }
 
+    /// Finds what an interrupted run created (`adopt`). When nothing is found and the run that
+    /// recorded the creation did so less than [`IN_FLIGHT_WINDOW`] ago, its request may still be
+    /// on its way through the service (accepted, not yet visible to a describe): the window is
+    /// waited out and the service asked once more, so a late arrival is adopted rather than
+    /// created a second time beside it.
+    async fn adopt(
+        &self,
+        p: &dyn Provider,
+        cx: &Cx,
+        props: &Value,
+        recorded_at: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let found = self.retrying(Call::Wait, || p.adopt(cx, props)).await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        let Some(left) = in_flight_window_left(recorded_at, SystemTime::now()) else {
+            return Ok(None);
+        };
+        progress::report(&format!(
+            "{}: nothing found yet; giving the interrupted run's request {}s to land",
+            cx.resource,
+            left.as_secs().max(1)
+        ));
+        tokio::time::sleep(left).await;
+        self.retrying(Call::Wait, || p.adopt(cx, props)).await
+    }
+
     async fn wait_deleted(&self, p: &dyn Provider, cx: &Cx, id: &str) -> Result<(), ProviderError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         while !self.retrying(Call::Wait, || p.is_deleted(cx, id)).await? {
@@ -327,6 +371,11 @@ impl Shared {
             .resources
             .get(name)
             .is_some_and(|r| r.status == Status::Creating && r.kind == res.kind);
+        let recorded_at = snap
+            .resources
+            .get(name)
+            .map(|r| r.updated_at.clone())
+            .unwrap_or_default();
         let (token, mut physical, mut deposed) = match snap.resources.get(name) {
             Some(r) if r.status == Status::Creating && r.kind == res.kind => {
                 (r.token.clone(), r.physical_id.clone(), r.deposed.clone())
@@ -365,7 +414,7 @@ impl Shared {
         // Only a resumed creation looks for what an earlier run may have made.
         if physical.is_none() && resuming {
             physical = self
-                .retrying(Call::Wait, || provider.adopt(&cx, &resolved.value))
+                .adopt(provider.as_ref(), &cx, &resolved.value, &recorded_at)
                 .await
                 .map_err(&err)?;
         }
@@ -548,7 +597,7 @@ impl Shared {
         let physical = match rec.physical_id.clone() {
             Some(id) => Some(id),
             None => self
-                .retrying(Call::Wait, || provider.adopt(&cx, &rec.props))
+                .adopt(provider.as_ref(), &cx, &rec.props, &rec.updated_at)
                 .await
                 .map_err(&err)?,
         };
@@ -792,6 +841,23 @@ mod tests {
             depends_on: deps.iter().map(|s| s.to_string()).collect(),
             create_before_destroy: cbd,
         }
+    }
+
+    #[test]
+    fn the_in_flight_window_counts_from_the_recorded_creation() {
+        let at = humantime::parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        let left =
+            |secs| in_flight_window_left("2026-12-01T10:00:00Z", at + Duration::from_secs(secs));
+        assert_eq!(left(0), Some(IN_FLIGHT_WINDOW));
+        assert_eq!(left(4), Some(IN_FLIGHT_WINDOW - Duration::from_secs(4)));
+        assert_eq!(left(10), None);
+        assert_eq!(left(3600), None);
+        assert_eq!(in_flight_window_left("not a time", at), None);
+        // A clock that went back counts as no time passed.
+        assert_eq!(
+            in_flight_window_left("2026-12-01T10:00:05Z", at),
+            Some(IN_FLIGHT_WINDOW)
+        );
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub struct ThingProps {
     /// How long creation and updates take, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// How long an accepted creation takes to become visible to a describe, in milliseconds;
+    /// the create call answers only then (a slow service: a run killed meanwhile leaves a
+    /// creation in flight that lands later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lands_after_ms: Option<u64>,
     /// The service refuses the creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail: Option<bool>,
@@ -82,6 +87,9 @@ struct Object {
     tags: Map<String, Value>,
     props: Value,
     ready_at_ms: u128,
+    /// Before this, a describe (`adopt`) does not see the object yet.
+    #[serde(default)]
+    visible_at_ms: u128,
     ended: bool,
 }
 
@@ -198,7 +206,7 @@ impl TypedProvider for SimProvider {
                 continue;
             }
             if let Ok(o) = serde_json::from_slice::<Object>(&std::fs::read(e.path()).map_err(io)?) {
-                if o.token == cx.token {
+                if o.token == cx.token && o.visible_at_ms <= now_ms() {
                     return Ok(Some(o.id));
                 }
             }
@@ -227,10 +235,14 @@ impl TypedProvider for SimProvider {
                 .collect(),
             props: stored(p),
             ready_at_ms: now_ms() + u128::from(p.delay_ms.unwrap_or(0)),
+            visible_at_ms: now_ms() + u128::from(p.lands_after_ms.unwrap_or(0)),
             ended: false,
         };
-        log("begin", "create", &cx.resource, &id)?;
         save(&o)?;
+        log("begin", "create", &cx.resource, &id)?;
+        if let Some(ms) = p.lands_after_ms {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         Ok(id)
     }
 

@@ -138,23 +138,15 @@ impl TypedProvider for KeyPairProvider {
     }
 
     async fn adopt(&self, cx: &Cx, p: &KeyPairProps) -> Result<Option<String>, ProviderError> {
-        let describe = || async {
-            self.clients
-                .ec2()
-                .await
-                .describe_key_pairs()
-                .key_names(&p.name)
-                .send()
-                .await
-        };
-        let mut found = describe().await;
-        if matches!(&found, Err(e) if NOT_FOUND.matches(e)) {
-            // The interrupted run's CreateKeyPair may still be in flight (generating a key takes
-            // a while): let it land before deciding nothing was created, or a late arrival
-            // could replace the key pair made now under the same name.
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            found = describe().await;
-        }
+        // A CreateKeyPair still in flight is the engine's to wait for (`IN_FLIGHT_WINDOW`).
+        let found = self
+            .clients
+            .ec2()
+            .await
+            .describe_key_pairs()
+            .key_names(&p.name)
+            .send()
+            .await;
         match found.or_absent("DescribeKeyPairs", NOT_FOUND)? {
             None => Ok(None),
             Some(out) => {
