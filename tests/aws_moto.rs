@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::util::calls::{calls, mutating, reset as reset_calls};
 use crate::util::plan::{Action, DriftExt, PlanExt};
 use crate::util::{Moto, Project};
+use serde_json::{json, Value};
 
 fn project(moto: &Moto) -> Project {
     let mut p = Project::new();
@@ -709,6 +710,207 @@ resources:
     type: apigateway.stage
     props: {rest_api_id: "${api.id}", name: dev, deployment_id: "${deployment.id}"}
 "#;
+
+const VALIDATED: &str = r#"
+stack: api
+resources:
+  api:
+    type: apigateway.rest_api
+    props:
+      name: abc-api
+      models:
+        Rec: {schema: "{\"type\": \"object\", \"required\": [\"Data\"]}"}
+        Recs: {schema: {file: schemas/recs.json}}
+      request_validators:
+        body: {validate_request_body: true}
+      routes:
+        - path: /streams/{stream-name}/record
+          method: PUT
+          request_validator: body
+          request_models: {application/json: Rec}
+          integration:
+            type: AWS
+            http_method: POST
+            uri: arn:aws:apigateway:us-east-1:kinesis:action/PutRecord
+  deployment:
+    type: apigateway.deployment
+    props:
+      rest_api_id: ${api.id}
+      triggers: {definition: "${api.definition_hash}"}
+"#;
+
+/// The API's models, by name, with their schemas as JSON.
+async fn models(gw: &aws_sdk_apigateway::Client, api: &str) -> BTreeMap<String, Value> {
+    gw.get_models()
+        .rest_api_id(api)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .map(|m| {
+            (
+                m.name().unwrap().to_string(),
+                serde_json::from_str(m.schema().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The PUT method of the API's record route.
+async fn record_method(
+    gw: &aws_sdk_apigateway::Client,
+    api: &str,
+) -> aws_sdk_apigateway::operation::get_method::GetMethodOutput {
+    let resources = gw.get_resources().rest_api_id(api).send().await.unwrap();
+    let record = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/streams/{stream-name}/record"))
+        .unwrap();
+    gw.get_method()
+        .rest_api_id(api)
+        .resource_id(record.id().unwrap())
+        .http_method("PUT")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_gateway_request_validation_as_declared() {
+    let moto = Moto::start();
+    let p = project(&moto);
+    let gw = aws_sdk_apigateway::Client::new(&moto.config().await);
+    p.write(
+        "schemas/recs.json",
+        r#"{"type": "object", "required": ["records"]}"#,
+    );
+    p.stack(VALIDATED);
+    p.run(&["up", "--yes"]).expect(0);
+    let api = p.physical_id("api", "default", "api");
+    let m = models(&gw, &api).await;
+    assert_eq!(
+        m.keys().collect::<Vec<_>>(),
+        ["Empty", "Error", "Rec", "Recs"],
+        "the declared models beside API Gateway's predefined ones"
+    );
+    assert_eq!(m["Rec"], json!({"type": "object", "required": ["Data"]}));
+    assert_eq!(
+        m["Recs"],
+        json!({"type": "object", "required": ["records"]}),
+        "a schema given as {{file: ...}} is the file's JSON"
+    );
+    let validators = gw
+        .get_request_validators()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .unwrap();
+    let [v] = validators.items() else {
+        panic!("one validator: {validators:?}")
+    };
+    assert_eq!(
+        (
+            v.name(),
+            v.validate_request_body(),
+            v.validate_request_parameters()
+        ),
+        (Some("body"), true, false)
+    );
+    let method = record_method(&gw, &api).await;
+    assert_eq!(method.request_validator_id(), v.id());
+    assert_eq!(
+        method
+            .request_models()
+            .unwrap()
+            .get("application/json")
+            .map(String::as_str),
+        Some("Rec")
+    );
+    converged(&p, &[]);
+
+    // A stricter schema: the model changes in place and the API is deployed again.
+    p.stack(&VALIDATED.replace(
+        r#"\"required\": [\"Data\"]"#,
+        r#"\"required\": [\"Data\", \"PartitionKey\"]"#,
+    ));
+    let plan = p.plan_changes();
+    assert_eq!(plan.action("api"), Action::Update);
+    assert_eq!(plan.action("deployment"), Action::Replace);
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(
+        models(&gw, &api).await["Rec"]["required"],
+        json!(["Data", "PartitionKey"])
+    );
+    converged(&p, &[]);
+
+    // A model made by hand in the console is drift; up removes it.
+    gw.create_model()
+        .rest_api_id(&api)
+        .name("Stray")
+        .content_type("application/json")
+        .schema("{}")
+        .send()
+        .await
+        .unwrap();
+    let drifted = p.drift_report().drifted_paths("api");
+    assert!(
+        drifted.iter().any(|f| f.starts_with("models")),
+        "{drifted:?}"
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    assert!(!models(&gw, &api).await.contains_key("Stray"));
+
+    // Validation dropped: the method loses its validator, then the model and validator go.
+    let plain = VALIDATED
+        .replace("          request_validator: body\n", "")
+        .replace("          request_models: {application/json: Rec}\n", "")
+        .replace(
+            "      models:\n        Rec: {schema: \"{\\\"type\\\": \\\"object\\\", \\\"required\\\": [\\\"Data\\\"]}\"}\n        Recs: {schema: {file: schemas/recs.json}}\n      request_validators:\n        body: {validate_request_body: true}\n",
+            "",
+        );
+    assert!(
+        !plain.contains("models:") && !plain.contains("request_validator"),
+        "{plain}"
+    );
+    p.stack(&plain);
+    p.run(&["up", "--yes"]).expect(0);
+    assert_eq!(
+        models(&gw, &api).await.keys().collect::<Vec<_>>(),
+        ["Empty", "Error"]
+    );
+    let validators = gw
+        .get_request_validators()
+        .rest_api_id(&api)
+        .send()
+        .await
+        .unwrap();
+    assert!(validators.items().is_empty(), "{validators:?}");
+    assert_eq!(record_method(&gw, &api).await.request_validator_id(), None);
+    converged(&p, &[]);
+
+    // What API Gateway refuses is refused by plan, before anything changes.
+    p.stack(&VALIDATED.replace("request_validator: body", "request_validator: bodyy"));
+    let r = p.run(&["plan"]);
+    r.expect(1);
+    assert!(
+        r.stderr.contains(
+            "request_validator `bodyy` is not one of the API's request_validators (body)"
+        ),
+        "{}",
+        r.stderr
+    );
+    p.stack(&VALIDATED.replace("Rec", "Re_c"));
+    let r = p.run(&["plan"]);
+    r.expect(1);
+    assert!(
+        r.stderr
+            .contains("models.Re_c: a model's name must be alphanumeric"),
+        "{}",
+        r.stderr
+    );
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_gateway_routes_redeploy_the_stage() {

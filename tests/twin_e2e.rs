@@ -766,8 +766,87 @@ async fn management_routes_need_iam(moto: &Moto, url: &str) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(r.text().await.unwrap(), r#"{"message":"Request Too Long"}"#);
+    // Bodies the stack's models refuse: API Gateway's 400 before Kinesis is called.
+    let record = format!("{url}/streams/streaming-{UID}-pin/record");
+    for (body, why) in [
+        (
+            r#"{"Data": {"marker": "refused-1"}, "PartitionKey": "#,
+            "not JSON",
+        ),
+        (r#"{"Data": {"marker": "refused-2"}}"#, "no PartitionKey"),
+        (
+            r#"{"Data": {"marker": "refused-3"}, "PartitionKey": 7}"#,
+            "a number key",
+        ),
+    ] {
+        let r = http
+            .put(&record)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{why}");
+        assert_eq!(
+            r.headers()
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok()),
+            Some("BadRequestException"),
+            "{why}"
+        );
+        assert_eq!(
+            r.text().await.unwrap(),
+            r#"{"message":"Invalid request body"}"#,
+            "{why}"
+        );
+    }
+    let records = format!("{url}/streams/streaming-{UID}-pin/records");
+    let r = http
+        .put(&records)
+        .header("content-type", "application/json")
+        .body(r#"{"records": []}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "PutRecords of no record");
     // The stream the unsigned and the refused DELETEs named is still there.
     let kinesis = aws_sdk_kinesis::Client::new(&moto.config().await);
+    let mut data = String::new();
+    for shard in kinesis
+        .list_shards()
+        .stream_name(format!("streaming-{UID}-pin"))
+        .send()
+        .await
+        .unwrap()
+        .shards()
+    {
+        let mut iterator = kinesis
+            .get_shard_iterator()
+            .stream_name(format!("streaming-{UID}-pin"))
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator()
+            .map(str::to_string);
+        while let Some(it) = iterator {
+            let out = kinesis
+                .get_records()
+                .shard_iterator(it)
+                .send()
+                .await
+                .unwrap();
+            for r in out.records() {
+                data.push_str(&String::from_utf8_lossy(r.data().as_ref()));
+            }
+            iterator = out
+                .next_shard_iterator()
+                .map(str::to_string)
+                .filter(|_| out.millis_behind_latest().unwrap_or(0) > 0);
+        }
+    }
+    assert!(!data.contains("refused-"), "a refused body reached Kinesis");
     kinesis
         .describe_stream_summary()
         .stream_name(format!("streaming-{UID}-pin"))

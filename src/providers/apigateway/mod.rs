@@ -4,6 +4,7 @@
 pub mod deployment;
 pub mod rest_api;
 pub mod stage;
+pub mod validation;
 pub mod vpc_link;
 
 pub use deployment::DeploymentProps;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::validation::{self, Model, RequestValidator};
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::{settle, settled};
@@ -39,6 +40,8 @@ pub fn register(r: &mut Registry) {
             "execution_arn",
         ])
         .volatile_outputs(&["definition_hash"])
+        .prepare(|props, _root| validation::prepare(props))
+        .exclusive(&["models", "request_validators"])
         .timeout(Duration::from_secs(600)),
         |env| RestApiProvider {
             clients: env.clients.clone(),
@@ -98,6 +101,18 @@ pub struct Route {
     /// Method request parameters and whether each is required.
     #[serde(default)]
     pub request_parameters: BTreeMap<String, bool>,
+    /// The API's request validator (a key of `request_validators`) this method runs before
+    /// its integration: a request that fails it gets API Gateway's 400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_validator: Option<String>,
+    /// The model (a key of `models`, or `Empty`/`Error`) a request body of each content type
+    /// must match when the validator validates bodies.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "validation::null_as_empty"
+    )]
+    pub request_models: BTreeMap<String, String>,
     pub integration: Integration,
 }
 
@@ -112,6 +127,12 @@ pub struct RestApiProps {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_type: Option<String>,
     pub routes: Vec<Route>,
+    /// Data models by name (alphanumeric): JSON Schemas (draft 4) for request bodies.
+    #[serde(default)]
+    pub models: BTreeMap<String, Model>,
+    /// Request validators by name, for routes' `request_validator`.
+    #[serde(default)]
+    pub request_validators: BTreeMap<String, RequestValidator>,
 }
 
 fn sdk_integration(t: IntegrationType) -> SdkIntegration {
@@ -135,11 +156,38 @@ fn our_integration(t: &SdkIntegration) -> IntegrationType {
 }
 
 /// The hash that decides when a new deployment is needed: every route, method, integration
-/// and template, in a canonical order.
-pub fn definition_hash(routes: &[Route]) -> String {
+/// and template, model and validator, in a canonical order (a deployment snapshots them all).
+pub fn definition_hash(
+    routes: &[Route],
+    models: &BTreeMap<String, Model>,
+    validators: &BTreeMap<String, RequestValidator>,
+) -> String {
     let mut canon: Vec<Value> = routes.iter().map(canonical).collect();
     canon.sort_by_key(|v| v.to_string());
-    hex::encode(Sha256::digest(Value::Array(canon).to_string().as_bytes()))
+    let models: BTreeMap<&String, Value> = models
+        .iter()
+        .map(|(k, m)| {
+            let mut m = m.clone();
+            if let Value::String(s) = &m.schema {
+                m.schema = serde_json::from_str(s).unwrap_or(Value::String(s.clone()));
+            }
+            (k, serde_json::to_value(m).unwrap_or(Value::Null))
+        })
+        .collect();
+    let mut doc = serde_json::json!({"routes": canon});
+    // Only when present, so an API without validation keeps the hash it had.
+    if !models.is_empty() {
+        doc["models"] = serde_json::to_value(models).unwrap_or(Value::Null);
+    }
+    if !validators.is_empty() {
+        doc["request_validators"] = serde_json::to_value(validators).unwrap_or(Value::Null);
+    }
+    let text = if doc.as_object().is_some_and(|m| m.len() == 1) {
+        doc["routes"].to_string()
+    } else {
+        doc.to_string()
+    };
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// A route as JSON, the form routes are compared and hashed in.
@@ -226,7 +274,24 @@ impl RestApiProvider {
         Ok(id)
     }
 
-    async fn put_route(&self, api: &str, resource: &str, r: &Route) -> Result<(), ProviderError> {
+    async fn put_route(
+        &self,
+        api: &str,
+        resource: &str,
+        r: &Route,
+        validators: &BTreeMap<String, (String, RequestValidator)>,
+    ) -> Result<(), ProviderError> {
+        let validator_id = match &r.request_validator {
+            None => None,
+            Some(name) => Some(validators.get(name).map(|(id, _)| id.clone()).ok_or_else(
+                || {
+                    ProviderError::Invalid(format!(
+                        "route {} {}: request validator `{name}` does not exist",
+                        r.method, r.path
+                    ))
+                },
+            )?),
+        };
         let gw = self.clients.apigateway().await;
         let req = gw
             .delete_method()
@@ -245,6 +310,11 @@ impl RestApiProvider {
             .set_request_parameters(
                 (!r.request_parameters.is_empty())
                     .then(|| r.request_parameters.clone().into_iter().collect()),
+            )
+            .set_request_validator_id(validator_id)
+            .set_request_models(
+                (!r.request_models.is_empty())
+                    .then(|| r.request_models.clone().into_iter().collect()),
             );
         settled("PutMethod", || req.clone().send()).await?;
         let i = &r.integration;
@@ -296,11 +366,31 @@ impl RestApiProvider {
         Ok(())
     }
 
+    /// Brings models, validators and routes from `old` (what is live) to `new`: models and
+    /// validators first (routes name them), then the routes, and only then what `new` drops
+    /// (API Gateway refuses to delete a model a method still names).
+    async fn apply_definition(
+        &self,
+        api: &str,
+        old: &RestApiProps,
+        new: &RestApiProps,
+    ) -> Result<(), ProviderError> {
+        validation::put_models(&self.clients, api, &old.models, &new.models).await?;
+        let validators =
+            validation::put_validators(&self.clients, api, &new.request_validators).await?;
+        self.apply_routes(api, &old.routes, &new.routes, &validators)
+            .await?;
+        validation::remove_models(&self.clients, api, &old.models, &new.models).await?;
+        validation::remove_validators(&self.clients, api, &validators, &new.request_validators)
+            .await
+    }
+
     async fn apply_routes(
         &self,
         api: &str,
         old: &[Route],
         new: &[Route],
+        validators: &BTreeMap<String, (String, RequestValidator)>,
     ) -> Result<(), ProviderError> {
         let (mut known, _) = self.resources(api).await?;
         for r in new {
@@ -308,7 +398,7 @@ impl RestApiProvider {
                 continue;
             }
             let id = self.ensure_path(api, &r.path, &mut known).await?;
-            self.put_route(api, &id, r).await?;
+            self.put_route(api, &id, r, validators).await?;
         }
         let gw = self.clients.apigateway().await;
         for o in old {
@@ -330,6 +420,11 @@ impl RestApiProvider {
     }
 
     async fn read_routes(&self, api: &str) -> Result<(Vec<Route>, String), ProviderError> {
+        let names: BTreeMap<String, String> = validation::read_validators(&self.clients, api)
+            .await?
+            .into_iter()
+            .map(|(name, (id, _))| (id, name))
+            .collect();
         let gw = self.clients.apigateway().await;
         let (_, items) = self.resources(api).await?;
         let mut root = String::new();
@@ -364,6 +459,16 @@ impl RestApiProvider {
                     request_parameters: out
                         .request_parameters()
                         .map(|p| p.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                        .unwrap_or_default(),
+                    request_validator: out.request_validator_id().map(|id| {
+                        names
+                            .get(id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("(id {id})"))
+                    }),
+                    request_models: out
+                        .request_models()
+                        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                         .unwrap_or_default(),
                     integration: Integration {
                         kind: i
@@ -412,9 +517,16 @@ impl RestApiProvider {
             Value::String(format!("arn:aws:execute-api:{region}:{account}:{api}")),
         );
         m.insert("root_resource_id".into(), Value::String(root.into()));
+        // From what is live, never from a declaration, so refresh and poll agree.
+        let models = validation::read_models(&self.clients, api, &BTreeMap::new()).await?;
+        let validators = validation::read_validators(&self.clients, api)
+            .await?
+            .into_iter()
+            .map(|(name, (_, v))| (name, v))
+            .collect();
         m.insert(
             "definition_hash".into(),
-            Value::String(definition_hash(routes)),
+            Value::String(definition_hash(routes, &models, &validators)),
         );
         Ok(m)
     }
@@ -466,6 +578,18 @@ impl TypedProvider for RestApiProvider {
         let (routes, root) = self.read_routes(api).await?;
         let outputs = self.outputs(api, &routes, &root).await?;
         let routes = align(routes, rec.map(|r| r.routes.as_slice()).unwrap_or(&[]));
+        let no_models = BTreeMap::new();
+        let models = validation::read_models(
+            &self.clients,
+            api,
+            rec.map(|r| &r.models).unwrap_or(&no_models),
+        )
+        .await?;
+        let request_validators = validation::read_validators(&self.clients, api)
+            .await?
+            .into_iter()
+            .map(|(name, (_, v))| (name, v))
+            .collect();
         let live = RestApiProps {
             name: out.name().unwrap_or_default().to_string(),
             description: out.description().map(str::to_string),
@@ -475,6 +599,8 @@ impl TypedProvider for RestApiProvider {
                 .map(|t| t.as_str().to_string())
                 .filter(|_| rec.is_some_and(|r| r.endpoint_type.is_some())),
             routes,
+            models,
+            request_validators,
         };
         Ok(Some(Observed::new(live, outputs)))
     }
@@ -514,7 +640,13 @@ impl TypedProvider for RestApiProvider {
             .set_tags(Some(cx.tags().into_iter().collect()));
         let out = settled("CreateRestApi", || req.clone().send()).await?;
         let id = out.id().unwrap_or_default().to_string();
-        self.apply_routes(&id, &[], &p.routes).await?;
+        let nothing = RestApiProps {
+            routes: Vec::new(),
+            models: BTreeMap::new(),
+            request_validators: BTreeMap::new(),
+            ..p.clone()
+        };
+        self.apply_definition(&id, &nothing, p).await?;
         Ok(id)
     }
 
@@ -559,9 +691,14 @@ impl TypedProvider for RestApiProvider {
             settled("UpdateRestApi", || req.clone().send()).await?;
         }
         // Compare with what is live, not what was recorded: drift is repaired too.
-        let (live, _) = self.read_routes(api).await?;
-        let live = align(live, &p.routes);
-        self.apply_routes(api, &live, &p.routes).await?;
+        let (routes, _) = self.read_routes(api).await?;
+        let live = RestApiProps {
+            routes: align(routes, &p.routes),
+            models: validation::read_models(&self.clients, api, &p.models).await?,
+            request_validators: BTreeMap::new(),
+            ..p.clone()
+        };
+        self.apply_definition(api, &live, p).await?;
         Ok(None)
     }
 

@@ -13,6 +13,8 @@ pub struct RestApi {
     pub stage: String,
     pub deployment_id: String,
     pub resources: Vec<Resource>,
+    /// The API's models by name: (content type, JSON Schema).
+    pub models: BTreeMap<String, (String, serde_json::Value)>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +40,20 @@ pub struct Integration {
     pub vpc_link: Option<String>,
     /// The method's `authorizationType`: `NONE`, or `AWS_IAM` (checked by the gateway).
     pub authorization: String,
+    /// What the method's request validator checks, if it has one.
+    pub validator: Option<Validator>,
+    /// The method's request parameters (`method.request.path.x`, ...) and whether each is
+    /// required.
+    pub method_parameters: BTreeMap<String, bool>,
+    /// The method's model name per content type (`requestModels`).
+    pub request_models: BTreeMap<String, String>,
+}
+
+/// A request validator's settings (API Gateway's `RequestValidator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validator {
+    pub body: bool,
+    pub parameters: bool,
 }
 
 impl RestApi {
@@ -59,6 +75,44 @@ impl RestApi {
             .send()
             .await
             .with_context(|| format!("GetStage {stage} of REST API {id}"))?;
+        let validators: BTreeMap<String, Validator> = client
+            .get_request_validators()
+            .rest_api_id(id)
+            .limit(500)
+            .send()
+            .await
+            .with_context(|| format!("GetRequestValidators of REST API {id}"))?
+            .items()
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.id()?.to_string(),
+                    Validator {
+                        body: v.validate_request_body(),
+                        parameters: v.validate_request_parameters(),
+                    },
+                ))
+            })
+            .collect();
+        let models = client
+            .get_models()
+            .rest_api_id(id)
+            .limit(500)
+            .send()
+            .await
+            .with_context(|| format!("GetModels of REST API {id}"))?
+            .items()
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m.name()?.to_string(),
+                    (
+                        m.content_type().unwrap_or("application/json").to_string(),
+                        serde_json::from_str(m.schema()?).ok()?,
+                    ),
+                ))
+            })
+            .collect();
         let mut resources = Vec::new();
         let mut position = None;
         loop {
@@ -108,17 +162,18 @@ impl RestApi {
                         .unwrap_or_default();
                     // Specific patterns before the default.
                     responses.sort_by_key(|(p, _)| p.is_empty());
-                    let authorization = client
+                    let method = client
                         .get_method()
                         .rest_api_id(id)
                         .resource_id(rid)
                         .http_method(m)
                         .send()
                         .await
-                        .with_context(|| format!("GetMethod {m} {path}"))?
-                        .authorization_type()
-                        .unwrap_or("NONE")
-                        .to_string();
+                        .with_context(|| format!("GetMethod {m} {path}"))?;
+                    let authorization = method.authorization_type().unwrap_or("NONE").to_string();
+                    let validator = method
+                        .request_validator_id()
+                        .and_then(|v| validators.get(v).copied());
                     methods.insert(
                         m.clone(),
                         Integration {
@@ -143,6 +198,12 @@ impl RestApi {
                                 _ => None,
                             },
                             authorization,
+                            validator,
+                            method_parameters: method
+                                .request_parameters()
+                                .map(|p| p.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                                .unwrap_or_default(),
+                            request_models: map(method.request_models()),
                         },
                     );
                 }
@@ -162,6 +223,7 @@ impl RestApi {
             stage: stage.to_string(),
             deployment_id: st.deployment_id().unwrap_or("").to_string(),
             resources,
+            models,
         })
     }
 
@@ -244,6 +306,9 @@ mod tests {
                 credentials: None,
                 vpc_link: None,
                 authorization: "NONE".into(),
+                validator: None,
+                method_parameters: BTreeMap::new(),
+                request_models: BTreeMap::new(),
             };
             match resources.iter_mut().find(|r| r.path == *p) {
                 Some(r) => {
@@ -261,6 +326,7 @@ mod tests {
             stage: "s".into(),
             deployment_id: "d".into(),
             resources,
+            models: BTreeMap::new(),
         }
     }
 

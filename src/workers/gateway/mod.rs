@@ -11,6 +11,7 @@
 pub mod api;
 mod iam;
 pub mod network;
+pub mod validate;
 pub mod vtl;
 
 use std::collections::{BTreeMap, HashMap};
@@ -267,6 +268,23 @@ async fn handle(
             .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
             .collect(),
     };
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if let Err(refused) = validate::check(&api, integration, &request, content_type) {
+        match &refused {
+            validate::Refused::Body { detail } => {
+                tracing::warn!("{route}: request body refused: {detail}")
+            }
+            validate::Refused::Parameters(m) => tracing::warn!("{route}: {m}"),
+        }
+        let mut r = message(StatusCode::BAD_REQUEST, &refused.message());
+        r.headers_mut().insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static("BadRequestException"),
+        );
+        return r;
+    }
     let result = match integration.kind.as_str() {
         "HTTP_PROXY" => match gateway
             .http_proxy(integration, &method, &uri, &headers, body, &request)
