@@ -408,9 +408,10 @@ pub enum LocalCommand {
         /// AWS documents about 10 s for IAM.
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         propagation_delay: std::time::Duration,
-        /// Share of the emulator's calls (MSK, MSK Connect, MWAA; 0 to 1) answered with a
-        /// throttling error or a 500, as AWS sometimes answers: try `up` and `down` against
-        /// faults (`0.3`).
+        /// Share of calls (0 to 1) answered with a fault, as AWS sometimes answers: the
+        /// emulator's (MSK, MSK Connect, MWAA) with a throttling error or a 500 before they run,
+        /// moto's with its service's throttling error or, after the call ran, a lost answer
+        /// (502). Try `up` and `down` against faults (`0.3`).
         #[arg(long, default_value_t = 0.0, value_parser = fault_rate)]
         fault_rate: f64,
         /// How long the emulator's clusters, connectors and environments stay CREATING,

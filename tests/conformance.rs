@@ -277,3 +277,30 @@ fn aws_cli_with_pinctl_local_env_lists_clusters_connectors_and_environments() {
     assert_eq!(env["Environment"]["Name"], "cli-env");
     assert_eq!(env["Environment"]["WebserverAccessMode"], "PRIVATE_ONLY");
 }
+
+/// moto's corrections (`scripts/moto/pinctl_moto_fidelity.py`) against boto3, each behaviour
+/// the scripts name checked on a moto server of their own: API Gateway's predefined models and
+/// CreateModel/UpdateModel/DeleteModel answers, the faults in front of moto (throttles in each
+/// protocol, lost answers), and EC2's client tokens.
+#[test]
+fn moto_corrections_answer_as_aws_does() {
+    for script in [
+        "check_fidelity_models_faults.py",
+        "check_fidelity_client_token.py",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/moto")
+            .join(script);
+        let out = Command::new(venv_bin("python"))
+            .arg(&path)
+            .output()
+            .expect("run the venv's python");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{script}:\n{text}");
+        assert!(text.contains("all checks passed"), "{script}:\n{text}");
+    }
+}

@@ -28,6 +28,8 @@ mod engine;
 mod drift_moto;
 // The MSK, MSK Connect and MWAA providers against the emulator.
 mod msk_connect_mwaa;
+// One up and one down through throttles, 500s and lost answers, with the defaults.
+mod faults;
 // The MSK IAM token against the official Python signer.
 mod msk_iam_python;
 // MSK IAM on the twin's broker: tokens and IAM policies checked as MSK checks them.

@@ -14,7 +14,7 @@ fn project(moto: &Moto, emu: &Emulator) -> Project {
     p
 }
 
-const STACK: &str = r#"
+pub(crate) const STACK: &str = r#"
 stack: kafka
 resources:
   bucket:

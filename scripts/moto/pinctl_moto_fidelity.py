@@ -643,6 +643,533 @@ def _vpc_links(delay):
     cls.status = property(status, set_status)
 
 
+# ---- API Gateway models ------------------------------------------------------------------
+# A REST API's models (API Gateway API Reference, Model; CreateModel, UpdateModel, DeleteModel,
+# GetModels). moto 5.2 stores whatever CreateModel is given, implements no UpdateModel, deletes
+# a model methods still use, and starts a new API with no model at all.
+
+# The two models AWS gives every REST API it creates (API Gateway Developer Guide, "Data models
+# for REST APIs": "API Gateway ... provides the Empty and Error models"; the schemas are those
+# GetModels answers on AWS, as the CDK reproduces them: aws-apigateway's EmptyModel/ErrorModel).
+_PREDEFINED_MODELS = (
+    (
+        "Empty",
+        "This is a default empty schema model",
+        '{\n  "$schema": "http://json-schema.org/draft-04/schema#",\n  "title" : "Empty Schema",\n'
+        '  "type" : "object"\n}',
+    ),
+    (
+        "Error",
+        "This is a default error schema model",
+        '{\n  "$schema" : "http://json-schema.org/draft-04/schema#",\n  "title" : "Error Schema",\n'
+        '  "type" : "object",\n  "properties" : {\n    "message" : { "type" : "string" }\n  }\n}',
+    ),
+)
+
+
+def _models():
+    import json
+    import re
+    import threading
+    from urllib.parse import unquote
+
+    from moto.apigateway import models as apigateway
+    from moto.apigateway import responses
+    from moto.apigateway.exceptions import (
+        BadRequestException,
+        ConflictException,
+        NotFoundException,
+    )
+
+    backend = apigateway.APIGatewayBackend
+
+    # CreateRestApi: the new API has the Empty and Error models (see above). An API made by
+    # ImportRestApi gets the models its definition names (moto's put_rest_api), none added here.
+    create_rest_api = backend.create_rest_api
+    importing = threading.local()
+
+    def _create_rest_api(self, *args, **kwargs):
+        api = create_rest_api(self, *args, **kwargs)
+        if not getattr(importing, "on", False):
+            for name, description, schema in _PREDEFINED_MODELS:
+                api.add_model(
+                    name=name, description=description, schema=schema, content_type="application/json"
+                )
+        return api
+
+    import_rest_api = backend.import_rest_api
+
+    def _import_rest_api(self, *args, **kwargs):
+        importing.on = True
+        try:
+            return import_rest_api(self, *args, **kwargs)
+        finally:
+            importing.on = False
+
+    backend.create_rest_api = _create_rest_api
+    backend.import_rest_api = _import_rest_api
+
+    # A model's schema is a JSON Schema draft 4 document (API Gateway API Reference, CreateModel,
+    # `schema`); AWS refuses one that is not a JSON object with BadRequestException "Invalid
+    # model specified: Validation Result: warnings : [], errors : [Invalid model schema
+    # specified]". moto 5.2 stores any string.
+    def check_schema(schema):
+        if schema is None or schema == "":
+            return
+        try:
+            parsed = json.loads(schema)
+        except (TypeError, ValueError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise BadRequestException(
+                "Invalid model specified: Validation Result: warnings : [], errors : [Invalid model schema specified]"
+            )
+
+    # CreateModel (API Gateway API Reference, CreateModel: `name` "must be alphanumeric";
+    # `contentType` required; Errors: BadRequestException 400, ConflictException 409). AWS
+    # answers "Model name must be alphanumeric: <name>", "Invalid content type specified", the
+    # schema refusal above, and "Model name already exists for this REST API"; moto 5.2 checks
+    # none of them and replaces an existing model of the same name.
+    create_model = backend.create_model
+
+    def _create_model(self, rest_api_id, name, content_type, description, schema):
+        if name and not re.fullmatch(r"[a-zA-Z0-9]+", name):
+            raise BadRequestException(f"Model name must be alphanumeric: {name}")
+        if not content_type:
+            raise BadRequestException("Invalid content type specified")
+        check_schema(schema)
+        if rest_api_id and name and name in self.get_rest_api(rest_api_id).models:
+            raise ConflictException("Model name already exists for this REST API")
+        return create_model(self, rest_api_id, name, content_type, description, schema)
+
+    backend.create_model = _create_model
+
+    # DeleteModel of a model a method uses (its `requestModels`, or a method response's
+    # `responseModels`): AWS refuses with ConflictException (API Gateway API Reference,
+    # DeleteModel, Errors: ConflictException 409), "Cannot delete model '<name>', is referenced
+    # in method request: <path>/<METHOD>". moto 5.2 deletes it, leaving the methods naming a
+    # model that no longer exists.
+    delete_model = backend.delete_model
+
+    def _delete_model(self, rest_api_id, model_name):
+        api = self.get_rest_api(rest_api_id)
+        if model_name in api.models:
+            for resource in api.resources.values():
+                path = resource.get_path().rstrip("/")
+                for verb, method in (resource.resource_methods or {}).items():
+                    if model_name in (method.request_models or {}).values():
+                        raise ConflictException(
+                            f"Cannot delete model '{model_name}', is referenced in method request: {path}/{verb}"
+                        )
+                    for code, response in (method.method_responses or {}).items():
+                        if model_name in (response.response_models or {}).values():
+                            raise ConflictException(
+                                f"Cannot delete model '{model_name}', is referenced in method response: {path}/{verb}/{code}"
+                            )
+        return delete_model(self, rest_api_id, model_name)
+
+    backend.delete_model = _delete_model
+
+    # UpdateModel (PATCH /restapis/{id}/models/{name}; API Gateway API Reference, UpdateModel:
+    # patch operations on the model, answered with the Model as GetModel answers it) is not
+    # implemented by moto 5.2, which fails with NotImplementedError (a 500). The patchable
+    # fields are `schema` and `description` (`op` replace; "PATCH operations" in the API
+    # Gateway API Reference lists /schema and /description for Model). An unknown model is
+    # NotFoundException "Invalid model name specified"; a new schema is checked as CreateModel
+    # checks it.
+    def update_model(self):
+        parts = self.path.split("/")
+        rest_api_id, model_name = parts[2], unquote(parts[4])
+        model = self.backend.get_rest_api(rest_api_id).models.get(model_name)
+        if model is None:
+            missing = NotFoundException("Invalid model name specified")
+            missing.code = 404  # moto's NotFoundException keeps JsonRESTError's 400
+            raise missing
+        changes = {}
+        for op in self._get_param("patchOperations") or []:
+            verb, path = op.get("op"), op.get("path")
+            if path not in ("/schema", "/description"):
+                raise BadRequestException(
+                    f"Invalid patch path '{path}' specified for op '{verb}'. Must be one of: [/description, /schema]"
+                )
+            if verb != "replace":
+                raise BadRequestException(
+                    "Invalid patch operation specified. Must be one of: [replace]"
+                )
+            if path == "/schema":
+                check_schema(op.get("value"))
+            changes[path[1:]] = op.get("value")
+        for field, value in changes.items():
+            setattr(model, field, value)
+        return json.dumps(model.to_json())
+
+    responses.APIGatewayResponse.update_model = update_model
+
+
+# ---- faults ------------------------------------------------------------------------------
+# AWS's APIs fail now and then: a call is throttled before it runs, or it runs and its answer
+# never reaches the caller (a connection reset, a 502 from the load balancer in front of the
+# service). The SDKs retry both (AWS SDKs and Tools Reference Guide, "Retry behavior":
+# throttling errors and 502/503/504 are retryable), and a provider must cope with a retried
+# call that already ran. With PINCTL_MOTO_FAULT_RATE=<0..1> (read at start; 0, the default, is
+# off) that share of AWS API requests fails, chosen by a multiplicative hash of the request's
+# number so a run is reproducible, and the two kinds alternate:
+#   - throttled (even numbers): not run; answered with the service's own throttling error
+#     (below, by protocol);
+#   - lost (odd numbers): run by moto, then answered 502 Bad Gateway with an empty body.
+# Tests change the rate at run time (the count restarts from 0 at each change):
+#   GET  /moto-api/pinctl/faults             -> 200 {"rate"}
+#   POST /moto-api/pinctl/faults {"rate": x} -> 200 {"rate"} | 400 {"message"}
+# Nothing under /moto-api/ (moto's own endpoints and pinctl's, above) is ever faulted. Each
+# fault is logged on stderr in one line ("pinctl fault: throttled ec2 CreateVpc").
+
+
+def _fault_rate(text):
+    try:
+        rate = float(text or 0)
+    except ValueError:
+        print(f"pinctl fault: PINCTL_MOTO_FAULT_RATE={text!r} is not a number; faults are off", file=sys.stderr)
+        return 0.0
+    return min(max(rate, 0.0), 1.0)
+
+
+# SigV4's credential scope: <access key id>/<date>/<region>/<service>/aws4_request (IAM User
+# Guide, "Elements of an AWS API request signature").
+_CREDENTIAL_SCOPE = r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request"
+
+
+def _credential(environ):
+    """(access key id, region, service) of the credential scope a request is signed with (its
+    Authorization header, or a presigned URL's X-Amz-Credential); Nones if it is not signed."""
+    import re
+    from urllib.parse import parse_qs
+
+    scope = re.compile(_CREDENTIAL_SCOPE)
+    m = scope.search(environ.get("HTTP_AUTHORIZATION", "")) or scope.search(
+        "Credential=" + (parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential") or [""])[0]
+    )
+    return m.groups() if m else (None, None, None)
+
+
+def _form_body(environ):
+    """The form body of a request (b"" if it has none), left readable again for moto."""
+    import io
+
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return b""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _describe(environ):
+    """(service, protocol, operation) of an AWS API request, None for anything else. The
+    service is the one the request is signed for (SigV4's credential scope); the protocol
+    is the request's own: X-Amz-Target (JSON), Action= (query; EC2's own flavour for ec2),
+    S3's REST-XML, else REST-JSON."""
+    import re
+    from urllib.parse import parse_qs
+
+    service = _credential(environ)[2]
+    if service is None:
+        host = re.match(r"([a-z0-9-]+)\.(?:[a-z0-9-]+\.)?amazonaws\.com", environ.get("HTTP_HOST", ""))
+        service = host.group(1) if host else None
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    params.update(parse_qs(_form_body(environ).decode("utf-8", "replace")))
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    action = (params.get("Action") or [None])[0]
+    method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+    if target:
+        return service or "json", "json", target.split(".")[-1]
+    if action:
+        ec2 = service == "ec2" or (service is None and params.get("Version") == ["2016-11-15"])
+        return service or "query", "ec2" if ec2 else "query", action
+    if service is None:
+        return None
+    return service, "s3" if service == "s3" else "rest-json", f"{method} {path}"
+
+
+def _faults(rate):
+    import json
+    import threading
+    import uuid
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    endpoint = "/moto-api/pinctl/faults"
+    state = {"rate": rate, "n": 0}
+    lock = threading.Lock()
+    dispatch = DomainDispatcherApplication.__call__
+
+    def throttled(environ, start_response, protocol):
+        # The throttling error of each protocol, as AWS answers it:
+        #   EC2: 503 RequestLimitExceeded "Request limit exceeded." (EC2 API Reference, "Error
+        #     codes for the Amazon EC2 API": RequestLimitExceeded; EC2 Developer Guide,
+        #     "Request throttling");
+        #   query (IAM, STS, ELB): 400 Throttling "Rate exceeded", Type Sender (the common error
+        #     of the query APIs);
+        #   JSON: 400 ThrottlingException "Rate exceeded" (Common Errors of the JSON APIs:
+        #     "ThrottlingException ... HTTP Status Code: 400");
+        #   REST-JSON: 429 TooManyRequestsException "Too Many Requests" (API Gateway API
+        #     Reference, every action's Errors: TooManyRequestsException, HTTP 429);
+        #   S3: 503 SlowDown "Please reduce your request rate." (S3 API Reference, "Error
+        #     responses", List of error codes: SlowDown, 503 Slow Down).
+        request_id = str(uuid.uuid4())
+        if protocol == "ec2":
+            status, content_type = "503 Service Unavailable", "text/xml;charset=UTF-8"
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+                "<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+                f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+            )
+            headers = []
+        elif protocol == "query":
+            status, content_type = "400 Bad Request", "text/xml"
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                f"<Message>Rate exceeded</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+            headers = [("x-amzn-RequestId", request_id)]
+        elif protocol == "json":
+            status = "400 Bad Request"
+            sent = environ.get("CONTENT_TYPE", "")
+            content_type = sent if sent.startswith("application/x-amz-json-") else "application/x-amz-json-1.1"
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+            headers = [("x-amzn-RequestId", request_id)]
+        elif protocol == "s3":
+            status, content_type = "503 Slow Down", "application/xml"
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+                "<Message>Please reduce your request rate.</Message>"
+                f"<RequestId>{request_id}</RequestId></Error>"
+            )
+            headers = [("x-amz-request-id", request_id)]
+        else:
+            status, content_type = "429 Too Many Requests", "application/json"
+            body = json.dumps({"message": "Too Many Requests"})
+            headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", "TooManyRequestsException")]
+        data = b"" if environ.get("REQUEST_METHOD") == "HEAD" else body.encode()
+        start_response(
+            status, [("Content-Type", content_type), ("Content-Length", str(len(data)))] + headers
+        )
+        return [data]
+
+    def lost(self, environ, start_response):
+        answered = []
+
+        def keep(status, headers, exc_info=None):
+            answered.append(status)
+            return lambda chunk: None
+
+        result = dispatch(self, environ, keep)
+        try:
+            for _ in result:
+                pass
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        start_response("502 Bad Gateway", [("Content-Length", "0")])
+        return [b""], (answered[0].split(" ")[0] if answered else "?")
+
+    def control(environ, start_response):
+        status, answer = "200 OK", None
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                rate = float(json.loads(environ["wsgi.input"].read(length) or b"{}")["rate"])
+                if not 0 <= rate <= 1:
+                    raise ValueError(f"rate {rate} is not within 0..1")
+                with lock:
+                    state["rate"], state["n"] = rate, 0
+            except (KeyError, TypeError, ValueError) as e:
+                status, answer = "400 Bad Request", {"message": f"expected {{\"rate\": 0..1}}: {e}"}
+        elif environ.get("REQUEST_METHOD") != "GET":
+            status, answer = "405 Method Not Allowed", {"message": "GET or POST"}
+        data = json.dumps(answer or {"rate": state["rate"]}).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _call(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == endpoint:
+            return control(environ, start_response)
+        if path.startswith("/moto-api/") or state["rate"] <= 0:
+            return dispatch(self, environ, start_response)
+        request = _describe(environ)
+        if request is None:
+            return dispatch(self, environ, start_response)
+        with lock:
+            n, rate = state["n"], state["rate"]
+            state["n"] += 1
+        if (n * 2654435761) % 10000 / 10000 >= rate:
+            return dispatch(self, environ, start_response)
+        service, protocol, operation = request
+        if n % 2 == 0:
+            print(f"pinctl fault: throttled {service} {operation}", file=sys.stderr, flush=True)
+            return throttled(environ, start_response, protocol)
+        body, moto_status = lost(self, environ, start_response)
+        print(
+            f"pinctl fault: lost the answer to {service} {operation} (moto answered {moto_status})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return body
+
+    DomainDispatcherApplication.__call__ = _call
+
+
+# ---- EC2 client tokens -------------------------------------------------------------------
+# An EC2 action that takes a client token is idempotent by it (EC2 Developer Guide, "Ensuring
+# idempotency in Amazon EC2 API requests":
+# https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html): "If you retry a
+# request that completed successfully using the same client token and the same parameters, the
+# retry succeeds without performing any further actions. If you retry a successful request using
+# the same client token, but one or more of the parameters are different, other than the Region
+# or Availability Zone, the retry fails with an IdempotentParameterMismatch error." (the API
+# Reference's edition of the page: "the result of the original request is returned"). The SDKs
+# fill the token themselves for most of these actions (`idempotencyToken` in the service model:
+# CreateRouteTable, CreateNatGateway, CreateNetworkInterface, RunInstances, ...) and send the
+# same one on each retry, so a call whose answer was lost (a fault above) is retried with its
+# token: AWS answers the first result, moto 5.2 ignores the token (RunInstances' too: it only
+# keeps it on the instance) and makes a second resource.
+#
+# Here an EC2 request that carries a ClientToken, for an action whose input has one in the EC2
+# service model moto serves (116 actions in botocore 1.44, 23 of them implemented by moto 5.2),
+# is remembered with its successful (2xx) answer, under its account, Region, Availability Zone,
+# action and token (the same token in another Region makes another resource: "You can use the
+# same client token for the same request across different Regions", ibid., "Idempotency for
+# RunInstances"). A repeat with the same other parameters gets that answer again and runs
+# nothing; a repeat with other parameters gets 400 IdempotentParameterMismatch (EC2 API
+# Reference, "Error codes for the Amazon EC2 API": "The request uses the same client token as
+# a previous, but non-identical request"), with the message AWS answers it with. AWS keeps a
+# RunInstances token "for at least 24 hours after the termination of the instance"; here tokens
+# last as long as the server (the latest 10,000 of them) or until POST /moto-api/reset. This
+# wraps moto inside the faults, so the request of a lost answer is remembered. Each repeat
+# answered here is logged on stderr ("pinctl client token: ...").
+
+
+def _client_tokens():
+    import hashlib
+    import json
+    import threading
+    import uuid
+    from collections import OrderedDict
+    from urllib.parse import parse_qsl
+
+    from moto.core.utils import get_service_model
+    from moto.iam.models import get_account_id_from
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatch = DomainDispatcherApplication.__call__
+    lock = threading.Lock()
+    answers = OrderedDict()  # key -> (digest of the other parameters, status, headers, body)
+    gates = {}  # key -> [lock, requests waiting]: a retry waits for the request it repeats
+    taking = []
+
+    def takes_token(action):
+        if not taking:
+            model = get_service_model("ec2")
+            taking.append(
+                frozenset(
+                    name
+                    for name in model.operation_names
+                    if (shape := model.operation_model(name).input_shape) is not None
+                    and "ClientToken" in shape.members
+                )
+            )
+        return action in taking[0]
+
+    def run(self, environ):
+        answered, chunks = [], []
+
+        def keep(status, headers, exc_info=None):
+            answered[:] = [status, list(headers)]
+            return chunks.append
+
+        result = dispatch(self, environ, keep)
+        try:
+            for chunk in result:
+                chunks.append(chunk)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return answered[0], answered[1], b"".join(chunks)
+
+    def zone(name):
+        return name.rsplit(".", 1)[-1] in ("AvailabilityZone", "AvailabilityZoneId")
+
+    def mismatch():
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            "<Code>IdempotentParameterMismatch</Code><Message>Arguments on this idempotent request"
+            " are inconsistent with arguments used in previous request(s).</Message></Error>"
+            f"</Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+        ).encode()
+        headers = [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(body)))]
+        return "400 Bad Request", headers, body
+
+    def _call(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api/"):
+            if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+                with lock:
+                    answers.clear()
+            return dispatch(self, environ, start_response)
+        request = _describe(environ)
+        if request is None or request[1] != "ec2" or not takes_token(request[2]):
+            return dispatch(self, environ, start_response)
+        pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        pairs += parse_qsl(_form_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
+        token = next((v for k, v in pairs if k == "ClientToken"), "")
+        if not token:
+            return dispatch(self, environ, start_response)
+        zones = tuple(sorted((k, v) for k, v in pairs if zone(k)))
+        others = sorted(
+            (k, v) for k, v in pairs if k != "ClientToken" and not zone(k) and not k.startswith("X-Amz-")
+        )
+        digest = hashlib.sha256(json.dumps(others).encode()).hexdigest()
+        key_id, region, _ = _credential(environ)
+        account = (
+            os.environ.get("MOTO_ACCOUNT_ID")
+            or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+            or get_account_id_from(key_id or "")
+        )
+        key = (account, region or "us-east-1", zones, request[2], token)
+        with lock:
+            gate = gates.setdefault(key, [threading.Lock(), 0])
+            gate[1] += 1
+        try:
+            with gate[0]:
+                with lock:
+                    known = answers.get(key)
+                if known is None:
+                    status, headers, body = run(self, environ)
+                    if status.startswith("2"):
+                        with lock:
+                            answers[key] = (digest, status, headers, body)
+                            while len(answers) > 10000:
+                                answers.popitem(last=False)
+                else:
+                    same = known[0] == digest
+                    status, headers, body = known[1:] if same else mismatch()
+                    print(
+                        f"pinctl client token: {'answered' if same else 'IdempotentParameterMismatch to'}"
+                        f" a repeated ec2 {request[2]} (ClientToken {token})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        finally:
+            with lock:
+                gate[1] -= 1
+                if gate[1] == 0:
+                    del gates[key]
+        start_response(status, headers)
+        return [body]
+
+    DomainDispatcherApplication.__call__ = _call
+
+
 # ---- propagation -------------------------------------------------------------------------
 # AWS is eventually consistent: what one API just made is not yet visible to the services that
 # use it. With PINCTL_PROPAGATION_DELAY=<seconds> (the twin's `--propagation-delay`), moto
@@ -840,5 +1367,10 @@ if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _quotas()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
     _vpc_links(_delay)
+    _models()
     if _delay > 0:
         _propagation(_delay)
+    # Then the client tokens, and last the fault middleware, which wraps every other WSGI entry
+    # above: the request of an answer it loses is remembered with its token.
+    _client_tokens()
+    _faults(_fault_rate(os.environ.get("PINCTL_MOTO_FAULT_RATE")))

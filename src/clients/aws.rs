@@ -120,7 +120,9 @@ macro_rules! client {
             self.$field
                 .get_or_init(|| async {
                     let shared = self.config().await;
-                    let mut b = $sdk::config::Builder::from(shared);
+                    let mut b = $sdk::config::Builder::from(shared)
+                        .retry_classifier(super::retry::UnknownOutcome)
+                        .interceptor(super::retry::MarkNotIdempotent);
                     if let Some(log) = &self.log {
                         b = b.interceptor(log.clone());
                     }

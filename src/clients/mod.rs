@@ -6,3 +6,4 @@ pub mod kafka_admin;
 pub mod limiter;
 pub mod msk_iam;
 pub mod propagation;
+pub mod retry;

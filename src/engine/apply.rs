@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::backoff::Backoff;
+use super::diff::{diff_with, Rules};
 use super::hooks::{Hooks, OpRef};
 use super::plan::{lookup_in, secret_pointers, Action, Plan};
 use super::policy::{on_error, Call, OnError};
@@ -27,6 +28,9 @@ use crate::state::{ResourceState, StateStore, Status};
 /// timeout is unset, and a service finishes what it accepted); a describe that runs sooner can
 /// miss it. State times are whole seconds, so the window is generous.
 pub const IN_FLIGHT_WINDOW: Duration = Duration::from_secs(10);
+
+/// How many times a creation is tried within a run before its error stops the operation.
+pub const CREATE_ATTEMPTS: u32 = 5;
 
 /// What is left of [`IN_FLIGHT_WINDOW`] at `now` for a creation recorded at `recorded_at`
 /// (RFC 3339, as state keeps it); `None` once it has passed or when the time does not parse.
@@ -344,6 +348,94 @@ impl Shared {
         self.retrying(Call::Wait, || p.adopt(cx, props)).await
     }
 
+    /// Creates the resource. When the call fails in a way that may have made it anyway (its
+    /// answer lost: a 5xx, a timeout, a broken connection) or refused it for now (throttled),
+    /// looks for it by its token before calling again, at most [`CREATE_ATTEMPTS`] times.
+    /// Returns the physical id and whether it was found rather than made by the last call.
+    /// From the first failure on, `cx` says the creation is resumed (what exists under its
+    /// name may be this run's own).
+    async fn create_or_find(
+        &self,
+        p: &dyn Provider,
+        cx: &mut Cx,
+        props: &Value,
+    ) -> Result<(String, bool), ProviderError> {
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
+        let mut attempt = 1;
+        loop {
+            let sent_at = now();
+            match p.create(cx, props).await {
+                Ok(id) => return Ok((id, false)),
+                Err(e)
+                    if attempt < CREATE_ATTEMPTS
+                        && on_error(Call::Create, &e) == OnError::LookThenRetry =>
+                {
+                    attempt += 1;
+                    progress::report(&format!(
+                        "{}: the creation failed ({e}); looking for what it may have made",
+                        cx.resource
+                    ));
+                    cx.resuming = true;
+                    // Even a throttle may come from a later call of a create that made the
+                    // resource with its first, so the look is never skipped.
+                    if let Some(id) = self.adopt(p, cx, props, &sent_at).await? {
+                        return Ok((id, true));
+                    }
+                    backoff.sleep().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Brings an adopted resource (made by an earlier attempt whose answer was lost, or by a
+    /// killed run) to the props wanted now: what that attempt left undone, or what the stack
+    /// changed since, is updated in place. Returns the outputs after the update, if one ran.
+    async fn converge(
+        &self,
+        op: &OpRef,
+        p: &dyn Provider,
+        cx: &Cx,
+        id: &str,
+        desired: &Value,
+    ) -> Result<Option<Map<String, Value>>, ProviderError> {
+        let info = p.info();
+        let Some(live) = self
+            .retrying(Call::Wait, || p.read(cx, id, desired))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let secret = |path: &str| {
+            info.secret.iter().any(|s| {
+                path == *s
+                    || path
+                        .strip_prefix(s)
+                        .is_some_and(|r| r.starts_with(['.', '[']))
+            })
+        };
+        let changed: Vec<String> = diff_with(&Rules::of(info), desired, &live.props)
+            .into_iter()
+            .map(|d| d.path)
+            .filter(|path| !secret(path))
+            .collect();
+        if changed.is_empty() || !info.updates {
+            return Ok(None);
+        }
+        progress::report(&format!(
+            "{}: found; bringing it to the stack ({})",
+            cx.resource,
+            changed.join(", ")
+        ));
+        let id = self
+            .retrying(Call::Update, || {
+                p.update(cx, id, &live.props, desired, &changed)
+            })
+            .await?
+            .unwrap_or_else(|| id.to_string());
+        self.wait_ready(op, p, cx, &id).await.map(Some)
+    }
+
     async fn wait_deleted(&self, p: &dyn Provider, cx: &Cx, id: &str) -> Result<(), ProviderError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         while !self.retrying(Call::Wait, || p.is_deleted(cx, id)).await? {
@@ -410,13 +502,15 @@ impl Shared {
             rs.insert(name.to_string(), entry);
         })
         .await?;
-        let cx = self.cx(name, &token, resuming);
+        let mut cx = self.cx(name, &token, resuming);
         // Only a resumed creation looks for what an earlier run may have made.
+        let mut adopted = false;
         if physical.is_none() && resuming {
             physical = self
                 .adopt(provider.as_ref(), &cx, &resolved.value, &recorded_at)
                 .await
                 .map_err(&err)?;
+            adopted = physical.is_some();
         }
         let id = match physical {
             Some(id) => {
@@ -434,10 +528,11 @@ impl Shared {
                 id
             }
             None => {
-                let id = self
-                    .retrying(Call::Change, || provider.create(&cx, &resolved.value))
+                let (id, found) = self
+                    .create_or_find(provider.as_ref(), &mut cx, &resolved.value)
                     .await
                     .map_err(&err)?;
+                adopted = found;
                 let id2 = id.clone();
                 self.record(name, |rs| {
                     if let Some(r) = rs.get_mut(name) {
@@ -449,7 +544,14 @@ impl Shared {
                 id
             }
         };
-        match self.wait_ready(op, provider.as_ref(), &cx, &id).await {
+        let ready = match self.wait_ready(op, provider.as_ref(), &cx, &id).await {
+            Ok(outputs) if adopted => self
+                .converge(op, provider.as_ref(), &cx, &id, &resolved.value)
+                .await
+                .map(|o| o.unwrap_or(outputs)),
+            other => other,
+        };
+        match ready {
             Ok(outputs) => {
                 self.record(name, |rs| {
                     if let Some(r) = rs.get_mut(name) {
@@ -511,7 +613,7 @@ impl Shared {
         .await?;
         let cx = self.cx(name, &rec.token, false);
         let result = match self
-            .retrying(Call::Change, || {
+            .retrying(Call::Update, || {
                 provider.update(&cx, &id, &rec.props, &resolved.value, &changed)
             })
             .await

@@ -6,9 +6,12 @@ use super::provider::ProviderError;
 /// Which provider call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {
-    /// `create` or `update`: not repeated, since a lost answer may hide a success; a resumed
-    /// run finds what was made through the recorded token.
-    Change,
+    /// `create`: not repeated blindly, since a lost answer may hide a success; the engine
+    /// first looks for what it may have made (`adopt`, by the recorded token).
+    Create,
+    /// `update`: repeated, since providers change what differs from what is live, so a second
+    /// attempt after a lost answer finds nothing left to do.
+    Update,
     /// `poll` or `is_deleted`: reads, safe to repeat.
     Wait,
     /// `delete`: safe to repeat (a resource already gone is not an error).
@@ -20,6 +23,9 @@ pub enum Call {
 pub enum OnError {
     /// Try the same call again after a backoff, within the operation's timeout.
     Retry,
+    /// Look for what the failed call may have made (its answer may have been lost), adopt it
+    /// if found, and only otherwise call again.
+    LookThenRetry,
     /// Record the resource as failed (the next plan replaces it) and stop the operation.
     RecordFailed,
     /// Stop the operation; the state keeps what was recorded so far.
@@ -27,15 +33,19 @@ pub enum OnError {
 }
 
 /// The policy: a retryable API error or a resource still in use is retried where the call
-/// can be repeated; a service-reported failure is recorded; anything else stops.
+/// can be repeated, and a creation looked for before it is tried again; a service-reported
+/// failure is recorded; anything else stops.
 pub fn on_error(call: Call, e: &ProviderError) -> OnError {
     match e {
         ProviderError::Failed { .. } => OnError::RecordFailed,
         ProviderError::Api {
             retryable: true, ..
+        } if call == Call::Create => OnError::LookThenRetry,
+        ProviderError::Api {
+            retryable: true, ..
         }
         | ProviderError::InUse { .. }
-            if call != Call::Change =>
+            if call != Call::Create =>
         {
             OnError::Retry
         }
@@ -57,10 +67,12 @@ mod tests {
     }
 
     #[test]
-    fn reads_and_deletes_retry_what_may_pass_changes_do_not() {
+    fn what_may_pass_is_retried_and_a_creation_looked_for_first() {
         assert_eq!(on_error(Call::Wait, &api(true)), OnError::Retry);
         assert_eq!(on_error(Call::Delete, &api(true)), OnError::Retry);
-        assert_eq!(on_error(Call::Change, &api(true)), OnError::Stop);
+        assert_eq!(on_error(Call::Update, &api(true)), OnError::Retry);
+        assert_eq!(on_error(Call::Create, &api(true)), OnError::LookThenRetry);
+        assert_eq!(on_error(Call::Create, &api(false)), OnError::Stop);
         assert_eq!(on_error(Call::Wait, &api(false)), OnError::Stop);
         let in_use = ProviderError::InUse {
             what: "sg".into(),

@@ -230,7 +230,8 @@ pub struct StartOptions {
     pub airflow: bool,
     /// How long AWS's changes take to propagate ([`PROPAGATION_DELAY_ENV`]).
     pub propagation: Duration,
-    /// Share of the emulator's calls answered with a throttling error or a 500.
+    /// Share of the emulator's and moto's calls answered with a fault (throttled, failed, or
+    /// for moto an answer lost after the call ran).
     pub fault_rate: f64,
     /// How long the emulator's resources stay CREATING, UPDATING and DELETING.
     pub operation_delay: Duration,
@@ -570,6 +571,22 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
                 endpoint,
                 none: dir.join("aws/empty"),
             });
+            // Faults in front of moto (throttles, and answers lost after the call ran) start
+            // once the twin's own setup is done, so they hit only what runs on the twin.
+            let rate: f64 = std::env::var(FAULT_RATE_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            if rate > 0.0 {
+                reqwest::Client::new()
+                    .post(format!("{moto_url}/moto-api/pinctl/faults"))
+                    .json(&serde_json::json!({ "rate": rate }))
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .context("setting moto's fault rate")?;
+                tracing::info!("moto answers {rate} of its calls with a fault");
+            }
         }
         let mut desired = services.clone();
         let mut problems = Vec::new();

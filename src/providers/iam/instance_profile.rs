@@ -159,7 +159,7 @@ impl TypedProvider for InstanceProfileProvider {
                         .role_name(r.role_name())
                         .send()
                         .await
-                        .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+                        .gone_ok("RemoveRoleFromInstanceProfile", NOT_FOUND)?;
                 }
             }
             if !ip.roles().iter().any(|r| r.role_name() == p.role) {
@@ -189,7 +189,7 @@ impl TypedProvider for InstanceProfileProvider {
                 .role_name(r.role_name())
                 .send()
                 .await
-                .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+                .gone_ok("RemoveRoleFromInstanceProfile", NOT_FOUND)?;
         }
         iam.delete_instance_profile()
             .instance_profile_name(name)

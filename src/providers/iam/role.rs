@@ -233,7 +233,7 @@ impl RoleProvider {
                 .policy_arn(arn)
                 .send()
                 .await
-                .map_err(|e| api_error("DetachRolePolicy", e))?;
+                .gone_ok("DetachRolePolicy", NOT_FOUND)?;
         }
         Ok(())
     }
@@ -396,7 +396,7 @@ impl TypedProvider for RoleProvider {
                     .policy_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| api_error("DetachRolePolicy", e))?;
+                    .gone_ok("DetachRolePolicy", NOT_FOUND)?;
             }
         }
         let inline = iam
@@ -411,7 +411,7 @@ impl TypedProvider for RoleProvider {
                 .policy_name(pname)
                 .send()
                 .await
-                .map_err(|e| api_error("DeleteRolePolicy", e))?;
+                .gone_ok("DeleteRolePolicy", NOT_FOUND)?;
         }
         let profiles = iam
             .list_instance_profiles_for_role()
@@ -425,7 +425,7 @@ impl TypedProvider for RoleProvider {
                 .role_name(name)
                 .send()
                 .await
-                .map_err(|e| api_error("RemoveRoleFromInstanceProfile", e))?;
+                .gone_ok("RemoveRoleFromInstanceProfile", NOT_FOUND)?;
         }
         let req = iam.delete_role().role_name(name);
         settle("DeleteRole", || req.clone().send())

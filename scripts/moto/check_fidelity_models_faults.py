@@ -1,0 +1,434 @@
+"""Checks two of pinctl_moto_fidelity.py's corrections against a moto_server of its own:
+API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
+DeleteModel of a model in use) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
+/moto-api/pinctl/faults).
+
+Run with the moto venv's Python (scripts/setup.sh installs it and the .pth hook):
+    ~/.cache/pinctl/venv/bin/python scripts/moto/check_fidelity_models_faults.py
+Starts moto_server (the venv's, next to this Python; or PINCTL_MOTO_SERVER) on a free port with
+this directory on PYTHONPATH, one at a time, and stops it. Prints each check; exits 1 if any fails.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REGION = "us-east-1"
+failures = []
+
+
+def check(what, ok, detail=""):
+    print(f"{'ok  ' if ok else 'FAIL'} {what}" + (f" ({detail})" if detail and not ok else ""))
+    if not ok:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Moto:
+    def __init__(self, fault_rate=None):
+        server = os.environ.get("PINCTL_MOTO_SERVER") or os.path.join(
+            os.path.dirname(sys.executable), "moto_server"
+        )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, PYTHONPATH=HERE, PYTHONDONTWRITEBYTECODE="1")
+        env.pop("PINCTL_PROPAGATION_DELAY", None)
+        env.pop("PINCTL_MOTO_FAULT_RATE", None)
+        if fault_rate is not None:
+            env["PINCTL_MOTO_FAULT_RATE"] = str(fault_rate)
+        self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [server, "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.faults()
+                return
+            except (OSError, urllib.error.URLError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise SystemExit(f"moto_server did not start: {self.stderr()[-2000:]}")
+                time.sleep(0.3)
+
+    def http(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def faults(self, rate=None):
+        if rate is None:
+            status, body = self.http("GET", "/moto-api/pinctl/faults")
+        else:
+            status, body = self.http("POST", "/moto-api/pinctl/faults", {"rate": rate})
+        if status != 200:
+            raise OSError(f"/moto-api/pinctl/faults answered {status}")
+        return json.loads(body)
+
+    def client(self, service, **config):
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            config=Config(**config) if config else None,
+        )
+
+    def stderr(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def error_of(call):
+    """(HTTP status, error code, message, headers) of a call expected to fail, None if it did not."""
+    try:
+        call()
+    except ClientError as e:
+        meta = e.response.get("ResponseMetadata", {})
+        err = e.response.get("Error", {})
+        return meta.get("HTTPStatusCode"), err.get("Code"), err.get("Message"), meta.get("HTTPHeaders", {})
+    return None
+
+
+def expect_error(what, call, status, code, message=None):
+    got = error_of(call)
+    ok = got is not None and got[0] == status and got[1] == code and (message is None or got[2] == message)
+    check(what, ok, f"got {got[:3] if got else 'success'}, expected {(status, code, message)}")
+    return got
+
+
+def check_models(moto):
+    apigw = moto.client("apigateway")
+    api = apigw.create_rest_api(name="models")["id"]
+    models = {m["name"]: m for m in apigw.get_models(restApiId=api)["items"]}
+    check("CreateRestApi makes the Empty and Error models", set(models) == {"Empty", "Error"}, str(sorted(models)))
+    empty, error = models.get("Empty", {}), models.get("Error", {})
+    check(
+        "Empty: application/json, 'Empty Schema', type object",
+        empty.get("contentType") == "application/json"
+        and json.loads(empty.get("schema", "{}")) == {
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "title": "Empty Schema",
+            "type": "object",
+        },
+        str(empty),
+    )
+    check(
+        "Error: application/json, 'Error Schema', a string message",
+        error.get("contentType") == "application/json"
+        and json.loads(error.get("schema", "{}")) == {
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "title": "Error Schema",
+            "type": "object",
+            "properties": {"message": {"type": "string"}},
+        },
+        str(error),
+    )
+    got = apigw.get_model(restApiId=api, modelName="Empty")
+    check("GetModel Empty", got.get("name") == "Empty" and got.get("id"), str(got))
+
+    schema = json.dumps({"type": "object", "properties": {"name": {"type": "string"}}})
+    apigw.create_model(restApiId=api, name="Pet", contentType="application/json", schema=schema)
+    check("CreateModel Pet", apigw.get_model(restApiId=api, modelName="Pet").get("schema") == schema)
+    expect_error(
+        "CreateModel of a name that is not alphanumeric: 400 BadRequestException",
+        lambda: apigw.create_model(restApiId=api, name="bad-name", contentType="application/json", schema=schema),
+        400,
+        "BadRequestException",
+        "Model name must be alphanumeric: bad-name",
+    )
+    expect_error(
+        "CreateModel of an existing name: 409 ConflictException",
+        lambda: apigw.create_model(restApiId=api, name="Pet", contentType="application/json", schema=schema),
+        409,
+        "ConflictException",
+        "Model name already exists for this REST API",
+    )
+    expect_error(
+        "CreateModel Empty (predefined) again: 409 ConflictException",
+        lambda: apigw.create_model(restApiId=api, name="Empty", contentType="application/json", schema=schema),
+        409,
+        "ConflictException",
+        "Model name already exists for this REST API",
+    )
+    invalid = "Invalid model specified: Validation Result: warnings : [], errors : [Invalid model schema specified]"
+    expect_error(
+        "CreateModel of a schema that is not JSON: 400 BadRequestException",
+        lambda: apigw.create_model(restApiId=api, name="Broken", contentType="application/json", schema="{not json"),
+        400,
+        "BadRequestException",
+        invalid,
+    )
+    expect_error(
+        "CreateModel of a schema that is not a JSON object: 400 BadRequestException",
+        lambda: apigw.create_model(restApiId=api, name="Broken", contentType="application/json", schema="[1, 2]"),
+        400,
+        "BadRequestException",
+        invalid,
+    )
+    unchecked = moto.client("apigateway", parameter_validation=False)
+    got = expect_error(
+        "CreateModel without contentType: 400 BadRequestException",
+        lambda: unchecked.create_model(restApiId=api, name="NoType", schema=schema),
+        400,
+        "BadRequestException",
+        "Invalid content type specified",
+    )
+    check(
+        "API Gateway's error type header (x-amzn-ErrorType)",
+        got is not None and got[3].get("x-amzn-errortype", "").startswith("BadRequestException"),
+        str(got and got[3]),
+    )
+    names = {m["name"] for m in apigw.get_models(restApiId=api)["items"]}
+    check("refused CreateModels made nothing", names == {"Empty", "Error", "Pet"}, str(sorted(names)))
+
+    new_schema = json.dumps({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}})
+    out = apigw.update_model(
+        restApiId=api,
+        modelName="Pet",
+        patchOperations=[
+            {"op": "replace", "path": "/schema", "value": new_schema},
+            {"op": "replace", "path": "/description", "value": "a pet"},
+        ],
+    )
+    check("UpdateModel answers the changed model", out.get("schema") == new_schema and out.get("description") == "a pet", str(out))
+    got = apigw.get_model(restApiId=api, modelName="Pet")
+    check("UpdateModel changed the schema and description", got.get("schema") == new_schema and got.get("description") == "a pet", str(got))
+    expect_error(
+        "UpdateModel to a schema that is not JSON: 400 BadRequestException",
+        lambda: apigw.update_model(
+            restApiId=api, modelName="Pet", patchOperations=[{"op": "replace", "path": "/schema", "value": "nope"}]
+        ),
+        400,
+        "BadRequestException",
+        invalid,
+    )
+    check("a refused UpdateModel changed nothing", apigw.get_model(restApiId=api, modelName="Pet").get("schema") == new_schema)
+    expect_error(
+        "UpdateModel of an unknown model: 404 NotFoundException",
+        lambda: apigw.update_model(
+            restApiId=api, modelName="Nope", patchOperations=[{"op": "replace", "path": "/description", "value": "x"}]
+        ),
+        404,
+        "NotFoundException",
+        "Invalid model name specified",
+    )
+
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
+    pets = apigw.create_resource(restApiId=api, parentId=root, pathPart="pets")["id"]
+    apigw.put_method(
+        restApiId=api,
+        resourceId=pets,
+        httpMethod="POST",
+        authorizationType="NONE",
+        requestModels={"application/json": "Pet"},
+    )
+    apigw.put_method(restApiId=api, resourceId=pets, httpMethod="GET", authorizationType="NONE")
+    apigw.put_method_response(
+        restApiId=api, resourceId=pets, httpMethod="GET", statusCode="200", responseModels={"application/json": "Error"}
+    )
+    expect_error(
+        "DeleteModel of a model a method request uses: 409 ConflictException",
+        lambda: apigw.delete_model(restApiId=api, modelName="Pet"),
+        409,
+        "ConflictException",
+        "Cannot delete model 'Pet', is referenced in method request: /pets/POST",
+    )
+    expect_error(
+        "DeleteModel of a model a method response uses: 409 ConflictException",
+        lambda: apigw.delete_model(restApiId=api, modelName="Error"),
+        409,
+        "ConflictException",
+        "Cannot delete model 'Error', is referenced in method response: /pets/GET/200",
+    )
+    apigw.create_model(restApiId=api, name="Unused", contentType="application/json", schema=schema)
+    apigw.delete_model(restApiId=api, modelName="Unused")
+    names = {m["name"] for m in apigw.get_models(restApiId=api)["items"]}
+    check("DeleteModel of an unreferenced model deletes it", names == {"Empty", "Error", "Pet"}, str(sorted(names)))
+    apigw.delete_method(restApiId=api, resourceId=pets, httpMethod="POST")
+    apigw.delete_model(restApiId=api, modelName="Pet")
+    names = {m["name"] for m in apigw.get_models(restApiId=api)["items"]}
+    check("DeleteModel once no method uses it", names == {"Empty", "Error"}, str(sorted(names)))
+
+
+# Each service's throttling error as (HTTP status, code), and a read-only call.
+THROTTLES = {
+    "ec2": ((503, "RequestLimitExceeded"), lambda c: c.describe_vpcs()),
+    "apigateway": ((429, "TooManyRequestsException"), lambda c: c.get_rest_apis()),
+    "kinesis": ((400, "ThrottlingException"), lambda c: c.list_streams()),
+    "s3": ((503, "SlowDown"), lambda c: c.list_buckets()),
+    "iam": ((400, "Throttling"), lambda c: c.list_roles()),
+}
+MESSAGES = {
+    "RequestLimitExceeded": "Request limit exceeded.",
+    "TooManyRequestsException": "Too Many Requests",
+    "ThrottlingException": "Rate exceeded",
+    "SlowDown": "Please reduce your request rate.",
+    "Throttling": "Rate exceeded",
+}
+
+
+def check_faults(moto):
+    check("faults are off by default", moto.faults() == {"rate": 0}, str(moto.faults()))
+    status, body = moto.http("POST", "/moto-api/pinctl/faults", {"rate": 2})
+    check("a rate outside 0..1 is refused (400)", status == 400, f"{status} {body!r}")
+    status, body = moto.http("POST", "/moto-api/pinctl/faults", {"rate": "x"})
+    check("a rate that is not a number is refused (400)", status == 400, f"{status} {body!r}")
+
+    # No retries: each call is one request, so each fault reaches the check.
+    clients = {s: moto.client(s, retries={"total_max_attempts": 1, "mode": "standard"}) for s in THROTTLES}
+    sts = moto.client("sts", retries={"total_max_attempts": 1, "mode": "standard"})
+
+    seen = {s: set() for s in THROTTLES}
+    # Two rounds at rate 1: the count restarts at 0 with each POST, and the kinds alternate by
+    # the request's number, so a round shifted by one request (an STS call) swaps every kind.
+    for shift in (0, 1):
+        answer = moto.faults(1.0)
+        check(f"POST /moto-api/pinctl/faults {{rate: 1.0}} (round {shift + 1})", answer == {"rate": 1.0}, str(answer))
+        check("GET /moto-api/pinctl/faults answers the new rate", moto.faults() == {"rate": 1.0})
+        status, _ = moto.http("GET", "/moto-api/data.json")
+        check("/moto-api/ paths are never faulted", status == 200, str(status))
+        if shift:
+            expect_error(
+                "sts GetCallerIdentity throttled (query protocol): 400 Throttling",
+                lambda: sts.get_caller_identity(),
+                400,
+                "Throttling",
+                "Rate exceeded",
+            )
+        for service, ((status, code), call) in THROTTLES.items():
+            got = error_of(lambda: call(clients[service]))
+            if got is not None and got[0] == 502:
+                seen[service].add("lost")
+                check(f"{service}: lost answer, 502", True)
+            elif got is not None and (got[0], got[1]) == (status, code):
+                seen[service].add("throttled")
+                check(
+                    f"{service}: throttled, {status} {code} {MESSAGES[code]!r}",
+                    got[2] == MESSAGES[code],
+                    f"message {got[2]!r}",
+                )
+                if service == "apigateway":
+                    check(
+                        "apigateway throttle carries x-amzn-ErrorType: TooManyRequestsException",
+                        got[3].get("x-amzn-errortype") == "TooManyRequestsException",
+                        str(got[3]),
+                    )
+                if service == "kinesis":
+                    check(
+                        "kinesis throttle is application/x-amz-json-1.1",
+                        got[3].get("content-type") == "application/x-amz-json-1.1",
+                        str(got[3]),
+                    )
+            else:
+                check(f"{service}: {status} {code} or 502", False, f"got {got[:3] if got else 'success'}")
+    for service, kinds in seen.items():
+        check(f"{service} saw both kinds over the two rounds", kinds == {"throttled", "lost"}, str(sorted(kinds)))
+
+    # A CreateVpc throttled (request 0) did not run; one whose answer was lost (request 1) did.
+    ec2 = clients["ec2"]
+    moto.faults(1.0)
+    expect_error(
+        "CreateVpc 10.77.0.0/16 throttled: 503 RequestLimitExceeded",
+        lambda: ec2.create_vpc(CidrBlock="10.77.0.0/16"),
+        503,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+    )
+    got = error_of(lambda: ec2.create_vpc(CidrBlock="10.78.0.0/16"))
+    check("CreateVpc 10.78.0.0/16 answered 502 (answer lost)", got is not None and got[0] == 502, str(got and got[:3]))
+    check("back to rate 0", moto.faults(0) == {"rate": 0.0})
+    cidrs = {v["CidrBlock"] for v in ec2.describe_vpcs()["Vpcs"]}
+    check("the throttled CreateVpc made no VPC", "10.77.0.0/16" not in cidrs, str(sorted(cidrs)))
+    check("the CreateVpc whose answer was lost made its VPC", "10.78.0.0/16" in cidrs, str(sorted(cidrs)))
+    log = moto.stderr()
+    check("stderr: 'pinctl fault: throttled ec2 CreateVpc'", "pinctl fault: throttled ec2 CreateVpc" in log)
+    check(
+        "stderr: 'pinctl fault: lost the answer to ec2 CreateVpc'",
+        "pinctl fault: lost the answer to ec2 CreateVpc" in log,
+    )
+    check("stderr: the REST operation named by method and path", "pinctl fault: throttled apigateway GET /restapis" in log or "pinctl fault: lost the answer to apigateway GET /restapis" in log)
+
+    for service, (_, call) in THROTTLES.items():
+        got = error_of(lambda: call(clients[service]))
+        check(f"rate 0: {service} answers again", got is None, str(got and got[:3]))
+
+
+def check_env_rate():
+    rate = 0.25
+    moto = Moto(fault_rate=rate)
+    try:
+        check(f"PINCTL_MOTO_FAULT_RATE={rate} is read at start", moto.faults() == {"rate": rate}, str(moto.faults()))
+        sts = moto.client("sts", retries={"total_max_attempts": 1, "mode": "standard"})
+        outcomes = []
+        for _ in range(40):
+            got = error_of(lambda: sts.get_caller_identity())
+            outcomes.append("ok" if got is None else ("lost" if got[0] == 502 else got[1]))
+        expected = [
+            ("lost" if n % 2 else "Throttling") if (n * 2654435761) % 10000 / 10000 < rate else "ok" for n in range(40)
+        ]
+        faulted = sum(o != "ok" for o in outcomes)
+        check(
+            f"the faults follow the documented hash ({faulted} of 40 requests at rate {rate})",
+            outcomes == expected,
+            f"got {outcomes}, expected {expected}",
+        )
+    finally:
+        moto.stop()
+
+
+def main():
+    moto = Moto()
+    try:
+        print("-- API Gateway models")
+        check_models(moto)
+        print("-- faults")
+        check_faults(moto)
+    finally:
+        moto.stop()
+    print("-- PINCTL_MOTO_FAULT_RATE")
+    check_env_rate()
+    if failures:
+        print(f"{len(failures)} check(s) failed: " + "; ".join(failures))
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
