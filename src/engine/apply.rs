@@ -390,15 +390,15 @@ impl Shared {
 
     /// Brings an adopted resource (made by an earlier attempt whose answer was lost, or by a
     /// killed run) to the props wanted now: what that attempt left undone, or what the stack
-    /// changed since, is updated in place. Returns the outputs after the update, if one ran.
+    /// changed since, is updated in place. Returns the new physical id if the update replaced
+    /// it; a resource not visible yet is left to the wait.
     async fn converge(
         &self,
-        op: &OpRef,
         p: &dyn Provider,
         cx: &Cx,
         id: &str,
         desired: &Value,
-    ) -> Result<Option<Map<String, Value>>, ProviderError> {
+    ) -> Result<Option<String>, ProviderError> {
         let info = p.info();
         let Some(live) = self
             .retrying(Call::Wait, || p.read(cx, id, desired))
@@ -427,13 +427,10 @@ impl Shared {
             cx.resource,
             changed.join(", ")
         ));
-        let id = self
-            .retrying(Call::Update, || {
-                p.update(cx, id, &live.props, desired, &changed)
-            })
-            .await?
-            .unwrap_or_else(|| id.to_string());
-        self.wait_ready(op, p, cx, &id).await.map(Some)
+        self.retrying(Call::Update, || {
+            p.update(cx, id, &live.props, desired, &changed)
+        })
+        .await
     }
 
     async fn wait_deleted(&self, p: &dyn Provider, cx: &Cx, id: &str) -> Result<(), ProviderError> {
@@ -544,12 +541,18 @@ impl Shared {
                 id
             }
         };
-        let ready = match self.wait_ready(op, provider.as_ref(), &cx, &id).await {
-            Ok(outputs) if adopted => self
-                .converge(op, provider.as_ref(), &cx, &id, &resolved.value)
+        // What an adopted resource's creation left undone (an internet gateway never attached)
+        // may be what its readiness waits for: it is brought to the stack's props first.
+        let converged = match adopted {
+            true => self
+                .converge(provider.as_ref(), &cx, &id, &resolved.value)
                 .await
-                .map(|o| o.unwrap_or(outputs)),
-            other => other,
+                .map(|new_id| new_id.unwrap_or_else(|| id.clone())),
+            false => Ok(id.clone()),
+        };
+        let ready = match converged {
+            Ok(id) => self.wait_ready(op, provider.as_ref(), &cx, &id).await,
+            Err(e) => Err(e),
         };
         match ready {
             Ok(outputs) => {
