@@ -81,18 +81,8 @@ fn missing_parameters(declared: &BTreeMap<String, bool>, request: &Request) -> V
         .iter()
         .filter(|(_, required)| **required)
         .filter_map(|(source, _)| {
-            let (kind, name) = source.strip_prefix("method.request.")?.split_once('.')?;
-            let value = match kind {
-                "path" => request.path.get(name).cloned(),
-                "querystring" => request.query.get(name).cloned(),
-                "header" => request
-                    .headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.clone()),
-                _ => None,
-            };
-            value
+            let (_, name) = source.strip_prefix("method.request.")?.split_once('.')?;
+            super::parameter(source, request)
                 .filter(|v| !v.trim().is_empty())
                 .is_none()
                 .then(|| name.to_string())
