@@ -58,11 +58,25 @@ pub enum Command {
     /// Check the stack: format, types, references, envs, templates, cycles. Calls no service.
     Validate,
     /// Show what `up` would do. Exit 0: nothing to change; 2: changes; 1: error.
-    Plan(PlanArgs),
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        #[command(flatten)]
+        output: ReportOutput,
+    },
     /// Create and update resources to match the stack.
     Up(PlanArgs),
-    /// Compare live resources with what was recorded. Exit 0: no drift; 2: drift; 1: error.
-    Diff,
+    /// Compare live resources with what was recorded. Exit 0: no drift; 2: drift (or, with
+    /// `--unmanaged`, look-alikes found); 1: error.
+    Diff {
+        #[command(flatten)]
+        output: ReportOutput,
+        /// Also list live resources that look like the stack's (named as the stack names one of
+        /// its resources, or carrying its `pinctl:stack`/`pinctl:env` tags) but are not in its
+        /// state: what a failed teardown or a copy made by hand leaves behind.
+        #[arg(long)]
+        unmanaged: bool,
+    },
     /// Delete every resource the stack created, dependents first.
     Down {
         /// Only this resource (repeatable) and what depends on it.
@@ -374,6 +388,40 @@ pub struct PlanArgs {
     /// MWAA has no API listing its Airflow versions, so pinctl's table may lag a new one.
     #[arg(long, env = "PINCTL_NO_PREFLIGHT")]
     pub no_preflight: bool,
+}
+
+/// How `plan` and `diff` print their report.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ReportOutput {
+    /// `text` for a terminal, `json` (as `--json`), or `markdown` for a pull-request comment
+    /// (GitHub-flavoured: a summary line, a table per resource, secrets masked).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl ReportOutput {
+    /// The format asked for: `--format`, else `json` with `--json`, else `text`. `--json` with
+    /// another `--format` is an error.
+    pub fn resolve(&self, json: bool) -> Result<ReportFormat, String> {
+        match (self.format, json) {
+            (Some(f), true) if f != ReportFormat::Json => Err(format!(
+                "--json and --format {} ask for two formats; pass one",
+                f.to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            )),
+            (Some(f), _) => Ok(f),
+            (None, true) => Ok(ReportFormat::Json),
+            (None, false) => Ok(ReportFormat::Text),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

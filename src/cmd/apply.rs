@@ -6,10 +6,11 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::view::json::JsonView;
+use super::view::markdown;
 use super::view::progress::ProgressView;
 use super::view::render;
 use super::{backend, confirm, load, print_json, providers, Exit};
-use crate::cli::{Cli, PlanArgs};
+use crate::cli::{Cli, PlanArgs, ReportFormat, ReportOutput};
 use crate::clients::aws::Clients;
 use crate::engine::apply::{self, ApplyOptions};
 use crate::engine::hooks::Hooks;
@@ -20,7 +21,10 @@ use crate::stack::resolve::Resolved;
 use crate::stack::Stack;
 use crate::state::{self as state_mod, StateStore};
 
-pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
+pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs, output: ReportOutput) -> Result<Exit> {
+    let format = output
+        .resolve(cli.global.json)
+        .map_err(anyhow::Error::msg)?;
     let Ok(mut stack) = load(cli)? else {
         return Ok(Exit::Error);
     };
@@ -44,20 +48,24 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
     } else {
         None
     };
-    if cli.global.json {
-        let mut doc = serde_json::to_value(&plan)?;
-        if let (Value::Object(m), Some(r)) = (&mut doc, &checks) {
-            m.insert(
-                "preflight".into(),
-                serde_json::json!({"ok": !r.failed(), "findings": r.findings}),
-            );
+    match format {
+        ReportFormat::Json => {
+            let mut doc = serde_json::to_value(&plan)?;
+            if let (Value::Object(m), Some(r)) = (&mut doc, &checks) {
+                m.insert(
+                    "preflight".into(),
+                    serde_json::json!({"ok": !r.failed(), "findings": r.findings}),
+                );
+            }
+            print_json(&doc)?;
         }
-        print_json(&doc)?;
-    } else {
-        print!("{}", render::plan_text(&plan, &backend.describe()));
-        if let Some(r) = &checks {
-            print!("{}", render::preflight_text(r));
+        ReportFormat::Text => {
+            print!("{}", render::plan_text(&plan, &backend.describe()));
+            if let Some(r) = &checks {
+                print!("{}", render::preflight_text(r));
+            }
         }
+        ReportFormat::Markdown => print!("{}", markdown::plan(&plan, checks.as_ref())),
     }
     Ok(if checks.as_ref().is_some_and(preflight::Report::failed) {
         Exit::Error
@@ -69,7 +77,7 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs) -> Result<Exit> {
 }
 
 /// Fills the stack's `${aws.*}` values from the credentials when its props use them.
-async fn aws_values(stack: &mut Stack, clients: &Clients) -> Result<()> {
+pub(super) async fn aws_values(stack: &mut Stack, clients: &Clients) -> Result<()> {
     if stack.uses_aws_values() {
         stack.aws = preflight::target_values(clients).await.context(
             "the stack uses `${aws.*}`, which needs the credentials' account and region (STS GetCallerIdentity)",

@@ -6,33 +6,50 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::apply::print_outputs;
-use super::view::render;
+use super::apply::{aws_values, print_outputs};
+use super::view::{markdown, render};
 use super::{backend, confirm, load, print_json, providers, Exit};
-use crate::cli::{Cli, StateCommand};
+use crate::cli::{Cli, ReportFormat, ReportOutput, StateCommand};
+use crate::clients::aws::Clients;
 use crate::engine::drift;
 use crate::state as state_mod;
 
-pub(super) async fn diff_cmd(cli: &Cli) -> Result<Exit> {
-    let Ok(stack) = load(cli)? else {
+pub(super) async fn diff_cmd(cli: &Cli, output: ReportOutput, unmanaged: bool) -> Result<Exit> {
+    let format = output
+        .resolve(cli.global.json)
+        .map_err(anyhow::Error::msg)?;
+    let Ok(mut stack) = load(cli)? else {
         return Ok(Exit::Error);
     };
     let backend = backend(&stack).await?;
     let state = state_mod::read(backend.as_ref(), &stack.name, &stack.env).await?;
     let providers = providers(&stack);
-    let report = drift::drift(
+    let mut report = drift::drift(
         &stack,
         &state,
         providers.as_ref(),
         cli.global.parallelism.into(),
     )
     .await?;
-    if cli.global.json {
-        print_json(&report)?;
-    } else {
-        print!("{}", render::drift_text(&report));
+    if unmanaged {
+        aws_values(&mut stack, &Clients::new()).await?;
+        let found = drift::unmanaged(
+            &stack,
+            &state,
+            providers.as_ref(),
+            cli.global.parallelism.into(),
+        )
+        .await?;
+        report.unmanaged = Some(found.look_alikes);
+        report.not_looked_up = found.not_looked_up;
     }
-    Ok(if report.drift {
+    match format {
+        ReportFormat::Json => print_json(&report)?,
+        ReportFormat::Text => print!("{}", render::drift_text(&report)),
+        ReportFormat::Markdown => print!("{}", markdown::drift(&report)),
+    }
+    let look_alikes = report.unmanaged.as_ref().is_some_and(|u| !u.is_empty());
+    Ok(if report.drift || look_alikes {
         Exit::Changes
     } else {
         Exit::Ok

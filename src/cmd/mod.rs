@@ -143,7 +143,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Graph { format } => validate::graph(&cli, *format),
-        Command::Plan(args) => apply::plan_cmd(&cli, args.clone()).await,
+        Command::Plan { args, output } => apply::plan_cmd(&cli, args.clone(), *output).await,
         Command::Up(args) => apply::up(&cli, args.clone(), false).await,
         Command::Down {
             targets,
@@ -161,7 +161,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             )
             .await
         }
-        Command::Diff => inspect::diff_cmd(&cli).await,
+        Command::Diff { output, unmanaged } => inspect::diff_cmd(&cli, *output, *unmanaged).await,
         Command::Outputs { resource } => inspect::outputs(&cli, resource.as_deref()).await,
         Command::State(sc) => inspect::state_cmd(&cli, sc).await,
         Command::Data(dc) => worker::data(&cli.global, dc).await,

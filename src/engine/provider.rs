@@ -249,6 +249,64 @@ pub trait Provider: Send + Sync {
     async fn is_deleted(&self, cx: &Cx, physical_id: &str) -> Result<bool, ProviderError> {
         Ok(self.read(cx, physical_id, &Value::Null).await?.is_none())
     }
+
+    /// Live resources that look like `cx.resource` as `props` describe it, whoever made them:
+    /// under the name `props` give it, or tagged with the stack's `pinctl:stack`, `pinctl:env`
+    /// and `pinctl:id`. Read only, and it asks nothing about ownership (that is the caller's
+    /// question). [`ProviderError::Unsupported`] for a kind that has neither a name of its own
+    /// nor tags a lookup could use (a part of another resource: a topic, a stage, a policy).
+    async fn find(&self, cx: &Cx, props: &Value) -> Result<Vec<Found>, ProviderError> {
+        let _ = (cx, props);
+        Err(ProviderError::Unsupported(format!(
+            "`{}` cannot be looked up",
+            self.info().name
+        )))
+    }
+}
+
+/// A live resource [`Provider::find`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub physical_id: String,
+    pub by: FoundBy,
+}
+
+/// How a lookup found a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoundBy {
+    /// It has the name the stack gives the resource.
+    Name(String),
+    /// It carries the stack's `pinctl:stack`, `pinctl:env` and `pinctl:id` tags.
+    Tags,
+}
+
+impl Found {
+    /// Found under `name`.
+    pub fn named(physical_id: impl Into<String>, name: impl Into<String>) -> Self {
+        Found {
+            physical_id: physical_id.into(),
+            by: FoundBy::Name(name.into()),
+        }
+    }
+
+    /// Found by the stack's tags.
+    pub fn tagged(physical_id: impl Into<String>) -> Self {
+        Found {
+            physical_id: physical_id.into(),
+            by: FoundBy::Tags,
+        }
+    }
+}
+
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FoundBy::Name(n) => write!(f, "named `{n}`"),
+            FoundBy::Tags => {
+                f.write_str("tagged with the stack's pinctl:stack, pinctl:env and pinctl:id")
+            }
+        }
+    }
 }
 
 /// Finds the provider of a kind.

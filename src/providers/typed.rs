@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::engine::provider::{Cx, Live, Poll, Provider, ProviderError};
+use crate::engine::provider::{Cx, Found, Live, Poll, Provider, ProviderError};
 use crate::kind::KindInfo;
 
 /// What a read found: the live props (the kind's props as the service reports them) and the
@@ -100,6 +100,15 @@ pub trait TypedProvider: Send + Sync + 'static {
     /// Whether the deletion has finished.
     async fn is_deleted(&self, cx: &Cx, physical_id: &str) -> Result<bool, ProviderError> {
         Ok(self.read(cx, physical_id, None).await?.is_none())
+    }
+
+    /// Live resources under the name `props` give, or with the stack's tags for `cx.resource`
+    /// (see [`Provider::find`]). The default: this kind cannot be looked up.
+    async fn find(&self, cx: &Cx, props: &Self::Props) -> Result<Vec<Found>, ProviderError> {
+        let _ = (cx, props);
+        Err(ProviderError::Unsupported(
+            "a part of another resource, with no name or tags of its own to look by".into(),
+        ))
     }
 }
 
@@ -206,6 +215,13 @@ impl<T: TypedProvider> Provider for Typed<T> {
 
     async fn is_deleted(&self, cx: &Cx, physical_id: &str) -> Result<bool, ProviderError> {
         self.provider.is_deleted(cx, physical_id).await
+    }
+
+    async fn find(&self, cx: &Cx, props: &Value) -> Result<Vec<Found>, ProviderError> {
+        // Props that do not convert (values known only once other resources exist) cannot be
+        // looked up by.
+        let props = self.props(props)?;
+        self.provider.find(cx, &props).await
     }
 }
 

@@ -4,5 +4,6 @@
 //! what the engine decides.
 
 pub mod json;
+pub mod markdown;
 pub mod progress;
 pub mod render;

@@ -36,7 +36,9 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn shown(v: &Option<Value>, sensitive: bool) -> String {
+/// A value as plans and reports show it: `(none)`, `(known after apply)`, `(sensitive)`, or
+/// the value on one line, truncated.
+pub(super) fn shown(v: &Option<Value>, sensitive: bool) -> String {
     match v {
         None => "(none)".into(),
         Some(x) if is_unknown(x) => "(known after apply)".into(),
@@ -152,8 +154,8 @@ pub fn drift_text(report: &DriftReport) -> String {
                     out.push_str(&format!(
                         "      {}: recorded {} , live {}\n",
                         c.path,
-                        shown(&c.recorded, false),
-                        shown(&c.live, false)
+                        shown(&c.recorded, c.sensitive),
+                        shown(&c.live, c.sensitive)
                     ));
                 }
             }
@@ -176,6 +178,30 @@ pub fn drift_text(report: &DriftReport) -> String {
             report.resources.len(),
             if report.resources.len() == 1 { "" } else { "s" }
         ));
+    }
+    if let Some(found) = &report.unmanaged {
+        if found.is_empty() {
+            out.push_str("No unmanaged look-alikes of the stack's resources.\n");
+        } else {
+            out.push_str(&format!(
+                "\nUnmanaged: {} live resource{} look like this stack's but are not in its state:\n",
+                found.len(),
+                if found.len() == 1 { "" } else { "s" }
+            ));
+            for f in found {
+                out.push_str(&format!(
+                    "  ! {} ({}) like `{}`: {}\n",
+                    f.physical_id, f.kind, f.like, f.why
+                ));
+            }
+        }
+        let mut by_why: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for n in &report.not_looked_up {
+            by_why.entry(&n.why).or_default().push(&n.name);
+        }
+        for (why, names) in by_why {
+            out.push_str(&format!("Not looked for ({why}): {}\n", names.join(", ")));
+        }
     }
     out
 }

@@ -18,7 +18,7 @@ use super::validation::{self, Model, RequestValidator};
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::{settle, settled};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
 use crate::providers::typed::{Observed, TypedProvider};
@@ -556,6 +556,37 @@ fn align(live: Vec<Route>, recorded: &[Route]) -> Vec<Route> {
 #[async_trait]
 impl TypedProvider for RestApiProvider {
     type Props = RestApiProps;
+
+    /// By name, or by the stack's tags (a REST API's name need not be unique).
+    async fn find(&self, cx: &Cx, p: &RestApiProps) -> Result<Vec<Found>, ProviderError> {
+        let out = self
+            .clients
+            .apigateway()
+            .await
+            .get_rest_apis()
+            .limit(500)
+            .send()
+            .await
+            .map_err(|e| api_error("GetRestApis", e))?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|a| {
+                let id = a.id()?;
+                if a.name() == Some(p.name.as_str()) {
+                    return Some(Found::named(id, &p.name));
+                }
+                let tags: BTreeMap<String, String> = a
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                cx.tags()
+                    .iter()
+                    .all(|(k, v)| tags.get(k) == Some(v))
+                    .then(|| Found::tagged(id))
+            })
+            .collect())
+    }
 
     async fn read(
         &self,

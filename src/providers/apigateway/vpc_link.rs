@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::{settle, settled};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -84,6 +84,25 @@ impl VpcLinkProvider {
 #[async_trait]
 impl TypedProvider for VpcLinkProvider {
     type Props = VpcLinkProps;
+
+    async fn find(&self, _cx: &Cx, p: &VpcLinkProps) -> Result<Vec<Found>, ProviderError> {
+        let links = self
+            .clients
+            .apigateway()
+            .await
+            .get_vpc_links()
+            .limit(500)
+            .send()
+            .await
+            .map_err(|e| api_error("GetVpcLinks", e))?;
+        Ok(links
+            .items()
+            .iter()
+            .filter(|l| l.name() == Some(p.name.as_str()))
+            .filter(|l| l.status() != Some(&VpcLinkStatus::Deleting))
+            .filter_map(|l| l.id().map(|id| Found::named(id, &p.name)))
+            .collect())
+    }
 
     async fn read(
         &self,

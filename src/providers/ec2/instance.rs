@@ -15,7 +15,7 @@ use super::{filter, tag_map, tag_spec};
 use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::settled;
 use crate::engine::backoff::Backoff;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, Absent, OrAbsent};
 use crate::providers::typed::{required, Observed, TypedProvider};
@@ -266,12 +266,16 @@ impl TypedProvider for InstanceProvider {
         Ok(Some(Observed::new(live, self.outputs(&i, &owner).await)))
     }
 
-    async fn adopt(
-        &self,
-        cx: &Cx,
-        _props: &InstanceProps,
-    ) -> Result<Option<String>, ProviderError> {
-        let tags = cx.tags();
+    async fn adopt(&self, cx: &Cx, p: &InstanceProps) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .find(cx, p)
+            .await?
+            .into_iter()
+            .next()
+            .map(|f| f.physical_id))
+    }
+
+    async fn find(&self, cx: &Cx, _p: &InstanceProps) -> Result<Vec<Found>, ProviderError> {
         let mut req = self
             .clients
             .ec2()
@@ -281,7 +285,7 @@ impl TypedProvider for InstanceProvider {
                 "instance-state-name",
                 &["pending", "running", "stopping", "stopped"],
             ));
-        for (k, v) in &tags {
+        for (k, v) in &cx.tags() {
             req = req.filters(filter(&format!("tag:{k}"), &[v]));
         }
         let out = req
@@ -292,7 +296,8 @@ impl TypedProvider for InstanceProvider {
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .find_map(|i| i.instance_id().map(str::to_string)))
+            .filter_map(|i| i.instance_id().map(Found::tagged))
+            .collect())
     }
 
     async fn create(&self, cx: &Cx, p: &InstanceProps) -> Result<String, ProviderError> {

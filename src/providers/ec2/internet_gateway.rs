@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{delete_error, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -159,8 +159,17 @@ impl TypedProvider for InternetGatewayProvider {
     async fn adopt(
         &self,
         cx: &Cx,
-        _p: &InternetGatewayProps,
+        p: &InternetGatewayProps,
     ) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .find(cx, p)
+            .await?
+            .into_iter()
+            .next()
+            .map(|f| f.physical_id))
+    }
+
+    async fn find(&self, cx: &Cx, _p: &InternetGatewayProps) -> Result<Vec<Found>, ProviderError> {
         let out = self
             .clients
             .ec2()
@@ -172,8 +181,9 @@ impl TypedProvider for InternetGatewayProvider {
             .map_err(|e| api_error("DescribeInternetGateways", e))?;
         Ok(out
             .internet_gateways()
-            .first()
-            .and_then(|g| g.internet_gateway_id().map(str::to_string)))
+            .iter()
+            .filter_map(|g| g.internet_gateway_id().map(Found::tagged))
+            .collect())
     }
 
     async fn create(&self, cx: &Cx, p: &InternetGatewayProps) -> Result<String, ProviderError> {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{tag_map, tag_spec};
 use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -120,6 +120,23 @@ fn write_private_key(path: &std::path::Path, material: &str) -> Result<(), Provi
 #[async_trait]
 impl TypedProvider for KeyPairProvider {
     type Props = KeyPairProps;
+
+    async fn find(&self, _cx: &Cx, p: &KeyPairProps) -> Result<Vec<Found>, ProviderError> {
+        let found = self
+            .clients
+            .ec2()
+            .await
+            .describe_key_pairs()
+            .key_names(&p.name)
+            .send()
+            .await
+            .or_absent("DescribeKeyPairs", NOT_FOUND)?;
+        Ok(found
+            .iter()
+            .flat_map(|out| out.key_pairs())
+            .filter_map(|k| k.key_pair_id().map(|id| Found::named(id, &p.name)))
+            .collect())
+    }
 
     async fn read(
         &self,

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::{filter, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, CompositeId, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -186,7 +186,16 @@ impl TypedProvider for NatGatewayProvider {
         Ok(Some(Observed::new(live, Self::outputs(&g))))
     }
 
-    async fn adopt(&self, cx: &Cx, _p: &NatGatewayProps) -> Result<Option<String>, ProviderError> {
+    async fn adopt(&self, cx: &Cx, p: &NatGatewayProps) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .find(cx, p)
+            .await?
+            .into_iter()
+            .next()
+            .map(|f| f.physical_id))
+    }
+
+    async fn find(&self, cx: &Cx, _p: &NatGatewayProps) -> Result<Vec<Found>, ProviderError> {
         let out = self
             .clients
             .ec2()
@@ -197,15 +206,19 @@ impl TypedProvider for NatGatewayProvider {
             .send()
             .await
             .map_err(|e| api_error("DescribeNatGateways", e))?;
-        Ok(out.nat_gateways().first().and_then(|g| {
-            let nat = g.nat_gateway_id()?;
-            let alloc = g
-                .nat_gateway_addresses()
-                .first()
-                .and_then(|a| a.allocation_id())
-                .unwrap_or_default();
-            Some(ID.join(&[nat, alloc]))
-        }))
+        Ok(out
+            .nat_gateways()
+            .iter()
+            .filter_map(|g| {
+                let nat = g.nat_gateway_id()?;
+                let alloc = g
+                    .nat_gateway_addresses()
+                    .first()
+                    .and_then(|a| a.allocation_id())
+                    .unwrap_or_default();
+                Some(Found::tagged(ID.join(&[nat, alloc])))
+            })
+            .collect())
     }
 
     /// Allocates the Elastic IP, then asks for the gateway with the creation's token as

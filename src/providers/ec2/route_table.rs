@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::{delete_error, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -243,7 +243,16 @@ impl TypedProvider for RouteTableProvider {
         Ok(Some(Observed::new(live, self.outputs(&t).await)))
     }
 
-    async fn adopt(&self, cx: &Cx, _p: &RouteTableProps) -> Result<Option<String>, ProviderError> {
+    async fn adopt(&self, cx: &Cx, p: &RouteTableProps) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .find(cx, p)
+            .await?
+            .into_iter()
+            .next()
+            .map(|f| f.physical_id))
+    }
+
+    async fn find(&self, cx: &Cx, _p: &RouteTableProps) -> Result<Vec<Found>, ProviderError> {
         let out = self
             .clients
             .ec2()
@@ -255,8 +264,9 @@ impl TypedProvider for RouteTableProvider {
             .map_err(|e| api_error("DescribeRouteTables", e))?;
         Ok(out
             .route_tables()
-            .first()
-            .and_then(|t| t.route_table_id().map(str::to_string)))
+            .iter()
+            .filter_map(|t| t.route_table_id().map(Found::tagged))
+            .collect())
     }
 
     async fn create(&self, cx: &Cx, p: &RouteTableProps) -> Result<String, ProviderError> {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::{delete_error, filter, name_holders, tag_map, tag_spec};
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::clients::propagation::{settle, settled};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -300,6 +300,44 @@ impl SecurityGroupProvider {
 #[async_trait]
 impl TypedProvider for SecurityGroupProvider {
     type Props = SecurityGroupProps;
+
+    /// By name in the stack's VPC (any VPC while the VPC is not known), or by the stack's tags.
+    async fn find(&self, cx: &Cx, p: &SecurityGroupProps) -> Result<Vec<Found>, ProviderError> {
+        let ec2 = self.clients.ec2().await;
+        let mut named = ec2
+            .describe_security_groups()
+            .filters(filter("group-name", &[&p.name]));
+        if let Some(vpc) = p
+            .vpc_id
+            .as_deref()
+            .filter(|v| *v != crate::stack::resolve::UNKNOWN)
+        {
+            named = named.filters(filter("vpc-id", &[vpc]));
+        }
+        let named = named
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeSecurityGroups", e))?;
+        let mut found: Vec<Found> = named
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(|id| Found::named(id, &p.name)))
+            .collect();
+        let tagged = ec2
+            .describe_security_groups()
+            .set_filters(Some(super::owned_filters(cx)))
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeSecurityGroups", e))?;
+        for g in tagged.security_groups() {
+            if let Some(id) = g.group_id() {
+                if !found.iter().any(|f| f.physical_id == id) {
+                    found.push(Found::tagged(id));
+                }
+            }
+        }
+        Ok(found)
+    }
 
     async fn read(
         &self,

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::{delete_error, name_holders, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{required, Observed, TypedProvider};
@@ -158,7 +158,16 @@ impl TypedProvider for SubnetProvider {
         Ok(Some(Observed::new(live, self.outputs(&s).await)))
     }
 
-    async fn adopt(&self, cx: &Cx, _p: &SubnetProps) -> Result<Option<String>, ProviderError> {
+    async fn adopt(&self, cx: &Cx, p: &SubnetProps) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .find(cx, p)
+            .await?
+            .into_iter()
+            .next()
+            .map(|f| f.physical_id))
+    }
+
+    async fn find(&self, cx: &Cx, _p: &SubnetProps) -> Result<Vec<Found>, ProviderError> {
         let out = self
             .clients
             .ec2()
@@ -170,8 +179,9 @@ impl TypedProvider for SubnetProvider {
             .map_err(|e| api_error("DescribeSubnets", e))?;
         Ok(out
             .subnets()
-            .first()
-            .and_then(|s| s.subnet_id().map(str::to_string)))
+            .iter()
+            .filter_map(|s| s.subnet_id().map(Found::tagged))
+            .collect())
     }
 
     async fn create(&self, cx: &Cx, p: &SubnetProps) -> Result<String, ProviderError> {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{delete_error, filter, name_holders, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{required, Observed, TypedProvider};
@@ -185,6 +185,23 @@ impl VpcProvider {
 #[async_trait]
 impl TypedProvider for VpcProvider {
     type Props = VpcProps;
+
+    async fn find(&self, cx: &Cx, _p: &VpcProps) -> Result<Vec<Found>, ProviderError> {
+        let out = self
+            .clients
+            .ec2()
+            .await
+            .describe_vpcs()
+            .set_filters(Some(owned_filters(cx)))
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeVpcs", e))?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(Found::tagged))
+            .collect())
+    }
 
     async fn read(
         &self,

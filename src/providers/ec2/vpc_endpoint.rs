@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::{filter, owned_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -164,7 +164,16 @@ impl TypedProvider for VpcEndpointProvider {
         Ok(Some(Observed::new(live, self.outputs(&e).await?)))
     }
 
-    async fn adopt(&self, cx: &Cx, _p: &VpcEndpointProps) -> Result<Option<String>, ProviderError> {
+    async fn adopt(&self, cx: &Cx, p: &VpcEndpointProps) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .find(cx, p)
+            .await?
+            .into_iter()
+            .next()
+            .map(|f| f.physical_id))
+    }
+
+    async fn find(&self, cx: &Cx, _p: &VpcEndpointProps) -> Result<Vec<Found>, ProviderError> {
         let out = self
             .clients
             .ec2()
@@ -177,8 +186,9 @@ impl TypedProvider for VpcEndpointProvider {
         Ok(out
             .vpc_endpoints()
             .iter()
-            .find(|e| !gone(e))
-            .and_then(|e| e.vpc_endpoint_id().map(str::to_string)))
+            .filter(|e| !gone(e))
+            .filter_map(|e| e.vpc_endpoint_id().map(Found::tagged))
+            .collect())
     }
 
     /// CreateVpcEndpoint with the creation's token as its idempotency token.

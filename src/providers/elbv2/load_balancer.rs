@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::{if_ours, ours, sync_tags, tags, tags_of, user_tags};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -154,6 +154,15 @@ impl LoadBalancerProvider {
 #[async_trait]
 impl TypedProvider for LoadBalancerProvider {
     type Props = LoadBalancerProps;
+
+    async fn find(&self, _cx: &Cx, p: &LoadBalancerProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .by_name(&p.name)
+            .await?
+            .and_then(|lb| lb.load_balancer_arn().map(|arn| Found::named(arn, &p.name)))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,

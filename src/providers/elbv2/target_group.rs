@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::{if_ours, ours, sync_tags, tags, tags_of, user_tags};
 use crate::clients::aws::{api_error, code_of, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -177,6 +177,15 @@ impl TargetGroupProvider {
 #[async_trait]
 impl TypedProvider for TargetGroupProvider {
     type Props = TargetGroupProps;
+
+    async fn find(&self, _cx: &Cx, p: &TargetGroupProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .by_name(&p.name)
+            .await?
+            .and_then(|tg| tg.target_group_arn().map(|arn| Found::named(arn, &p.name)))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,

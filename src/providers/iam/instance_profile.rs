@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::{iam_tags, NOT_FOUND};
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::clients::propagation::settled;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -73,6 +73,15 @@ impl InstanceProfileProvider {
 #[async_trait]
 impl TypedProvider for InstanceProfileProvider {
     type Props = InstanceProfileProps;
+
+    async fn find(&self, _cx: &Cx, p: &InstanceProfileProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .get(&p.name)
+            .await?
+            .map(|_| Found::named(&p.name, &p.name))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::clients::propagation::settle;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -242,6 +242,15 @@ impl RoleProvider {
 #[async_trait]
 impl TypedProvider for RoleProvider {
     type Props = RoleProps;
+
+    async fn find(&self, _cx: &Cx, p: &RoleProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .outputs(&p.name)
+            .await?
+            .map(|_| Found::named(&p.name, &p.name))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::backoff::Backoff;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -203,6 +203,16 @@ fn outputs(name: &str, arn: &str) -> Map<String, Value> {
 #[async_trait]
 impl TypedProvider for StreamProvider {
     type Props = StreamProps;
+
+    async fn find(&self, _cx: &Cx, p: &StreamProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .summary(&p.name)
+            .await?
+            .filter(|s| s.stream_status() != &StreamStatus::Deleting)
+            .map(|_| Found::named(&p.name, &p.name))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::backoff::Backoff;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::preflight::version_key;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
@@ -92,6 +92,27 @@ pub struct ClusterProvider {
 }
 
 impl ClusterProvider {
+    /// The cluster named `name`, if there is one (ListClustersV2's filter is a prefix).
+    async fn named(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_kafka::types::Cluster>, ProviderError> {
+        let out = self
+            .clients
+            .kafka()
+            .await
+            .list_clusters_v2()
+            .cluster_name_filter(name)
+            .send()
+            .await
+            .map_err(|e| api_error("ListClustersV2", e))?;
+        Ok(out
+            .cluster_info_list()
+            .iter()
+            .find(|c| c.cluster_name() == Some(name))
+            .cloned())
+    }
+
     /// The configuration (ARN, revision) a cluster runs.
     fn configuration_of(c: &aws_sdk_kafka::types::Cluster) -> Option<(String, i64)> {
         let s = c.provisioned()?.current_broker_software_info()?;
@@ -277,28 +298,26 @@ impl TypedProvider for ClusterProvider {
     }
 
     async fn adopt(&self, cx: &Cx, p: &ClusterProps) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .clients
-            .kafka()
-            .await
-            .list_clusters_v2()
-            .cluster_name_filter(&p.name)
-            .send()
-            .await
-            .map_err(|e| api_error("ListClustersV2", e))?;
-        for c in out.cluster_info_list() {
-            if c.cluster_name() == Some(p.name.as_str()) {
-                let tags = c
-                    .tags()
-                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default();
-                if owned_by(&tags, cx) {
-                    return Ok(c.cluster_arn().map(str::to_string));
-                }
-                return Err(not_ours("MSK cluster", &p.name));
-            }
+        let Some(c) = self.named(&p.name).await? else {
+            return Ok(None);
+        };
+        let tags = c
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if owned_by(&tags, cx) {
+            return Ok(c.cluster_arn().map(str::to_string));
         }
-        Ok(None)
+        Err(not_ours("MSK cluster", &p.name))
+    }
+
+    async fn find(&self, _cx: &Cx, p: &ClusterProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .named(&p.name)
+            .await?
+            .and_then(|c| c.cluster_arn().map(|arn| Found::named(arn, &p.name)))
+            .into_iter()
+            .collect())
     }
 
     async fn create(&self, cx: &Cx, p: &ClusterProps) -> Result<String, ProviderError> {

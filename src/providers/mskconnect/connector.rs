@@ -20,7 +20,7 @@ use super::{properties, NOT_FOUND};
 use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::settled;
 use crate::engine::backoff::Backoff;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -123,6 +123,30 @@ fn capacity(c: &Capacity) -> SdkCapacity {
 }
 
 impl ConnectorProvider {
+    /// The ARN of the connector named `name`, if there is one.
+    async fn arn_named(&self, name: &str) -> Result<Option<String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut next = None;
+        loop {
+            let out = kc
+                .list_connectors()
+                .connector_name_prefix(name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListConnectors", e))?;
+            let found = out
+                .connectors()
+                .iter()
+                .find(|c| c.connector_name() == Some(name))
+                .and_then(|c| c.connector_arn().map(str::to_string));
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
     async fn describe(
         &self,
         arn: &str,
@@ -152,6 +176,15 @@ impl ConnectorProvider {
 #[async_trait]
 impl TypedProvider for ConnectorProvider {
     type Props = ConnectorProps;
+
+    async fn find(&self, _cx: &Cx, p: &ConnectorProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .arn_named(&p.name)
+            .await?
+            .map(|arn| Found::named(arn, &p.name))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,
@@ -233,26 +266,7 @@ impl TypedProvider for ConnectorProvider {
     }
 
     async fn adopt(&self, cx: &Cx, p: &ConnectorProps) -> Result<Option<String>, ProviderError> {
-        let kc = self.clients.kafkaconnect().await;
-        let mut next = None;
-        let arn = loop {
-            let out = kc
-                .list_connectors()
-                .connector_name_prefix(&p.name)
-                .set_next_token(next)
-                .send()
-                .await
-                .map_err(|e| api_error("ListConnectors", e))?;
-            let found = out
-                .connectors()
-                .iter()
-                .find(|c| c.connector_name() == Some(p.name.as_str()))
-                .and_then(|c| c.connector_arn().map(str::to_string));
-            next = out.next_token().map(str::to_string);
-            if found.is_some() || next.is_none() {
-                break found;
-            }
-        };
+        let arn = self.arn_named(&p.name).await?;
         super::adopt(&self.clients, cx, "MSK Connect connector", &p.name, arn).await
     }
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::lock::{self, Locked, LOCK_FILE};
 use super::NOT_FOUND;
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -113,6 +113,30 @@ pub struct CustomPluginProvider {
 }
 
 impl CustomPluginProvider {
+    /// The ARN of the custom plugin named `name`, if there is one.
+    async fn arn_named(&self, name: &str) -> Result<Option<String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut next = None;
+        loop {
+            let out = kc
+                .list_custom_plugins()
+                .name_prefix(name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListCustomPlugins", e))?;
+            let found = out
+                .custom_plugins()
+                .iter()
+                .find(|c| c.name() == Some(name))
+                .and_then(|c| c.custom_plugin_arn().map(str::to_string));
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
     /// Reads the artifact, checks it against the manifest's digest or the lock file's, and
     /// uploads it unless the bucket already holds the same bytes. An artifact neither pins is
     /// recorded in the lock file. Errors, all before anything is uploaded: the manifest and the
@@ -283,6 +307,15 @@ impl CustomPluginProvider {
 impl TypedProvider for CustomPluginProvider {
     type Props = CustomPluginProps;
 
+    async fn find(&self, _cx: &Cx, p: &CustomPluginProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .arn_named(&p.name)
+            .await?
+            .map(|arn| Found::named(arn, &p.name))
+            .into_iter()
+            .collect())
+    }
+
     async fn read(
         &self,
         _cx: &Cx,
@@ -336,26 +369,7 @@ impl TypedProvider for CustomPluginProvider {
     }
 
     async fn adopt(&self, cx: &Cx, p: &CustomPluginProps) -> Result<Option<String>, ProviderError> {
-        let kc = self.clients.kafkaconnect().await;
-        let mut next = None;
-        let arn = loop {
-            let out = kc
-                .list_custom_plugins()
-                .name_prefix(&p.name)
-                .set_next_token(next)
-                .send()
-                .await
-                .map_err(|e| api_error("ListCustomPlugins", e))?;
-            let found = out
-                .custom_plugins()
-                .iter()
-                .find(|c| c.name() == Some(p.name.as_str()))
-                .and_then(|c| c.custom_plugin_arn().map(str::to_string));
-            next = out.next_token().map(str::to_string);
-            if found.is_some() || next.is_none() {
-                break found;
-            }
-        };
+        let arn = self.arn_named(&p.name).await?;
         super::adopt(&self.clients, cx, "MSK Connect custom plugin", &p.name, arn).await
     }
 

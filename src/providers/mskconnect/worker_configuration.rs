@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{properties, NOT_FOUND};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -59,9 +59,48 @@ pub struct WorkerConfigurationProvider {
 
 /// MSK Connect has no update for worker configurations: the kind is declared without update,
 /// so any change makes a new one.
+impl WorkerConfigurationProvider {
+    /// The ARN of the worker configuration named `name`, if there is one.
+    async fn arn_named(&self, name: &str) -> Result<Option<String>, ProviderError> {
+        let kc = self.clients.kafkaconnect().await;
+        let mut next = None;
+        loop {
+            let out = kc
+                .list_worker_configurations()
+                .name_prefix(name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListWorkerConfigurations", e))?;
+            let found = out
+                .worker_configurations()
+                .iter()
+                .find(|w| w.name() == Some(name))
+                .and_then(|w| w.worker_configuration_arn().map(str::to_string));
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl TypedProvider for WorkerConfigurationProvider {
     type Props = WorkerConfigurationProps;
+
+    async fn find(
+        &self,
+        _cx: &Cx,
+        p: &WorkerConfigurationProps,
+    ) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .arn_named(&p.name)
+            .await?
+            .map(|arn| Found::named(arn, &p.name))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,
@@ -116,26 +155,7 @@ impl TypedProvider for WorkerConfigurationProvider {
         cx: &Cx,
         p: &WorkerConfigurationProps,
     ) -> Result<Option<String>, ProviderError> {
-        let kc = self.clients.kafkaconnect().await;
-        let mut next = None;
-        let arn = loop {
-            let out = kc
-                .list_worker_configurations()
-                .name_prefix(&p.name)
-                .set_next_token(next)
-                .send()
-                .await
-                .map_err(|e| api_error("ListWorkerConfigurations", e))?;
-            let found = out
-                .worker_configurations()
-                .iter()
-                .find(|w| w.name() == Some(p.name.as_str()))
-                .and_then(|w| w.worker_configuration_arn().map(str::to_string));
-            next = out.next_token().map(str::to_string);
-            if found.is_some() || next.is_none() {
-                break found;
-            }
-        };
+        let arn = self.arn_named(&p.name).await?;
         super::adopt(
             &self.clients,
             cx,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::settled;
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, progress, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -134,6 +134,15 @@ impl EnvironmentProvider {
 #[async_trait]
 impl TypedProvider for EnvironmentProvider {
     type Props = EnvironmentProps;
+
+    async fn find(&self, _cx: &Cx, p: &EnvironmentProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .get(&p.name)
+            .await?
+            .map(|_| Found::named(&p.name, &p.name))
+            .into_iter()
+            .collect())
+    }
 
     async fn read(
         &self,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use super::{GONE, GONE_OR_404};
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::clients::propagation::{settle, settled};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -222,6 +222,36 @@ impl BucketProvider {
 #[async_trait]
 impl TypedProvider for BucketProvider {
     type Props = BucketProps;
+
+    async fn find(&self, _cx: &Cx, p: &BucketProps) -> Result<Vec<Found>, ProviderError> {
+        let head = self
+            .clients
+            .s3()
+            .await
+            .head_bucket()
+            .bucket(&p.name)
+            .send()
+            .await;
+        match head {
+            Ok(_) => Ok(vec![Found::named(&p.name, &p.name)]),
+            // 404: no such bucket; 403: another account's, not in this one.
+            Err(e)
+                if matches!(
+                    code_of(&e),
+                    Some("NotFound" | "NoSuchBucket" | "Forbidden" | "403" | "404")
+                ) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 403 | 404)) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(api_error("HeadBucket", e)),
+        }
+    }
 
     async fn read(
         &self,
