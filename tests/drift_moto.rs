@@ -336,3 +336,125 @@ resources:
     p.stack(stack);
     p.run(&["down", "--yes"]).expect(0);
 }
+
+const LOOK_ALIKES: &str = r#"
+stack: looks
+resources:
+  vpc:
+    type: ec2.vpc
+    props: {cidr: 10.20.0.0/16}
+  stream:
+    type: kinesis.stream
+    props: {name: looks-stream}
+  bucket:
+    type: s3.bucket
+    props: {name: looks-bucket, force_destroy: true}
+"#;
+
+/// (type, physical id, the stack's resource it looks like) of each look-alike `diff
+/// --unmanaged --json` lists, sorted.
+fn look_alikes(r: &crate::util::Run) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = r
+        .drift()
+        .unmanaged
+        .expect("--unmanaged reports its look-alikes")
+        .into_iter()
+        .map(|l| (l.kind, l.physical_id, l.like))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Issue 17 item 3: what a copy made by hand (the stack's names, no tags) or a teardown that
+/// lost its state (the stack's tags) leaves in the account is listed by `diff --unmanaged`, with
+/// exit 2, and what the state holds never is.
+#[tokio::test(flavor = "multi_thread")]
+async fn unmanaged_look_alikes_are_listed_and_exit_2() {
+    let moto = Moto::start();
+    let p = project(&moto);
+    let config = moto.config().await;
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let s3 = moto.s3().await;
+    p.stack(LOOK_ALIKES);
+    let none = p.run(&["diff", "--unmanaged", "--json"]);
+    none.expect(0);
+    assert!(look_alikes(&none).is_empty());
+
+    // A copy made by hand, under the stack's names.
+    s3.create_bucket()
+        .bucket("looks-bucket")
+        .send()
+        .await
+        .unwrap();
+    kinesis
+        .create_stream()
+        .stream_name("looks-stream")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let found = p.run(&["diff", "--unmanaged", "--json"]);
+    found.expect(2);
+    assert_eq!(
+        look_alikes(&found),
+        vec![
+            (
+                "kinesis.stream".into(),
+                "looks-stream".into(),
+                "stream".into()
+            ),
+            ("s3.bucket".into(), "looks-bucket".into(), "bucket".into()),
+        ]
+    );
+    let md = p.run(&["diff", "--unmanaged", "--format", "markdown"]);
+    md.expect(2);
+    assert!(
+        md.stdout
+            .contains("| `s3.bucket` | `looks-bucket` | `bucket` | named `looks-bucket` |"),
+        "{}",
+        md.stdout
+    );
+    let text = p.run(&["diff", "--unmanaged"]);
+    text.expect(2);
+    assert!(
+        text.stdout
+            .contains("2 live resources look like this stack's"),
+        "{}",
+        text.stdout
+    );
+    s3.delete_bucket()
+        .bucket("looks-bucket")
+        .send()
+        .await
+        .unwrap();
+    kinesis
+        .delete_stream()
+        .stream_name("looks-stream")
+        .send()
+        .await
+        .unwrap();
+
+    // The stack applied: what its state holds is not a look-alike.
+    p.run(&["up", "--yes"]).expect(0);
+    let managed = p.run(&["diff", "--unmanaged", "--json"]);
+    managed.expect(0);
+    assert!(look_alikes(&managed).is_empty(), "{}", managed.stdout);
+
+    // A teardown that lost its state: everything is left, found by name and by tags.
+    let vpc = p.physical_id("looks", "default", "vpc");
+    std::fs::remove_file(p.state_path("looks", "default")).unwrap();
+    let left = p.run(&["diff", "--unmanaged", "--json"]);
+    left.expect(2);
+    assert_eq!(
+        look_alikes(&left),
+        vec![
+            ("ec2.vpc".into(), vpc, "vpc".into()),
+            (
+                "kinesis.stream".into(),
+                "looks-stream".into(),
+                "stream".into()
+            ),
+            ("s3.bucket".into(), "looks-bucket".into(), "bucket".into()),
+        ]
+    );
+}

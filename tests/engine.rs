@@ -468,6 +468,109 @@ fn a_creation_that_lands_after_the_kill_is_adopted_not_duplicated() {
 }
 
 #[test]
+fn a_resumed_creation_with_its_id_recorded_is_brought_to_the_stack() {
+    // A run adopted what a killed run made (its id is recorded) and died before bringing it to
+    // the stack's props: the next run converges it rather than taking it as created.
+    const ONE: &str =
+        "stack: adopted\nresources:\n  it:\n    type: sim.thing\n    props: {name: it, size: 1}\n";
+    let p = Project::new();
+    p.stack(ONE);
+    p.run(&["up", "--yes"]).expect(0);
+    p.tamper("it", |props| props["size"] = Value::from(42));
+    let path = p.state_path("adopted", "default");
+    let mut state = p.state("adopted", "default");
+    state["resources"]["it"]["status"] = Value::from("creating");
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let r = p.run(&["up", "--yes"]);
+    r.expect(0);
+    assert_eq!(p.objects().len(), 1, "resumed, not created again");
+    assert_eq!(
+        p.object_named("it").unwrap()["props"]["size"],
+        1,
+        "converged to the stack's props\n{}",
+        r.stderr
+    );
+    p.run(&["diff"]).expect(0);
+}
+
+#[test]
+fn a_delete_refused_after_it_ran_is_done_not_failed() {
+    const ONE: &str = "stack: gone\nresources:\n  it:\n    type: sim.thing\n    props: {name: it, delete_refused_after_running: true}\n";
+    let p = Project::new();
+    p.stack(ONE);
+    p.run(&["up", "--yes"]).expect(0);
+    let r = p.run(&["down", "--yes"]);
+    r.expect(0);
+    assert!(p.objects().is_empty());
+    assert!(
+        p.state("gone", "default")["resources"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "nothing left in state"
+    );
+    assert!(
+        p.events()
+            .iter()
+            .any(|e| e.event == "refused" && e.op == "delete"),
+        "the refusal happened"
+    );
+}
+
+/// Issue 17 item 4: `diff --format markdown` and `plan --format markdown` for a pull-request
+/// comment, checked against stored renderings of a known drift: a field changed by hand, a
+/// resource deleted by hand, a secret changed by hand (shown as sensitive, its values never),
+/// and a value with a pipe that must not break the table.
+#[test]
+fn drift_and_plan_render_as_markdown_for_a_pull_request() {
+    let mut p = Project::new();
+    p.env
+        .push(("DEMO_PASSWORD".into(), "hunter2-very-secret".into()));
+    p.stack(
+        r#"
+stack: md
+params:
+  db_password: {secret: true, from_env: DEMO_PASSWORD}
+resources:
+  base:
+    type: sim.thing
+    props: {name: base, size: 1, content: "a | b"}
+  db:
+    type: sim.thing
+    props: {name: db, password: "${params.db_password}"}
+  top:
+    type: sim.thing
+    props: {name: top, items: [x, "y|z"]}
+"#,
+    );
+    p.run(&["up", "--yes"]).expect(0);
+    p.tamper("base", |props| {
+        props["size"] = Value::from(42);
+        props["content"] = Value::from("a | c");
+    });
+    p.tamper("db", |props| {
+        props["password"] = Value::from("changed-in-the-console")
+    });
+    p.remove_object("top");
+    let diff = p.run(&["diff", "--format", "markdown"]);
+    diff.expect(2);
+    let plan = p.run(&["plan", "--format", "markdown"]);
+    plan.expect(2);
+    for (out, golden) in [(&diff.stdout, "drift.md"), (&plan.stdout, "plan.md")] {
+        assert!(!out.contains("hunter2") && !out.contains("changed-in-the-console"));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/markdown")
+            .join(golden);
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\nthe rendering:\n{out}", path.display()));
+        assert_eq!(out, &want, "{} differs", path.display());
+    }
+    // `--json` and another `--format` is a usage error, not a guess.
+    let both = p.run(&["diff", "--json", "--format", "markdown"]);
+    both.expect(1);
+    assert!(both.stderr.contains("two formats"), "{}", both.stderr);
+}
+
+#[test]
 fn a_second_concurrent_run_fails_fast_or_waits_with_lock_timeout() {
     let p = Project::new();
     p.stack(&fan(2, 1500, ""));

@@ -576,6 +576,22 @@ def _quotas():
     sq.ServiceQuotasBackend.get_service_quota = _get_service_quota
 
 
+def _ssm_instance_information():
+    import json
+
+    from moto.ssm import responses as ssm
+
+    # DescribeInstanceInformation lists the instances SSM manages: those whose SSM Agent has
+    # registered (AWS Systems Manager API Reference, DescribeInstanceInformation). moto 5.2 does
+    # not implement it (NotImplementedError, a 500, which a client retries as a server fault).
+    # No instance of the twin runs an agent, so SSM manages none: an empty list, as AWS answers
+    # for instances that have not registered.
+    def describe_instance_information(self):
+        return json.dumps({"InstanceInformationList": []})
+
+    ssm.SimpleSystemManagerResponse.describe_instance_information = describe_instance_information
+
+
 # ---- VPC links ---------------------------------------------------------------------------
 # A REST API's VPC link is PENDING, then AVAILABLE (API Gateway API Reference, VpcLink `status`:
 # AVAILABLE | PENDING | DELETING | FAILED). How long it stays PENDING on AWS is not a documented
@@ -1365,6 +1381,7 @@ if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _msk_iam()
     _accounts()
     _quotas()
+    _ssm_instance_information()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
     _vpc_links(_delay)
     _models()

@@ -321,6 +321,13 @@ fn print_status(s: &Status, json: bool) {
         ),
         _ => println!("propagation delay: off (`pinctl local start --propagation-delay 10s`)"),
     }
+    match s.fault_rate {
+        Some(r) if r > 0.0 => println!(
+            "faults: {:.0} % of moto's and the emulator's calls throttled, failed or (moto) answered after the answer was lost",
+            r * 100.0
+        ),
+        _ => println!("faults: off (`pinctl local start --fault-rate 0.3`)"),
+    }
     if let Some(v) = &s.kafka_version {
         println!("Kafka broker: Apache Kafka {v} (every MSK cluster's brokers, whatever its kafka_version)");
     }

@@ -294,6 +294,31 @@ impl Shared {
         }
     }
 
+    /// Starts a deletion, retried by the policy; a refusal is not a failure when the resource
+    /// turns out to be gone (a repeat of a delete that had already run).
+    async fn delete_call(
+        &self,
+        p: &dyn Provider,
+        cx: &Cx,
+        id: &str,
+        recorded: &Value,
+    ) -> Result<(), ProviderError> {
+        match self
+            .retrying(Call::Delete, || p.delete(cx, id, recorded))
+            .await
+        {
+            Err(e) if on_error(Call::Delete, &e) == OnError::CheckGone => {
+                if self.retrying(Call::Wait, || p.is_deleted(cx, id)).await? {
+                    tracing::info!("{}: refused ({e}), but it is gone: deleted", cx.resource);
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
     async fn wait_ready(
         &self,
         op: &OpRef,
@@ -500,8 +525,10 @@ impl Shared {
         })
         .await?;
         let mut cx = self.cx(name, &token, resuming);
-        // Only a resumed creation looks for what an earlier run may have made.
-        let mut adopted = false;
+        // Only a resumed creation looks for what an earlier run may have made. One whose id
+        // is already recorded may have been adopted by a run that died before bringing it to
+        // the stack's props, so it is converged too (a read when there is nothing to do).
+        let mut adopted = resuming && physical.is_some();
         if physical.is_none() && resuming {
             physical = self
                 .adopt(provider.as_ref(), &cx, &resolved.value, &recorded_at)
@@ -673,11 +700,9 @@ impl Shared {
         let provider = self.provider(&rec.kind)?;
         let cx = self.cx(name, &rec.token, false);
         for d in &rec.deposed {
-            self.retrying(Call::Delete, || {
-                provider.delete(&cx, &d.physical_id, &d.props)
-            })
-            .await
-            .map_err(&err)?;
+            self.delete_call(provider.as_ref(), &cx, &d.physical_id, &d.props)
+                .await
+                .map_err(&err)?;
             self.wait_deleted(provider.as_ref(), &cx, &d.physical_id)
                 .await
                 .map_err(&err)?;
@@ -707,7 +732,7 @@ impl Shared {
                 .map_err(&err)?,
         };
         if let Some(id) = physical {
-            self.retrying(Call::Delete, || provider.delete(&cx, &id, &rec.props))
+            self.delete_call(provider.as_ref(), &cx, &id, &rec.props)
                 .await
                 .map_err(&err)?;
             self.wait_deleted(provider.as_ref(), &cx, &id)

@@ -548,13 +548,21 @@ fn compare(
         info.complete(&mut recorded);
         recorded
     });
-    // Secrets are compared by digest: the state holds nothing else.
+    // Secrets are compared by digest: the state holds nothing else. A live value the service
+    // returns is digested with the same salt, so one changed by hand is a change (as `diff`
+    // reports it); one it does not return is taken as recorded.
     for p in secrets {
-        let recorded_digest = rec.props.pointer(p).cloned().unwrap_or(Value::Null);
+        let live_digest = live
+            .and_then(|l| l.pointer(p))
+            .filter(|v| !v.is_null())
+            .map(|v| crate::state::model::secret_digest(salt, v));
+        let digest = live_digest
+            .or_else(|| rec.props.pointer(p).cloned())
+            .unwrap_or(Value::Null);
         if let Some(slot) = baseline.pointer_mut(p) {
-            *slot = recorded_digest;
+            *slot = digest;
         } else if let Value::Object(m) = &mut baseline {
-            m.insert(p.trim_start_matches('/').to_string(), recorded_digest);
+            m.insert(p.trim_start_matches('/').to_string(), digest);
         }
     }
     let want = redact_known(salt, &desired.value, secrets);

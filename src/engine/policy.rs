@@ -14,7 +14,10 @@ pub enum Call {
     Update,
     /// `poll` or `is_deleted`: reads, safe to repeat.
     Wait,
-    /// `delete`: safe to repeat (a resource already gone is not an error).
+    /// `delete`: safe to repeat (a resource already gone is not an error). A refusal is
+    /// checked against the resource: a delete whose answer was lost after it ran, repeated by
+    /// the SDK's retry, may be refused because the first one already did the work (EC2's
+    /// DeleteVpcEndpoints repeated on a deleted endpoint).
     Delete,
 }
 
@@ -26,6 +29,9 @@ pub enum OnError {
     /// Look for what the failed call may have made (its answer may have been lost), adopt it
     /// if found, and only otherwise call again.
     LookThenRetry,
+    /// Look whether the resource is gone; if it is, the call did its work (its answer was
+    /// lost and a repeat refused); else stop.
+    CheckGone,
     /// Record the resource as failed (the next plan replaces it) and stop the operation.
     RecordFailed,
     /// Stop the operation; the state keeps what was recorded so far.
@@ -49,6 +55,7 @@ pub fn on_error(call: Call, e: &ProviderError) -> OnError {
         {
             OnError::Retry
         }
+        ProviderError::Api { .. } if call == Call::Delete => OnError::CheckGone,
         _ => OnError::Stop,
     }
 }
@@ -74,6 +81,7 @@ mod tests {
         assert_eq!(on_error(Call::Create, &api(true)), OnError::LookThenRetry);
         assert_eq!(on_error(Call::Create, &api(false)), OnError::Stop);
         assert_eq!(on_error(Call::Wait, &api(false)), OnError::Stop);
+        assert_eq!(on_error(Call::Delete, &api(false)), OnError::CheckGone);
         let in_use = ProviderError::InUse {
             what: "sg".into(),
             reason: "DependencyViolation".into(),

@@ -39,6 +39,9 @@ pub struct Status {
     /// How long moto and the emulator make a change take to propagate (seconds; 0: off).
     #[serde(default)]
     pub propagation_delay_s: Option<f64>,
+    /// Share of moto's and the emulator's calls answered with a fault (0: off).
+    #[serde(default)]
+    pub fault_rate: Option<f64>,
     /// What the last look at the provisioned resources could not read or run.
     pub problems: Vec<String>,
     pub updated: String,
@@ -527,6 +530,9 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
         processes: Vec::new(),
         kafka_version: Some(tools.kafka.version.clone()),
         propagation_delay_s: std::env::var(PROPAGATION_DELAY_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        fault_rate: std::env::var(FAULT_RATE_ENV)
             .ok()
             .and_then(|v| v.parse().ok()),
         problems: Vec::new(),

@@ -49,6 +49,11 @@ pub struct ThingProps {
     /// The service refuses the creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail: Option<bool>,
+    /// The deletion runs but its answer is a refusal, as when a delete's answer is lost and the
+    /// SDK's repeat is refused because the first one ran (`InvalidRoute.NotFound` from a
+    /// repeated DeleteVpcEndpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_refused_after_running: Option<bool>,
 }
 
 /// `sim.versioned`: like `sim.thing`, but a replacement creates the new one before deleting
@@ -289,13 +294,22 @@ impl TypedProvider for SimProvider {
         &self,
         cx: &Cx,
         id: &str,
-        _recorded: Option<&ThingProps>,
+        recorded: Option<&ThingProps>,
     ) -> Result<(), ProviderError> {
         log("begin", "delete", &cx.resource, id)?;
         match std::fs::remove_file(path_of(id)?) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
+        }
+        if recorded.and_then(|p| p.delete_refused_after_running) == Some(true) {
+            log("refused", "delete", &cx.resource, id)?;
+            return Err(ProviderError::Api {
+                operation: "DeleteThing".into(),
+                code: "SimulatedRepeatRefused".into(),
+                message: "the repeat of a delete that already ran was refused".into(),
+                retryable: false,
+            });
         }
         log("end", "delete", &cx.resource, id)
     }

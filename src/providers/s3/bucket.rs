@@ -266,8 +266,18 @@ impl TypedProvider for BucketProvider {
         }
         let versioning =
             versioning_status(s3, name).await? == Some(BucketVersioningStatus::Enabled);
-        let encryption = match s3.get_bucket_encryption().bucket(name).send().await {
-            Ok(out) => {
+        // Only "there is none" reads as the default; any other failure (a throttle) is the
+        // read's error, retried by the engine, never a value that would show as drift.
+        let encryption = match s3
+            .get_bucket_encryption()
+            .bucket(name)
+            .send()
+            .await
+            .or_absent(
+                "GetBucketEncryption",
+                Absent::Codes(&["ServerSideEncryptionConfigurationNotFoundError"]),
+            )? {
+            Some(out) => {
                 let alg = out
                     .server_side_encryption_configuration()
                     .and_then(|c| c.rules().first())
@@ -280,16 +290,24 @@ impl TypedProvider for BucketProvider {
                     _ => Encryption::SseS3,
                 }
             }
-            Err(_) => Encryption::SseS3,
+            None => Encryption::SseS3,
         };
-        let block_public_access = match s3.get_public_access_block().bucket(name).send().await {
-            Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
+        let block_public_access = match s3
+            .get_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+            .or_absent(
+                "GetPublicAccessBlock",
+                Absent::Codes(&["NoSuchPublicAccessBlockConfiguration"]),
+            )? {
+            Some(out) => out.public_access_block_configuration().is_some_and(|c| {
                 c.block_public_acls() == Some(true)
                     && c.ignore_public_acls() == Some(true)
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
             }),
-            Err(_) => false,
+            None => false,
         };
         let live = BucketProps {
             name: name.to_string(),

@@ -247,35 +247,25 @@ impl DeploymentProvider {
     }
 
     /// Whether SSM manages the instance yet (a new one registers a while after booting; until
-    /// then its user-data installs the workers). Asked once, without retries: a service that
-    /// cannot say (moto has no DescribeInstanceInformation) leaves the installation to the
-    /// user-data as well.
-    async fn managed(&self, instance: &str) -> bool {
+    /// then its user-data installs the workers). A failure to say (a throttle) is the call's
+    /// error, for the engine to retry: taken as "no", it would skip a rollout.
+    async fn managed(&self, instance: &str) -> Result<bool, ProviderError> {
         let filter = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
             .key("InstanceIds")
             .values(instance)
             .build();
-        let Ok(filter) = filter else { return false };
+        let filter =
+            filter.map_err(|e| ProviderError::Invalid(format!("an SSM instance filter: {e}")))?;
         let asked = self
             .clients
             .ssm()
             .await
             .describe_instance_information()
             .filters(filter)
-            .customize()
-            .config_override(
-                aws_sdk_ssm::config::Builder::default()
-                    .retry_config(aws_config::retry::RetryConfig::disabled()),
-            )
             .send()
-            .await;
-        match asked {
-            Ok(out) => !out.instance_information_list().is_empty(),
-            Err(e) => {
-                tracing::warn!("cannot tell whether SSM manages {instance} ({}); its user-data installs the workers", aws_smithy_types::error::display::DisplayErrorContext(&e));
-                false
-            }
-        }
+            .await
+            .map_err(|e| api_error("DescribeInstanceInformation", e))?;
+        Ok(!asked.instance_information_list().is_empty())
     }
 }
 
@@ -339,7 +329,7 @@ impl TypedProvider for DeploymentProvider {
 
     async fn create(&self, _cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {
         self.upload(p).await?;
-        if self.managed(&p.instance_id).await {
+        if self.managed(&p.instance_id).await? {
             self.roll_out(p).await?;
         }
         Ok(id_of(p))
