@@ -1,5 +1,5 @@
-"""Checks two of pinctl_moto_fidelity.py's corrections against a moto_server of its own:
-API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
+"""Checks three of pinctl_moto_fidelity.py's corrections against a moto_server of its own:
+SSM's DescribeInstanceInformation (an empty list, not a 500), API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
 DeleteModel of a model in use) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
 /moto-api/pinctl/faults).
 
@@ -413,9 +413,28 @@ def check_env_rate():
         moto.stop()
 
 
+def check_ssm(moto):
+    # No instance of the twin runs an SSM Agent: SSM manages none, and says so with an empty
+    # list (Systems Manager API Reference, DescribeInstanceInformation), not a 500.
+    ssm = moto.client("ssm")
+    try:
+        out = ssm.describe_instance_information(
+            Filters=[{"Key": "InstanceIds", "Values": ["i-0123456789abcdef0"]}]
+        )
+        check(
+            "DescribeInstanceInformation answers an empty list",
+            out.get("InstanceInformationList") == [],
+            json.dumps(out.get("InstanceInformationList")),
+        )
+    except ClientError as e:
+        check("DescribeInstanceInformation answers", False, str(e))
+
+
 def main():
     moto = Moto()
     try:
+        print("-- SSM instance information")
+        check_ssm(moto)
         print("-- API Gateway models")
         check_models(moto)
         print("-- faults")
