@@ -294,6 +294,15 @@ async fn one_up_and_one_down_ride_out_faults_with_the_defaults() {
     p.env = moto.env();
     p.env.extend(emu.env());
     p.run(&["plan"]).expect(0);
+    // The look-alike lookups ride out the same faults, and find nothing the state lacks.
+    let unmanaged = p.run(&["diff", "--unmanaged", "--json"]);
+    unmanaged.expect(0);
+    assert_eq!(
+        unmanaged.drift().unmanaged.map(|u| u.len()),
+        Some(0),
+        "{}",
+        unmanaged.stdout
+    );
     drop(emu);
 
     let faulty = Emulator::start_full("100ms", Some(&saved), RATE, None, None, &[]);

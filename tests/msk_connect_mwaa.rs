@@ -804,3 +804,57 @@ fn reads_that_fail_while_refreshing_are_retried() {
         p.run(&["diff"]).expect(0);
     }
 }
+
+/// A cluster's create that failed after making its MSK configuration (a throttled
+/// CreateClusterV2) is tried again: the configuration already there is taken at a revision with
+/// the stack's properties, not refused with CreateConfiguration's ConflictException.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_an_earlier_attempt_made_is_reused_not_a_conflict() {
+    let moto = Moto::start();
+    let emu = Emulator::start("50ms", None);
+    let p = project(&moto, &emu);
+    let only_cluster = STACK.split("\n  pin:\n").next().unwrap().to_string();
+    p.stack(&only_cluster);
+    let k = emu.kafka().await;
+    let earlier = k
+        .create_configuration()
+        .name("abc-msk-config")
+        .kafka_versions("3.8.x")
+        .server_properties(aws_sdk_kafka::primitives::Blob::new(
+            "auto.create.topics.enable=true\n",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let r = p.run(&["up", "--yes"]);
+    r.expect(0);
+    let cluster = p.physical_id("kafka", "default", "msk");
+    let software = k
+        .describe_cluster_v2()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap()
+        .cluster_info()
+        .unwrap()
+        .provisioned()
+        .unwrap()
+        .current_broker_software_info()
+        .unwrap()
+        .clone();
+    assert_eq!(software.configuration_arn(), earlier.arn(), "{}", r.stderr);
+    let rev = k
+        .describe_configuration_revision()
+        .arn(earlier.arn().unwrap())
+        .revision(software.configuration_revision().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(rev.server_properties().unwrap().as_ref().to_vec()).unwrap(),
+        "auto.create.topics.enable=false\n",
+        "a revision with the stack's properties"
+    );
+    p.run(&["plan"]).expect(0);
+    p.run(&["down", "--yes"]).expect(0);
+}

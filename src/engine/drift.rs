@@ -126,7 +126,12 @@ pub async fn unmanaged(
             let provider = provider.ok_or_else(|| EngineError::UnknownKind(res.kind.clone()))?;
             let found = match props {
                 None => Err("its props could not be resolved".to_string()),
-                Some(p) => match provider.find(&cx, &p).await {
+                Some(p) => match super::policy::read_with_retries(
+                    provider.info().timeout.min(super::plan::READ_RETRY_BOUND),
+                    || provider.find(&cx, &p),
+                )
+                .await
+                {
                     Ok(found) => Ok(found),
                     Err(ProviderError::Unsupported(why)) => Err(why),
                     Err(ProviderError::Invalid(_)) => {

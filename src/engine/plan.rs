@@ -215,7 +215,7 @@ pub fn lookup_in(
 
 /// How long a refresh keeps retrying one resource's read that fails with a retryable error (a
 /// throttle, a 5xx, a lost answer) before the plan gives up on it.
-const READ_RETRY_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
+pub(crate) const READ_RETRY_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Reads the live form of every recorded resource, `parallelism` at a time. A read that fails
 /// with an error worth retrying ([`crate::engine::policy::on_error`]) is retried with backoff
@@ -251,26 +251,10 @@ pub async fn refresh(
         |i| {
             let reads = reads.clone();
             async move {
-                use crate::engine::policy::{on_error, Call, OnError};
                 let (_, provider, cx, pid, recorded) = &reads[i];
                 let bound = provider.info().timeout.min(READ_RETRY_BOUND);
-                let deadline = std::time::Instant::now() + bound;
-                let mut backoff = crate::engine::backoff::Backoff::new(
-                    std::time::Duration::from_millis(200),
-                    std::time::Duration::from_secs(10),
-                );
-                loop {
-                    match provider.read(cx, pid, recorded).await {
-                        Err(e)
-                            if on_error(Call::Wait, &e) == OnError::Retry
-                                && std::time::Instant::now() < deadline =>
-                        {
-                            tracing::debug!("retrying a read after: {e}");
-                            backoff.sleep().await;
-                        }
-                        other => break other,
-                    }
-                }
+                crate::engine::policy::read_with_retries(bound, || provider.read(cx, pid, recorded))
+                    .await
             }
         },
     )

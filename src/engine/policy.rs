@@ -60,6 +60,35 @@ pub fn on_error(call: Call, e: &ProviderError) -> OnError {
     }
 }
 
+/// Runs a read (`f`), repeating it with backoff while it fails with an error the policy retries
+/// for a [`Call::Wait`] (a throttle, a 5xx, a lost answer), for up to `bound`; then its last
+/// answer. Refresh, drift and the look-alike lookups read through it.
+pub async fn read_with_retries<T, Fut>(
+    bound: std::time::Duration,
+    mut f: impl FnMut() -> Fut,
+) -> Result<T, ProviderError>
+where
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let deadline = std::time::Instant::now() + bound;
+    let mut backoff = super::backoff::Backoff::new(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(10),
+    );
+    loop {
+        match f().await {
+            Err(e)
+                if on_error(Call::Wait, &e) == OnError::Retry
+                    && std::time::Instant::now() < deadline =>
+            {
+                tracing::debug!("retrying a read after: {e}");
+                backoff.sleep().await;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

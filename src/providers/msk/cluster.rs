@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::NOT_FOUND;
-use crate::clients::aws::{api_error, Clients};
+use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::backoff::Backoff;
 use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -145,25 +145,84 @@ impl ClusterProvider {
             .map_err(|e| ProviderError::Invalid(e.to_string()))
     }
 
+    /// The MSK configuration the cluster is created with, `<cluster name>-config`. A create
+    /// that failed after this step (a throttled CreateClusterV2) is tried again: the
+    /// configuration it made is then taken as it is when its latest revision holds these
+    /// properties, else given a revision that does (UpdateConfiguration), never a conflict.
     async fn new_configuration(&self, p: &ClusterProps) -> Result<(String, i64), ProviderError> {
-        let out = self
-            .clients
-            .kafka()
-            .await
+        let name = format!("{}-config", p.name);
+        let properties = crate::format::properties::render(&p.configuration);
+        let kafka = self.clients.kafka().await;
+        let created = kafka
             .create_configuration()
-            .name(format!("{}-config", p.name))
+            .name(&name)
             .kafka_versions(&p.kafka_version)
-            .server_properties(aws_sdk_kafka::primitives::Blob::new(
-                crate::format::properties::render(&p.configuration),
-            ))
+            .server_properties(aws_sdk_kafka::primitives::Blob::new(properties.clone()))
             .send()
-            .await
-            .map_err(|e| api_error("CreateConfiguration", e))?;
+            .await;
+        let out = match created {
+            Ok(out) => out,
+            Err(e) if code_of(&e) == Some("ConflictException") => {
+                return self.existing_configuration(&name, p, properties).await;
+            }
+            Err(e) => return Err(api_error("CreateConfiguration", e)),
+        };
         Ok((
             out.arn().unwrap_or_default().to_string(),
             out.latest_revision()
                 .and_then(|r| r.revision())
                 .unwrap_or(1),
+        ))
+    }
+
+    /// The configuration `name` an earlier attempt made, at a revision holding `properties`.
+    async fn existing_configuration(
+        &self,
+        name: &str,
+        p: &ClusterProps,
+        properties: String,
+    ) -> Result<(String, i64), ProviderError> {
+        let kafka = self.clients.kafka().await;
+        let mut next = None;
+        let found = loop {
+            let out = kafka
+                .list_configurations()
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| api_error("ListConfigurations", e))?;
+            let found = out
+                .configurations()
+                .iter()
+                .find(|c| c.name() == Some(name))
+                .cloned();
+            next = out.next_token().map(str::to_string);
+            if found.is_some() || next.is_none() {
+                break found;
+            }
+        };
+        let c = found.ok_or_else(|| {
+            ProviderError::not_found(format!(
+                "MSK configuration `{name}` (CreateConfiguration said it exists)"
+            ))
+        })?;
+        let arn = c.arn().unwrap_or_default().to_string();
+        let latest = c.latest_revision().and_then(|r| r.revision()).unwrap_or(1);
+        if self.server_properties(&arn, latest).await? == p.configuration {
+            return Ok((arn, latest));
+        }
+        let out = kafka
+            .update_configuration()
+            .arn(&arn)
+            .server_properties(aws_sdk_kafka::primitives::Blob::new(properties))
+            .send()
+            .await
+            .map_err(|e| api_error("UpdateConfiguration", e))?;
+        Ok((
+            arn,
+            out.latest_revision()
+                .and_then(|r| r.revision())
+                .unwrap_or(latest + 1),
         ))
     }
 
