@@ -324,6 +324,16 @@ def check_faults(moto):
         check("GET /moto-api/pinctl/faults answers the new rate", moto.faults() == {"rate": 1.0})
         status, _ = moto.http("GET", "/moto-api/data.json")
         check("/moto-api/ paths are never faulted", status == 200, str(status))
+        internal = moto.client("ec2", retries={"total_max_attempts": 1, "mode": "standard"})
+        internal.meta.events.register(
+            "before-send.ec2.*",
+            lambda request, **_: request.headers.__setitem__("x-pinctl-service-internal", "1"),
+        )
+        try:
+            internal.describe_vpcs()
+            check("a call the emulator makes as an AWS service is never faulted", True)
+        except ClientError as e:
+            check("a call the emulator makes as an AWS service is never faulted", False, str(e))
         if shift:
             expect_error(
                 "sts GetCallerIdentity throttled (query protocol): 400 Throttling",

@@ -1010,7 +1010,14 @@ def _faults(rate):
         path = environ.get("PATH_INFO", "")
         if path == endpoint:
             return control(environ, start_response)
-        if path.startswith("/moto-api/") or state["rate"] <= 0:
+        # The emulator's own calls, made as MSK, MSK Connect and MWAA themselves (their network
+        # interfaces, the security groups and roles they read), carry x-pinctl-service-internal:
+        # AWS's faults are what an API's client meets, not a service's own work inside AWS.
+        if (
+            path.startswith("/moto-api/")
+            or state["rate"] <= 0
+            or environ.get("HTTP_X_PINCTL_SERVICE_INTERNAL")
+        ):
             return dispatch(self, environ, start_response)
         request = _describe(environ)
         if request is None:

@@ -16,6 +16,7 @@
 //! shapes and rules are in its own module, over the [`collection`] they all keep resources in.
 
 mod collection;
+mod internal;
 mod kafka;
 mod kafkaconnect;
 mod msk_iam;

@@ -140,6 +140,7 @@ impl Network {
                     None,
                     "moto",
                 ))
+                .interceptor(super::internal::ServiceInternal)
                 .build();
             aws_sdk_ec2::Client::from_conf(conf)
         });

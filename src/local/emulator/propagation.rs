@@ -57,8 +57,16 @@ impl Propagation {
                     .load()
                     .await;
                 (
-                    Some(aws_sdk_iam::Client::new(&conf)),
-                    Some(aws_sdk_ec2::Client::new(&conf)),
+                    Some(aws_sdk_iam::Client::from_conf(
+                        aws_sdk_iam::config::Builder::from(&conf)
+                            .interceptor(super::internal::ServiceInternal)
+                            .build(),
+                    )),
+                    Some(aws_sdk_ec2::Client::from_conf(
+                        aws_sdk_ec2::config::Builder::from(&conf)
+                            .interceptor(super::internal::ServiceInternal)
+                            .build(),
+                    )),
                 )
             }
             _ => (None, None),
