@@ -1,7 +1,8 @@
 # Installs what the local twin and the tests need when it is missing, reusing what is there:
 # a Python venv with moto server, boto3, the AWS CLI, the MSK IAM signer and deltalake; Apache
 # Airflow 2.10 in a venv of its own; Apache Kafka (Maven Central); Debian's mariadb-server (unless
-# PINCTL_SKIP_MARIADB=1); pyspark with Delta Lake's jars (Maven Central) and DuckDB with its delta
+# PINCTL_SKIP_MARIADB=1); Debian's chromium with its WebDriver and Selenium (unless
+# PINCTL_SKIP_BROWSER=1); pyspark with Delta Lake's jars (Maven Central) and DuckDB with its delta
 # extension, the readers of the jobs' tables.
 # Sourced by scripts/test.sh and scripts/demo.sh; exports the settings they use.
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pinctl"
@@ -131,6 +132,22 @@ if [ "${PINCTL_SKIP_MARIADB:-0}" != 1 ] && ! command -v mariadbd >/dev/null 2>&1
     || { $sudo_cmd apt-get update -q >/dev/null && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server mariadb-client >/dev/null; }
 fi
 export PATH="$PATH:/usr/sbin"
+
+# Chromium and its WebDriver (Debian's chromium and chromium-driver), and Selenium in the venv:
+# the browser the batch report's test draws the report in (unless PINCTL_SKIP_BROWSER=1).
+if [ "${PINCTL_SKIP_BROWSER:-0}" != 1 ]; then
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "setup.sh: installing chromium and chromium-driver (Debian)"
+    sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+      || { $sudo_cmd apt-get update -q >/dev/null && $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+  fi
+  if ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
+    echo "setup.sh: installing selenium (Python) into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'selenium>=4.20,<5'
+  fi
+fi
 
 # ---- Spark and DuckDB, the readers of the jobs' Delta tables (tests/spark_delta.rs) ----
 # pyspark 3.5 (PyPI; Scala 2.12, runs on Java 17) in the venv, and Delta Lake's jars

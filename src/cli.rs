@@ -77,6 +77,12 @@ pub enum Command {
         #[arg(long)]
         unmanaged: bool,
     },
+    /// Adopt live resources made by hand: find, for each resource of the stack the state does
+    /// not record, the live one it names (by the stack's names, `Name` tags and the links
+    /// between resources), show what matched, what did not and the plan that would follow,
+    /// and, confirmed, record them in state. Changes nothing in AWS. Exit 0: recorded (or
+    /// nothing to import); 1: error, refused, or an ambiguous match.
+    Import,
     /// Delete every resource the stack created, dependents first.
     Down {
         /// Only this resource (repeatable) and what depends on it.
@@ -86,6 +92,10 @@ pub enum Command {
         /// -refresh=false`): for a service that cannot be read, or resources already gone.
         #[arg(long)]
         no_refresh: bool,
+        /// Where the figure of what stops being billed comes from: `api`, `table` or `off`
+        /// (see `plan --prices`).
+        #[arg(long, value_enum, default_value_t = Prices::Api, env = "PINCTL_PRICES")]
+        prices: Prices,
     },
     /// Print the outputs of the applied resources.
     Outputs {
@@ -388,6 +398,19 @@ pub struct PlanArgs {
     /// MWAA has no API listing its Airflow versions, so pinctl's table may lag a new one.
     #[arg(long, env = "PINCTL_NO_PREFLIGHT")]
     pub no_preflight: bool,
+    /// Where the cost shown with the plan comes from: `api`, AWS's Price List API (the shipped
+    /// price table for what it cannot answer), `table`, the shipped table only (no call), or
+    /// `off`, no cost.
+    #[arg(long, value_enum, default_value_t = Prices::Api, env = "PINCTL_PRICES")]
+    pub prices: Prices,
+}
+
+/// Where `plan`, `up` and `down` take the stack's prices from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prices {
+    Api,
+    Table,
+    Off,
 }
 
 /// How `plan` and `diff` print their report.

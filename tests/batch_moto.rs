@@ -77,7 +77,9 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("## q8"));
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 9, "a chart per answer");
+    // A chart per answer, but q3b's single row, which is a callout.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 8);
+    assert!(html.contains("<p class=\"callout\">"));
 
     // Nothing new: nothing written.
     let before = delta_versions(&out);
@@ -166,4 +168,190 @@ async fn batch_tables_and_answers_equal_an_independent_computation() {
         ]
     );
     assert_eq!(py["pin"]["schema"][4], json!(["follower_count", "int64"]));
+}
+
+/// The report as a reader sees it (issue 17, item 5): drawn in headless Chromium on a laptop-sized
+/// window, every answer has a chart (or, for one row, a callout) whose marks are drawn and match
+/// the answer's rows, titled and with labelled axes; trends are lines per category, age groups
+/// grouped bars, per-country answers the top countries with a searchable table of the rest; the
+/// page opens with what the run covered and fetches nothing. The screenshot is kept in
+/// `$PINCTL_REPORT_SCREENSHOT` when set.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_is_drawn_and_labelled_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = generate_source(dir.path(), 3000);
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let keys: Vec<usize> = (0..1500).map(|i| (i * 7919 + i * i) % 2999).collect();
+    sink_objects(&s3, &tables, &keys, 0).await;
+    let (out, report) = (dir.path().join("delta"), dir.path().join("report"));
+    let summary = run_batch(&moto, &out, &report);
+    let shot = std::env::var("PINCTL_REPORT_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("report.png"));
+    let o = std::process::Command::new(venv_bin("python"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/report/check_report.py"
+        ))
+        .arg(report.join("report.html"))
+        .arg(&shot)
+        .output()
+        .expect("python with selenium (scripts/setup.sh installs it)");
+    assert!(
+        o.status.success(),
+        "the browser check failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a screenshot"
+    );
+    assert_eq!(seen["fetched"], json!([]), "the page fetched nothing");
+    let width = seen["inner_width"].as_f64().unwrap();
+
+    let rows = |q: &str| -> Vec<Value> {
+        serde_json::from_str(
+            &std::fs::read_to_string(report.join(format!("results/{q}.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let sections = seen["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 9, "{seen:#}");
+    for s in sections {
+        let id = s["id"].as_str().unwrap();
+        let r = rows(id);
+        assert!(!r.is_empty(), "{id} has rows on this data");
+        assert_eq!(s["table_rows"], r.len(), "{id}: every row in its table");
+        if r.len() == 1 {
+            let callout = s["callout"].as_str().unwrap();
+            let measure = r[0].as_object().unwrap().values().last().unwrap();
+            assert!(callout.contains(&measure.to_string()), "{id}: {callout}");
+            continue;
+        }
+        let c = &s["chart"];
+        assert!(c.is_object(), "{id} has a chart: {s:#}");
+        let heading = s["heading"].as_str().unwrap();
+        assert!(
+            heading.ends_with(c["label"].as_str().unwrap()),
+            "{id} titled: {heading}"
+        );
+        assert_eq!(c["title"], c["label"]);
+        assert_eq!(
+            c["drawn"], c["marks"],
+            "{id}: every mark has a size on screen"
+        );
+        let b = &c["box"];
+        assert!(
+            b["width"].as_f64().unwrap() > 300.0 && b["height"].as_f64().unwrap() > 100.0,
+            "{id}: {b}"
+        );
+        assert!(
+            b["right"].as_f64().unwrap() <= width,
+            "{id} fits the window: {b}"
+        );
+        let axis: Vec<&str> = c["axis_labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let columns: Vec<String> = r[0].as_object().unwrap().keys().cloned().collect();
+        let measure = columns.last().unwrap().as_str();
+        assert!(
+            axis.contains(&measure),
+            "{id}: the measure labels an axis: {axis:?}"
+        );
+        let distinct = |col: &str| {
+            r.iter()
+                .map(|x| x[col].to_string())
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
+        match id {
+            // Trends over years: lines, a point per row, a legend entry per category.
+            "q2" => {
+                assert_eq!(c["kind"], "line");
+                assert_eq!(c["marks"], r.len());
+                assert_eq!(c["legend"].as_array().unwrap().len(), distinct("category"));
+                assert!(axis.contains(&"post_year"));
+            }
+            "q6" | "q7" => {
+                assert_eq!(c["kind"], "line");
+                assert_eq!(c["marks"], r.len());
+                assert!(axis.contains(&"post_year"));
+            }
+            // Age groups: grouped bars, a bar per row; q8's years in a legend.
+            "q4" | "q5" | "q8" => {
+                assert_eq!(c["kind"], "grouped-bars");
+                assert_eq!(c["marks"], r.len());
+                assert!(axis.contains(&"age_group"));
+                let ticks: Vec<&str> = c["ticks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                let order: Vec<usize> = ["18-24", "25-35", "36-50", "+50"]
+                    .iter()
+                    .filter_map(|g| ticks.iter().position(|t| t == g))
+                    .collect();
+                assert!(
+                    order.windows(2).all(|w| w[0] < w[1]),
+                    "{id}: age groups in order: {ticks:?}"
+                );
+                if id == "q8" {
+                    assert_eq!(c["legend"].as_array().unwrap().len(), distinct("post_year"));
+                }
+            }
+            // Per country: the top countries as bars, the rest in a searchable table.
+            "q1" | "q3a" => {
+                assert_eq!(c["kind"], "top-bars");
+                assert_eq!(c["marks"], r.len().min(12));
+                assert_eq!(s["filter"], true, "{id}: searchable");
+                let top = r
+                    .iter()
+                    .map(|x| x[measure].as_f64().unwrap())
+                    .fold(0.0, f64::max);
+                let ticks = c["ticks"].as_array().unwrap();
+                let first_country = ticks[0].as_str().unwrap().split(" — ").next().unwrap();
+                let best = r.iter().find(|x| x["country"] == first_country).unwrap();
+                assert_eq!(best[measure].as_f64().unwrap(), top, "{id}: largest first");
+            }
+            other => panic!("an answer the test does not know: {other}"),
+        }
+    }
+    let f = &seen["filter"];
+    assert_eq!(f["section"], "q1");
+    assert!(f["visible"].as_u64().unwrap() >= 1, "{f}");
+    assert!(
+        f["visible"].as_u64().unwrap() < f["rows"].as_u64().unwrap(),
+        "{f}"
+    );
+    assert_eq!(f["visible_match"], true, "{f}");
+
+    let covered: Vec<&str> = seen["covered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let joined = covered.join(" | ");
+    let events: u64 = summary["records"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(joined.contains(&format!("{events} from")), "{joined}");
+    for t in ["pin", "geo", "user"] {
+        let name = format!("{UID}_{t}_table");
+        assert!(
+            joined.contains(&format!("rows in {name}\n{}", summary["rows"][&name])),
+            "{joined}"
+        );
+    }
+    assert!(joined.contains("posts from"), "{joined}");
 }

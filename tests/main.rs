@@ -14,6 +14,10 @@ mod provider_conformance;
 mod batch_moto;
 // The rendered DAG in real Airflow, and the SSM runner that sends the batch command.
 mod dag_airflow;
+// The cost in plan, up and down: the Price List API on the twin, and the shipped table.
+mod cost;
+// `pinctl import`: a pipeline built by hand, adopted without a write to AWS.
+mod import;
 // The emulator against stock clients: botocore's models, and the AWS CLI with `pinctl local env`.
 mod conformance;
 // The dataset generator and the source stores (SQLite, MariaDB, JSON lines).

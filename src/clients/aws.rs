@@ -103,6 +103,7 @@ pub struct Clients {
     mwaa: OnceCell<aws_sdk_mwaa::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
     servicequotas: OnceCell<aws_sdk_servicequotas::Client>,
+    pricing: OnceCell<aws_sdk_pricing::Client>,
     account: OnceCell<String>,
     pub limiter: Limiter,
     log: Option<CallLog>,
@@ -151,6 +152,7 @@ impl Clients {
             mwaa: OnceCell::new(),
             sts: OnceCell::new(),
             servicequotas: OnceCell::new(),
+            pricing: OnceCell::new(),
             account: OnceCell::new(),
             limiter: Limiter::from_env(),
             log: call_log(),
@@ -195,6 +197,35 @@ impl Clients {
             }
         }
     );
+
+    /// The Price List Query API's client, in `endpoint_region` (the API answers in a few
+    /// regions only, with every region's prices). A price is advice: two attempts within 10
+    /// seconds, then the caller falls back to its table, rather than a plan that hangs offline.
+    pub async fn pricing(&self, endpoint_region: &'static str) -> &aws_sdk_pricing::Client {
+        self.pricing
+            .get_or_init(|| async {
+                let shared = self.config().await;
+                let mut b = aws_sdk_pricing::config::Builder::from(shared)
+                    .region(aws_sdk_pricing::config::Region::from_static(
+                        endpoint_region,
+                    ))
+                    .retry_config(
+                        aws_sdk_pricing::config::retry::RetryConfig::standard()
+                            .with_max_attempts(2),
+                    )
+                    .timeout_config(
+                        aws_sdk_pricing::config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(std::time::Duration::from_secs(10))
+                            .connect_timeout(std::time::Duration::from_secs(3))
+                            .build(),
+                    );
+                if let Some(log) = &self.log {
+                    b = b.interceptor(log.clone());
+                }
+                aws_sdk_pricing::Client::from_conf(b.build())
+            })
+            .await
+    }
 
     /// Whether there are credentials and a region to call AWS with: their absence said in a
     /// sentence a person can act on, not the SDK's dispatch failure.

@@ -10,13 +10,13 @@ use super::view::markdown;
 use super::view::progress::ProgressView;
 use super::view::render;
 use super::{backend, confirm, load, print_json, providers, Exit};
-use crate::cli::{Cli, PlanArgs, ReportFormat, ReportOutput};
+use crate::cli::{Cli, PlanArgs, Prices, ReportFormat, ReportOutput};
 use crate::clients::aws::Clients;
 use crate::engine::apply::{self, ApplyOptions};
 use crate::engine::hooks::Hooks;
 use crate::engine::plan::{self, PlanOptions};
 use crate::engine::target::restrict;
-use crate::providers::preflight;
+use crate::providers::{cost, preflight};
 use crate::stack::resolve::Resolved;
 use crate::stack::Stack;
 use crate::state::{self as state_mod, StateStore};
@@ -48,6 +48,16 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs, output: ReportOutput) ->
     } else {
         None
     };
+    let priced = price(
+        &clients,
+        &args,
+        &scoped,
+        &state,
+        &plan,
+        &resolved,
+        args.destroy,
+    )
+    .await;
     match format {
         ReportFormat::Json => {
             let mut doc = serde_json::to_value(&plan)?;
@@ -57,15 +67,33 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs, output: ReportOutput) ->
                     serde_json::json!({"ok": !r.failed(), "findings": r.findings}),
                 );
             }
+            if let Value::Object(m) = &mut doc {
+                match &priced {
+                    Some(Priced::Plan(c)) => {
+                        m.insert("cost".into(), serde_json::to_value(c)?);
+                    }
+                    Some(Priced::Stops(e)) => {
+                        m.insert("billing_stops".into(), serde_json::to_value(e)?);
+                    }
+                    None => {}
+                }
+            }
             print_json(&doc)?;
         }
         ReportFormat::Text => {
             print!("{}", render::plan_text(&plan, &backend.describe()));
+            print!("{}", priced_text(priced.as_ref()));
             if let Some(r) = &checks {
                 print!("{}", render::preflight_text(r));
             }
         }
-        ReportFormat::Markdown => print!("{}", markdown::plan(&plan, checks.as_ref())),
+        ReportFormat::Markdown => {
+            let cost = match &priced {
+                Some(Priced::Plan(c)) => Some(c),
+                _ => None,
+            };
+            print!("{}", markdown::plan(&plan, checks.as_ref(), cost))
+        }
     }
     Ok(if checks.as_ref().is_some_and(preflight::Report::failed) {
         Exit::Error
@@ -74,6 +102,58 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs, output: ReportOutput) ->
     } else {
         Exit::Ok
     })
+}
+
+/// A plan's cost: what the stack costs after it, or, for a destroy, what stops being billed.
+enum Priced {
+    Plan(cost::PlanCost),
+    Stops(cost::Estimate),
+}
+
+/// Prices the plan unless `--prices off` (or the stack has only simulated kinds); `--prices
+/// table` makes no call.
+async fn price(
+    clients: &Clients,
+    args: &PlanArgs,
+    stack: &Stack,
+    state: &crate::state::StateFile,
+    plan: &plan::Plan,
+    resolved: &std::collections::BTreeMap<String, Resolved>,
+    destroy: bool,
+) -> Option<Priced> {
+    if args.prices == Prices::Off || !on_aws(stack) || !plan.changes {
+        return None;
+    }
+    let api = (args.prices == Prices::Api).then_some(clients);
+    let region = clients.region().await;
+    if destroy {
+        let deleted = plan
+            .resources
+            .iter()
+            .filter(|r| r.action == plan::Action::Delete)
+            .map(|r| r.name.clone())
+            .collect();
+        let items = cost::recorded(stack, state, Some(&deleted));
+        return Some(Priced::Stops(cost::estimate(api, &region, &items).await));
+    }
+    Some(Priced::Plan(
+        cost::of_plan(api, &region, stack, state, plan, resolved).await,
+    ))
+}
+
+fn priced_text(priced: Option<&Priced>) -> String {
+    match priced {
+        Some(Priced::Plan(c)) => render::cost_text(c),
+        Some(Priced::Stops(e)) => {
+            let t = render::billing_stops_text(e);
+            if t.is_empty() {
+                t
+            } else {
+                format!("\n{t}")
+            }
+        }
+        None => String::new(),
+    }
 }
 
 /// Fills the stack's `${aws.*}` values from the credentials when its props use them.
@@ -90,12 +170,15 @@ pub(super) async fn aws_values(stack: &mut Stack, clients: &Clients) -> Result<(
 /// `--no-preflight`, and only for a stack with resources on AWS (the simulated `sim.*` kinds
 /// call no service).
 fn wants_preflight(stack: &Stack, args: &PlanArgs) -> bool {
-    !args.destroy
-        && !args.no_preflight
-        && stack
-            .resources
-            .values()
-            .any(|r| !r.kind.starts_with("sim."))
+    !args.destroy && !args.no_preflight && on_aws(stack)
+}
+
+/// Whether the stack has resources on AWS (the simulated `sim.*` kinds call no service).
+fn on_aws(stack: &Stack) -> bool {
+    stack
+        .resources
+        .values()
+        .any(|r| !r.kind.starts_with("sim."))
 }
 
 /// Preflight for `up`: the findings are printed (as a `preflight` event with `--json`); an
@@ -196,6 +279,24 @@ async fn up_locked(
             return Ok(Exit::Error);
         }
     }
+    let priced = price(
+        &clients,
+        &args,
+        &stack,
+        &state,
+        &plan,
+        &resolved,
+        opts.destroy,
+    )
+    .await;
+    match (&json_view, &priced) {
+        (Some(v), Some(Priced::Plan(c))) => v.event("cost", serde_json::json!({ "cost": c })),
+        (Some(v), Some(Priced::Stops(e))) => {
+            v.event("billing_stops", serde_json::json!({ "billing_stops": e }))
+        }
+        (None, p) if !cli.global.quiet => print!("{}", priced_text(p.as_ref())),
+        _ => {}
+    }
     if !plan.changes {
         store.close().await?;
         if let Some(v) = &json_view {
@@ -261,6 +362,8 @@ async fn up_locked(
             );
             if !destroy {
                 print_outputs(&final_state, None);
+            } else if let Some(Priced::Stops(e)) = &priced {
+                print!("{}", render::billing_stops_text(e));
             }
         } else {
             print_waits();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Result};
 
 mod apply;
+mod import;
 mod inspect;
 mod local;
 mod validate;
@@ -145,9 +146,11 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Graph { format } => validate::graph(&cli, *format),
         Command::Plan { args, output } => apply::plan_cmd(&cli, args.clone(), *output).await,
         Command::Up(args) => apply::up(&cli, args.clone(), false).await,
+        Command::Import => import::import(&cli).await,
         Command::Down {
             targets,
             no_refresh,
+            prices,
         } => {
             apply::up(
                 &cli,
@@ -156,6 +159,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     no_refresh: *no_refresh,
                     destroy: true,
                     no_preflight: true,
+                    prices: *prices,
                 },
                 true,
             )

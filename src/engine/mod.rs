@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod diff;
 pub mod drift;
 pub mod hooks;
+pub mod import;
 pub mod parts;
 pub mod plan;
 pub mod policy;

@@ -148,6 +148,7 @@ pub fn endpoints_of(moto: u16, emulator: u16, dir: &Path) -> BTreeMap<String, St
         ("AWS_ENDPOINT_URL_KAFKA", &emu),
         ("AWS_ENDPOINT_URL_KAFKACONNECT", &emu),
         ("AWS_ENDPOINT_URL_MWAA", &emu),
+        ("AWS_ENDPOINT_URL_PRICING", &emu),
         ("AWS_REGION", "us-east-1"),
         // The AWS CLI v1 (and other botocore-based tools) read the region from here.
         ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -512,7 +513,7 @@ pub async fn supervise(dir: &Path, ports: Ports, airflow: bool) -> Result<()> {
             format!("http://127.0.0.1:{}", ports.moto),
         ],
         ports.emulator,
-        "MSK, MSK Connect and MWAA APIs",
+        "MSK, MSK Connect, MWAA and Price List APIs",
     );
     let mut procs = Procs::new(dir.join("logs"));
     let mut plane = DataPlane::new(

@@ -6,6 +6,7 @@
 //! found" answers, a service's status as progress, composite ids).
 
 pub mod apigateway;
+pub mod cost;
 pub mod ec2;
 pub mod elbv2;
 pub mod iam;

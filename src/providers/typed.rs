@@ -102,13 +102,27 @@ pub trait TypedProvider: Send + Sync + 'static {
         Ok(self.read(cx, physical_id, None).await?.is_none())
     }
 
+    /// The physical id of the resource `props` describe, when the props alone determine it
+    /// (a part of another resource: `cluster|topic`, `role:policy`, `api/stage`), so the
+    /// default [`TypedProvider::find`] can look it up by reading it.
+    fn id_of(&self, props: &Self::Props) -> Option<String> {
+        let _ = props;
+        None
+    }
+
     /// Live resources under the name `props` give, or with the stack's tags for `cx.resource`
-    /// (see [`Provider::find`]). The default: this kind cannot be looked up.
+    /// (see [`Provider::find`]). The default: the resource [`TypedProvider::id_of`] names, if
+    /// it exists; else this kind cannot be looked up.
     async fn find(&self, cx: &Cx, props: &Self::Props) -> Result<Vec<Found>, ProviderError> {
-        let _ = (cx, props);
-        Err(ProviderError::Unsupported(
-            "a part of another resource, with no name or tags of its own to look by".into(),
-        ))
+        let Some(id) = self.id_of(props) else {
+            return Err(ProviderError::Unsupported(
+                "a part of another resource, with no name or tags of its own to look by".into(),
+            ));
+        };
+        Ok(match self.read(cx, &id, Some(props)).await? {
+            Some(_) => vec![Found::named(id.clone(), id)],
+            None => Vec::new(),
+        })
     }
 }
 

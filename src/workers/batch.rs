@@ -19,7 +19,7 @@ use crate::data::clean;
 use crate::data::delta::{self, DeltaRoot};
 use crate::data::queries;
 use crate::data::record::Table;
-use crate::data::report::{self, Answer};
+use crate::data::report::{self, Answer, Coverage};
 
 #[derive(Debug, Clone)]
 pub struct BatchConfig {
@@ -210,6 +210,24 @@ async fn ingest(
     Ok(changed)
 }
 
+/// The first and last post timestamps of the geo table, as text (none when it is empty).
+async fn post_range(ctx: &SessionContext) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let batches = ctx
+        .sql("SELECT CAST(MIN(timestamp) AS VARCHAR), CAST(MAX(timestamp) AS VARCHAR) FROM geo_table")
+        .await?
+        .collect()
+        .await?;
+    let text = |col: usize| {
+        let b = batches.first()?;
+        let a = b
+            .column(col)
+            .as_any()
+            .downcast_ref::<deltalake::arrow::array::StringArray>()?;
+        (!deltalake::arrow::array::Array::is_null(a, 0)).then(|| a.value(0).replace('T', " "))
+    };
+    Ok((text(0), text(1)))
+}
+
 /// Registers the three cleaned tables for the queries.
 async fn session(root: &DeltaRoot, uid: &str) -> anyhow::Result<(SessionContext, Vec<i64>)> {
     let ctx = SessionContext::new();
@@ -291,7 +309,17 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
         report::markdown(&answers),
     )?;
     let html = config.report_dir.join("report.html");
-    std::fs::write(&html, report::html(&answers))?;
+    let (first_post, last_post) = post_range(&ctx).await?;
+    let coverage = Coverage {
+        ran_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+        records: summary.records.clone(),
+        objects: summary.objects.values().sum(),
+        malformed_lines: summary.malformed_lines,
+        rows: summary.rows.clone(),
+        first_post,
+        last_post,
+    };
+    std::fs::write(&html, report::html(&coverage, &answers))?;
     summary.report = Some(html);
     // Tables on S3: the report goes beside them too, where the next reader looks.
     if let Some(rest) = config.out.strip_prefix("s3://") {

@@ -595,12 +595,13 @@ impl Emulator {
         aws_sdk_mwaa::Client::from_conf(conf)
     }
 
-    /// Points the kafka, kafkaconnect and mwaa clients at the emulator.
+    /// Points the kafka, kafkaconnect, mwaa and pricing clients at the emulator.
     pub fn env(&self) -> Vec<(String, String)> {
         [
             "AWS_ENDPOINT_URL_KAFKA",
             "AWS_ENDPOINT_URL_KAFKACONNECT",
             "AWS_ENDPOINT_URL_MWAA",
+            "AWS_ENDPOINT_URL_PRICING",
         ]
         .iter()
         .map(|k| (k.to_string(), self.endpoint.clone()))

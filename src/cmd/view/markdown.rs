@@ -4,9 +4,10 @@
 //! secrets as `(sensitive)`), inside code spans with the characters that would break a table
 //! cell escaped.
 
-use super::render::shown;
+use super::render::{rate, shown, usd};
 use crate::engine::drift::{DriftReport, DriftStatus, LookAlike};
 use crate::engine::plan::{Action, Plan};
+use crate::providers::cost::PlanCost;
 use crate::providers::preflight::{Report, Severity};
 
 /// `text` as an inline code span that is safe in a table cell: a pipe would end the cell (GFM
@@ -36,7 +37,7 @@ fn action_words(a: Action, create_before_destroy: bool) -> &'static str {
 }
 
 /// The plan of `plan --format markdown`; `checks` are preflight's findings when it ran.
-pub fn plan(plan: &Plan, checks: Option<&Report>) -> String {
+pub fn plan(plan: &Plan, checks: Option<&Report>, cost: Option<&PlanCost>) -> String {
     let mut out = format!(
         "### pinctl plan: stack {}, env {}\n\n",
         code(&plan.stack),
@@ -120,8 +121,65 @@ pub fn plan(plan: &Plan, checks: Option<&Report>) -> String {
             }
         }
     }
+    if let Some(c) = cost {
+        out.push_str(&cost_table(c));
+    }
     if let Some(r) = checks {
         out.push_str(&preflight(r));
+    }
+    out
+}
+
+/// The plan's cost: one row per priced resource, the total, what is billed by use.
+fn cost_table(cost: &PlanCost) -> String {
+    let e = &cost.after;
+    if e.resources.is_empty() && e.by_use.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n#### Cost after this plan: {}/month\n\nOn-Demand list prices in {}, USD, from {}; {} hours a month.\n\n| resource | what | per hour | per month |\n|---|---|--:|--:|\n",
+        usd(e.monthly),
+        code(&e.region),
+        e.source_text().replace('|', "\\|"),
+        e.hours_per_month
+    );
+    for r in &e.resources {
+        let what: Vec<String> = r.lines.iter().map(|l| l.what.replace('|', "\\|")).collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            code(&r.resource),
+            what.join("; "),
+            usd(r.hourly),
+            usd(r.monthly)
+        ));
+    }
+    out.push_str(&format!(
+        "| **total** | | **{}** | **{}** |\n",
+        usd(e.hourly),
+        usd(e.monthly)
+    ));
+    let delta = e.monthly - cost.now.monthly;
+    if delta.abs() >= 0.005 {
+        out.push_str(&format!(
+            "\nNow {}/month: this plan {} {}/month.\n",
+            usd(cost.now.monthly),
+            if delta > 0.0 { "adds" } else { "saves" },
+            usd(delta.abs())
+        ));
+    }
+    if !e.by_use.is_empty() {
+        let items: Vec<String> = e
+            .by_use
+            .iter()
+            .map(|b| match b.rate {
+                Some(r) => format!("{} {} ({}/{})", code(&b.resource), b.what, rate(r), b.unit),
+                None => format!("{} {}", code(&b.resource), b.what),
+            })
+            .collect();
+        out.push_str(&format!(
+            "\nBilled by use, not counted: {}.\n",
+            items.join(", ")
+        ));
     }
     out
 }

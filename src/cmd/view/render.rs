@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::engine::drift::{DriftReport, DriftStatus};
 use crate::engine::plan::{Action, FieldChange, Plan};
+use crate::providers::cost::{Estimate, PlanCost, RateSource, Source};
 use crate::providers::preflight::{Report, Severity};
 use crate::stack::resolve::{is_unknown, UNKNOWN};
 
@@ -235,6 +236,148 @@ pub fn preflight_text(report: &Report) -> String {
             "  {mark}: {}: {}\n      fix: {}\n",
             f.resource, f.problem, f.fix
         ));
+    }
+    out
+}
+
+/// Dollars as a bill shows them: `$66.58`; below a cent, enough digits to see the rate.
+pub(super) fn usd(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.01 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+/// A rate with enough digits for sub-cent prices (`$0.0456`, `$0.10`).
+pub(super) fn rate(x: f64) -> String {
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0');
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    format!("${whole}.{frac:0<2}")
+}
+
+/// What the stack costs after a plan (`after`), beside what its recorded resources cost now
+/// (`now`): per resource and line, the total per hour and per month, what is billed by use
+/// (rate, not counted), what could not be priced, and where the rates came from.
+pub fn cost_text(cost: &PlanCost) -> String {
+    let (after, now) = (&cost.after, &cost.now);
+    if after.resources.is_empty() && after.by_use.is_empty() && after.not_priced.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nCost in {} after this plan (USD, On-Demand list prices from {}; {} hours a month):\n",
+        after.region,
+        after.source_text(),
+        after.hours_per_month
+    );
+    for r in &after.resources {
+        out.push_str(&format!(
+            "  {:<44} {:>11}/h {:>12}/month\n",
+            format!("{} ({})", r.resource, r.kind),
+            usd(r.hourly),
+            usd(r.monthly)
+        ));
+        for l in &r.lines {
+            let mark = if matches!(l.source, RateSource::Table) && after.source == Source::Mixed {
+                " [table]"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "      {}: {} × {}/{}{mark}\n",
+                l.what,
+                l.quantity,
+                rate(l.rate),
+                l.unit
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "  {:<44} {:>11}/h {:>12}/month\n",
+        "Total",
+        usd(after.hourly),
+        usd(after.monthly)
+    ));
+    let delta = after.monthly - now.monthly;
+    if delta.abs() >= 0.005 {
+        out.push_str(&format!(
+            "  Now {}/month: this plan {} {}/month.\n",
+            usd(now.monthly),
+            if delta > 0.0 { "adds" } else { "saves" },
+            usd(delta.abs())
+        ));
+    }
+    if !after.by_use.is_empty() {
+        out.push_str("  Billed by use, not counted above:\n");
+        for b in &after.by_use {
+            let r = b
+                .rate
+                .map(|r| format!("{}/{}", rate(r), b.unit))
+                .unwrap_or_else(|| format!("per {} (rate unknown)", b.unit));
+            out.push_str(&format!("      {}: {} at {r}\n", b.resource, b.what));
+        }
+    }
+    for n in &after.not_priced {
+        out.push_str(&format!(
+            "  Not priced: {}: {}: {}\n",
+            n.resource, n.what, n.reason
+        ));
+    }
+    out
+}
+
+/// What a `down` stops paying for: the deleted resources' always-on charges.
+pub fn billing_stops_text(stopped: &Estimate) -> String {
+    if stopped.resources.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = stopped
+        .resources
+        .iter()
+        .map(|r| format!("{} {}/month", r.resource, usd(r.monthly)))
+        .collect();
+    format!(
+        "Stops being billed: {}/h, {}/month ({}; rates from {}).\n",
+        usd(stopped.hourly),
+        usd(stopped.monthly),
+        names.join(", "),
+        stopped.source_text()
+    )
+}
+
+/// What `import` found: matched (`=`), ambiguous (`!`, every candidate), not matched (`?`,
+/// why), already recorded (listed by count).
+pub fn import_text(items: &[crate::engine::import::Item]) -> String {
+    use crate::engine::import::Outcome;
+    let mut out = String::from("Import: live resources matched to the stack's\n\n");
+    let mut managed = 0;
+    for i in items {
+        match &i.outcome {
+            Outcome::Matched { physical_id, by } => out.push_str(&format!(
+                "  = {} ({}): {physical_id}, {by}\n",
+                i.resource, i.kind
+            )),
+            Outcome::Ambiguous { candidates, by } => {
+                out.push_str(&format!(
+                    "  ! {} ({}): {} live resources match, none is chosen:\n",
+                    i.resource,
+                    i.kind,
+                    candidates.len()
+                ));
+                for (c, b) in candidates.iter().zip(by) {
+                    out.push_str(&format!("      {c} ({b})\n"));
+                }
+            }
+            Outcome::NotMatched { why } => out.push_str(&format!(
+                "  ? {} ({}): not matched: {why}\n",
+                i.resource, i.kind
+            )),
+            Outcome::Managed { .. } => managed += 1,
+        }
+    }
+    if managed > 0 {
+        out.push_str(&format!("  ({managed} already recorded in state)\n"));
     }
     out
 }

@@ -1,6 +1,7 @@
 //! An emulator of the AWS APIs moto lacks — `kafka` (MSK clusters and the native topic API),
-//! `kafkaconnect` (custom plugins, worker configurations, connectors and their operations) and
-//! `mwaa` (environments) — so the official SDKs and the AWS CLI, pointed at it with
+//! `kafkaconnect` (custom plugins, worker configurations, connectors and their operations),
+//! `mwaa` (environments) and `pricing` (the Price List Query API's GetProducts, from recorded
+//! price-list documents: [`pricing`]) — so the official SDKs and the AWS CLI, pointed at it with
 //! `AWS_ENDPOINT_URL_KAFKA`, `AWS_ENDPOINT_URL_KAFKACONNECT` and `AWS_ENDPOINT_URL_MWAA`, behave
 //! as against AWS: restJson1 shapes and field names (those of botocore's service models
 //! `kafka/2018-11-14`, `kafkaconnect/2021-09-14` and `mwaa/2020-07-01`: optional members
@@ -22,6 +23,7 @@ mod kafkaconnect;
 mod msk_iam;
 mod mwaa;
 mod network;
+mod pricing;
 mod propagation;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -223,6 +225,7 @@ impl Tags {
 }
 
 /// An AWS error: status, error type (the `x-amzn-errortype` header) and message.
+#[derive(Debug)]
 struct ApiError(StatusCode, &'static str, String);
 
 impl IntoResponse for ApiError {
@@ -352,6 +355,13 @@ fn service_of(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get("authorization")?.to_str().ok()?;
     let scope = auth.split("Credential=").nth(1)?.split(',').next()?;
     scope.split('/').nth(3).map(str::to_string)
+}
+
+/// The region of a call's SigV4 credential scope (`Credential=AKID/date/region/service/...`).
+fn region_of(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?.split(',').next()?;
+    scope.split('/').nth(2).map(str::to_string)
 }
 
 fn segments(uri: &Uri) -> Vec<String> {
@@ -492,6 +502,29 @@ impl Emulator {
         if let Some(e) = self.fault(store.calls, &service) {
             return e.into_response();
         }
+        if service == "pricing" {
+            drop(store);
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+            let region = region_of(&headers).unwrap_or_default();
+            return match pricing::route(target, &region, &call.body) {
+                Ok((status, v)) => (
+                    status,
+                    [("content-type", "application/x-amz-json-1.1")],
+                    v.to_string(),
+                )
+                    .into_response(),
+                // awsJson1_1 errors carry their type in the body as well.
+                Err(ApiError(status, kind, message)) => (
+                    status,
+                    [
+                        ("x-amzn-errortype", kind),
+                        ("content-type", "application/x-amz-json-1.1"),
+                    ],
+                    json!({"__type": kind, "message": message}).to_string(),
+                )
+                    .into_response(),
+            };
+        }
         store.settle();
         // The network rules read moto before anything changes: a refusal answers at once.
         let verdict = match self.network.check(&service, &call).await {
@@ -507,7 +540,9 @@ impl Emulator {
             other => Err(ApiError(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
-                format!("the emulator serves kafka, kafkaconnect and airflow, not `{other}`"),
+                format!(
+                    "the emulator serves kafka, kafkaconnect, airflow and pricing, not `{other}`"
+                ),
             )),
         };
         network::apply(&mut draft, &service, &call, &reply, verdict);

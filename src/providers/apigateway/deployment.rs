@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{ID, NOT_FOUND};
-use crate::clients::aws::Clients;
+use crate::clients::aws::{api_error, Clients};
 use crate::clients::propagation::{settle, settled};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::OrAbsent;
 use crate::providers::typed::{Observed, TypedProvider};
@@ -136,6 +136,53 @@ impl TypedProvider for DeploymentProvider {
                 .and_then(|d| d.id())
                 .map(|id| ID.join(&[&p.rest_api_id, id]))
         }))
+    }
+
+    /// The API's deployment: its only one, else the one its stages serve, if they all serve
+    /// the same (a deployment has no name; anything else is ambiguous, and each is listed).
+    async fn find(&self, _cx: &Cx, p: &DeploymentProps) -> Result<Vec<Found>, ProviderError> {
+        let gw = self.clients.apigateway().await;
+        let Some(deployments) = gw
+            .get_deployments()
+            .rest_api_id(&p.rest_api_id)
+            .limit(500)
+            .send()
+            .await
+            .or_absent("GetDeployments", NOT_FOUND)?
+        else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<String> = deployments
+            .items()
+            .iter()
+            .filter_map(|d| d.id().map(str::to_string))
+            .collect();
+        let found = |id: &str| {
+            Found::named(
+                ID.join(&[&p.rest_api_id, id]),
+                format!("deployment {id} of API {}", p.rest_api_id),
+            )
+        };
+        if ids.len() <= 1 {
+            return Ok(ids.iter().map(|i| found(i)).collect());
+        }
+        let stages = gw
+            .get_stages()
+            .rest_api_id(&p.rest_api_id)
+            .send()
+            .await
+            .map_err(|e| api_error("GetStages", e))?;
+        let mut served: Vec<&str> = stages
+            .item()
+            .iter()
+            .filter_map(|s| s.deployment_id())
+            .collect();
+        served.sort();
+        served.dedup();
+        Ok(match served.as_slice() {
+            [one] => vec![found(one)],
+            _ => ids.iter().map(|i| found(i)).collect(),
+        })
     }
 
     async fn create(&self, cx: &Cx, p: &DeploymentProps) -> Result<String, ProviderError> {

@@ -111,6 +111,10 @@ impl TypedProvider for StageProvider {
         Ok(Some(Observed::new(live, self.outputs(api, stage).await)))
     }
 
+    fn id_of(&self, props: &Self::Props) -> Option<String> {
+        Some(ID.join(&[&props.rest_api_id, &props.name]))
+    }
+
     async fn create(&self, cx: &Cx, p: &StageProps) -> Result<String, ProviderError> {
         let gw = self.clients.apigateway().await;
         let req = gw

@@ -275,29 +275,29 @@ impl TypedProvider for InstanceProvider {
             .map(|f| f.physical_id))
     }
 
-    async fn find(&self, cx: &Cx, _p: &InstanceProps) -> Result<Vec<Found>, ProviderError> {
-        let mut req = self
-            .clients
-            .ec2()
-            .await
-            .describe_instances()
-            .filters(filter(
-                "instance-state-name",
-                &["pending", "running", "stopping", "stopped"],
-            ));
-        for (k, v) in &cx.tags() {
-            req = req.filters(filter(&format!("tag:{k}"), &[v]));
+    async fn find(&self, cx: &Cx, p: &InstanceProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_instances()
+                .set_filters(Some(filters))
+                .filters(filter(
+                    "instance-state-name",
+                    &["pending", "running", "stopping", "stopped"],
+                ))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeInstances", e))?;
+            for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                if let Some(id) = i.instance_id() {
+                    super::push_found(&mut found, id, &named);
+                }
+            }
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeInstances", e))?;
-        Ok(out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter_map(|i| i.instance_id().map(Found::tagged))
-            .collect())
+        Ok(found)
     }
 
     async fn create(&self, cx: &Cx, p: &InstanceProps) -> Result<String, ProviderError> {

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{delete_error, owned_filters, sync_tags, tag_spec, user_tags};
+use super::{delete_error, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, code_of, Clients};
 use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -169,21 +169,25 @@ impl TypedProvider for InternetGatewayProvider {
             .map(|f| f.physical_id))
     }
 
-    async fn find(&self, cx: &Cx, _p: &InternetGatewayProps) -> Result<Vec<Found>, ProviderError> {
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .describe_internet_gateways()
-            .set_filters(Some(owned_filters(cx)))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeInternetGateways", e))?;
-        Ok(out
-            .internet_gateways()
-            .iter()
-            .filter_map(|g| g.internet_gateway_id().map(Found::tagged))
-            .collect())
+    async fn find(&self, cx: &Cx, p: &InternetGatewayProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_internet_gateways()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeInternetGateways", e))?;
+            for item in out.internet_gateways() {
+                if let Some(id) = item.internet_gateway_id().map(str::to_string) {
+                    super::push_found(&mut found, &id, &named);
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn create(&self, cx: &Cx, p: &InternetGatewayProps) -> Result<String, ProviderError> {

@@ -32,7 +32,7 @@ pub use vpc::VpcProps;
 pub use vpc_endpoint::VpcEndpointProps;
 
 use crate::clients::aws::{api_error, code_of, HasStatus};
-use crate::engine::provider::{Cx, ProviderError};
+use crate::engine::provider::{Cx, Found, ProviderError};
 
 /// Registers this service's kinds, each with its provider.
 pub fn register(r: &mut super::Registry) {
@@ -101,6 +101,31 @@ pub(super) fn owned_filters(cx: &Cx) -> Vec<Filter> {
         .iter()
         .map(|(k, v)| filter(&format!("tag:{k}"), &[v]))
         .collect()
+}
+
+/// The lookups an EC2 kind's `find` makes: by the stack's own tags, and, when the stack gives
+/// the resource a `Name` tag, by that tag — the only name a resource made in the console has
+/// (the VPC wizard and "Launch instance" both ask for it). Each with the name it matches by.
+pub(super) fn lookups(
+    cx: &Cx,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Vec<(Vec<Filter>, Option<String>)> {
+    let mut out = vec![(owned_filters(cx), None)];
+    if let Some(name) = tags.get("Name") {
+        out.push((vec![filter("tag:Name", &[name])], Some(name.clone())));
+    }
+    out
+}
+
+/// Adds `id` to what `find` found, once, as found by `named`'s Name tag or by the stack's tags.
+pub(super) fn push_found(found: &mut Vec<Found>, id: &str, named: &Option<String>) {
+    if found.iter().any(|f| f.physical_id == id) {
+        return;
+    }
+    found.push(match named {
+        Some(n) => Found::named(id, format!("Name tag {n}")),
+        None => Found::tagged(id),
+    });
 }
 
 /// A delete's error: EC2's `DependencyViolation` (something in the VPC, subnet, gateway or

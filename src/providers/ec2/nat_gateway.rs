@@ -195,30 +195,33 @@ impl TypedProvider for NatGatewayProvider {
             .map(|f| f.physical_id))
     }
 
-    async fn find(&self, cx: &Cx, _p: &NatGatewayProps) -> Result<Vec<Found>, ProviderError> {
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .describe_nat_gateways()
-            .set_filter(Some(owned_filters(cx)))
-            .filter(filter("state", &["pending", "available"]))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeNatGateways", e))?;
-        Ok(out
-            .nat_gateways()
-            .iter()
-            .filter_map(|g| {
-                let nat = g.nat_gateway_id()?;
-                let alloc = g
-                    .nat_gateway_addresses()
-                    .first()
-                    .and_then(|a| a.allocation_id())
-                    .unwrap_or_default();
-                Some(Found::tagged(ID.join(&[nat, alloc])))
-            })
-            .collect())
+    async fn find(&self, cx: &Cx, p: &NatGatewayProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_nat_gateways()
+                .set_filter(Some(filters))
+                .filter(filter("state", &["pending", "available"]))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeNatGateways", e))?;
+            for item in out.nat_gateways() {
+                if let Some(id) = item.nat_gateway_id().map(|nat| {
+                    let alloc = item
+                        .nat_gateway_addresses()
+                        .first()
+                        .and_then(|a| a.allocation_id())
+                        .unwrap_or_default();
+                    ID.join(&[nat, alloc])
+                }) {
+                    super::push_found(&mut found, &id, &named);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Allocates the Elastic IP, then asks for the gateway with the creation's token as

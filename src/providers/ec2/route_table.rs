@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{delete_error, owned_filters, sync_tags, tag_spec, user_tags};
+use super::{delete_error, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -252,21 +252,25 @@ impl TypedProvider for RouteTableProvider {
             .map(|f| f.physical_id))
     }
 
-    async fn find(&self, cx: &Cx, _p: &RouteTableProps) -> Result<Vec<Found>, ProviderError> {
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .describe_route_tables()
-            .set_filters(Some(owned_filters(cx)))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeRouteTables", e))?;
-        Ok(out
-            .route_tables()
-            .iter()
-            .filter_map(|t| t.route_table_id().map(Found::tagged))
-            .collect())
+    async fn find(&self, cx: &Cx, p: &RouteTableProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_route_tables()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeRouteTables", e))?;
+            for item in out.route_tables() {
+                if let Some(id) = item.route_table_id().map(str::to_string) {
+                    super::push_found(&mut found, &id, &named);
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn create(&self, cx: &Cx, p: &RouteTableProps) -> Result<String, ProviderError> {

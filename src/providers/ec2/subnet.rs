@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{delete_error, name_holders, owned_filters, sync_tags, tag_spec, user_tags};
+use super::{delete_error, name_holders, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -167,21 +167,25 @@ impl TypedProvider for SubnetProvider {
             .map(|f| f.physical_id))
     }
 
-    async fn find(&self, cx: &Cx, _p: &SubnetProps) -> Result<Vec<Found>, ProviderError> {
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .describe_subnets()
-            .set_filters(Some(owned_filters(cx)))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeSubnets", e))?;
-        Ok(out
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(Found::tagged))
-            .collect())
+    async fn find(&self, cx: &Cx, p: &SubnetProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_subnets()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeSubnets", e))?;
+            for item in out.subnets() {
+                if let Some(id) = item.subnet_id().map(str::to_string) {
+                    super::push_found(&mut found, &id, &named);
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn create(&self, cx: &Cx, p: &SubnetProps) -> Result<String, ProviderError> {

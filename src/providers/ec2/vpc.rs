@@ -186,21 +186,25 @@ impl VpcProvider {
 impl TypedProvider for VpcProvider {
     type Props = VpcProps;
 
-    async fn find(&self, cx: &Cx, _p: &VpcProps) -> Result<Vec<Found>, ProviderError> {
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .describe_vpcs()
-            .set_filters(Some(owned_filters(cx)))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeVpcs", e))?;
-        Ok(out
-            .vpcs()
-            .iter()
-            .filter_map(|v| v.vpc_id().map(Found::tagged))
-            .collect())
+    async fn find(&self, cx: &Cx, p: &VpcProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_vpcs()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeVpcs", e))?;
+            for item in out.vpcs() {
+                if let Some(id) = item.vpc_id().map(str::to_string) {
+                    super::push_found(&mut found, &id, &named);
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn read(

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{filter, owned_filters, sync_tags, tag_spec, user_tags};
+use super::{filter, sync_tags, tag_spec, user_tags};
 use crate::clients::aws::{api_error, Clients};
 use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
@@ -173,22 +173,25 @@ impl TypedProvider for VpcEndpointProvider {
             .map(|f| f.physical_id))
     }
 
-    async fn find(&self, cx: &Cx, _p: &VpcEndpointProps) -> Result<Vec<Found>, ProviderError> {
-        let out = self
-            .clients
-            .ec2()
-            .await
-            .describe_vpc_endpoints()
-            .set_filters(Some(owned_filters(cx)))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeVpcEndpoints", e))?;
-        Ok(out
-            .vpc_endpoints()
-            .iter()
-            .filter(|e| !gone(e))
-            .filter_map(|e| e.vpc_endpoint_id().map(Found::tagged))
-            .collect())
+    async fn find(&self, cx: &Cx, p: &VpcEndpointProps) -> Result<Vec<Found>, ProviderError> {
+        let mut found = Vec::new();
+        for (filters, named) in super::lookups(cx, &p.tags) {
+            let out = self
+                .clients
+                .ec2()
+                .await
+                .describe_vpc_endpoints()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| api_error("DescribeVpcEndpoints", e))?;
+            for item in out.vpc_endpoints().iter().filter(|e| !gone(e)) {
+                if let Some(id) = item.vpc_endpoint_id().map(str::to_string) {
+                    super::push_found(&mut found, &id, &named);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// CreateVpcEndpoint with the creation's token as its idempotency token.

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::{if_ours, ours, sync_tags, tags, tags_of, user_tags};
 use crate::clients::aws::{api_error, Clients};
-use crate::engine::provider::{Cx, Poll, ProviderError};
+use crate::engine::provider::{Cx, Found, Poll, ProviderError};
 use crate::kind::KindInfo;
 use crate::providers::support::{not_visible_yet, Absent, OrAbsent};
 use crate::providers::typed::{Observed, TypedProvider};
@@ -152,6 +152,17 @@ impl TypedProvider for ListenerProvider {
             cx,
         )
         .await
+    }
+
+    /// The load balancer's listener on the stack's port.
+    async fn find(&self, _cx: &Cx, p: &ListenerProps) -> Result<Vec<Found>, ProviderError> {
+        Ok(self
+            .on_port(&p.load_balancer_arn, p.port)
+            .await?
+            .and_then(|l| l.listener_arn().map(str::to_string))
+            .map(|arn| Found::named(arn, format!("port {} of {}", p.port, p.load_balancer_arn)))
+            .into_iter()
+            .collect())
     }
 
     async fn create(&self, cx: &Cx, p: &ListenerProps) -> Result<String, ProviderError> {

@@ -93,6 +93,10 @@ impl TypedProvider for RolePolicyProvider {
         Ok(Some(Observed::new(live, Map::new())))
     }
 
+    fn id_of(&self, props: &Self::Props) -> Option<String> {
+        Some(ID.join(&[&props.role, &props.name]))
+    }
+
     async fn create(&self, _cx: &Cx, p: &RolePolicyProps) -> Result<String, ProviderError> {
         check_actions(&p.statements)?;
         self.clients

@@ -294,6 +294,10 @@ impl TypedProvider for TopicProvider {
         Ok(Some(Observed::new(live, outputs)))
     }
 
+    fn id_of(&self, props: &Self::Props) -> Option<String> {
+        Some(ID.join(&[&props.cluster_arn, &props.name]))
+    }
+
     async fn create(&self, cx: &Cx, p: &TopicProps) -> Result<String, ProviderError> {
         let id = ID.join(&[&p.cluster_arn, &p.name]);
         if let TopicApi::Admin(admin) = self.live_api(&p.cluster_arn).await? {

@@ -224,6 +224,10 @@ impl TypedProvider for ObjectProvider {
         }))
     }
 
+    fn id_of(&self, props: &Self::Props) -> Option<String> {
+        Some(ID.join(&[&props.bucket, &props.key]))
+    }
+
     async fn create(&self, cx: &Cx, props: &ObjectProps) -> Result<String, ProviderError> {
         self.put(cx, props).await
     }
