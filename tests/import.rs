@@ -82,7 +82,7 @@ resources:
     props:
       name: {UID}-api
       routes:
-        - {{path: /ping, method: GET, integration: {{type: MOCK, http_method: GET, uri: 'http://x'}}}}
+        - {{path: /ping, method: GET, integration: {{type: HTTP, http_method: GET, uri: 'http://example.com/ping'}}}}
   deployment:
     type: apigateway.deployment
     props: {{rest_api_id: "${{api.id}}"}}
@@ -249,6 +249,16 @@ async fn build_by_hand(moto: &Moto, emu: &Emulator) -> Handmade {
                         )
                         .build(),
                 )
+                // IAM role-based authentication, as the course's cluster.
+                .client_authentication(
+                    aws_sdk_kafka::types::ClientAuthentication::builder()
+                        .sasl(
+                            aws_sdk_kafka::types::Sasl::builder()
+                                .iam(aws_sdk_kafka::types::Iam::builder().enabled(true).build())
+                                .build(),
+                        )
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -281,72 +291,89 @@ async fn build_by_hand(moto: &Moto, emu: &Emulator) -> Handmade {
         .unwrap();
 
     let gw = aws_sdk_apigateway::Client::new(&conf);
-    let api = gw
-        .create_rest_api()
-        .name(format!("{UID}-api"))
-        .send()
+    let api = again(|| gw.create_rest_api().name(format!("{UID}-api")).send())
         .await
-        .unwrap()
         .id
         .unwrap();
-    let root = gw
-        .get_resources()
-        .rest_api_id(&api)
-        .send()
+    let root = again(|| gw.get_resources().rest_api_id(&api).send())
         .await
-        .unwrap()
         .items()[0]
         .id()
         .unwrap()
         .to_string();
-    let ping = gw
-        .create_resource()
-        .rest_api_id(&api)
-        .parent_id(&root)
-        .path_part("ping")
-        .send()
+    let ping = again(|| {
+        gw.create_resource()
+            .rest_api_id(&api)
+            .parent_id(&root)
+            .path_part("ping")
+            .send()
+    })
+    .await
+    .id
+    .unwrap();
+    again(|| {
+        gw.put_method()
+            .rest_api_id(&api)
+            .resource_id(&ping)
+            .http_method("GET")
+            .authorization_type("NONE")
+            .send()
+    })
+    .await;
+    again(|| {
+        gw.put_integration()
+            .rest_api_id(&api)
+            .resource_id(&ping)
+            .http_method("GET")
+            .r#type(aws_sdk_apigateway::types::IntegrationType::Http)
+            .integration_http_method("GET")
+            .uri("http://example.com/ping")
+            .send()
+    })
+    .await;
+    let deployment = again(|| gw.create_deployment().rest_api_id(&api).send())
         .await
-        .unwrap()
         .id
         .unwrap();
-    gw.put_method()
-        .rest_api_id(&api)
-        .resource_id(&ping)
-        .http_method("GET")
-        .authorization_type("NONE")
-        .send()
-        .await
-        .unwrap();
-    gw.put_integration()
-        .rest_api_id(&api)
-        .resource_id(&ping)
-        .http_method("GET")
-        .r#type(aws_sdk_apigateway::types::IntegrationType::Mock)
-        .integration_http_method("GET")
-        .uri("http://x")
-        .send()
-        .await
-        .unwrap();
-    let deployment = gw
-        .create_deployment()
-        .rest_api_id(&api)
-        .send()
-        .await
-        .unwrap()
-        .id
-        .unwrap();
-    gw.create_stage()
-        .rest_api_id(&api)
-        .stage_name("dev")
-        .deployment_id(&deployment)
-        .send()
-        .await
-        .unwrap();
+    again(|| {
+        gw.create_stage()
+            .rest_api_id(&api)
+            .stage_name("dev")
+            .deployment_id(&deployment)
+            .send()
+    })
+    .await;
     Handmade {
         vpc,
         instance,
         cluster,
     }
+}
+
+/// Calls again while API Gateway answers that another change is under way (ConflictException,
+/// TooManyRequestsException), as a script building an API does: the twin's moto imitates API
+/// Gateway's serialised changes to one API.
+async fn again<T, E, F, Fut>(f: F) -> T
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    for _ in 0..100 {
+        match f().await {
+            Ok(v) => return v,
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ConflictException" | "TooManyRequestsException")
+                ) =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    panic!("API Gateway kept refusing")
 }
 
 struct Handmade {
@@ -463,7 +490,7 @@ async fn a_pipeline_built_by_hand_is_imported_then_brought_to_the_stack() {
     let writes: Vec<&String> = ops.iter().filter(|o| !read_only(o)).collect();
     assert!(writes.is_empty(), "import only reads: {writes:?}");
     assert!(
-        !p.state_path("handmade", "dev").exists(),
+        !p.state_path("handmade", "default").exists(),
         "nothing recorded without a yes"
     );
 
@@ -511,7 +538,7 @@ async fn a_pipeline_built_by_hand_is_imported_then_brought_to_the_stack() {
     );
     let writes: Vec<String> = calls(&log).into_iter().filter(|o| !read_only(o)).collect();
     assert!(writes.is_empty(), "import only reads: {writes:?}");
-    let state = p.state("handmade", "dev");
+    let state = p.state("handmade", "default");
     assert_eq!(state["resources"].as_object().unwrap().len(), 13);
     assert_eq!(state["resources"]["client"]["physical_id"], ids.instance);
 
@@ -587,7 +614,7 @@ async fn two_live_resources_matching_one_are_refused_both_named() {
     );
     assert!(r.stderr.contains("never guesses"), "{}", r.stderr);
     assert!(
-        !p.state_path("handmade", "dev").exists(),
+        !p.state_path("handmade", "default").exists(),
         "nothing recorded"
     );
 }

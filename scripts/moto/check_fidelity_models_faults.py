@@ -1,5 +1,5 @@
-"""Checks three of pinctl_moto_fidelity.py's corrections against a moto_server of its own:
-SSM's DescribeInstanceInformation (an empty list, not a 500), API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
+"""Checks pinctl_moto_fidelity.py's corrections against a moto_server of its own: a new
+bucket's Block Public Access, SSM's DescribeInstanceInformation (an empty list, not a 500), API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
 DeleteModel of a model in use) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
 /moto-api/pinctl/faults).
 
@@ -440,9 +440,30 @@ def check_ssm(moto):
         check("DescribeInstanceInformation answers", False, str(e))
 
 
+def check_bucket_defaults(moto):
+    # A new bucket has Block Public Access on, all four settings (since April 2023).
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="pinctl-fidelity-new-bucket")
+    try:
+        conf = s3.get_public_access_block(Bucket="pinctl-fidelity-new-bucket")[
+            "PublicAccessBlockConfiguration"
+        ]
+        check(
+            "a new bucket blocks public access",
+            all(conf.get(k) is True for k in (
+                "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"
+            )),
+            json.dumps(conf),
+        )
+    except ClientError as e:
+        check("a new bucket has a public access block", False, str(e))
+
+
 def main():
     moto = Moto()
     try:
+        print("-- S3 bucket defaults")
+        check_bucket_defaults(moto)
         print("-- SSM instance information")
         check_ssm(moto)
         print("-- API Gateway models")

@@ -592,6 +592,25 @@ def _ssm_instance_information():
     ssm.SimpleSystemManagerResponse.describe_instance_information = describe_instance_information
 
 
+def _bucket_defaults():
+    from moto.s3 import models as s3
+
+    # Since April 2023 every new bucket has S3 Block Public Access on, all four settings, and
+    # ACLs disabled (AWS News Blog, "Heads-Up: Amazon S3 Security Changes Are Coming in April of
+    # 2023"; Amazon S3 User Guide, "Blocking public access to your Amazon S3 storage": "new
+    # buckets ... have S3 Block Public Access enabled by default"). moto 5 makes a bucket with
+    # none, so a bucket made by hand read back as public: what AWS no longer does.
+    original = s3.S3Backend.create_bucket
+
+    def create_bucket(self, *a, **k):
+        bucket = original(self, *a, **k)
+        if getattr(bucket, "public_access_block", None) is None:
+            bucket.public_access_block = s3.PublicAccessBlock(True, True, True, True)
+        return bucket
+
+    s3.S3Backend.create_bucket = create_bucket
+
+
 # ---- VPC links ---------------------------------------------------------------------------
 # A REST API's VPC link is PENDING, then AVAILABLE (API Gateway API Reference, VpcLink `status`:
 # AVAILABLE | PENDING | DELETING | FAILED). How long it stays PENDING on AWS is not a documented
@@ -1389,6 +1408,7 @@ if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _accounts()
     _quotas()
     _ssm_instance_information()
+    _bucket_defaults()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
     _vpc_links(_delay)
     _models()
