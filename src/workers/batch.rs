@@ -218,12 +218,13 @@ async fn post_range(ctx: &SessionContext) -> anyhow::Result<(Option<String>, Opt
         .collect()
         .await?;
     let text = |col: usize| {
-        let b = batches.first()?;
-        let a = b
-            .column(col)
-            .as_any()
-            .downcast_ref::<deltalake::arrow::array::StringArray>()?;
-        (!deltalake::arrow::array::Array::is_null(a, 0)).then(|| a.value(0).replace('T', " "))
+        let a = batches.first()?.column(col);
+        if a.is_empty() || deltalake::arrow::array::Array::is_null(a, 0) {
+            return None;
+        }
+        deltalake::arrow::util::display::array_value_to_string(a, 0)
+            .ok()
+            .map(|s| s.replace('T', " "))
     };
     Ok((text(0), text(1)))
 }

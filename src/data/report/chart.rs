@@ -285,15 +285,29 @@ pub fn grouped_bars(
     let (axis, top_value) = y_axis(max, top, bottom, left, right, measure);
     out.push_str(&axis);
     let group_w = (right - left) / groups.len() as f64;
-    let bar_w = ((group_w - 16.0) / series.len() as f64).min(48.0);
+    // Each group lays out only the series it has: an answer of winners (q4: the top category
+    // of each age group) leaves no gaps for the categories another group won.
+    let present = |g: &String| -> Vec<(usize, &String)> {
+        series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| values.contains_key(&(g.clone(), (*s).clone())))
+            .collect()
+    };
+    let most = groups
+        .iter()
+        .map(|g| present(g).len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let bar_w = ((group_w - 16.0) / most as f64).min(48.0);
     for (gi, g) in groups.iter().enumerate() {
-        let x0 = left + gi as f64 * group_w + (group_w - bar_w * series.len() as f64) / 2.0;
-        for (si, s) in series.iter().enumerate() {
-            let Some(v) = values.get(&(g.clone(), s.clone())) else {
-                continue;
-            };
+        let bars = present(g);
+        let x0 = left + gi as f64 * group_w + (group_w - bar_w * bars.len() as f64) / 2.0;
+        for (bi, (si, s)) in bars.iter().enumerate() {
+            let v = values[&(g.clone(), (*s).clone())];
             let h = v / top_value * plot_h;
-            let x = x0 + si as f64 * bar_w;
+            let x = x0 + bi as f64 * bar_w;
             let what = if with_legend {
                 format!("{g}, {s}")
             } else {
@@ -305,14 +319,14 @@ pub fn grouped_bars(
                 (bar_w - 2.0).max(1.0),
                 PALETTE[si % PALETTE.len()],
                 escape(&what),
-                number(*v)
+                number(v)
             ));
-            if !with_legend || series.len() <= 4 {
+            if !with_legend || most <= 4 {
                 out.push_str(&format!(
                     "<text class=\"value\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\">{}</text>",
                     x + bar_w / 2.0 - 1.0,
                     bottom - h - 3.0,
-                    number(*v)
+                    number(v)
                 ));
             }
         }
@@ -359,6 +373,12 @@ pub fn top_bars(title: &str, rows: &[Row], label_cols: &[&str], measure: &str) -
             .map(|c| cell(r.get(*c).unwrap_or(&Value::Null)))
             .collect();
         let label = label.join(" — ");
+        // The label column is 300 px: a long name is cut, and whole in the bar's tooltip.
+        let shown = if label.chars().count() > 44 {
+            format!("{}…", label.chars().take(43).collect::<String>())
+        } else {
+            label.clone()
+        };
         let w = (v / max * (right - left)).max(1.0);
         out.push_str(&format!(
             "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"12\">{}</text>\
@@ -366,7 +386,7 @@ pub fn top_bars(title: &str, rows: &[Row], label_cols: &[&str], measure: &str) -
              <text class=\"value\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
             left - 8.0,
             y + 15.0,
-            escape(&label),
+            escape(&shown),
             y + 3.0,
             row_h - 6.0,
             PALETTE[0],

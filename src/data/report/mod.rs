@@ -164,7 +164,16 @@ fn rows_table(a: &Answer) -> String {
 fn covered(c: &Coverage) -> String {
     let tile = |label: &str, value: String| format!("<div>{label}<b>{value}</b></div>");
     let read: u64 = c.records.values().sum();
-    let per_topic: Vec<String> = c.records.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    // `<uid>_pin_table` → `pin`.
+    let short = |t: &str| {
+        let t = t.strip_suffix("_table").unwrap_or(t);
+        t.rsplit('_').next().unwrap_or(t).to_string()
+    };
+    let per_topic: Vec<String> = c
+        .records
+        .iter()
+        .map(|(t, n)| format!("{} {n}", short(t)))
+        .collect();
     let mut out = String::from(
         "<section id=\"covered\"><h2>What this run covered</h2><div class=\"covered\">",
     );
@@ -178,11 +187,15 @@ fn covered(c: &Coverage) -> String {
         ),
     ));
     for (table, n) in &c.rows {
-        out.push_str(&tile(&format!("rows in {}", escape(table)), n.to_string()));
+        out.push_str(&format!(
+            "<div title=\"{}\">{} rows<b>{n}</b></div>",
+            escape(table),
+            escape(&short(table))
+        ));
     }
     if let (Some(a), Some(b)) = (&c.first_post, &c.last_post) {
         out.push_str(&tile(
-            "posts from … to",
+            "posts' time range",
             format!("{} … {}", escape(a), escape(b)),
         ));
     }
