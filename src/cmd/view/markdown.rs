@@ -149,13 +149,13 @@ fn cost_table(cost: &PlanCost) -> String {
             "| {} | {} | {} | {} |\n",
             code(&r.resource),
             what.join("; "),
-            usd(r.hourly),
+            rate(r.hourly),
             usd(r.monthly)
         ));
     }
     out.push_str(&format!(
         "| **total** | | **{}** | **{}** |\n",
-        usd(e.hourly),
+        rate(e.hourly),
         usd(e.monthly)
     ));
     let delta = e.monthly - cost.now.monthly;

@@ -242,6 +242,8 @@ pub fn preflight_text(report: &Report) -> String {
 
 /// Dollars as a bill shows them: `$66.58`; below a cent, enough digits to see the rate.
 pub(super) fn usd(x: f64) -> String {
+    // An empty sum of f64 is -0.0.
+    let x = x + 0.0;
     if x != 0.0 && x.abs() < 0.01 {
         format!("${x:.4}")
     } else {
@@ -251,7 +253,7 @@ pub(super) fn usd(x: f64) -> String {
 
 /// A rate with enough digits for sub-cent prices (`$0.0456`, `$0.10`).
 pub(super) fn rate(x: f64) -> String {
-    let s = format!("{x:.6}");
+    let s = format!("{:.6}", x + 0.0);
     let s = s.trim_end_matches('0');
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     format!("${whole}.{frac:0<2}")
@@ -266,7 +268,7 @@ pub fn cost_text(cost: &PlanCost) -> String {
         return String::new();
     }
     let mut out = format!(
-        "\nCost in {} after this plan (USD, On-Demand list prices from {}; {} hours a month):\n",
+        "\nCost in {} after this plan, in USD, at On-Demand list prices from {}, {} hours a month:\n",
         after.region,
         after.source_text(),
         after.hours_per_month
@@ -275,7 +277,7 @@ pub fn cost_text(cost: &PlanCost) -> String {
         out.push_str(&format!(
             "  {:<44} {:>11}/h {:>12}/month\n",
             format!("{} ({})", r.resource, r.kind),
-            usd(r.hourly),
+            rate(r.hourly),
             usd(r.monthly)
         ));
         for l in &r.lines {
@@ -296,11 +298,16 @@ pub fn cost_text(cost: &PlanCost) -> String {
     out.push_str(&format!(
         "  {:<44} {:>11}/h {:>12}/month\n",
         "Total",
-        usd(after.hourly),
+        rate(after.hourly),
         usd(after.monthly)
     ));
     let delta = after.monthly - now.monthly;
-    if delta.abs() >= 0.005 {
+    if now.monthly < 0.005 && delta >= 0.005 {
+        out.push_str(&format!(
+            "  Nothing of it is billed yet: this plan adds {}/month.\n",
+            usd(delta)
+        ));
+    } else if delta.abs() >= 0.005 {
         out.push_str(&format!(
             "  Now {}/month: this plan {} {}/month.\n",
             usd(now.monthly),
@@ -339,7 +346,7 @@ pub fn billing_stops_text(stopped: &Estimate) -> String {
         .collect();
     format!(
         "Stops being billed: {}/h, {}/month ({}; rates from {}).\n",
-        usd(stopped.hourly),
+        rate(stopped.hourly),
         usd(stopped.monthly),
         names.join(", "),
         stopped.source_text()
