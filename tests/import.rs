@@ -558,6 +558,9 @@ async fn a_pipeline_built_by_hand_is_imported_then_brought_to_the_stack() {
         .expect(0);
     p.run(&["plan", "--json", "--no-preflight", "--prices", "off"])
         .expect(0);
+    // And no drift: the role's inline policy is its `role_policy`'s, not the role's.
+    let diff = p.run(&["diff"]);
+    assert_eq!(diff.code, 0, "{}", diff.stdout);
     let retention = aws_sdk_kinesis::Client::new(&moto.config().await)
         .describe_stream_summary()
         .stream_name(format!("streaming-{UID}-pin"))
@@ -617,4 +620,39 @@ async fn two_live_resources_matching_one_are_refused_both_named() {
         !p.state_path("handmade", "default").exists(),
         "nothing recorded"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_refers_to_an_unmatched_parent_is_not_matched() {
+    let moto = Moto::start();
+    let emu = Emulator::start("100ms", None);
+    build_by_hand(&moto, &emu).await;
+    let mut p = Project::new();
+    p.env = moto.env();
+    p.env.extend(emu.env());
+    // The stack's VPC has another Name: nothing matches it, so its subnet, group and instance
+    // (which do match by their own names) must not be taken into a VPC the stack does not have.
+    p.stack(&stack("{Name: another-vpc}"));
+    let r = p.run(&["import", "--json"]);
+    let doc = r.json();
+    let outcome = |name: &str| {
+        doc["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["resource"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(outcome("vpc")["outcome"], "not_matched");
+    for (name, parent) in [
+        ("public", "vpc"),
+        ("client_sg", "vpc"),
+        ("client", "public"),
+    ] {
+        let o = outcome(name);
+        assert_eq!(o["outcome"], "not_matched", "{name}: {o:#}");
+        assert!(o["why"].as_str().unwrap().contains(parent), "{name}: {o:#}");
+    }
+    assert_eq!(outcome("stream")["outcome"], "matched");
 }

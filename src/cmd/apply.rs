@@ -82,17 +82,18 @@ pub(super) async fn plan_cmd(cli: &Cli, args: PlanArgs, output: ReportOutput) ->
         }
         ReportFormat::Text => {
             print!("{}", render::plan_text(&plan, &backend.describe()));
-            print!("{}", priced_text(priced.as_ref()));
+            print!("{}", priced_text(priced.as_ref(), !args.targets.is_empty()));
             if let Some(r) = &checks {
                 print!("{}", render::preflight_text(r));
             }
         }
         ReportFormat::Markdown => {
-            let cost = match &priced {
-                Some(Priced::Plan(c)) => Some(c),
-                _ => None,
+            let (cost, stops) = match &priced {
+                Some(Priced::Plan(c)) => (Some(c), None),
+                Some(Priced::Stops(e)) => (None, Some(e)),
+                None => (None, None),
             };
-            print!("{}", markdown::plan(&plan, checks.as_ref(), cost))
+            print!("{}", markdown::plan(&plan, checks.as_ref(), cost, stops))
         }
     }
     Ok(if checks.as_ref().is_some_and(preflight::Report::failed) {
@@ -141,9 +142,9 @@ async fn price(
     ))
 }
 
-fn priced_text(priced: Option<&Priced>) -> String {
+fn priced_text(priced: Option<&Priced>, targeted: bool) -> String {
     match priced {
-        Some(Priced::Plan(c)) => render::cost_text(c),
+        Some(Priced::Plan(c)) => render::cost_text(c, targeted),
         Some(Priced::Stops(e)) => {
             let t = render::billing_stops_text(e);
             if t.is_empty() {
@@ -263,22 +264,6 @@ async fn up_locked(
         Some(v) => v.plan(&plan),
         None => print!("{text}"),
     }
-    if plan.changes && wants_preflight(&stack, &args) {
-        let ok = preflight_for_up(
-            cli,
-            &clients,
-            &stack,
-            &plan,
-            &resolved,
-            json_view.as_deref(),
-        )
-        .await;
-        if !ok {
-            store.close().await?;
-            eprintln!("Nothing was changed: preflight found what AWS would refuse (above). Fix it, or pass --no-preflight if a check is wrong.");
-            return Ok(Exit::Error);
-        }
-    }
     let priced = price(
         &clients,
         &args,
@@ -294,8 +279,26 @@ async fn up_locked(
         (Some(v), Some(Priced::Stops(e))) => {
             v.event("billing_stops", serde_json::json!({ "billing_stops": e }))
         }
-        (None, p) if !cli.global.quiet => print!("{}", priced_text(p.as_ref())),
+        (None, p) if !cli.global.quiet => {
+            print!("{}", priced_text(p.as_ref(), !args.targets.is_empty()))
+        }
         _ => {}
+    }
+    if plan.changes && wants_preflight(&stack, &args) {
+        let ok = preflight_for_up(
+            cli,
+            &clients,
+            &stack,
+            &plan,
+            &resolved,
+            json_view.as_deref(),
+        )
+        .await;
+        if !ok {
+            store.close().await?;
+            eprintln!("Nothing was changed: preflight found what AWS would refuse (above). Fix it, or pass --no-preflight if a check is wrong.");
+            return Ok(Exit::Error);
+        }
     }
     if !plan.changes {
         store.close().await?;

@@ -69,7 +69,7 @@ async fn run(cli: &Cli, stack: &crate::stack::Stack, store: &StateStore) -> Resu
         return Ok(Exit::Ok);
     }
     let question = format!(
-        "Record these {matched} resource{} in the state of stack `{}` env `{}`? Nothing in AWS changes.",
+        "Record these {matched} resource{} in the state of stack `{}` env `{}` (nothing in AWS changes)?",
         if matched == 1 { "" } else { "s" },
         stack.name,
         stack.env

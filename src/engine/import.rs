@@ -114,6 +114,17 @@ pub async fn find(
         let provider = providers
             .get(&kind)
             .ok_or_else(|| EngineError::UnknownKind(kind.clone()))?;
+        // A resource whose parent was not matched is not looked for: found by its own name
+        // alone, it would be recorded under a parent the stack does not have, and the next
+        // `up` would replace it (a subnet "moving" to the stack's new VPC).
+        if !unmatched.is_empty() {
+            items.push(not_matched(
+                &name,
+                &kind,
+                format!("it refers to {}, not matched", unmatched.join(", ")),
+            ));
+            continue;
+        }
         // The props as they resolve against what is recorded and matched so far.
         let opts = PlanOptions {
             refresh: false,
@@ -219,6 +230,20 @@ pub async fn find(
                     by: many.iter().map(|f| describe(&f.by)).collect(),
                 },
             }),
+        }
+    }
+    // A holder's live props list its parts too (a role's inline policies); what a part of the
+    // stack owns is the part's, as refresh strips it, or `diff` would see it as drift for ever.
+    let matched: Vec<String> = items
+        .iter()
+        .filter(|i| matches!(i.outcome, Outcome::Matched { .. }))
+        .map(|i| i.resource.clone())
+        .collect();
+    for name in matched {
+        let mut props = scratch.resources[&name].props.clone();
+        super::parts::strip_parts(&scratch, providers, &name, &mut props);
+        if let Some(r) = scratch.resources.get_mut(&name) {
+            r.props = props;
         }
     }
     Ok(Import {

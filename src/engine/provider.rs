@@ -276,6 +276,8 @@ pub struct Found {
 pub enum FoundBy {
     /// It has the name the stack gives the resource.
     Name(String),
+    /// It carries the `Name` tag the stack gives the resource (EC2's only name).
+    NameTag(String),
     /// It carries the stack's `pinctl:stack`, `pinctl:env` and `pinctl:id` tags.
     Tags,
 }
@@ -302,6 +304,7 @@ impl std::fmt::Display for FoundBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FoundBy::Name(n) => write!(f, "named `{n}`"),
+            FoundBy::NameTag(n) => write!(f, "Name tag `{n}`"),
             FoundBy::Tags => {
                 f.write_str("tagged with the stack's pinctl:stack, pinctl:env and pinctl:id")
             }

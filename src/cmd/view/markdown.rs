@@ -7,7 +7,7 @@
 use super::render::{rate, shown, usd};
 use crate::engine::drift::{DriftReport, DriftStatus, LookAlike};
 use crate::engine::plan::{Action, Plan};
-use crate::providers::cost::PlanCost;
+use crate::providers::cost::{Estimate, PlanCost};
 use crate::providers::preflight::{Report, Severity};
 
 /// `text` as an inline code span that is safe in a table cell: a pipe would end the cell (GFM
@@ -37,7 +37,12 @@ fn action_words(a: Action, create_before_destroy: bool) -> &'static str {
 }
 
 /// The plan of `plan --format markdown`; `checks` are preflight's findings when it ran.
-pub fn plan(plan: &Plan, checks: Option<&Report>, cost: Option<&PlanCost>) -> String {
+pub fn plan(
+    plan: &Plan,
+    checks: Option<&Report>,
+    cost: Option<&PlanCost>,
+    stops: Option<&Estimate>,
+) -> String {
     let mut out = format!(
         "### pinctl plan: stack {}, env {}\n\n",
         code(&plan.stack),
@@ -123,6 +128,14 @@ pub fn plan(plan: &Plan, checks: Option<&Report>, cost: Option<&PlanCost>) -> St
     }
     if let Some(c) = cost {
         out.push_str(&cost_table(c));
+    }
+    if let Some(e) = stops.filter(|e| !e.resources.is_empty()) {
+        out.push_str(&format!(
+            "\nStops being billed: **{}/month** ({}/h), at On-Demand list prices from {}.\n",
+            usd(e.monthly),
+            rate(e.hourly),
+            e.source_text().replace('|', "\\|")
+        ));
     }
     if let Some(r) = checks {
         out.push_str(&preflight(r));

@@ -122,9 +122,9 @@ pub fn plan_text(plan: &Plan, state_location: &str) -> String {
         ));
     } else {
         out.push_str(&format!(
-            "No changes: the {} resource{} match the stack.\n",
+            "No changes: the {} resource{} the stack.\n",
             s.no_op,
-            if s.no_op == 1 { "" } else { "s" }
+            if s.no_op == 1 { " matches" } else { "s match" }
         ));
     }
     out
@@ -262,14 +262,20 @@ pub(super) fn rate(x: f64) -> String {
 /// What the stack costs after a plan (`after`), beside what its recorded resources cost now
 /// (`now`): per resource and line, the total per hour and per month, what is billed by use
 /// (rate, not counted), what could not be priced, and where the rates came from.
-pub fn cost_text(cost: &PlanCost) -> String {
+/// `targeted`: the plan was scoped with `--target`, so the figures cover those resources only.
+pub fn cost_text(cost: &PlanCost, targeted: bool) -> String {
     let (after, now) = (&cost.after, &cost.now);
     if after.resources.is_empty() && after.by_use.is_empty() && after.not_priced.is_empty() {
         return String::new();
     }
     let mut out = format!(
-        "\nCost in {} after this plan, in USD, at On-Demand list prices from {}, {} hours a month:\n",
+        "\nCost in {} after this plan{}, in USD, at On-Demand list prices from {}, {} hours a month:\n",
         after.region,
+        if targeted {
+            " (the targeted resources only)"
+        } else {
+            ""
+        },
         after.source_text(),
         after.hours_per_month
     );
@@ -297,7 +303,11 @@ pub fn cost_text(cost: &PlanCost) -> String {
     }
     out.push_str(&format!(
         "  {:<44} {:>11}/h {:>12}/month\n",
-        "Total",
+        if after.not_priced.is_empty() {
+            "Total"
+        } else {
+            "Total of what is priced (see below)"
+        },
         rate(after.hourly),
         usd(after.monthly)
     ));

@@ -11,11 +11,12 @@ use serde_json::{Map, Value};
 
 use super::{cell, escape};
 
-/// The palette: ten hues distinguishable in print and by most colour-blind readers
-/// (Tableau 10).
-const PALETTE: [&str; 10] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#bab0ac",
+/// The palette: Tableau 20's hues, dark ones first, so that up to 20 series (q2 has 13
+/// categories) each have their own colour.
+const PALETTE: [&str; 20] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#9d7660", "#499894", "#d37295",
+    "#b6992d", "#79706e", "#a0cbe8", "#ffbe7d", "#ff9d9a", "#8cd17d", "#d4a6c8", "#d7b5a6",
+    "#86bcb6", "#fabfd2", "#f1ce63", "#bab0ac",
 ];
 
 /// The drawing area: a laptop screen's content column.
@@ -143,6 +144,36 @@ fn legend_height(series: &[String]) -> f64 {
     rows * 18.0
 }
 
+/// The plot area of a chart with a y axis, and the chart's height with its legend.
+struct Frame {
+    top: f64,
+    plot_h: f64,
+    left: f64,
+    right: f64,
+    bottom: f64,
+    legend_y: f64,
+    height: f64,
+}
+
+impl Frame {
+    /// 220 px of plot under a 16 px margin, axis labels below, then the legend of `series`.
+    fn new(legend_of: Option<&[String]>) -> Frame {
+        let (top, plot_h, left, right) = (16.0, 220.0, 70.0, WIDTH - 20.0);
+        let bottom = top + plot_h;
+        let legend_y = bottom + 44.0;
+        let height = legend_y + legend_of.map_or(0.0, |s| legend_height(s) + 6.0);
+        Frame {
+            top,
+            plot_h,
+            left,
+            right,
+            bottom,
+            legend_y,
+            height,
+        }
+    }
+}
+
 /// A line per series over the x column's values (years), the measure on the y axis.
 /// `series_col` none: one line.
 pub fn lines(
@@ -170,15 +201,15 @@ pub fn lines(
     }
     let names: Vec<String> = series.keys().cloned().collect();
     let with_legend = series_col.is_some();
-    let (top, plot_h, left, right) = (16.0, 220.0, 70.0, WIDTH - 20.0);
-    let bottom = top + plot_h;
-    let legend_y = bottom + 44.0;
-    let height = legend_y
-        + if with_legend {
-            legend_height(&names) + 6.0
-        } else {
-            0.0
-        };
+    let Frame {
+        top,
+        plot_h,
+        left,
+        right,
+        bottom,
+        legend_y,
+        height,
+    } = Frame::new(with_legend.then_some(names.as_slice()));
     let max = series
         .values()
         .flat_map(|s| s.values())
@@ -271,15 +302,15 @@ pub fn grouped_bars(
     });
     series.sort();
     let with_legend = series_col.is_some();
-    let (top, plot_h, left, right) = (16.0, 220.0, 70.0, WIDTH - 20.0);
-    let bottom = top + plot_h;
-    let legend_y = bottom + 44.0;
-    let height = legend_y
-        + if with_legend {
-            legend_height(&series) + 6.0
-        } else {
-            0.0
-        };
+    let Frame {
+        top,
+        plot_h,
+        left,
+        right,
+        bottom,
+        legend_y,
+        height,
+    } = Frame::new(with_legend.then_some(series.as_slice()));
     let max = values.values().fold(0.0_f64, |a, b| a.max(*b));
     let mut out = open("grouped-bars", title, height, values.len());
     let (axis, top_value) = y_axis(max, top, bottom, left, right, measure);

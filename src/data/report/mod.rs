@@ -79,7 +79,7 @@ svg.chart{display:block;max-width:100%;height:auto;margin:.3em 0}\
 details{margin:.4em 0 1em}summary{cursor:pointer;color:#4e79a7}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 8px;font-size:13px}\
 th{background:#f4f4f4;position:sticky;top:0}.scroll{max-height:24em;overflow:auto}\
-input.filter{margin:.4em 0;padding:3px 6px;width:16em}";
+input.filter{margin:.4em 0;padding:3px 6px;width:16em}.caption{color:#555;font-size:.9em;margin:.2em 0}";
 
 /// Filters a table's rows as the reader types (the only script; no network).
 const SCRIPT: &str = "document.querySelectorAll('input.filter').forEach(function(i){\
@@ -117,7 +117,19 @@ fn figure(a: &Answer) -> String {
         ["age_group", series] => {
             chart::grouped_bars(&a.question, &a.rows, "age_group", Some(series), measure)
         }
-        _ => chart::top_bars(&a.question, &a.rows, keys, measure),
+        _ => {
+            let caption = if a.rows.len() > chart::TOP_COUNTRIES {
+                format!(
+                    "<p class=\"caption\">The {} largest of {} rows by {}; every row is in the table below.</p>",
+                    chart::TOP_COUNTRIES,
+                    a.rows.len(),
+                    escape(measure)
+                )
+            } else {
+                String::new()
+            };
+            caption + &chart::top_bars(&a.question, &a.rows, keys, measure)
+        }
     }
 }
 

@@ -131,21 +131,45 @@ pub struct Item {
 }
 
 /// What the stack costs after `plan` is applied: every resource the plan keeps, creates or
-/// changes, with its resolved props (`resolved`, as `plan` returns them).
-pub fn after(stack: &Stack, plan: &Plan, resolved: &BTreeMap<String, Resolved>) -> Vec<Item> {
+/// changes, with its resolved props (`resolved`, as `plan` returns them). A resource the plan
+/// keeps (not replaced) keeps what it has now: its recorded public address (`state`).
+pub fn after(
+    stack: &Stack,
+    state: &StateFile,
+    plan: &Plan,
+    resolved: &BTreeMap<String, Resolved>,
+) -> Vec<Item> {
     let props = |name: &str| resolved.get(name).map(|r| &r.value);
     plan.resources
         .iter()
         .filter(|r| r.action != Action::Delete)
         .filter_map(|r| {
+            let mut cx = context(stack, &r.name, &props);
+            if matches!(r.action, Action::NoOp | Action::Update) {
+                if let Some(public) = recorded_public_ip(state, &r.name) {
+                    cx.public_ipv4 = Some(public);
+                }
+            }
             Some(Item {
                 resource: r.name.clone(),
                 kind: r.kind.clone(),
                 props: props(&r.name)?.clone(),
-                context: context(stack, &r.name, &props),
+                context: cx,
             })
         })
         .collect()
+}
+
+/// Whether a recorded instance has a public address (its `public_ip` output); `None` for
+/// anything else. An instance keeps the address it launched with whatever its subnet now says.
+fn recorded_public_ip(state: &StateFile, name: &str) -> Option<bool> {
+    let r = state.resources.get(name)?;
+    (r.kind == "ec2.instance").then(|| {
+        r.outputs
+            .get("public_ip")
+            .and_then(Value::as_str)
+            .is_some_and(|ip| !ip.is_empty())
+    })
 }
 
 /// What the resources recorded in `state` cost now; `only` restricts them (e.g. to what a
@@ -157,11 +181,17 @@ pub fn recorded(stack: &Stack, state: &StateFile, only: Option<&BTreeSet<String>
         .iter()
         .filter(|(name, _)| only.is_none_or(|o| o.contains(*name)))
         .filter(|(_, r)| r.physical_id.is_some())
-        .map(|(name, r)| Item {
-            resource: name.clone(),
-            kind: r.kind.clone(),
-            props: r.props.clone(),
-            context: context(stack, name, &props),
+        .map(|(name, r)| {
+            let mut cx = context(stack, name, &props);
+            if let Some(public) = recorded_public_ip(state, name) {
+                cx.public_ipv4 = Some(public);
+            }
+            Item {
+                resource: name.clone(),
+                kind: r.kind.clone(),
+                props: r.props.clone(),
+                context: cx,
+            }
         })
         .collect()
 }
@@ -206,14 +236,25 @@ async fn rates(clients: Option<&Clients>, region: &str, meters: &BTreeSet<Meter>
     match clients {
         Some(clients) => {
             let client = clients.pricing(price_list::endpoint_region(region)).await;
-            api = futures::stream::iter(meters.iter().cloned())
-                .map(|m| async move {
-                    let answer = ask(client, &m, region).await;
-                    (m, answer)
-                })
-                .buffer_unordered(4)
-                .collect()
-                .await;
+            // One meter first: an API that cannot be reached (or refuses the credentials)
+            // costs one call's 10 s, not 10 s for every few meters.
+            let mut rest = meters.iter().cloned();
+            if let Some(first) = rest.next() {
+                let answer = ask(client, &first, region).await;
+                let reached = answer.is_ok();
+                api.insert(first, answer);
+                if reached {
+                    let others: BTreeMap<_, _> = futures::stream::iter(rest)
+                        .map(|m| async move {
+                            let answer = ask(client, &m, region).await;
+                            (m, answer)
+                        })
+                        .buffer_unordered(4)
+                        .collect()
+                        .await;
+                    api.extend(others);
+                }
+            }
         }
         None => out.fallback_reason = Some("the Price List API was not asked".into()),
     }
@@ -246,9 +287,18 @@ async fn rates(clients: Option<&Clients>, region: &str, meters: &BTreeSet<Meter>
                 out.rates.insert(m.clone(), (r, RateSource::Table));
             }
             None => {
+                let asked = match api.get(m) {
+                    Some(Ok(_)) => "the Price List API's answer or ",
+                    _ => "",
+                };
                 out.missing.insert(
                     m.clone(),
-                    format!("no rate for {} in {region} in the Price List API's answer or the table of {}", m.id(), table.date),
+                    format!(
+                        "no rate for {} in {region} in {asked}pinctl's price table of {} (it covers {})",
+                        m.id(),
+                        table.date,
+                        table.regions.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
                 );
             }
         }
@@ -441,7 +491,8 @@ fn priced(
         (0, _) => Source::Table,
         _ => Source::Mixed,
     };
-    let hourly: f64 = resources.iter().map(|r| r.hourly).sum();
+    // `+ 0.0`: an empty f64 sum is -0.0, which JSON would carry.
+    let hourly: f64 = resources.iter().map(|r| r.hourly).sum::<f64>() + 0.0;
     Estimate {
         region: region.to_string(),
         currency: "USD",
@@ -484,7 +535,7 @@ pub async fn of_plan(
     plan: &Plan,
     resolved: &BTreeMap<String, Resolved>,
 ) -> PlanCost {
-    let after_items = after(stack, plan, resolved);
+    let after_items = after(stack, state, plan, resolved);
     // The plan's own resources (all of them, unless it was scoped by `--target`).
     let planned: BTreeSet<String> = plan.resources.iter().map(|r| r.name.clone()).collect();
     let now_items = recorded(stack, state, Some(&planned));
@@ -516,7 +567,16 @@ impl Estimate {
                 "the AWS Price List API, and pinctl's price table of {} where marked{why}",
                 self.table_date
             ),
-            Source::None => "nothing priced".into(),
+            Source::None => format!(
+                "no rate found (pinctl's price table of {} covers {}{why})",
+                self.table_date,
+                table::shipped()
+                    .regions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }

@@ -276,8 +276,7 @@ impl TypedProvider for InstanceProvider {
     }
 
     async fn find(&self, cx: &Cx, p: &InstanceProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -291,13 +290,14 @@ impl TypedProvider for InstanceProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeInstances", e))?;
-            for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                if let Some(id) = i.instance_id() {
-                    super::push_found(&mut found, id, &named);
-                }
-            }
-        }
-        Ok(found)
+            Ok(out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect())
+        })
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &InstanceProps) -> Result<String, ProviderError> {

@@ -170,8 +170,7 @@ impl TypedProvider for InternetGatewayProvider {
     }
 
     async fn find(&self, cx: &Cx, p: &InternetGatewayProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -181,13 +180,13 @@ impl TypedProvider for InternetGatewayProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeInternetGateways", e))?;
-            for item in out.internet_gateways() {
-                if let Some(id) = item.internet_gateway_id().map(str::to_string) {
-                    super::push_found(&mut found, &id, &named);
-                }
-            }
-        }
-        Ok(found)
+            Ok(out
+                .internet_gateways()
+                .iter()
+                .filter_map(|item| item.internet_gateway_id().map(str::to_string))
+                .collect())
+        })
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &InternetGatewayProps) -> Result<String, ProviderError> {

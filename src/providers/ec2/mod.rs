@@ -117,15 +117,33 @@ pub(super) fn lookups(
     out
 }
 
-/// Adds `id` to what `find` found, once, as found by `named`'s Name tag or by the stack's tags.
-pub(super) fn push_found(found: &mut Vec<Found>, id: &str, named: &Option<String>) {
-    if found.iter().any(|f| f.physical_id == id) {
-        return;
+/// An EC2 kind's `find`: the ids `describe` lists for each of [`lookups`]' filter sets, each
+/// once, as found by the stack's tags or by the `Name` tag.
+pub(super) async fn find_by<F, Fut>(
+    cx: &Cx,
+    tags: &std::collections::BTreeMap<String, String>,
+    describe: F,
+) -> Result<Vec<Found>, ProviderError>
+where
+    F: Fn(Vec<Filter>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, ProviderError>>,
+{
+    let mut found: Vec<Found> = Vec::new();
+    for (filters, named) in lookups(cx, tags) {
+        for id in describe(filters).await? {
+            if found.iter().any(|f| f.physical_id == id) {
+                continue;
+            }
+            found.push(match &named {
+                Some(n) => Found {
+                    physical_id: id,
+                    by: crate::engine::provider::FoundBy::NameTag(n.clone()),
+                },
+                None => Found::tagged(id),
+            });
+        }
     }
-    found.push(match named {
-        Some(n) => Found::named(id, format!("Name tag {n}")),
-        None => Found::tagged(id),
-    });
+    Ok(found)
 }
 
 /// A delete's error: EC2's `DependencyViolation` (something in the VPC, subnet, gateway or

@@ -196,8 +196,7 @@ impl TypedProvider for NatGatewayProvider {
     }
 
     async fn find(&self, cx: &Cx, p: &NatGatewayProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -208,20 +207,21 @@ impl TypedProvider for NatGatewayProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeNatGateways", e))?;
-            for item in out.nat_gateways() {
-                if let Some(id) = item.nat_gateway_id().map(|nat| {
+            Ok(out
+                .nat_gateways()
+                .iter()
+                .filter_map(|item| {
+                    let nat = item.nat_gateway_id()?;
                     let alloc = item
                         .nat_gateway_addresses()
                         .first()
                         .and_then(|a| a.allocation_id())
                         .unwrap_or_default();
-                    ID.join(&[nat, alloc])
-                }) {
-                    super::push_found(&mut found, &id, &named);
-                }
-            }
-        }
-        Ok(found)
+                    Some(ID.join(&[nat, alloc]))
+                })
+                .collect())
+        })
+        .await
     }
 
     /// Allocates the Elastic IP, then asks for the gateway with the creation's token as

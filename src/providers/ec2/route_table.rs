@@ -253,8 +253,7 @@ impl TypedProvider for RouteTableProvider {
     }
 
     async fn find(&self, cx: &Cx, p: &RouteTableProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -264,13 +263,13 @@ impl TypedProvider for RouteTableProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeRouteTables", e))?;
-            for item in out.route_tables() {
-                if let Some(id) = item.route_table_id().map(str::to_string) {
-                    super::push_found(&mut found, &id, &named);
-                }
-            }
-        }
-        Ok(found)
+            Ok(out
+                .route_tables()
+                .iter()
+                .filter_map(|item| item.route_table_id().map(str::to_string))
+                .collect())
+        })
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &RouteTableProps) -> Result<String, ProviderError> {

@@ -168,8 +168,7 @@ impl TypedProvider for SubnetProvider {
     }
 
     async fn find(&self, cx: &Cx, p: &SubnetProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -179,13 +178,13 @@ impl TypedProvider for SubnetProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeSubnets", e))?;
-            for item in out.subnets() {
-                if let Some(id) = item.subnet_id().map(str::to_string) {
-                    super::push_found(&mut found, &id, &named);
-                }
-            }
-        }
-        Ok(found)
+            Ok(out
+                .subnets()
+                .iter()
+                .filter_map(|item| item.subnet_id().map(str::to_string))
+                .collect())
+        })
+        .await
     }
 
     async fn create(&self, cx: &Cx, p: &SubnetProps) -> Result<String, ProviderError> {

@@ -187,8 +187,7 @@ impl TypedProvider for VpcProvider {
     type Props = VpcProps;
 
     async fn find(&self, cx: &Cx, p: &VpcProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -198,13 +197,13 @@ impl TypedProvider for VpcProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeVpcs", e))?;
-            for item in out.vpcs() {
-                if let Some(id) = item.vpc_id().map(str::to_string) {
-                    super::push_found(&mut found, &id, &named);
-                }
-            }
-        }
-        Ok(found)
+            Ok(out
+                .vpcs()
+                .iter()
+                .filter_map(|item| item.vpc_id().map(str::to_string))
+                .collect())
+        })
+        .await
     }
 
     async fn read(

@@ -174,8 +174,7 @@ impl TypedProvider for VpcEndpointProvider {
     }
 
     async fn find(&self, cx: &Cx, p: &VpcEndpointProps) -> Result<Vec<Found>, ProviderError> {
-        let mut found = Vec::new();
-        for (filters, named) in super::lookups(cx, &p.tags) {
+        super::find_by(cx, &p.tags, |filters| async move {
             let out = self
                 .clients
                 .ec2()
@@ -185,13 +184,14 @@ impl TypedProvider for VpcEndpointProvider {
                 .send()
                 .await
                 .map_err(|e| api_error("DescribeVpcEndpoints", e))?;
-            for item in out.vpc_endpoints().iter().filter(|e| !gone(e)) {
-                if let Some(id) = item.vpc_endpoint_id().map(str::to_string) {
-                    super::push_found(&mut found, &id, &named);
-                }
-            }
-        }
-        Ok(found)
+            Ok(out
+                .vpc_endpoints()
+                .iter()
+                .filter(|e| !gone(e))
+                .filter_map(|item| item.vpc_endpoint_id().map(str::to_string))
+                .collect())
+        })
+        .await
     }
 
     /// CreateVpcEndpoint with the creation's token as its idempotency token.
