@@ -83,7 +83,10 @@ try:
             "visible_match": all(country.lower() in r.text.lower() for r in visible),
         }
 
+    # The whole page from its top, as a reader first sees it (the filter left it scrolled).
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.set_window_size(WIDTH, driver.execute_script("return document.body.scrollHeight") + 40)
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(screenshot)
     print(json.dumps({
         "inner_width": inner_width,

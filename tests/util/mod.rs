@@ -632,7 +632,16 @@ pub struct Kafka {
 impl Kafka {
     /// Starts the broker and returns once it answers a metadata request (a few seconds).
     pub fn start() -> Kafka {
-        Self::start_args(free_port(), None)
+        // A free port can be taken by another test's process between the pick and the bind:
+        // then another port.
+        for _ in 0..3 {
+            match Self::try_start(free_port(), None) {
+                Ok(k) => return k,
+                Err(e) if e.contains("Address already in use") => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("the Kafka broker found no free port in 3 tries")
     }
 
     /// A broker on `port` that also listens with MSK IAM on `iam_port` and for its control
@@ -640,7 +649,8 @@ impl Kafka {
     /// [`Kafka::ca`], its control secret [`Kafka::control_secret`] (made before it starts, so
     /// an emulator may be given it first).
     pub fn start_iam(port: u16, iam_port: u16, control_port: u16, authority: &str) -> Kafka {
-        Self::start_args(port, Some((iam_port, control_port, authority)))
+        Self::try_start(port, Some((iam_port, control_port, authority)))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The CA (PEM) an IAM broker's certificate is signed by.
@@ -667,7 +677,8 @@ impl Kafka {
         self._data.path().join("tls/control.secret")
     }
 
-    fn start_args(port: u16, iam: Option<(u16, u16, &str)>) -> Kafka {
+    /// Starts the broker; `Err` with its log when it exits before it is ready.
+    fn try_start(port: u16, iam: Option<(u16, u16, &str)>) -> Result<Kafka, String> {
         if let Err(e) = pinctl::local::kafka::Install::find() {
             panic!("{e:#}: run the tests with scripts/test.sh, which installs it");
         }
@@ -702,11 +713,11 @@ impl Kafka {
             address,
             control: iam.map(|(_, control_port, _)| format!("127.0.0.1:{control_port}")),
         };
-        kafka.wait_ready();
-        kafka
+        kafka.wait_ready()?;
+        Ok(kafka)
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         use rdkafka::consumer::{BaseConsumer, Consumer};
         let t0 = std::time::Instant::now();
         let client: BaseConsumer = rdkafka::ClientConfig::new()
@@ -722,11 +733,14 @@ impl Kafka {
                         self.address,
                         t0.elapsed().as_secs_f64()
                     );
-                    return;
+                    return Ok(());
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the Kafka broker exited ({status}): {}", self.log());
+                return Err(format!(
+                    "the Kafka broker exited ({status}): {}",
+                    self.log()
+                ));
             }
             assert!(
                 t0.elapsed() < std::time::Duration::from_secs(90),
