@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::plan::{self, PlanOptions};
-use super::provider::{Cx, FoundBy, ProviderError, Providers};
+use super::provider::{Cx, ProviderError, Providers};
 use super::EngineError;
 use crate::dag::topo_order;
 use crate::stack::Stack;
@@ -218,7 +218,7 @@ pub async fn find(
                     kind,
                     outcome: Outcome::Matched {
                         physical_id: one.physical_id.clone(),
-                        by: describe(&one.by),
+                        by: one.by.to_string(),
                     },
                 });
             }
@@ -227,7 +227,7 @@ pub async fn find(
                 kind,
                 outcome: Outcome::Ambiguous {
                     candidates: many.iter().map(|f| f.physical_id.clone()).collect(),
-                    by: many.iter().map(|f| describe(&f.by)).collect(),
+                    by: many.iter().map(|f| f.by.to_string()).collect(),
                 },
             }),
         }
@@ -250,10 +250,6 @@ pub async fn find(
         items,
         state: scratch,
     })
-}
-
-fn describe(by: &FoundBy) -> String {
-    by.to_string()
 }
 
 fn not_matched(name: &str, kind: &str, why: String) -> Item {

@@ -217,6 +217,7 @@ fn context<'a>(stack: &Stack, name: &str, props: &dyn Fn(&str) -> Option<&'a Val
 }
 
 /// The rate of each meter, and where it came from.
+#[derive(Default)]
 struct Rates {
     rates: BTreeMap<Meter, (f64, RateSource)>,
     missing: BTreeMap<Meter, String>,
@@ -227,11 +228,7 @@ struct Rates {
 /// answer.
 async fn rates(clients: Option<&Clients>, region: &str, meters: &BTreeSet<Meter>) -> Rates {
     let table = table::shipped();
-    let mut out = Rates {
-        rates: BTreeMap::new(),
-        missing: BTreeMap::new(),
-        fallback_reason: None,
-    };
+    let mut out = Rates::default();
     let mut api: BTreeMap<Meter, Result<price_list::Answer, String>> = BTreeMap::new();
     match clients {
         Some(clients) => {
@@ -384,11 +381,7 @@ pub async fn estimate_many(
         .flat_map(|(_, c)| c.iter().map(|c| c.meter.clone()))
         .collect();
     let rates = if all.is_empty() {
-        Rates {
-            rates: BTreeMap::new(),
-            missing: BTreeMap::new(),
-            fallback_reason: None,
-        }
+        Rates::default()
     } else {
         rates(clients, region, &all).await
     };
