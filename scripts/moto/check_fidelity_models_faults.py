@@ -457,6 +457,33 @@ def check_bucket_defaults(moto):
         )
     except ClientError as e:
         check("a new bucket has a public access block", False, str(e))
+    # Tags given to CreateBucket are the new bucket's tags.
+    s3.create_bucket(
+        Bucket="pinctl-fidelity-tagged-bucket",
+        CreateBucketConfiguration={"Tags": [{"Key": "pinctl:id", "Value": "b"}]},
+    )
+    tags = s3.get_bucket_tagging(Bucket="pinctl-fidelity-tagged-bucket")["TagSet"]
+    check(
+        "CreateBucket's tags are the bucket's",
+        tags == [{"Key": "pinctl:id", "Value": "b"}],
+        json.dumps(tags),
+    )
+
+
+def check_stream_tags(moto):
+    # Tags given to CreateStream are the new stream's tags.
+    k = moto.client("kinesis")
+    k.create_stream(
+        StreamName="pinctl-fidelity-tagged-stream",
+        StreamModeDetails={"StreamMode": "ON_DEMAND"},
+        Tags={"pinctl:id": "s"},
+    )
+    tags = k.list_tags_for_stream(StreamName="pinctl-fidelity-tagged-stream")["Tags"]
+    check(
+        "CreateStream's tags are the stream's",
+        tags == [{"Key": "pinctl:id", "Value": "s"}],
+        json.dumps(tags),
+    )
 
 
 def main():
@@ -464,6 +491,8 @@ def main():
     try:
         print("-- S3 bucket defaults")
         check_bucket_defaults(moto)
+        print("-- Kinesis tags at creation")
+        check_stream_tags(moto)
         print("-- SSM instance information")
         check_ssm(moto)
         print("-- API Gateway models")

@@ -610,6 +610,56 @@ def _bucket_defaults():
 
     s3.S3Backend.create_bucket = create_bucket
 
+    # CreateBucket takes the new bucket's tags in CreateBucketConfiguration `Tags` (S3 API
+    # Reference, CreateBucket; "You must have the s3:TagResource permission to create a general
+    # purpose bucket with tags"). moto 5.2 drops them, so a bucket created with its tags read
+    # back untagged.
+    import xmltodict
+    from moto.s3 import responses
+
+    bucket_put = responses.S3Response._bucket_response_put
+
+    def _bucket_response_put(self, request, bucket_name, querystring):
+        tags = {}
+        if not querystring and self.body:
+            try:
+                conf = xmltodict.parse(self.body, force_list={"Tag": True})
+                conf = conf.get("CreateBucketConfiguration") or {}
+                for tag in ((conf.get("Tags") or {}).get("Tag")) or []:
+                    tags[tag["Key"]] = tag.get("Value") or ""
+            except Exception:
+                tags = {}
+        existed = bucket_name in self.backend.buckets
+        answer = bucket_put(self, request, bucket_name, querystring)
+        bucket = self.backend.buckets.get(bucket_name)
+        if tags and not existed and bucket is not None:
+            # Straight to the tagger: the bucket may not be visible yet (propagation).
+            self.backend.tagger.tag_resource(
+                bucket.arn, [{"Key": k, "Value": v} for k, v in tags.items()]
+            )
+        return answer
+
+    responses.S3Response._bucket_response_put = _bucket_response_put
+
+
+def _stream_tags_at_creation():
+    from moto.kinesis import responses
+
+    # CreateStream takes the new stream's tags (`Tags`, Kinesis API Reference, CreateStream);
+    # moto 5.2 drops them, so a stream created with its tags read back untagged.
+    create_stream = responses.KinesisResponse.create_stream
+
+    def create(self):
+        answer = create_stream(self)
+        tags = self._get_param("Tags") or {}
+        stream = self.kinesis_backend.streams.get(self._get_param("StreamName"))
+        if tags and stream is not None:
+            # Straight to the stream: it may not be visible yet (propagation).
+            stream.tags.update(tags)
+        return answer
+
+    responses.KinesisResponse.create_stream = create
+
 
 # ---- VPC links ---------------------------------------------------------------------------
 # A REST API's VPC link is PENDING, then AVAILABLE (API Gateway API Reference, VpcLink `status`:
@@ -1409,6 +1459,7 @@ if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _quotas()
     _ssm_instance_information()
     _bucket_defaults()
+    _stream_tags_at_creation()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
     _vpc_links(_delay)
     _models()

@@ -244,12 +244,19 @@ impl TypedProvider for StreamProvider {
 
     async fn create(&self, cx: &Cx, p: &StreamProps) -> Result<String, ProviderError> {
         let k = self.clients.kinesis().await;
-        let mut req = k.create_stream().stream_name(&p.name).stream_mode_details(
-            StreamModeDetails::builder()
-                .stream_mode(sdk_mode(p.mode))
-                .build()
-                .expect("mode set"),
-        );
+        // The ownership tags go with CreateStream itself (its `Tags`, Kinesis API Reference,
+        // CreateStream), so a run killed before AddTagsToStream leaves a stream the next run
+        // recognises as its own.
+        let mut req = k
+            .create_stream()
+            .stream_name(&p.name)
+            .stream_mode_details(
+                StreamModeDetails::builder()
+                    .stream_mode(sdk_mode(p.mode))
+                    .build()
+                    .expect("mode set"),
+            )
+            .set_tags(Some(cx.tags().into_iter().collect()));
         if p.mode == StreamMode::Provisioned {
             req = req.shard_count(p.shard_count.unwrap_or(1) as i32);
         }

@@ -114,23 +114,26 @@ pub struct BucketProvider {
     pub clients: Arc<Clients>,
 }
 
+/// The bucket's tags (the stack's ownership tags and its own) in S3's shape.
+fn tag_set(cx: &Cx) -> Vec<Tag> {
+    cx.tags()
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value set")
+        })
+        .collect()
+}
+
 impl BucketProvider {
     async fn configure(&self, cx: &Cx, p: &BucketProps) -> Result<(), ProviderError> {
         let s3 = self.clients.s3().await;
-        let tags: Vec<Tag> = cx
-            .tags()
-            .into_iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .expect("key and value set")
-            })
-            .collect();
         let req = s3.put_bucket_tagging().bucket(&p.name).tagging(
             Tagging::builder()
-                .set_tag_set(Some(tags))
+                .set_tag_set(Some(tag_set(cx)))
                 .build()
                 .expect("tags set"),
         );
@@ -334,14 +337,17 @@ impl TypedProvider for BucketProvider {
             self.configure(cx, p).await?;
             return Ok(p.name.clone());
         }
-        let mut req = s3.create_bucket().bucket(&p.name);
+        // The ownership tags go with CreateBucket itself (CreateBucketConfiguration `Tags`, S3
+        // API Reference, CreateBucket): a run killed before PutBucketTagging would otherwise
+        // leave an untagged bucket that the next run must refuse as not its own.
+        let mut conf = CreateBucketConfiguration::builder().set_tags(Some(tag_set(cx)));
         if region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                    .build(),
-            );
+            conf = conf.location_constraint(BucketLocationConstraint::from(region.as_str()));
         }
+        let req = s3
+            .create_bucket()
+            .bucket(&p.name)
+            .create_bucket_configuration(conf.build());
         match settle("CreateBucket", || req.clone().send()).await {
             Ok(_) => {}
             Err(e) if code_of(&e) == Some("BucketAlreadyOwnedByYou") => {
