@@ -139,10 +139,15 @@ pub enum BenchCommand {
         out: String,
     },
     /// The batch job on N events held in sink objects on S3 (AWS_ENDPOINT_URL for moto):
-    /// events/s and the job's peak memory.
+    /// events/s and the job's peak memory, as a Markdown table. For each size, a backlog into
+    /// empty tables, then a day's new objects on top of it.
     Batch {
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
+        /// Backlog sizes, comma-separated (each in a bucket of its own).
+        #[arg(long, value_delimiter = ',', default_value = "1000000")]
+        events: Vec<u64>,
+        /// Events in the day run on top of each backlog (one in ten replays a held key); 0: none.
+        #[arg(long, default_value_t = 10_000)]
+        day: u64,
         /// Records per sink object (the sink's flush.size).
         #[arg(long, default_value_t = 1000)]
         per_object: usize,

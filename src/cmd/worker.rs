@@ -219,17 +219,34 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
         }
         BenchCommand::Batch {
             events,
+            day,
             per_object,
             bucket,
             out,
         } => {
-            let _ = std::fs::remove_dir_all(out);
             let exe = std::env::current_exe()?;
-            let (seconds, rss) = bench::batch(&exe, bucket, *events, *per_object, out).await?;
-            println!(
-                "batch {events} events ({per_object} per object): {seconds:.1} s, {:.0} events/s, peak RSS {rss:.1} MiB",
-                *events as f64 / seconds
-            );
+            println!("| run | events read | table rows after | seconds | events/s | peak RSS |");
+            println!("|---|---:|---:|---:|---:|---:|");
+            for (i, n) in events.iter().enumerate() {
+                let _ = std::fs::remove_dir_all(out);
+                let bench = bench::BatchBench {
+                    exe: &exe,
+                    bucket: &format!("{bucket}-{i}"),
+                    per_object: *per_object,
+                    out,
+                };
+                for run in bench.run(*n, *day).await? {
+                    println!(
+                        "| {} | {} | {} | {:.1} | {:.0} | {:.0} MiB |",
+                        run.label,
+                        run.events,
+                        run.table_rows,
+                        run.seconds,
+                        run.events as f64 / run.seconds,
+                        run.peak_rss_mib
+                    );
+                }
+            }
         }
         BenchCommand::Stream { rate, seconds, out } => {
             let _ = std::fs::remove_dir_all(out);

@@ -163,9 +163,24 @@ pub async fn progress(table: &DeltaTable) -> Result<Option<Value>, DeltaError> {
     Ok(None)
 }
 
-/// Upserts `batch` by `ind` (rows of the batch win) and commits `progress` in the same
-/// transaction. The batch must already hold one row per `ind`.
+/// Upserts `batch` by `ind` with one Delta MERGE (rows of the batch win) and commits
+/// `progress` in the same transaction. The batch must already hold one row per `ind`. A writer
+/// that upserts again and again should hold an [`Upserter`], which merges only the rows whose
+/// `ind` the table already holds.
 pub async fn upsert(
+    table: DeltaTable,
+    batch: RecordBatch,
+    progress: Value,
+) -> Result<DeltaTable, DeltaError> {
+    if batch.num_rows() == 0 {
+        // Progress alone (records that were all dropped): an empty append carries it.
+        return append(table, batch, Some(progress)).await;
+    }
+    merge(table, batch, progress).await
+}
+
+/// One Delta MERGE of `batch` into `table` by `ind`, with `progress` in its commit.
+async fn merge(
     table: DeltaTable,
     batch: RecordBatch,
     progress: Value,
@@ -176,15 +191,6 @@ pub async fn upsert(
         source,
     };
     let commit = CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), progress)]);
-    if batch.num_rows() == 0 {
-        // Progress alone (records that were all dropped): an empty append carries it.
-        return table
-            .write(vec![batch])
-            .with_save_mode(SaveMode::Append)
-            .with_commit_properties(commit)
-            .await
-            .map_err(fail);
-    }
     let columns: Vec<String> = batch
         .schema()
         .fields()
@@ -218,4 +224,255 @@ pub async fn upsert(
         .await
         .map_err(fail)?;
     Ok(table)
+}
+
+/// A writer's handle on one table that upserts by `ind` in time that grows with the rows
+/// written, not with the table.
+///
+/// A Delta MERGE joins its source with every target file that may hold a matching `ind`
+/// (delta-rs narrows the scan to the source's `ind` range only, which for keys drawn at random
+/// is the whole table), so a job that merged each chunk would rescan the table per chunk. The
+/// upserter keeps the set of `ind`s the table holds (read once, from the `ind` column alone):
+/// rows with a new `ind` are appended, and only rows whose `ind` is already there go through
+/// MERGE. Appends and merges of one upsert are separate commits with the progress on the last,
+/// so a writer killed between them re-reads those rows and finds them held: merged, not
+/// doubled. The jobs run one writer per table; should another writer commit to the table
+/// anyway, the set is read again before the next upsert (and after one that raced it).
+pub struct Upserter {
+    table: DeltaTable,
+    /// The `ind`s the table holds at `table`'s version (as u64, bit for bit).
+    inds: roaring::RoaringTreemap,
+}
+
+impl Upserter {
+    /// Opens (or creates, with `schema`) the table and reads the `ind`s it holds.
+    pub async fn open(
+        root: &DeltaRoot,
+        name: &str,
+        schema: &SchemaRef,
+    ) -> Result<Upserter, DeltaError> {
+        let table = root.open(name, schema).await?;
+        let inds = held_inds(&table).await?;
+        Ok(Upserter { table, inds })
+    }
+
+    pub fn table(&self) -> &DeltaTable {
+        &self.table
+    }
+
+    /// The progress the last writer committed with its rows, if any.
+    pub async fn progress(&self) -> Result<Option<Value>, DeltaError> {
+        progress(&self.table).await
+    }
+
+    /// Upserts `batch` (one row per `ind`, `ind` its first column) and commits `progress` with
+    /// the last of its commits.
+    pub async fn upsert(&mut self, batch: RecordBatch, progress: Value) -> Result<(), DeltaError> {
+        use deltalake::arrow::array::{Array, BooleanArray, Int64Array};
+        let name = self.table.table_url().to_string();
+        let other = |message: String| DeltaError::Other {
+            table: name.clone(),
+            message,
+        };
+        let ind = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| other("the first column is not an Int64 `ind`".into()))?;
+        // A null `ind` never matches in MERGE either: such rows are appended.
+        let held: BooleanArray = (0..ind.len())
+            .map(|i| Some(ind.is_valid(i) && self.inds.contains(ind.value(i) as u64)))
+            .collect();
+        let fresh_mask = deltalake::arrow::compute::not(&held).map_err(|e| other(e.to_string()))?;
+        let filter = |mask: &BooleanArray| {
+            deltalake::arrow::compute::filter_record_batch(&batch, mask)
+                .map_err(|e| other(e.to_string()))
+        };
+        let (fresh, seen) = (filter(&fresh_mask)?, filter(&held)?);
+        let before = self.table.version();
+        self.table
+            .update_state()
+            .await
+            .map_err(|source| DeltaError::Delta {
+                table: name.clone(),
+                source,
+            })?;
+        if self.table.version() != before {
+            // Another writer committed since: the split above may be wrong. Split again.
+            self.inds = held_inds(&self.table).await?;
+            return Box::pin(self.upsert(batch, progress)).await;
+        }
+        let mut commits = 0u64;
+        let table = self.table.clone();
+        self.table = if seen.num_rows() == 0 {
+            commits += 1;
+            append(table, fresh.clone(), Some(progress)).await?
+        } else {
+            let table = if fresh.num_rows() > 0 {
+                commits += 1;
+                append(table, fresh.clone(), None).await?
+            } else {
+                table
+            };
+            commits += 1;
+            merge(table, seen, progress).await?
+        };
+        let expected = before.map_or(commits - 1, |v| v + commits);
+        if self.table.version() == Some(expected) {
+            let fresh_ind = fresh
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("the same columns as the batch");
+            self.inds
+                .extend(fresh_ind.iter().flatten().map(|i| i as u64));
+        } else {
+            // Another writer committed in between: what it wrote is not in the set.
+            self.inds = held_inds(&self.table).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The `ind`s a table holds, read from its `ind` column alone.
+async fn held_inds(table: &DeltaTable) -> Result<roaring::RoaringTreemap, DeltaError> {
+    use deltalake::arrow::array::Int64Array;
+    use futures::StreamExt;
+    let mut inds = roaring::RoaringTreemap::new();
+    if table.version().is_none() {
+        return Ok(inds);
+    }
+    let name = table.table_url().to_string();
+    let other = |e: &dyn std::fmt::Display| DeltaError::Other {
+        table: name.clone(),
+        message: e.to_string(),
+    };
+    let ctx = SessionContext::new();
+    let provider = table.table_provider().await.map_err(|e| other(&e))?;
+    let mut stream = ctx
+        .read_table(provider)
+        .and_then(|df| df.select_columns(&["ind"]))
+        .map_err(|e| other(&e))?
+        .execute_stream()
+        .await
+        .map_err(|e| other(&e))?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| other(&e))?;
+        if let Some(ind) = batch.column(0).as_any().downcast_ref::<Int64Array>() {
+            inds.extend(ind.iter().flatten().map(|i| i as u64));
+        }
+    }
+    Ok(inds)
+}
+
+/// Appends `batch`, with `progress` in the commit's metadata when given.
+async fn append(
+    table: DeltaTable,
+    batch: RecordBatch,
+    progress: Option<Value>,
+) -> Result<DeltaTable, DeltaError> {
+    let name = table.table_url().to_string();
+    let mut write = table.write(vec![batch]).with_save_mode(SaveMode::Append);
+    if let Some(p) = progress {
+        write = write.with_commit_properties(
+            CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), p)]),
+        );
+    }
+    write.await.map_err(|source| DeltaError::Delta {
+        table: name,
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::clean;
+    use crate::data::record::Table;
+    use serde_json::json;
+
+    fn users(rows: &[(i64, &str)]) -> RecordBatch {
+        let records: Vec<Value> = rows
+            .iter()
+            .map(|(ind, first)| {
+                json!({"ind": ind, "first_name": first, "last_name": "Doe", "age": 30,
+                       "date_joined": "2016-01-01 00:00:00"})
+            })
+            .collect();
+        clean::dedupe_by_ind(&clean::clean(
+            Table::User,
+            &clean::raw_batch(Table::User, &records),
+        ))
+    }
+
+    async fn names(table: &DeltaTable) -> Vec<(i64, String)> {
+        use deltalake::arrow::array::Int64Array;
+        let ctx = SessionContext::new();
+        ctx.register_table("t", table.table_provider().await.unwrap())
+            .unwrap();
+        let batches = ctx
+            .sql("SELECT ind, user_name FROM t ORDER BY ind")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut out = vec![];
+        for b in batches {
+            let ind = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            for i in 0..b.num_rows() {
+                let name =
+                    deltalake::arrow::util::display::array_value_to_string(b.column(1), i).unwrap();
+                out.push((ind.value(i), name));
+            }
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn new_inds_are_appended_held_ones_merged_and_another_writers_rows_never_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeltaRoot::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = clean::schema(Table::User);
+        let mut a = Upserter::open(&root, "user", &schema).await.unwrap();
+        let created = a.table().version().unwrap();
+        a.upsert(users(&[(1, "Ann"), (2, "Bob")]), json!(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            a.table().version(),
+            Some(created + 1),
+            "new inds: one append"
+        );
+        a.upsert(users(&[(2, "Bea"), (3, "Cy")]), json!(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            a.table().version(),
+            Some(created + 3),
+            "an append for 3, a merge for 2"
+        );
+        // Another writer adds ind 4; the first one's set does not know it.
+        let mut b = Upserter::open(&root, "user", &schema).await.unwrap();
+        b.upsert(users(&[(4, "Di")]), json!(3)).await.unwrap();
+        a.upsert(users(&[(4, "Dot"), (5, "Ed")]), json!(4))
+            .await
+            .unwrap();
+        assert_eq!(
+            names(a.table()).await,
+            vec![
+                (1, "Ann Doe".to_string()),
+                (2, "Bea Doe".to_string()),
+                (3, "Cy Doe".to_string()),
+                (4, "Dot Doe".to_string()),
+                (5, "Ed Doe".to_string()),
+            ]
+        );
+        assert_eq!(progress(a.table()).await.unwrap(), Some(json!(4)));
+        // Reopened, the set is read from the table: a held ind is merged, not doubled.
+        let mut c = Upserter::open(&root, "user", &schema).await.unwrap();
+        c.upsert(users(&[(1, "Al")]), json!(5)).await.unwrap();
+        assert_eq!(names(c.table()).await.len(), 5);
+        assert_eq!(names(c.table()).await[0], (1, "Al Doe".to_string()));
+    }
 }

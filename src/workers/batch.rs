@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
+use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::SessionContext;
 use serde_json::{json, Value};
 
@@ -112,43 +112,66 @@ async fn partitions(
         .collect())
 }
 
-async fn fetch_all(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    keys: &[String],
-) -> anyhow::Result<Vec<(String, bytes::Bytes)>> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(16));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, key) in keys.iter().enumerate() {
-        let (s3, bucket, key, permits) =
-            (s3.clone(), bucket.to_string(), key.clone(), permits.clone());
-        tasks.spawn(async move {
-            let _p = permits.acquire_owned().await?;
-            let out = s3
-                .get_object()
-                .bucket(&bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "reading s3://{bucket}/{key}: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    )
-                })?;
-            let body = out.body.collect().await?.into_bytes();
-            anyhow::Ok((i, key, body))
-        });
-    }
-    let mut out = Vec::with_capacity(keys.len());
-    while let Some(r) = tasks.join_next().await {
-        out.push(r??);
-    }
-    out.sort_by_key(|(i, _, _)| *i);
-    Ok(out.into_iter().map(|(_, k, b)| (k, b)).collect())
+/// Objects fetched and decoded at once: enough to keep S3 and every core busy, few enough that
+/// memory stays a few MB (an object is the sink's `flush.size` records, ~1,000).
+const IN_FLIGHT: usize = 32;
+
+/// One sink object, fetched and decoded: its records as cleaned rows (spec §4), how many
+/// records it held, and its lines that were not JSON (line number, parser error).
+struct Decoded {
+    key: String,
+    cleaned: RecordBatch,
+    records: usize,
+    malformed: Vec<(usize, String)>,
 }
 
-/// Brings one table up to date with the sink's objects; returns (objects, records) processed.
+/// Decodes and cleans one object's JSON lines (CPU-bound: run on a blocking thread, so objects
+/// are decoded on every core while others are fetched).
+fn decode(table: Table, key: String, body: &[u8]) -> Decoded {
+    let mut records = vec![];
+    let mut malformed = vec![];
+    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) => records.push(v),
+            Err(e) => malformed.push((n + 1, e.to_string())),
+        }
+    }
+    Decoded {
+        key,
+        cleaned: clean::clean(table, &clean::raw_batch(table, &records)),
+        records: records.len(),
+        malformed,
+    }
+}
+
+async fn fetch_decoded(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    table: Table,
+) -> anyhow::Result<Decoded> {
+    let out = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading s3://{bucket}/{key}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            )
+        })?;
+    let body = out.body.collect().await?.into_bytes();
+    Ok(tokio::task::spawn_blocking(move || decode(table, key, &body)).await?)
+}
+
+/// Brings one table up to date with the sink's objects. Objects are fetched and decoded
+/// `IN_FLIGHT` at a time and consumed in key order; every `config.chunk` records the rows are
+/// upserted with the progress they reach, so memory is bounded by a chunk, not by the backlog.
 async fn ingest(
     config: &BatchConfig,
     s3: &aws_sdk_s3::Client,
@@ -156,9 +179,11 @@ async fn ingest(
     table: Table,
     summary: &mut BatchSummary,
 ) -> anyhow::Result<bool> {
+    use futures::StreamExt;
     let name = table_name(&config.uid, table);
-    let mut delta_table = root.open(&name, &clean::schema(table)).await?;
-    let mut progress: BTreeMap<String, String> = match delta::progress(&delta_table).await? {
+    let schema = clean::schema(table);
+    let mut writer = delta::Upserter::open(root, &name, &schema).await?;
+    let mut progress: BTreeMap<String, String> = match writer.progress().await? {
         Some(Value::Object(m)) => m
             .into_iter()
             .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
@@ -167,42 +192,39 @@ async fn ingest(
     };
     let topic_prefix = format!("{}/{}.{}/", config.topics_dir, config.uid, table.suffix());
     let mut changed = false;
+    let mut pending: Vec<RecordBatch> = vec![];
+    let (mut records, mut objects) = (0usize, 0u64);
     for partition in partitions(s3, &config.bucket, &topic_prefix).await? {
         let after = progress.get(&partition).cloned();
         let keys = list_after(s3, &config.bucket, &partition, after.as_deref()).await?;
-        let mut records = vec![];
-        let mut objects = 0u64;
-        let windows = keys.chunks(64).count();
-        for (w, window) in keys.chunks(64).enumerate() {
-            for (key, body) in fetch_all(s3, &config.bucket, window).await? {
-                for (n, line) in body.split(|b| *b == b'\n').enumerate() {
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    match serde_json::from_slice::<Value>(line) {
-                        Ok(v) => records.push(v),
-                        Err(e) => {
-                            summary.malformed_lines += 1;
-                            tracing::warn!(
-                                "s3://{}/{key}:{}: not JSON, skipped: {e}",
-                                config.bucket,
-                                n + 1
-                            );
-                        }
-                    }
-                }
-                objects += 1;
-                progress.insert(partition.clone(), key);
+        let last = keys.len();
+        let mut decoded = futures::stream::iter(keys)
+            .map(|key| fetch_decoded(s3.clone(), config.bucket.clone(), key, table))
+            .buffered(IN_FLIGHT)
+            .enumerate();
+        while let Some((i, object)) = decoded.next().await {
+            let object = object?;
+            for (line, e) in &object.malformed {
+                summary.malformed_lines += 1;
+                tracing::warn!(
+                    "s3://{}/{}:{line}: not JSON, skipped: {e}",
+                    config.bucket,
+                    object.key
+                );
             }
-            let last = w + 1 == windows;
-            if records.len() >= config.chunk.max(1) || (last && objects > 0) {
-                let cleaned =
-                    clean::dedupe_by_ind(&clean::clean(table, &clean::raw_batch(table, &records)));
+            records += object.records;
+            objects += 1;
+            pending.push(object.cleaned);
+            progress.insert(partition.clone(), object.key);
+            if records >= config.chunk.max(1) || i + 1 == last {
+                let rows = deltalake::arrow::compute::concat_batches(&schema, &pending)?;
+                writer
+                    .upsert(clean::dedupe_by_ind(&rows), json!(progress))
+                    .await?;
                 *summary.objects.entry(name.clone()).or_default() += objects;
-                *summary.records.entry(name.clone()).or_default() += records.len() as u64;
-                delta_table = delta::upsert(delta_table, cleaned, json!(progress)).await?;
-                records.clear();
-                objects = 0;
+                *summary.records.entry(name.clone()).or_default() += records as u64;
+                pending.clear();
+                (records, objects) = (0, 0);
                 changed = true;
             }
         }

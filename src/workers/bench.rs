@@ -167,85 +167,179 @@ pub async fn proxy(bootstrap: &str, calls: usize) -> anyhow::Result<Vec<Series>>
     Ok(out)
 }
 
-/// Puts `events` generated events as sink objects of `per_object` records each into `bucket`
-/// (created), then runs `pinctl worker batch` on them as a child process and measures it.
-/// Returns (seconds, peak RSS in MiB of the batch process).
-pub async fn batch(
-    exe: &std::path::Path,
-    bucket: &str,
-    events: u64,
-    per_object: usize,
-    out: &std::path::Path,
-) -> anyhow::Result<(f64, f64)> {
-    use crate::data::record::Table;
-    let uid = "0e36c8cd403d";
-    let s3 = crate::clients::aws::worker_s3(None).await;
-    let _ = s3.create_bucket().bucket(bucket).send().await;
-    let mut generator = crate::data::generate::Generator::new(100, events);
-    let mut offset = 0usize;
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
-    let mut uploads = tokio::task::JoinSet::new();
-    loop {
-        let chunk: Vec<_> = generator.by_ref().take(per_object).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        for t in Table::ALL {
-            let topic = format!("{uid}.{}", t.suffix());
-            let mut body = Vec::new();
-            for e in &chunk {
-                serde_json::to_writer(&mut body, &e.row_json(t))?;
-                body.push(b'\n');
+/// One measured run of the batch job.
+pub struct BatchRun {
+    /// What the run read: `full` (a backlog into empty tables) or `day` (new objects on top).
+    pub label: String,
+    /// Events (pin, geo and user records each) in the objects the run read.
+    pub events: u64,
+    /// Rows in each table after the run.
+    pub table_rows: u64,
+    pub seconds: f64,
+    /// Peak resident memory of the batch job's process, MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Where `bench batch` puts its sink objects and tables.
+pub struct BatchBench<'a> {
+    pub exe: &'a std::path::Path,
+    pub bucket: &'a str,
+    pub per_object: usize,
+    pub out: &'a std::path::Path,
+}
+
+impl BatchBench<'_> {
+    const UID: &'static str = "0e36c8cd403d";
+
+    /// Puts `events` as sink objects of `per_object` records each (keys in event order,
+    /// offsets from `offset`) into the bucket (created if needed).
+    async fn put_objects(
+        &self,
+        events: impl Iterator<Item = crate::data::record::Event>,
+        mut offset: usize,
+    ) -> anyhow::Result<()> {
+        use crate::data::record::Table;
+        let s3 = crate::clients::aws::worker_s3(None).await;
+        let _ = s3.create_bucket().bucket(self.bucket).send().await;
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+        let mut uploads = tokio::task::JoinSet::new();
+        let mut events = events.peekable();
+        while events.peek().is_some() {
+            let chunk: Vec<_> = events.by_ref().take(self.per_object).collect();
+            for t in Table::ALL {
+                let topic = format!("{}.{}", Self::UID, t.suffix());
+                let mut body = Vec::new();
+                for e in &chunk {
+                    serde_json::to_writer(&mut body, &e.row_json(t))?;
+                    body.push(b'\n');
+                }
+                let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
+                let (s3, bucket, permit) = (
+                    s3.clone(),
+                    self.bucket.to_string(),
+                    permits.clone().acquire_owned().await?,
+                );
+                uploads.spawn(async move {
+                    let _permit = permit;
+                    s3.put_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .body(body.into())
+                        .send()
+                        .await
+                });
             }
-            let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
-            let (s3, bucket, permit) = (
-                s3.clone(),
-                bucket.to_string(),
-                permits.clone().acquire_owned().await?,
-            );
-            uploads.spawn(async move {
-                let _permit = permit;
-                s3.put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .body(body.into())
-                    .send()
-                    .await
+            offset += chunk.len();
+            while uploads.len() > 64 {
+                uploads.join_next().await.expect("a task")??;
+            }
+        }
+        while let Some(r) = uploads.join_next().await {
+            r??;
+        }
+        Ok(())
+    }
+
+    /// Runs `pinctl worker batch` as a child process: (seconds, peak RSS in MiB).
+    async fn run_job(&self) -> anyhow::Result<(f64, f64)> {
+        let started = Instant::now();
+        let child = std::process::Command::new(self.exe)
+            .args([
+                "-q",
+                "worker",
+                "batch",
+                "--bucket",
+                self.bucket,
+                "--uid",
+                Self::UID,
+                "--out",
+            ])
+            .arg(self.out)
+            .arg("--report-dir")
+            .arg(self.out.join("report"))
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let pid = child.id() as i32;
+        let mut status = 0;
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let waited = tokio::task::spawn_blocking(move || {
+            let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            (r, status, usage.ru_maxrss)
+        })
+        .await?;
+        std::mem::forget(child);
+        anyhow::ensure!(
+            waited.0 == pid && waited.1 == 0,
+            "the batch job failed (status {})",
+            waited.1
+        );
+        Ok((started.elapsed().as_secs_f64(), waited.2 as f64 / 1024.0))
+    }
+
+    /// Rows of the pin table now.
+    async fn table_rows(&self) -> anyhow::Result<u64> {
+        use crate::data::record::Table;
+        let root = crate::data::delta::DeltaRoot::new(self.out.to_str().unwrap_or("."))?;
+        let table = root
+            .open(
+                &super::batch::table_name(Self::UID, Table::Pin),
+                &crate::data::clean::schema(Table::Pin),
+            )
+            .await?;
+        let ctx = deltalake::datafusion::prelude::SessionContext::new();
+        ctx.register_table("t", table.table_provider().await?)?;
+        let count = ctx.sql("SELECT COUNT(*) FROM t").await?.collect().await?;
+        Ok(count
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<deltalake::arrow::array::Int64Array>()
+                    .map(|a| a.value(0) as u64)
+            })
+            .unwrap_or(0))
+    }
+
+    /// A backlog of `events` events (keys 0..events) into empty tables, then, when `day` > 0,
+    /// a day's objects on top: `day` events of which one in ten replays a key already held
+    /// (an upsert) and the rest are new keys. Returns both runs.
+    pub async fn run(&self, events: u64, day: u64) -> anyhow::Result<Vec<BatchRun>> {
+        let mut runs = vec![];
+        self.put_objects(crate::data::generate::Generator::new(100, events), 0)
+            .await?;
+        let (seconds, peak_rss_mib) = self.run_job().await?;
+        runs.push(BatchRun {
+            label: "full".into(),
+            events,
+            table_rows: self.table_rows().await?,
+            seconds,
+            peak_rss_mib,
+        });
+        if day > 0 {
+            let mut n = 0u64;
+            let shifted = crate::data::generate::Generator::new(200, day).map(move |mut e| {
+                // Every tenth event replays an earlier key; the others continue after the backlog.
+                let key = if n % 10 == 9 && events > 0 {
+                    (n * 7919) % events
+                } else {
+                    events + n
+                } as i64;
+                n += 1;
+                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
+                e
+            });
+            self.put_objects(shifted, events as usize).await?;
+            let (seconds, peak_rss_mib) = self.run_job().await?;
+            runs.push(BatchRun {
+                label: "day".into(),
+                events: day,
+                table_rows: self.table_rows().await?,
+                seconds,
+                peak_rss_mib,
             });
         }
-        offset += chunk.len();
-        while uploads.len() > 64 {
-            uploads.join_next().await.expect("a task")??;
-        }
+        Ok(runs)
     }
-    while let Some(r) = uploads.join_next().await {
-        r??;
-    }
-    let started = Instant::now();
-    let child = std::process::Command::new(exe)
-        .args([
-            "-q", "worker", "batch", "--bucket", bucket, "--uid", uid, "--out",
-        ])
-        .arg(out)
-        .arg("--report-dir")
-        .arg(out.join("report"))
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let pid = child.id() as i32;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = tokio::task::spawn_blocking(move || {
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        (r, status, usage.ru_maxrss)
-    })
-    .await?;
-    std::mem::forget(child);
-    anyhow::ensure!(
-        waited.0 == pid && waited.1 == 0,
-        "the batch job failed (status {})",
-        waited.1
-    );
-    Ok((started.elapsed().as_secs_f64(), waited.2 as f64 / 1024.0))
 }
 
 /// Puts pin records at `rate` per second for `seconds` into Kinesis (AWS_ENDPOINT_URL for moto),

@@ -223,8 +223,8 @@ async fn run_table(
     let kinesis = crate::clients::aws::worker_kinesis(config.region.as_deref()).await;
     let root = DeltaRoot::new(&config.out)?;
     let name = crate::workers::batch::table_name(&config.uid, table);
-    let mut delta_table = root.open(&name, &clean::schema(table)).await?;
-    let mut positions = Positions::from_json(delta::progress(&delta_table).await?);
+    let writer = delta::Upserter::open(&root, &name, &clean::schema(table)).await?;
+    let mut positions = Positions::from_json(writer.progress().await?);
     let mut consumer = Consumer {
         kinesis,
         stream: stream_name(&config.uid, table),
@@ -238,8 +238,17 @@ async fn run_table(
     let mut committed = positions.clone();
     let mut since = Instant::now();
     let mut idle_rounds = 0u32;
+    // The writer is either here or inside the commit in flight, which polling does not wait
+    // for: records keep coming in while the last micro-batch is written.
+    let mut writer = Some(writer);
+    let mut in_flight: Option<Commit> = None;
     loop {
         let stopping = *stop.borrow();
+        if in_flight.as_ref().is_some_and(|c| c.task.is_finished())
+            || (in_flight.is_some() && (stopping || records.len() >= config.batch_size))
+        {
+            writer = Some(in_flight.take().expect("a commit").finish(&name).await?);
+        }
         if consumer
             .listed
             .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
@@ -247,7 +256,7 @@ async fn run_table(
             consumer.list_shards().await?;
         }
         consumer.open_ready(&positions).await?;
-        let before = records.len();
+        let (before, round) = (records.len(), Instant::now());
         let lag = consumer
             .poll(
                 &mut positions,
@@ -256,43 +265,80 @@ async fn run_table(
                 config.batch_size,
             )
             .await?;
-        if records.len() > before {
+        let got = records.len() - before;
+        if got > 0 {
             idle_rounds = 0;
         }
         let due =
             records.len() >= config.batch_size || since.elapsed() >= config.interval || stopping;
         if due && positions != committed {
-            let n = records.len();
-            let batch = clean::dedupe_by_ind(&clean::clean(
-                consumer.table,
-                &clean::raw_batch(consumer.table, &records),
-            ));
-            delta_table = delta::upsert(delta_table, batch, positions.to_json()).await?;
-            committed = positions.clone();
-            records.clear();
-            tracing::info!(
-                table = name,
-                records = n,
-                skipped,
-                lag_ms = lag,
-                version = delta_table.version(),
-                "committed"
-            );
-            since = Instant::now();
+            if let Some(mut w) = writer.take() {
+                let batch = clean::dedupe_by_ind(&clean::clean(
+                    consumer.table,
+                    &clean::raw_batch(consumer.table, &records),
+                ));
+                let progress = positions.to_json();
+                let n = records.len();
+                in_flight = Some(Commit {
+                    task: tokio::spawn(async move {
+                        w.upsert(batch, progress).await?;
+                        anyhow::Ok(w)
+                    }),
+                    records: n,
+                    skipped,
+                    lag,
+                });
+                committed = positions.clone();
+                records.clear();
+                since = Instant::now();
+            }
         } else if due {
             since = Instant::now();
         }
         if stopping {
+            if let Some(c) = in_flight.take() {
+                c.finish(&name).await?;
+            }
             return Ok(());
         }
-        if records.is_empty() {
-            // Kinesis allows 5 GetRecords per shard per second. A stream idle for 5 s is
-            // polled once a second until records come back (a pause between bursts keeps the
-            // fast pace, so latency does not suffer).
+        // Kinesis allows 5 GetRecords per shard per second (Kinesis API Reference,
+        // GetRecords), so rounds start 200 ms apart at most. A stream idle for 5 s is polled
+        // once a second until records come back (a pause between bursts keeps the fast pace).
+        let pause = if got == 0 {
             idle_rounds = idle_rounds.saturating_add(1);
-            let pause = if idle_rounds > 20 { 1000 } else { 250 };
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-        }
+            if idle_rounds > 20 {
+                1000
+            } else {
+                250
+            }
+        } else {
+            200
+        };
+        tokio::time::sleep_until((round + Duration::from_millis(pause)).into()).await;
+    }
+}
+
+/// A micro-batch being written (upsert with its shard positions) while polling goes on.
+struct Commit {
+    task: tokio::task::JoinHandle<anyhow::Result<delta::Upserter>>,
+    records: usize,
+    skipped: u64,
+    lag: i64,
+}
+
+impl Commit {
+    /// Waits for the commit and hands the writer back.
+    async fn finish(self, table: &str) -> anyhow::Result<delta::Upserter> {
+        let writer = self.task.await??;
+        tracing::info!(
+            table,
+            records = self.records,
+            skipped = self.skipped,
+            lag_ms = self.lag,
+            version = writer.table().version(),
+            "committed"
+        );
+        Ok(writer)
     }
 }
 
