@@ -54,6 +54,8 @@ mod state;
 mod stream_moto;
 // The batch and stream jobs' Delta tables read by Spark and DuckDB as delta-rs reads them.
 mod spark_delta;
+// The batch job on Spark (jobs/spark/batch_job.py) gives the Rust batch job's tables and answers.
+mod spark_batch;
 // Topics created through the MSK API exist on the local Kafka broker.
 mod topics_on_broker;
 // The local twin end to end, as a newcomer runs it.
