@@ -145,7 +145,7 @@ pub enum BenchCommand {
         /// Backlog sizes, comma-separated (each in a bucket of its own).
         #[arg(long, value_delimiter = ',', default_value = "1000000")]
         events: Vec<u64>,
-        /// Events in the day run on top of each backlog (one in ten replays a held key); 0: none.
+        /// Events in the day run on top of each backlog (one in ten replays a backlog event); 0: none.
         #[arg(long, default_value_t = 10_000)]
         day: u64,
         /// Records per sink object (the sink's flush.size).

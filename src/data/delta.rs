@@ -190,7 +190,10 @@ async fn merge(
         table: name.clone(),
         source,
     };
-    let commit = CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), progress)]);
+    let before = table.version();
+    let schema = batch.schema();
+    let commit =
+        CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), progress.clone())]);
     let columns: Vec<String> = batch
         .schema()
         .fields()
@@ -208,6 +211,23 @@ async fn merge(
         .with_target_alias("target")
         .with_commit_properties(commit)
         .when_matched_update(|mut u| {
+            // Only a row that differs is updated: a file whose matched rows are all the same
+            // is left as it is, not rewritten (a replay of an event already taken in changes
+            // nothing).
+            let changed = columns
+                .iter()
+                .filter(|c| c.as_str() != "ind")
+                .map(|c| {
+                    deltalake::datafusion::logical_expr::binary_expr(
+                        col(format!("source.{c}")),
+                        deltalake::datafusion::logical_expr::Operator::IsDistinctFrom,
+                        col(format!("target.{c}")),
+                    )
+                })
+                .reduce(|a, b| a.or(b));
+            if let Some(changed) = changed {
+                u = u.predicate(changed);
+            }
             for c in &columns {
                 u = u.update(c.as_str(), col(format!("source.{c}")));
             }
@@ -223,6 +243,10 @@ async fn merge(
         .map_err(fail)?
         .await
         .map_err(fail)?;
+    if table.version() == before {
+        // Nothing changed, so MERGE committed nothing: the progress goes in an empty append.
+        return append(table, RecordBatch::new_empty(schema), Some(progress)).await;
+    }
     Ok(table)
 }
 
@@ -240,8 +264,9 @@ async fn merge(
 /// anyway, the set is read again before the next upsert (and after one that raced it).
 pub struct Upserter {
     table: DeltaTable,
-    /// The `ind`s the table holds at `table`'s version (as u64, bit for bit).
-    inds: roaring::RoaringTreemap,
+    /// The `ind`s the table holds at `table`'s version (as u64, bit for bit), read at the
+    /// first upsert with rows (a run with nothing new never reads them).
+    inds: Option<roaring::RoaringTreemap>,
 }
 
 impl Upserter {
@@ -252,8 +277,7 @@ impl Upserter {
         schema: &SchemaRef,
     ) -> Result<Upserter, DeltaError> {
         let table = root.open(name, schema).await?;
-        let inds = held_inds(&table).await?;
-        Ok(Upserter { table, inds })
+        Ok(Upserter { table, inds: None })
     }
 
     pub fn table(&self) -> &DeltaTable {
@@ -279,10 +303,16 @@ impl Upserter {
             .as_any()
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| other("the first column is not an Int64 `ind`".into()))?;
+        let inds = match self.inds.take() {
+            Some(inds) => inds,
+            None if batch.num_rows() == 0 => roaring::RoaringTreemap::new(),
+            None => held_inds(&self.table).await?,
+        };
         // A null `ind` never matches in MERGE either: such rows are appended.
         let held: BooleanArray = (0..ind.len())
-            .map(|i| Some(ind.is_valid(i) && self.inds.contains(ind.value(i) as u64)))
+            .map(|i| Some(ind.is_valid(i) && inds.contains(ind.value(i) as u64)))
             .collect();
+        self.inds = (batch.num_rows() > 0).then_some(inds);
         let fresh_mask = deltalake::arrow::compute::not(&held).map_err(|e| other(e.to_string()))?;
         let filter = |mask: &BooleanArray| {
             deltalake::arrow::compute::filter_record_batch(&batch, mask)
@@ -299,7 +329,7 @@ impl Upserter {
             })?;
         if self.table.version() != before {
             // Another writer committed since: the split above may be wrong. Split again.
-            self.inds = held_inds(&self.table).await?;
+            self.inds = None;
             return Box::pin(self.upsert(batch, progress)).await;
         }
         let mut commits = 0u64;
@@ -324,11 +354,12 @@ impl Upserter {
                 .as_any()
                 .downcast_ref::<Int64Array>()
                 .expect("the same columns as the batch");
-            self.inds
-                .extend(fresh_ind.iter().flatten().map(|i| i as u64));
+            if let Some(inds) = self.inds.as_mut() {
+                inds.extend(fresh_ind.iter().flatten().map(|i| i as u64));
+            }
         } else {
             // Another writer committed in between: what it wrote is not in the set.
-            self.inds = held_inds(&self.table).await?;
+            self.inds = None;
         }
         Ok(())
     }
@@ -469,9 +500,15 @@ mod tests {
             ]
         );
         assert_eq!(progress(a.table()).await.unwrap(), Some(json!(4)));
+        // A replay of a row as it is rewrites no file.
+        let files = |t: &DeltaTable| t.get_file_uris().unwrap().collect::<Vec<_>>();
+        let before = files(a.table());
+        a.upsert(users(&[(5, "Ed")]), json!(5)).await.unwrap();
+        assert_eq!(files(a.table()), before);
+        assert_eq!(progress(a.table()).await.unwrap(), Some(json!(5)));
         // Reopened, the set is read from the table: a held ind is merged, not doubled.
         let mut c = Upserter::open(&root, "user", &schema).await.unwrap();
-        c.upsert(users(&[(1, "Al")]), json!(5)).await.unwrap();
+        c.upsert(users(&[(1, "Al")]), json!(6)).await.unwrap();
         assert_eq!(names(c.table()).await.len(), 5);
         assert_eq!(names(c.table()).await[0], (1, "Al Doe".to_string()));
     }

@@ -301,8 +301,8 @@ impl BatchBench<'_> {
     }
 
     /// A backlog of `events` events (keys 0..events) into empty tables, then, when `day` > 0,
-    /// a day's objects on top: `day` events of which one in ten replays a key already held
-    /// (an upsert) and the rest are new keys. Returns both runs.
+    /// a day's objects on top: `day` events of which one in ten replays a backlog event
+    /// unchanged and the rest are new keys. Returns both runs.
     pub async fn run(&self, events: u64, day: u64) -> anyhow::Result<Vec<BatchRun>> {
         let mut runs = vec![];
         self.put_objects(crate::data::generate::Generator::new(100, events), 0)
@@ -316,19 +316,28 @@ impl BatchBench<'_> {
             peak_rss_mib,
         });
         if day > 0 {
+            // One event in ten is a replay of a backlog event as it was (the emulator draws
+            // rows of a fixed source again): spread evenly over the backlog's keys.
+            let replays = (day / 10).min(events);
+            let stride = events.checked_div(replays).unwrap_or(1).max(1);
+            let mut replayed = crate::data::generate::Generator::new(100, events)
+                .filter(|e| e.key() as u64 % stride == 0)
+                .take(replays as usize);
+            let mut fresh = crate::data::generate::Generator::new(200, day - replays);
             let mut n = 0u64;
-            let shifted = crate::data::generate::Generator::new(200, day).map(move |mut e| {
-                // Every tenth event replays an earlier key; the others continue after the backlog.
-                let key = if n % 10 == 9 && events > 0 {
-                    (n * 7919) % events
-                } else {
-                    events + n
-                } as i64;
+            let day_events = std::iter::from_fn(move || {
                 n += 1;
-                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
-                e
+                let replay = if n % 10 == 0 { replayed.next() } else { None };
+                replay
+                    .or_else(|| {
+                        let mut e = fresh.next()?;
+                        let key = e.key() + events as i64;
+                        (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
+                        Some(e)
+                    })
+                    .or_else(|| replayed.next())
             });
-            self.put_objects(shifted, events as usize).await?;
+            self.put_objects(day_events, events as usize).await?;
             let (seconds, peak_rss_mib) = self.run_job().await?;
             runs.push(BatchRun {
                 label: "day".into(),
