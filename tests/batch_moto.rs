@@ -15,17 +15,10 @@ fn delta_versions(dir: &Path) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for entry in walk(dir) {
         if entry.ends_with("_delta_log") {
-            let n = std::fs::read_dir(&entry)
-                .unwrap()
-                .filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .ends_with(".json")
-                })
-                .count();
-            out.insert(entry.display().to_string(), n);
+            out.insert(
+                entry.display().to_string(),
+                crate::util::jobs::log_commits(&entry),
+            );
         }
     }
     out

@@ -548,17 +548,7 @@ fn commits(out: &Path) -> BTreeMap<String, usize> {
         .iter()
         .map(|t| {
             let log = table_path(out, t).join("_delta_log");
-            let n = std::fs::read_dir(&log)
-                .unwrap()
-                .filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .ends_with(".json")
-                })
-                .count();
-            (t.to_string(), n)
+            (t.to_string(), crate::util::jobs::log_commits(&log))
         })
         .collect()
 }

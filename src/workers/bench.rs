@@ -321,13 +321,17 @@ impl BatchBench<'_> {
             let replays = (day / 10).min(events);
             let stride = events.checked_div(replays).unwrap_or(1).max(1);
             let mut replayed = crate::data::generate::Generator::new(100, events)
-                .filter(|e| e.key() as u64 % stride == 0)
+                .filter(|e| (e.key() as u64).is_multiple_of(stride))
                 .take(replays as usize);
             let mut fresh = crate::data::generate::Generator::new(200, day - replays);
             let mut n = 0u64;
             let day_events = std::iter::from_fn(move || {
                 n += 1;
-                let replay = if n % 10 == 0 { replayed.next() } else { None };
+                let replay = if n.is_multiple_of(10) {
+                    replayed.next()
+                } else {
+                    None
+                };
                 replay
                     .or_else(|| {
                         let mut e = fresh.next()?;

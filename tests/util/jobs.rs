@@ -145,3 +145,17 @@ pub async fn put_records(
         }
     }
 }
+
+/// Commits in a Delta table's log directory (its `_delta_log/*.json` files).
+pub fn log_commits(log: &Path) -> usize {
+    std::fs::read_dir(log)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
+        .count()
+}
