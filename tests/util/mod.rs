@@ -1011,20 +1011,46 @@ pub fn pinctl(args: &[&str], env: &[(String, String)]) -> Command {
 
 /// Peak resident memory of a finished child, in KiB (Linux `ru_maxrss`). Its stderr goes to the
 /// test's (a pipe nobody reads would block a child that writes much).
-pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, i64) {
+///
+/// The child is spawned by a fresh `python3`, which reports `RUSAGE_CHILDREN`: Linux carries a
+/// process's peak RSS into what it spawns (exec keeps the old address space's high-water mark,
+/// fs/exec.c `exec_mmap` → `setmax_mm_hiwater_rss`), so a child spawned by this test process,
+/// which runs many tests at once, reported at least this process's own peak (125 MB for three
+/// different runs in one CI run).
+pub fn run_measuring_rss(c: Command) -> (std::process::ExitStatus, i64) {
     use std::os::unix::process::ExitStatusExt;
-    let child = c
-        .stdout(Stdio::null())
+    const SPAWN: &str = "import resource, subprocess, sys\n\
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n\
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
+sys.exit(r if r >= 0 else 128 - r)\n";
+    let mut outer = Command::new("python3");
+    outer
+        .arg("-c")
+        .arg(SPAWN)
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => outer.env(k, v),
+            None => outer.env_remove(k),
+        };
+    }
+    if let Some(dir) = c.get_current_dir() {
+        outer.current_dir(dir);
+    }
+    let out = outer
+        .stdin(Stdio::null())
         .stderr(Stdio::inherit())
-        .spawn()
+        .output()
         .unwrap();
-    let pid = child.id() as i32;
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4");
-    std::mem::forget(child);
-    (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
+    let rss = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<i64>()
+        .unwrap_or_else(|e| panic!("python3's RUSAGE_CHILDREN: {e}"));
+    (
+        std::process::ExitStatus::from_raw(out.status.into_raw()),
+        rss,
+    )
 }
 
 // ---- what the stack left in moto and the emulator ----
