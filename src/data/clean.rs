@@ -102,14 +102,18 @@ fn text(record: &Value, field: &str) -> Option<String> {
     }
 }
 
-/// The raw batch: one nullable text column per raw field, in `raw_columns` order. Records that
-/// are not JSON objects give all-null rows.
-pub fn raw_batch(table: Table, records: &[Value]) -> RecordBatch {
-    let columns = raw_columns(table);
-    let fields: Vec<Field> = columns
+/// The raw batch's schema: one nullable text column per raw field, in `raw_columns` order.
+pub fn raw_schema(table: Table) -> SchemaRef {
+    let fields: Vec<Field> = raw_columns(table)
         .iter()
         .map(|c| Field::new(*c, DataType::Utf8, true))
         .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The raw batch (schema [`raw_schema`]). Records that are not JSON objects give all-null rows.
+pub fn raw_batch(table: Table, records: &[Value]) -> RecordBatch {
+    let columns = raw_columns(table);
     let arrays: Vec<ArrayRef> = columns
         .iter()
         .map(|c| {
@@ -120,7 +124,7 @@ pub fn raw_batch(table: Table, records: &[Value]) -> RecordBatch {
             Arc::new(b.finish()) as ArrayRef
         })
         .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("raw columns line up")
+    RecordBatch::try_new(raw_schema(table), arrays).expect("raw columns line up")
 }
 
 /// `124k` → 124,000; `1.5k` → 1,500; `2M` → 2,000,000; digits as they are; anything else null

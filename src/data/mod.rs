@@ -4,6 +4,7 @@
 pub mod clean;
 pub mod delta;
 pub mod generate;
+pub mod lines;
 pub mod pyrandom;
 pub mod queries;
 pub mod record;

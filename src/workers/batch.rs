@@ -128,22 +128,12 @@ struct Decoded {
 /// Decodes and cleans one object's JSON lines (CPU-bound: run on a blocking thread, so objects
 /// are decoded on every core while others are fetched).
 fn decode(table: Table, key: String, body: &[u8]) -> Decoded {
-    let mut records = vec![];
-    let mut malformed = vec![];
-    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Value>(line) {
-            Ok(v) => records.push(v),
-            Err(e) => malformed.push((n + 1, e.to_string())),
-        }
-    }
+    let lines = crate::data::lines::raw_batch_from_lines(table, body);
     Decoded {
         key,
-        cleaned: clean::clean(table, &clean::raw_batch(table, &records)),
-        records: records.len(),
-        malformed,
+        cleaned: clean::clean(table, &lines.raw),
+        records: lines.raw.num_rows(),
+        malformed: lines.malformed,
     }
 }
 
