@@ -156,6 +156,22 @@ pub enum BenchCommand {
         /// Where the Delta tables go (replaced).
         #[arg(long, default_value = ".pinctl/bench-batch")]
         out: PathBuf,
+        /// Also run the batch job on Spark (`jobs/spark/batch_job.py`, issue 18) over the same
+        /// backlog, side by side: the objects are written to a directory beside `--out` as well
+        /// (Spark reads them from local disk, the Rust job from S3).
+        #[arg(long)]
+        spark_job: Option<PathBuf>,
+        /// The Python with pyspark 3.5 (scripts/setup.sh's venv).
+        #[arg(long, default_value = "~/.cache/pinctl/venv/bin/python")]
+        spark_python: String,
+        /// Delta Lake's jars for Spark (scripts/setup.sh puts them here).
+        #[arg(long, default_value = "~/.cache/pinctl/spark/3.3.2/jars")]
+        spark_jars: String,
+        #[arg(long, default_value = "local[2]")]
+        spark_master: String,
+        /// Spark settings, KEY=VALUE (e.g. spark.driver.memory=8g), passed as the job's --conf.
+        #[arg(long)]
+        spark_conf: Vec<String>,
     },
     /// The stream job's put → visible latency at a fixed rate (Kinesis at AWS_ENDPOINT_URL).
     Stream {

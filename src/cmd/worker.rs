@@ -1,5 +1,7 @@
 //! The `data` and `worker` commands: parse their inputs, run the worker, print its summary.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 
 use crate::cli::{
@@ -223,10 +225,30 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
             per_object,
             bucket,
             out,
+            spark_job,
+            spark_python,
+            spark_jars,
+            spark_master,
+            spark_conf,
         } => {
             let exe = std::env::current_exe()?;
-            println!("| run | events read | table rows after | seconds | events/s | peak RSS |");
-            println!("|---|---:|---:|---:|---:|---:|");
+            let home = |p: &str| match p.strip_prefix("~/") {
+                Some(rest) => std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(rest))
+                    .unwrap_or_else(|| PathBuf::from(p)),
+                None => PathBuf::from(p),
+            };
+            let spark = spark_job.as_ref().map(|job| bench::SparkJob {
+                python: home(spark_python),
+                job: job.clone(),
+                jars: home(spark_jars),
+                master: spark_master.clone(),
+                conf: spark_conf.clone(),
+            });
+            println!(
+                "| job | run | events read | table rows after | seconds | events/s | peak RSS |"
+            );
+            println!("|---|---|---:|---:|---:|---:|---:|");
             for (i, n) in events.iter().enumerate() {
                 let _ = std::fs::remove_dir_all(out);
                 let bench = bench::BatchBench {
@@ -234,10 +256,12 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                     bucket: &format!("{bucket}-{i}"),
                     per_object: *per_object,
                     out,
+                    spark: spark.as_ref(),
                 };
                 for run in bench.run(*n, *day).await? {
                     println!(
-                        "| {} | {} | {} | {:.1} | {:.0} | {:.0} MiB |",
+                        "| {} | {} | {} | {} | {:.1} | {:.0} | {:.0} MiB |",
+                        run.job,
                         run.label,
                         run.events,
                         run.table_rows,

@@ -17,11 +17,44 @@ pub fn peak_rss_mib() -> f64 {
     usage.ru_maxrss as f64 / 1024.0
 }
 
-/// `VmHWM` of a `/proc/<pid>/status` text, in KiB.
-fn vm_hwm_kib(status: &str) -> Option<u64> {
+/// The summed `VmRSS` of `root` and its descendants (proc(5)), in KiB; 0 once it is gone.
+fn tree_rss_kib(root: u32) -> u64 {
+    let mut parents = std::collections::HashMap::<u32, Vec<u32>>::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // The stat line: `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let ppid = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+            });
+        if let Some(ppid) = ppid {
+            parents.entry(ppid).or_default().push(pid);
+        }
+    }
+    let (mut total, mut todo) = (0, vec![root]);
+    while let Some(pid) = todo.pop() {
+        total += std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| status_kib(&s, "VmRSS"))
+            .unwrap_or(0);
+        todo.extend(parents.get(&pid).into_iter().flatten());
+    }
+    total
+}
+
+/// A `kB` field (`VmHWM`, `VmRSS`) of a `/proc/<pid>/status` text, in KiB.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -175,8 +208,24 @@ pub async fn proxy(bootstrap: &str, calls: usize) -> anyhow::Result<Vec<Series>>
     Ok(out)
 }
 
+/// The batch job on Spark (`jobs/spark/batch_job.py`), run beside the Rust job by `bench batch`.
+pub struct SparkJob {
+    /// A Python with pyspark 3.5.
+    pub python: std::path::PathBuf,
+    /// The job's script.
+    pub job: std::path::PathBuf,
+    /// Delta Lake's jars (the script's `--jars`).
+    pub jars: std::path::PathBuf,
+    /// Spark's master, e.g. `local[2]`.
+    pub master: String,
+    /// `KEY=VALUE` Spark settings (the script's `--conf`).
+    pub conf: Vec<String>,
+}
+
 /// One measured run of the batch job.
 pub struct BatchRun {
+    /// Which job: `rust` (`pinctl worker batch`) or `spark`.
+    pub job: &'static str,
     /// What the run read: `full` (a backlog into empty tables) or `day` (new objects on top).
     pub label: String,
     /// Events (pin, geo and user records each) in the objects the run read.
@@ -194,6 +243,9 @@ pub struct BatchBench<'a> {
     pub bucket: &'a str,
     pub per_object: usize,
     pub out: &'a std::path::Path,
+    /// When set, the Spark job runs over the same backlog too, from a copy of the objects on
+    /// local disk (`<out>-objects`, laid out like the bucket).
+    pub spark: Option<&'a SparkJob>,
 }
 
 impl BatchBench<'_> {
@@ -222,6 +274,11 @@ impl BatchBench<'_> {
                     body.push(b'\n');
                 }
                 let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
+                if self.spark.is_some() {
+                    let file = self.objects_dir().join(&key);
+                    std::fs::create_dir_all(file.parent().expect("a key has a directory"))?;
+                    std::fs::write(file, &body)?;
+                }
                 let (s3, bucket, permit) = (
                     s3.clone(),
                     self.bucket.to_string(),
@@ -279,7 +336,7 @@ impl BatchBench<'_> {
             if let Some(kib) = std::fs::read_to_string(&status_file)
                 .ok()
                 .as_deref()
-                .and_then(vm_hwm_kib)
+                .and_then(|s| status_kib(s, "VmHWM"))
             {
                 peak_kib = peak_kib.max(kib);
             }
@@ -289,6 +346,52 @@ impl BatchBench<'_> {
             }
         };
         anyhow::ensure!(status.success(), "the batch job failed ({status})");
+        Ok((started.elapsed().as_secs_f64(), peak_kib as f64 / 1024.0))
+    }
+
+    /// Where the Spark job reads the objects from.
+    fn objects_dir(&self) -> std::path::PathBuf {
+        let mut dir = self.out.as_os_str().to_owned();
+        dir.push("-objects");
+        dir.into()
+    }
+
+    /// Runs the Spark job over the objects on local disk into `<out>-spark`: (seconds, peak RSS
+    /// in MiB of its process tree — the Python driver and the JVM it starts — sampled every
+    /// 100 ms as the sum of their `VmRSS`).
+    async fn run_spark(&self, spark: &SparkJob) -> anyhow::Result<(f64, f64)> {
+        let mut out = self.out.as_os_str().to_owned();
+        out.push("-spark");
+        let out = std::path::PathBuf::from(out);
+        let _ = std::fs::remove_dir_all(&out);
+        let started = Instant::now();
+        let mut cmd = tokio::process::Command::new(&spark.python);
+        cmd.arg(&spark.job)
+            .arg("--input")
+            .arg(self.objects_dir())
+            .args(["--uid", Self::UID, "--master", &spark.master])
+            .arg("--out")
+            .arg(&out)
+            .arg("--report-dir")
+            .arg(out.join("report"))
+            .arg("--jars")
+            .arg(&spark.jars)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for c in &spark.conf {
+            cmd.args(["--conf", c]);
+        }
+        let mut child = cmd.spawn()?;
+        let root = child.id().unwrap_or(0);
+        let mut peak_kib = 0u64;
+        let status = loop {
+            peak_kib = peak_kib.max(tree_rss_kib(root));
+            tokio::select! {
+                s = child.wait() => break s?,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        };
+        anyhow::ensure!(status.success(), "the Spark job failed ({status})");
         Ok((started.elapsed().as_secs_f64(), peak_kib as f64 / 1024.0))
     }
 
@@ -324,13 +427,29 @@ impl BatchBench<'_> {
         self.put_objects(crate::data::generate::Generator::new(100, events), 0)
             .await?;
         let (seconds, peak_rss_mib) = self.run_job().await?;
+        let table_rows = self.table_rows().await?;
         runs.push(BatchRun {
+            job: "rust",
             label: "full".into(),
             events,
-            table_rows: self.table_rows().await?,
+            table_rows,
             seconds,
             peak_rss_mib,
         });
+        if let Some(spark) = self.spark {
+            let (seconds, peak_rss_mib) = self.run_spark(spark).await?;
+            runs.push(BatchRun {
+                job: "spark",
+                label: "full".into(),
+                events,
+                // The Spark job's tables are checked equal to the Rust job's by
+                // tests/spark_batch.rs; here only its time is measured.
+                table_rows,
+                seconds,
+                peak_rss_mib,
+            });
+            let _ = std::fs::remove_dir_all(self.objects_dir());
+        }
         if day > 0 {
             // One event in ten is a replay of a backlog event as it was (the emulator draws
             // rows of a fixed source again): spread evenly over the backlog's keys.
@@ -360,6 +479,7 @@ impl BatchBench<'_> {
             self.put_objects(day_events, events as usize).await?;
             let (seconds, peak_rss_mib) = self.run_job().await?;
             runs.push(BatchRun {
+                job: "rust",
                 label: "day".into(),
                 events: day,
                 table_rows: self.table_rows().await?,
@@ -519,15 +639,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vm_hwm_is_read_from_this_process_status() {
+    fn memory_figures_are_read_from_proc() {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let kib = vm_hwm_kib(&status).expect("VmHWM in /proc/self/status");
+        let kib = status_kib(&status, "VmHWM").expect("VmHWM in /proc/self/status");
         // A running test binary holds at least a MiB and (here) less than 64 GiB.
         assert!((1024..64 * 1024 * 1024).contains(&kib), "{kib} KiB");
-        assert_eq!(
-            vm_hwm_kib("Name:\tx\nVmHWM:\t  532 kB\nVmRSS:\t1 kB\n"),
-            Some(532)
-        );
-        assert_eq!(vm_hwm_kib("Name:\tx\n"), None);
+        let text = "Name:\tx\nVmHWM:\t  532 kB\nVmRSS:\t1 kB\n";
+        assert_eq!(status_kib(text, "VmHWM"), Some(532));
+        assert_eq!(status_kib(text, "VmRSS"), Some(1));
+        assert_eq!(status_kib("Name:\tx\n", "VmHWM"), None);
+        // This process's tree holds at least this process.
+        assert!(tree_rss_kib(std::process::id()) >= 1024);
     }
 }
