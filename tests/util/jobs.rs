@@ -35,19 +35,36 @@ pub fn generate_source(dir: &Path, rows: u64) -> [Vec<Value>; 3] {
     read_source(&dir.join("source"))
 }
 
-/// Writes events (keys, in order) as the S3 sink would, from `first_offset` on.
+/// Writes events (keys, in order) as the S3 sink would, from `first_offset` on, one record per
+/// object.
 pub async fn sink_objects(
     s3: &aws_sdk_s3::Client,
     tables: &[Vec<Value>; 3],
     keys: &[usize],
     first_offset: usize,
 ) {
+    sink_objects_of(s3, tables, keys, first_offset, 1).await
+}
+
+/// As [`sink_objects`], with up to `per_object` records per object (the sink's flush size),
+/// each object named by its first record's offset.
+pub async fn sink_objects_of(
+    s3: &aws_sdk_s3::Client,
+    tables: &[Vec<Value>; 3],
+    keys: &[usize],
+    first_offset: usize,
+    per_object: usize,
+) {
     for (t, name) in ["pin", "geo", "user"].iter().enumerate() {
         let topic = format!("{UID}.{name}");
-        for (i, k) in keys.iter().enumerate() {
-            let offset = first_offset + i;
+        for (i, chunk) in keys.chunks(per_object).enumerate() {
+            let offset = first_offset + i * per_object;
             let key = format!("topics/{topic}/partition=0/{topic}+0+{offset:010}.json");
-            let body = format!("{}\n", serde_json::to_string(&tables[t][*k]).unwrap());
+            let mut body = String::new();
+            for k in chunk {
+                body.push_str(&serde_json::to_string(&tables[t][*k]).unwrap());
+                body.push('\n');
+            }
             s3.put_object()
                 .bucket(BUCKET)
                 .key(key)
@@ -59,8 +76,14 @@ pub async fn sink_objects(
     }
 }
 
-/// One run of `pinctl worker batch` writing its tables under `out`; its JSON summary.
+/// One run of `pinctl worker batch` writing its tables under `out`, 400 records per upsert; its
+/// JSON summary.
 pub fn run_batch(moto: &Moto, out: &Path, report: &Path) -> Value {
+    run_batch_chunked(moto, out, report, 400)
+}
+
+/// As [`run_batch`], with `chunk` records per upsert.
+pub fn run_batch_chunked(moto: &Moto, out: &Path, report: &Path, chunk: usize) -> Value {
     let o = pinctl(
         &[
             "--json",
@@ -76,7 +99,7 @@ pub fn run_batch(moto: &Moto, out: &Path, report: &Path) -> Value {
             "--report-dir",
             report.to_str().unwrap(),
             "--chunk",
-            "400",
+            &chunk.to_string(),
         ],
         &moto.env(),
     )
