@@ -246,9 +246,9 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                 conf: spark_conf.clone(),
             });
             println!(
-                "| job | run | events read | table rows after | seconds | events/s | peak RSS |"
+                "| job | run | events read | table rows after | seconds | of which ingest / answers | events/s | peak RSS |"
             );
-            println!("|---|---|---:|---:|---:|---:|---:|");
+            println!("|---|---|---:|---:|---:|---:|---:|---:|");
             for (i, n) in events.iter().enumerate() {
                 let _ = std::fs::remove_dir_all(out);
                 let bench = bench::BatchBench {
@@ -260,12 +260,14 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                 };
                 for run in bench.run(*n, *day).await? {
                     println!(
-                        "| {} | {} | {} | {} | {:.1} | {:.0} | {:.0} MiB |",
+                        "| {} | {} | {} | {} | {:.1} | {} | {:.0} | {:.0} MiB |",
                         run.job,
                         run.label,
                         run.events,
                         run.table_rows,
                         run.seconds,
+                        run.phases
+                            .map_or("—".to_string(), |(i, a)| format!("{i:.1} s / {a:.1} s")),
                         run.events as f64 / run.seconds,
                         run.peak_rss_mib
                     );

@@ -44,6 +44,11 @@ pub struct BatchSummary {
     pub rows: BTreeMap<String, u64>,
     pub queries_rerun: bool,
     pub report: Option<PathBuf>,
+    /// Seconds spent reading new objects into the tables (grows with the new objects).
+    pub ingest_seconds: f64,
+    /// Seconds spent answering the 8 questions and drawing the report (grows with the tables:
+    /// the answers are over all the data).
+    pub answers_seconds: f64,
 }
 
 pub fn table_name(uid: &str, table: Table) -> String {
@@ -258,9 +263,12 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
     let s3 = crate::clients::aws::worker_s3(config.region.as_deref()).await;
     let root = DeltaRoot::new(&config.out)?;
     let mut summary = BatchSummary::default();
+    let started = std::time::Instant::now();
     for t in Table::ALL {
         ingest(&config, &s3, &root, t, &mut summary).await?;
     }
+    summary.ingest_seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
     let (ctx, versions) = session(&root, &config.uid).await?;
     // The answers are recomputed only when a cleaned table changed since they were written.
     let results = DeltaRoot::new(&format!("{}/results", config.out.trim_end_matches('/')))?;
@@ -371,5 +379,6 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
                 })?;
         }
     }
+    summary.answers_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

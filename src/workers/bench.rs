@@ -233,6 +233,9 @@ pub struct BatchRun {
     /// Rows in each table after the run.
     pub table_rows: u64,
     pub seconds: f64,
+    /// Of `seconds`, the Rust job's own split: reading new objects into the tables, and the
+    /// answers and report over the whole tables.
+    pub phases: Option<(f64, f64)>,
     /// Peak resident memory of the batch job's process, MiB.
     pub peak_rss_mib: f64,
 }
@@ -312,10 +315,11 @@ impl BatchBench<'_> {
     /// carries the spawning process's resident size into a child's across exec (exec_mmap keeps
     /// the old address space's high-water mark; with posix_spawn's vfork that is this bench
     /// process's own peak), which made small runs look as big as the bench.
-    async fn run_job(&self) -> anyhow::Result<(f64, f64)> {
+    async fn run_job(&self) -> anyhow::Result<(f64, f64, Option<(f64, f64)>)> {
         let started = Instant::now();
         let mut child = tokio::process::Command::new(self.exe)
             .args([
+                "--json",
                 "-q",
                 "worker",
                 "batch",
@@ -328,8 +332,15 @@ impl BatchBench<'_> {
             .arg(self.out)
             .arg("--report-dir")
             .arg(self.out.join("report"))
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let summary = tokio::spawn(async move {
+            let mut text = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut text)
+                .await
+                .map(|_| text)
+        });
         let status_file = format!("/proc/{}/status", child.id().unwrap_or(0));
         let mut peak_kib = 0u64;
         let status = loop {
@@ -346,7 +357,12 @@ impl BatchBench<'_> {
             }
         };
         anyhow::ensure!(status.success(), "the batch job failed ({status})");
-        Ok((started.elapsed().as_secs_f64(), peak_kib as f64 / 1024.0))
+        let seconds = started.elapsed().as_secs_f64();
+        let summary: serde_json::Value = serde_json::from_str(&summary.await??)?;
+        let phases = summary["ingest_seconds"]
+            .as_f64()
+            .zip(summary["answers_seconds"].as_f64());
+        Ok((seconds, peak_kib as f64 / 1024.0, phases))
     }
 
     /// Where the Spark job reads the objects from.
@@ -426,7 +442,7 @@ impl BatchBench<'_> {
         let mut runs = vec![];
         self.put_objects(crate::data::generate::Generator::new(100, events), 0)
             .await?;
-        let (seconds, peak_rss_mib) = self.run_job().await?;
+        let (seconds, peak_rss_mib, phases) = self.run_job().await?;
         let table_rows = self.table_rows().await?;
         runs.push(BatchRun {
             job: "rust",
@@ -434,6 +450,7 @@ impl BatchBench<'_> {
             events,
             table_rows,
             seconds,
+            phases,
             peak_rss_mib,
         });
         if let Some(spark) = self.spark {
@@ -446,6 +463,7 @@ impl BatchBench<'_> {
                 // tests/spark_batch.rs; here only its time is measured.
                 table_rows,
                 seconds,
+                phases: None,
                 peak_rss_mib,
             });
             let _ = std::fs::remove_dir_all(self.objects_dir());
@@ -477,13 +495,14 @@ impl BatchBench<'_> {
                     .or_else(|| replayed.next())
             });
             self.put_objects(day_events, events as usize).await?;
-            let (seconds, peak_rss_mib) = self.run_job().await?;
+            let (seconds, peak_rss_mib, phases) = self.run_job().await?;
             runs.push(BatchRun {
                 job: "rust",
                 label: "day".into(),
                 events: day,
                 table_rows: self.table_rows().await?,
                 seconds,
+                phases,
                 peak_rss_mib,
             });
         }
