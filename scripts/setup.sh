@@ -199,6 +199,36 @@ EOF
   mv "$spark_home.partial" "$spark_home"
 fi
 export PINCTL_SPARK_JARS="$spark_jars"
+# S3A, the Hadoop file system Spark reads and writes s3:// with on the twin (where EMR's own,
+# EMRFS, is not): org.apache.hadoop:hadoop-aws 3.3.4, the Hadoop version pyspark 3.5 is built
+# with, and the AWS SDK bundle it was built against (com.amazonaws:aws-java-sdk-bundle 1.12.262,
+# 280 MB), from Maven Central once into ~/.cache/pinctl/spark/hadoop-aws-<version>/jars. The
+# twin's EMR Serverless job runs use them (scripts/moto/pinctl_moto_fidelity.py).
+hadoop_aws_version="${PINCTL_HADOOP_AWS_VERSION:-3.3.4}"
+aws_sdk_bundle_version="${PINCTL_AWS_SDK_BUNDLE_VERSION:-1.12.262}"
+s3a_jars="$cache/spark/hadoop-aws-$hadoop_aws_version/jars"
+if [ ! -e "$s3a_jars/hadoop-aws-$hadoop_aws_version.jar" ] \
+  || [ ! -e "$s3a_jars/aws-java-sdk-bundle-$aws_sdk_bundle_version.jar" ]; then
+  echo "setup.sh: installing hadoop-aws $hadoop_aws_version and aws-java-sdk-bundle $aws_sdk_bundle_version from Maven Central into $s3a_jars"
+  s3a_home="$cache/spark/hadoop-aws-$hadoop_aws_version"
+  rm -rf "$s3a_home.partial"
+  mkdir -p "$s3a_home.partial/jars"
+  central="${PINCTL_MAVEN_CENTRAL:-https://repo1.maven.org/maven2}"
+  for jar in "org/apache/hadoop/hadoop-aws/$hadoop_aws_version/hadoop-aws-$hadoop_aws_version.jar" \
+    "com/amazonaws/aws-java-sdk-bundle/$aws_sdk_bundle_version/aws-java-sdk-bundle-$aws_sdk_bundle_version.jar"; do
+    name="${jar##*/}"
+    # Maven Central publishes each file's SHA-1 beside it: the download is checked against it.
+    if ! curl -fsSL --retry 3 -o "$s3a_home.partial/jars/$name" "$central/$jar" \
+      || ! want="$(curl -fsSL --retry 3 "$central/$jar.sha1" | cut -c1-40)" \
+      || [ "$(sha1sum "$s3a_home.partial/jars/$name" | cut -c1-40)" != "$want" ]; then
+      echo "setup.sh: fetching $central/$jar failed (or its SHA-1 differs)" >&2
+      return 1 2>/dev/null || exit 1
+    fi
+  done
+  rm -rf "$s3a_home"
+  mv "$s3a_home.partial" "$s3a_home"
+fi
+export PINCTL_S3A_JARS="$s3a_jars"
 # ---- end of Spark and DuckDB ----
 
 # A stable build directory outside the checkout, so a fresh clone does not rebuild everything.

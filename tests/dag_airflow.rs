@@ -48,6 +48,9 @@ resources:
           instance_id: ""
           databricks_cluster_id: ""
           databricks_notebook: ""
+          emr_application_id: ""
+          emr_job_role_arn: ""
+          emr_entry_point: ""
 "#,
     );
     p.run(&["up", "--yes"]).expect(0);
@@ -157,6 +160,9 @@ resources:
           instance_id: {instance}
           databricks_cluster_id: ""
           databricks_notebook: ""
+          emr_application_id: ""
+          emr_job_role_arn: ""
+          emr_entry_point: ""
 "#
     ));
     p.run(&["up", "--yes"]).expect(0);

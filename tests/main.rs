@@ -14,6 +14,8 @@ mod provider_conformance;
 mod batch_moto;
 // The rendered DAG in real Airflow, and the SSM runner that sends the batch command.
 mod dag_airflow;
+// EMR Serverless: the application's state rules, and the DAG's `emr` runner with a real Spark run.
+mod emr_serverless;
 // The cost in plan, up and down: the Price List API on the twin, and the shipped table.
 mod cost;
 // `pinctl import`: a pipeline built by hand, adopted without a write to AWS.

@@ -23,7 +23,7 @@ fn pipeline(moto: &Moto, emu: &Emulator) -> Project {
         p.path().join("stacks/pinterest.yaml"),
     )
     .unwrap();
-    crate::util::copy_repo_dirs(p.path(), &["templates", "plugins"]);
+    crate::util::copy_repo_dirs(p.path(), &["templates", "plugins", "jobs"]);
     p.file = "stacks/pinterest.yaml".into();
     p.env = moto.env();
     p.env.extend(emu.env());
@@ -132,10 +132,12 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
         sorted(s.groups.clone()),
         vec![
             "0e36c8cd403d-client-sg",
+            "0e36c8cd403d-emr-sg",
             "0e36c8cd403d-msk-sg",
             "0e36c8cd403d-mwaa-sg"
         ]
     );
+    assert_eq!(s.emr_apps, vec!["0e36c8cd403d-batch"]);
 
     // The DAG file and the API are what the stack says, with the resolved values.
     let dag = moto
@@ -362,7 +364,7 @@ async fn the_pipeline_goes_up_plans_clean_and_comes_down() {
 
     p.run(&["--env", "local", "down", "--yes"]).expect(0);
     let s = scan(&moto).await;
-    assert!(s.buckets.is_empty() && s.instances.is_empty() && s.groups.is_empty() && s.streams.is_empty() && s.apis.is_empty() && s.roles.is_empty() && s.keys.is_empty() && s.network.is_empty() && s.private_path.is_empty(),
+    assert!(s.buckets.is_empty() && s.instances.is_empty() && s.groups.is_empty() && s.streams.is_empty() && s.apis.is_empty() && s.roles.is_empty() && s.keys.is_empty() && s.network.is_empty() && s.private_path.is_empty() && s.emr_apps.is_empty(),
         "left behind: buckets {:?} instances {:?} groups {:?} streams {:?} apis {:?} roles {:?} keys {:?} network {:?} private path {:?}", s.buckets, s.instances, s.groups, s.streams, s.apis, s.roles, s.keys, s.network, s.private_path);
     assert_eq!(
         p.state("pinterest", "local")["resources"],

@@ -82,6 +82,29 @@ resources:
         emulator: false,
     },
     Case {
+        kind: "emrserverless.application",
+        stack: r#"
+resources:
+  subject:
+    type: emrserverless.application
+    props:
+      name: conf-app
+      release_label: emr-7.12.0
+      maximum_capacity: {cpu: 4 vCPU, memory: 16 GB}
+      network: {subnet_ids: [subnet-a, subnet-b], security_group_ids: [sg-1]}
+"#,
+        changes: &[
+            (
+                "cpu: 4 vCPU, memory: 16 GB",
+                "cpu: 8 vCPU, memory: 32 GB",
+                Action::Update,
+            ),
+            ("emr-7.12.0", "emr-7.11.0", Action::Update),
+            ("name: conf-app", "name: conf-app-2", Action::Replace),
+        ],
+        emulator: false,
+    },
+    Case {
         kind: "iam.role",
         stack: r#"
 resources:
@@ -1019,6 +1042,7 @@ conformance! {
     mskconnect_worker_configuration => "mskconnect.worker_configuration",
     mskconnect_connector => "mskconnect.connector",
     mwaa_environment => "mwaa.environment",
+    emrserverless_application => "emrserverless.application",
     sim_thing => "sim.thing",
     sim_versioned => "sim.versioned",
 }

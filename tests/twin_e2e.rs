@@ -27,7 +27,7 @@ fn project(twin: &Path) -> Project {
         p.path().join("stacks/pinterest.yaml"),
     )
     .unwrap();
-    crate::util::copy_repo_dirs(p.path(), &["plugins", "templates"]);
+    crate::util::copy_repo_dirs(p.path(), &["plugins", "templates", "jobs"]);
     p.file = "stacks/pinterest.yaml".into();
     p.env = vec![
         ("PINCTL_TWIN_DIR".into(), twin.display().to_string()),
@@ -468,6 +468,7 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
         ("key pairs", &s.keys),
         ("network", &s.network),
         ("private path", &s.private_path),
+        ("EMR Serverless applications", &s.emr_apps),
     ] {
         assert!(left.is_empty(), "{what} left: {left:?}");
     }

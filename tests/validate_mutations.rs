@@ -72,7 +72,7 @@ fn random_edits_never_crash_validation() {
     let dir = tempfile::tempdir().unwrap();
     // Templates are found relative to `root: ..`, so mirror the layout.
     std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
-    crate::util::copy_repo_dirs(dir.path(), &["templates", "plugins"]);
+    crate::util::copy_repo_dirs(dir.path(), &["templates", "plugins", "jobs"]);
     let file = dir.path().join("stacks/pinterest.yaml");
     let mut rng = Lcg(0x5eed);
     let (mut valid, mut invalid) = (0, 0);

@@ -25,6 +25,8 @@ Writes
     OUT/results/<qid>      each answer of §5 as a Delta table (q1, q2, q3a, q3b, q4 ... q8),
                            replaced at each run
     REPORT_DIR/results/<qid>.json
+                           (REPORT_DIR a directory or a URI: s3://BUCKET/delta/batch/report on
+                           EMR, beside the tables, where the Rust job puts its report)
                            the same answer as a JSON array of objects, columns in order, integers
                            as numbers: the files the Rust job writes, from which its report is
                            drawn
@@ -203,6 +205,24 @@ def spark_session(args):
 def location(path):
     """A local path made absolute; a URI (s3a://...) as it is."""
     return path.rstrip("/") if "://" in path else os.path.abspath(path)
+
+
+def write_text(spark, path, text):
+    """Writes `text` as UTF-8 to `path`: a local file (its directory made), or a file system URI
+    (s3:// on EMR, s3a://) through Hadoop's FileSystem, replacing what is there."""
+    if "://" not in path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    out = fs.create(target, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
 
 
 def matches(spark, pattern):
@@ -499,7 +519,8 @@ def parse_args(argv):
     p.add_argument("--input", required=True, help="the sink's bucket: a directory or s3a://BUCKET")
     p.add_argument("--uid", required=True, help="the pipeline's user id (12 hex characters)")
     p.add_argument("--out", required=True, help="where the Delta tables go: a directory or a URI")
-    p.add_argument("--report-dir", required=True, help="where results/<qid>.json go (local)")
+    p.add_argument("--report-dir", required=True,
+                   help="where results/<qid>.json go: a directory or a URI (s3://, s3a://)")
     p.add_argument("--topics-dir", default="topics", help="the sink's topics.dir")
     p.add_argument("--jars", help="a directory of jars to pass as spark.jars (Delta Lake's)")
     p.add_argument("--master", help="Spark's master (default: spark-submit's, or local[*])")
@@ -532,17 +553,18 @@ def main(argv=None):
                 log(f"{path}: {merged[name]} rows new or changed")
             tables[table] = spark.read.format("delta").load(path)
 
-        results_dir = os.path.join(args.report_dir, "results")
-        os.makedirs(results_dir, exist_ok=True)
+        results_dir = location(args.report_dir) + "/results"
         for qid, answer in answers(tables["pin"], tables["geo"], tables["user"]):
             # Computed once: the Delta table and the JSON file hold the same rows.
             rows = answer.collect()
             spark.createDataFrame(rows, answer.schema).write.format("delta").mode(
                 "overwrite"
             ).option("overwriteSchema", "true").save(f"{out}/results/{qid}")
-            with open(os.path.join(results_dir, f"{qid}.json"), "w", encoding="utf-8") as f:
-                f.write(json.dumps([r.asDict() for r in rows], indent=2, ensure_ascii=False))
-                f.write("\n")
+            write_text(
+                spark,
+                f"{results_dir}/{qid}.json",
+                json.dumps([r.asDict() for r in rows], indent=2, ensure_ascii=False) + "\n",
+            )
             log(f"{qid}: {len(rows)} rows")
         counts = {f"{args.uid}_{t}_table": tables[t].count() for t in TABLES}
     finally:

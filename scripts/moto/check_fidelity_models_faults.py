@@ -1,6 +1,8 @@
 """Checks pinctl_moto_fidelity.py's corrections against a moto_server of its own: a new
 bucket's Block Public Access, SSM's DescribeInstanceInformation (an empty list, not a 500), API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
-DeleteModel of a model in use) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
+DeleteModel of a model in use), EMR Serverless (application and job run states, the rules of
+StartApplication, StopApplication, UpdateApplication and DeleteApplication, a Spark job run really
+run against moto's S3; PINCTL_SKIP_SPARK=1 leaves the run out) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
 /moto-api/pinctl/faults).
 
 Run with the moto venv's Python (scripts/setup.sh installs it and the .pth hook):
@@ -486,6 +488,121 @@ def check_stream_tags(moto):
     )
 
 
+def wait_state(get, want, seconds=30):
+    deadline = time.monotonic() + seconds
+    seen = []
+    while time.monotonic() < deadline:
+        state = get()
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state in want:
+            return seen
+        time.sleep(0.2)
+    return seen
+
+
+def check_emr_serverless(moto, run_spark=True):
+    """EMR Serverless's states and rules, and a Spark job run really run (EMR Serverless API
+    Reference: Application.state, JobRun.state, StartApplication, StopApplication,
+    UpdateApplication, DeleteApplication, StartJobRun)."""
+    emr = moto.client("emr-serverless")
+    iam = moto.client("iam")
+    s3 = moto.client("s3")
+
+    created = emr.create_application(
+        name="pinctl-fidelity", releaseLabel="emr-7.12.0", type="SPARK", clientToken="tok-1",
+        maximumCapacity={"cpu": "4 vCPU", "memory": "16 GB"},
+    )
+    app = created["applicationId"]
+    again = emr.create_application(
+        name="pinctl-fidelity", releaseLabel="emr-7.12.0", type="SPARK", clientToken="tok-1",
+    )
+    check("CreateApplication with a repeated clientToken answers the first application",
+          again["applicationId"] == app, json.dumps(again, default=str))
+    state = lambda: emr.get_application(applicationId=app)["application"]["state"]  # noqa: E731
+    seen = wait_state(state, {"CREATED"})
+    check("a new application is CREATING, then CREATED", seen[:1] == ["CREATING"] and seen[-1] == "CREATED", seen)
+    emr.update_application(applicationId=app, releaseLabel="emr-7.11.0", clientToken="u1")
+    label = emr.get_application(applicationId=app)["application"]["releaseLabel"]
+    check("UpdateApplication changes the release label", label == "emr-7.11.0", label)
+
+    emr.start_application(applicationId=app)
+    seen = wait_state(state, {"STARTED"})
+    check("StartApplication: STARTING, then STARTED", seen[:1] == ["STARTING"] and seen[-1] == "STARTED", seen)
+    expect_error("UpdateApplication of a STARTED application is refused",
+                 lambda: emr.update_application(applicationId=app, clientToken="u2",
+                                                maximumCapacity={"cpu": "8 vCPU", "memory": "32 GB"}),
+                 400, "ValidationException")
+    expect_error("DeleteApplication of a STARTED application is refused",
+                 lambda: emr.delete_application(applicationId=app), 400, "ValidationException")
+    emr.stop_application(applicationId=app)
+    seen = wait_state(state, {"STOPPED"})
+    check("StopApplication: STOPPING, then STOPPED", seen[:1] == ["STOPPING"] and seen[-1] == "STOPPED", seen)
+
+    # A job run: the role EMR Serverless assumes, the entry point in S3.
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "emr-serverless.amazonaws.com"}}]}
+    role = iam.create_role(RoleName="pinctl-fidelity-job", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="pinctl-fidelity-job", PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    other = iam.create_role(RoleName="pinctl-fidelity-ec2", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+         "Principal": {"Service": "ec2.amazonaws.com"}}]}))["Role"]["Arn"]
+    s3.create_bucket(Bucket="pinctl-fidelity-emr")
+    s3.put_object(Bucket="pinctl-fidelity-emr", Key="jobs/job.py", Body=b"""
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+out = sys.argv[1]
+spark.createDataFrame([(1, "a"), (2, "b")], ["ind", "v"]).write.mode("overwrite").json(out)
+print(spark.read.json(out).count())
+spark.stop()
+""")
+    s3.put_object(Bucket="pinctl-fidelity-emr", Key="jobs/fail.py", Body=b"raise SystemExit(3)\n")
+
+    def run(entry, args, execution_role=role, token=None):
+        r = emr.start_job_run(applicationId=app, executionRoleArn=execution_role, clientToken=token or entry,
+                              jobDriver={"sparkSubmit": {"entryPoint": entry, "entryPointArguments": args}})
+        return r["jobRunId"]
+
+    def run_state(run_id):
+        return lambda: emr.get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]["state"]
+
+    if run_spark:
+        ok = run("s3://pinctl-fidelity-emr/jobs/job.py", ["s3://pinctl-fidelity-emr/out"])
+        check("a job run on a STOPPED application starts it (auto-start)",
+              "STARTING" in wait_state(state, {"STARTED"}, 10) or state() == "STARTED", state())
+        expect_error("StopApplication while a job runs is refused",
+                     lambda: emr.stop_application(applicationId=app), 400, "ValidationException")
+        seen = wait_state(run_state(ok), {"SUCCESS", "FAILED"}, 300)
+        order = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "SUCCESS"]
+        # Polled, so a short state may be missed; none is out of order, and it ends SUCCESS.
+        check("a Spark job run is SUBMITTED, PENDING, SCHEDULED, RUNNING, then SUCCESS",
+              seen and seen[-1] == "SUCCESS" and "RUNNING" in seen
+              and [s for s in order if s in seen] == seen,
+              f"{seen}: {emr.get_job_run(applicationId=app, jobRunId=ok)['jobRun'].get('stateDetails')}")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="pinctl-fidelity-emr", Prefix="out/").get("Contents", [])]
+        check("the job wrote its output to S3 (s3:// through S3A, as the job role)",
+              any(k.endswith("_SUCCESS") for k in keys), keys)
+        again = run("s3://pinctl-fidelity-emr/jobs/job.py", ["s3://pinctl-fidelity-emr/out"])
+        check("StartJobRun with a repeated clientToken answers the first run", again == ok, again)
+        failed = run("s3://pinctl-fidelity-emr/jobs/fail.py", [])
+        seen = wait_state(run_state(failed), {"SUCCESS", "FAILED"}, 300)
+        details = emr.get_job_run(applicationId=app, jobRunId=failed)["jobRun"].get("stateDetails", "")
+        check("a job that exits non-zero is FAILED with its reason", seen[-1] == "FAILED" and "exit code" in details,
+              f"{seen} {details[:200]}")
+    untrusted = run("s3://pinctl-fidelity-emr/jobs/fail.py", [], execution_role=other, token="untrusted")
+    seen = wait_state(run_state(untrusted), {"SUCCESS", "FAILED"}, 60)
+    details = emr.get_job_run(applicationId=app, jobRunId=untrusted)["jobRun"].get("stateDetails", "")
+    check("a role that does not trust emr-serverless.amazonaws.com fails the run",
+          seen[-1] == "FAILED" and "emr-serverless.amazonaws.com" in details, f"{seen} {details}")
+    wait_state(state, {"STARTED"}, 10)
+    emr.stop_application(applicationId=app)
+    wait_state(state, {"STOPPED"})
+    emr.delete_application(applicationId=app)
+    check("DeleteApplication of a STOPPED application: TERMINATED", state() == "TERMINATED", state())
+
+
 def main():
     moto = Moto()
     try:
@@ -497,6 +614,8 @@ def main():
         check_ssm(moto)
         print("-- API Gateway models")
         check_models(moto)
+        print("-- EMR Serverless")
+        check_emr_serverless(moto, run_spark=os.environ.get("PINCTL_SKIP_SPARK") != "1")
         print("-- faults")
         check_faults(moto)
     finally:

@@ -1451,6 +1451,439 @@ def _propagation(delay):
         wrap(apib, m, before=api_before)
 
 
+
+# ---- EMR Serverless ----------------------------------------------------------------------
+# What AWS does that moto 5.2 does not (EMR Serverless API Reference:
+# https://docs.aws.amazon.com/emr-serverless/latest/APIReference/):
+# - states: an application is CREATING, then CREATED (moto: STARTED at once); StartApplication
+#   takes it through STARTING to STARTED, StopApplication through STOPPING to STOPPED
+#   (`Application.state`); StartApplication of a TERMINATED or CREATING application, and
+#   StopApplication while job runs are not done ("All scheduled and running jobs must be
+#   completed or cancelled before stopping an application", StopApplication) are refused with
+#   ValidationException; UpdateApplication takes `releaseLabel` (moto drops it);
+# - `clientToken` (CreateApplication, StartJobRun): a repeated request returns what the first
+#   made, not a second application or run;
+# - a job run is SUBMITTED, PENDING, SCHEDULED, RUNNING, then SUCCESS or FAILED with its
+#   `stateDetails` (`JobRun.state`; moto: SUCCESS at once, having run nothing); a job submitted
+#   to a CREATED or STOPPED application starts it (auto-start, on by default: User Guide,
+#   "Application behavior"); CancelJobRun is CANCELLING, then CANCELLED;
+# - IAM: actions are authorized on the application's ARN, and GetJobRun / CancelJobRun on the
+#   run's (`.../applications/<id>/jobruns/<run>`; Service Authorization Reference, "Actions,
+#   resources, and condition keys for Amazon EMR Serverless"); moto checks them against "*";
+#   StartJobRun checks that the caller may iam:PassRole the execution role (User Guide, "Job
+#   runtime roles"), which moto does not;
+# - a Spark job run really runs: spark-submit (the venv's pyspark) with the entry point read from
+#   S3 as the job role, its arguments and sparkSubmitParameters, against this moto's S3. The
+#   release image's paths stand for local files: Delta Lake's jars (/usr/share/aws/delta/lib/,
+#   PINCTL_SPARK_JARS) and, for s3://, S3A (hadoop-aws and the AWS SDK bundle, PINCTL_S3A_JARS)
+#   where EMR has EMRFS. The job calls S3 as the job role, assumed as emr-serverless.amazonaws.com
+#   (its trust policy must name that service, else the run FAILS as on AWS).
+# PINCTL_EMR_STATE_SECONDS (default 1) is how long each transient state lasts here; AWS's own
+# take seconds to minutes and are not documented figures.
+
+
+def _emr_serverless():
+    import glob
+    import json
+    import shlex
+    import subprocess
+    import tempfile
+    import threading
+
+    from moto.emrserverless import models as emr
+    from moto.emrserverless import responses
+    from moto.emrserverless.exceptions import ValidationException
+
+    step = float(os.environ.get("PINCTL_EMR_STATE_SECONDS", "1") or 1)
+    backend_cls = emr.EMRServerlessBackend
+    live_runs = {}  # job run id -> the spark-submit process
+    lock = threading.Lock()
+    done_states = ("SUCCESS", "FAILED", "CANCELLED")
+
+    def later(seconds, fn):
+        t = threading.Timer(seconds, fn)
+        t.daemon = True
+        t.start()
+
+    def move(obj, through, to):
+        """`obj.state` = through now, `to` after one step (unless it left `through` meanwhile)."""
+        obj.state = through
+
+        def finish():
+            if obj.state == through:
+                obj.state = to
+                obj.updated_at = emr.utcnow()
+
+        later(step, finish)
+
+    # CreateApplication: CREATING -> CREATED; a repeated clientToken answers the first one's.
+    create_application = backend_cls.create_application
+
+    def _create_application(self, name, release_label, application_type, client_token, *a, **k):
+        if client_token:
+            for app in self.applications.values():
+                if app.client_token == client_token and app.state != "TERMINATED":
+                    return app
+        app = create_application(self, name, release_label, application_type, client_token, *a, **k)
+        move(app, "CREATING", "CREATED")
+        return app
+
+    backend_cls.create_application = _create_application
+
+    def running_jobs(self, application_id):
+        return [j for j in self.job_runs.get(application_id, []) if j.state not in done_states]
+
+    def _start_application(self, application_id):
+        app = self.get_application(application_id)
+        if app.state in ("STARTED", "STARTING"):
+            return
+        if app.state not in ("CREATED", "STOPPED"):
+            raise ValidationException(
+                f"Application {application_id} must be in one of the following statuses"
+                f" [CREATED, STOPPED]. Current status: {app.state}"
+            )
+        move(app, "STARTING", "STARTED")
+
+    backend_cls.start_application = _start_application
+
+    def _stop_application(self, application_id):
+        app = self.get_application(application_id)
+        if app.state in ("STOPPED", "STOPPING", "CREATED"):
+            return
+        if app.state != "STARTED":
+            raise ValidationException(
+                f"Application {application_id} must be in one of the following statuses"
+                f" [STARTED]. Current status: {app.state}"
+            )
+        if running_jobs(self, application_id):
+            raise ValidationException(
+                f"Application {application_id} has running jobs. All scheduled and running jobs"
+                " must be completed or cancelled before stopping an application."
+            )
+        move(app, "STOPPING", "STOPPED")
+
+    backend_cls.stop_application = _stop_application
+
+    update_application = responses.EMRServerlessResponse.update_application
+
+    def _update_application(self):
+        answer = update_application(self)
+        label = self._get_param("releaseLabel")
+        if label:
+            app = self.emrserverless_backend.get_application(self._get_param("applicationId"))
+            app.release_label = label
+        return answer
+
+    responses.EMRServerlessResponse.update_application = _update_application
+
+    # The resource IAM authorizes each call on.
+    def _determine_resource(self):
+        path = (self.path or "").split("?")[0].rstrip("/")
+        parts = path.split("/")
+        if len(parts) < 3 or parts[1] != "applications":
+            return "*"
+        base = f"arn:aws:emr-serverless:{self.region}:{self.current_account}:/applications/{parts[2]}"
+        if len(parts) >= 5 and parts[3] == "jobruns":
+            return f"{base}/jobruns/{parts[4]}"
+        return base
+
+    responses.EMRServerlessResponse._determine_resource = _determine_resource
+
+    # The caller of the request being served, kept by the IAM check (which runs before the
+    # operation, on the same thread) for StartJobRun's iam:PassRole check; none when IAM is
+    # not enforced.
+    from moto.core.responses import BaseResponse
+    from moto.iam import access_control as ac
+
+    caller = threading.local()
+    check_action_permitted = ac.IAMRequestBase.check_action_permitted
+
+    def _check_action_permitted(self, resource):
+        caller.key = getattr(self, "_access_key", None)
+        return check_action_permitted(self, resource)
+
+    ac.IAMRequestBase.check_action_permitted = _check_action_permitted
+    authorize = BaseResponse._authenticate_and_authorize_normal_action
+
+    def _authorize(self, resource="*"):
+        caller.key = None
+        return authorize(self, resource)
+
+    BaseResponse._authenticate_and_authorize_normal_action = _authorize
+
+    def may_pass_role(role_arn):
+        """None when the caller may iam:PassRole `role_arn` (or IAM is not enforced), else why not."""
+        key = getattr(caller, "key", None)
+        if key is None:
+            return None
+        allowed = False
+        for policy in key.collect_policies():
+            # The service the role is passed to is the request's iam:PassedToService (IAM User
+            # Guide, "Grant a user permissions to pass a role to an AWS service").
+            result = ac.IAMPolicy(policy).is_action_permitted(
+                "iam:PassRole",
+                role_arn,
+                incoming_condition_values={"iam:PassedToService": "emr-serverless.amazonaws.com"},
+            )
+            if result == ac.PermissionResult.DENIED:
+                return (
+                    f"User: {key.arn} is not authorized to perform: iam:PassRole on resource:"
+                    f" {role_arn} with an explicit deny in an identity-based policy"
+                )
+            if result == ac.PermissionResult.PERMITTED:
+                allowed = True
+        if allowed:
+            return None
+        return (
+            f"User: {key.arn} is not authorized to perform: iam:PassRole on resource: {role_arn}"
+            " because no identity-based policy allows the iam:PassRole action"
+        )
+
+    start_job_run_response = responses.EMRServerlessResponse.start_job_run
+
+    def _start_job_run_response(self):
+        from moto.core.exceptions import JsonRESTError
+
+        role = self._get_param("executionRoleArn") or ""
+        refused = may_pass_role(role)
+        if refused:
+            raise JsonRESTError("AccessDeniedException", refused)
+        host = self.headers.get("Host") or "127.0.0.1"
+        self.emrserverless_backend._pinctl_endpoint = f"http://{host}"
+        return start_job_run_response(self)
+
+    responses.EMRServerlessResponse.start_job_run = _start_job_run_response
+
+    start_job_run = backend_cls.start_job_run
+
+    def _start_job_run(self, application_id, client_token, execution_role_arn, *a, **k):
+        if client_token:
+            for run in self.job_runs.get(application_id, []):
+                if run.client_token == client_token:
+                    return run
+        app = self.get_application(application_id)
+        if app.state in ("CREATING", "TERMINATED"):
+            raise ValidationException(
+                f"Application {application_id} is in {app.state} state. Cannot start job run."
+            )
+        run = start_job_run(self, application_id, client_token, execution_role_arn, *a, **k)
+        run.state = "SUBMITTED"
+        run.state_details = ""
+        # Auto-start (on unless the application turned it off).
+        auto = app.auto_start_configuration or {}
+        if app.state in ("CREATED", "STOPPED") and auto.get("enabled", True):
+            move(app, "STARTING", "STARTED")
+        endpoint = getattr(self, "_pinctl_endpoint", "http://127.0.0.1:5000")
+        threading.Thread(
+            target=execute, args=(self, app, run, endpoint), daemon=True, name=f"emr-{run.id}"
+        ).start()
+        return run
+
+    backend_cls.start_job_run = _start_job_run
+
+    cancel_job_run = backend_cls.cancel_job_run
+
+    def _cancel_job_run(self, application_id, job_run_id):
+        run = self.get_job_run(application_id, job_run_id)
+        if run.state in done_states:
+            raise ValidationException(f"Job run {job_run_id} is in {run.state} state and cannot be cancelled.")
+        answer = cancel_job_run(self, application_id, job_run_id)
+        run.state = "CANCELLING"
+        with lock:
+            proc = live_runs.get(run.id)
+        if proc is not None:
+            proc.terminate()
+        else:
+            later(step, lambda: setattr(run, "state", "CANCELLED"))
+        return answer
+
+    backend_cls.cancel_job_run = _cancel_job_run
+
+    def set_state(run, state, details=""):
+        if run.state in ("CANCELLING", "CANCELLED") and state != "CANCELLED":
+            return False
+        run.state = state
+        run.state_details = details
+        run.updated_at = emr.utcnow()
+        return True
+
+    def assume(backend, role_arn):
+        """The job role's temporary credentials, as EMR Serverless assumes it, or why not."""
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else backend.account_id
+        name = role_arn.rsplit("/", 1)[-1]
+        try:
+            role = iam_backends[account]["global"].get_role(name)
+        except Exception:
+            return None, f"The execution role {role_arn} does not exist."
+        trust = role.assume_role_policy_document
+        if isinstance(trust, str):
+            try:
+                trust = json.loads(trust)
+            except ValueError:
+                trust = {}
+        trusted = False
+        for st in (trust or {}).get("Statement", []):
+            services = (st.get("Principal") or {}).get("Service", []) if isinstance(st.get("Principal"), dict) else []
+            services = [services] if isinstance(services, str) else services
+            if st.get("Effect") == "Allow" and "emr-serverless.amazonaws.com" in services:
+                trusted = True
+        if not trusted:
+            return None, (
+                f"EMR Serverless could not assume the execution role {role_arn}: its trust policy"
+                " does not allow emr-serverless.amazonaws.com to call sts:AssumeRole"
+            )
+        assumed = sts_backends[account]["global"].assume_role(
+            region_name=backend.region_name,
+            role_session_name=f"emr-serverless-{backend.account_id}",
+            role_arn=role_arn,
+            policy=None,
+            duration=3600,
+            external_id=None,
+        )
+        return assumed, None
+
+    def cache_dir(*parts):
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "pinctl", *parts)
+
+    def execute(backend, app, run, endpoint):
+        """Runs the job run's sparkSubmit driver with local Spark; ends it SUCCESS or FAILED."""
+        started = time.monotonic()
+        try:
+            time.sleep(step / 2)
+            set_state(run, "PENDING")
+            # SCHEDULED once the application is STARTED (auto-start takes a step).
+            deadline = time.monotonic() + 60 * step + 30
+            while app.state != "STARTED":
+                if run.state in ("CANCELLING", "CANCELLED") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            if app.state != "STARTED":
+                set_state(run, "FAILED", f"Application {app.id} did not start (state {app.state}).")
+                return
+            if not set_state(run, "SCHEDULED"):
+                set_state(run, "CANCELLED")
+                return
+            driver = (run.job_driver or {}).get("sparkSubmit")
+            if not driver:
+                set_state(run, "FAILED", "Only sparkSubmit job drivers run on the twin.")
+                return
+            creds, why = assume(backend, run.execution_role_arn)
+            if why:
+                set_state(run, "FAILED", why)
+                return
+            entry = driver.get("entryPoint", "")
+            work = tempfile.mkdtemp(prefix=f"emr-{run.id}-")
+            env = dict(os.environ)
+            for k in list(env):
+                if k.startswith("AWS_") or k.startswith("PYSPARK") or k == "SPARK_HOME":
+                    env.pop(k)
+            env.update(
+                AWS_ACCESS_KEY_ID=creds.access_key_id,
+                AWS_SECRET_ACCESS_KEY=creds.secret_access_key,
+                AWS_SESSION_TOKEN=creds.session_token,
+                AWS_ENDPOINT_URL=endpoint,
+                AWS_REGION=backend.region_name,
+                AWS_DEFAULT_REGION=backend.region_name,
+            )
+            env.pop("PYTHONPATH", None)
+            # The venv's pyspark, and its Python for the driver and the workers.
+            import importlib.util
+
+            spec = importlib.util.find_spec("pyspark")
+            if spec is None or not spec.origin:
+                set_state(run, "FAILED", "pyspark is not installed in moto's venv (scripts/setup.sh)")
+                return
+            env["SPARK_HOME"] = os.path.dirname(spec.origin)
+            env["PYSPARK_PYTHON"] = sys.executable
+            env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+            env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+            script = entry
+            if entry.startswith("s3://"):
+                import boto3
+
+                bucket, _, key = entry[len("s3://"):].partition("/")
+                s3 = boto3.client(
+                    "s3",
+                    endpoint_url=endpoint,
+                    region_name=backend.region_name,
+                    aws_access_key_id=creds.access_key_id,
+                    aws_secret_access_key=creds.secret_access_key,
+                    aws_session_token=creds.session_token,
+                )
+                script = os.path.join(work, os.path.basename(key) or "entry.py")
+                try:
+                    s3.download_file(bucket, key, script)
+                except Exception as e:  # the job role cannot read it, or it is not there
+                    set_state(run, "FAILED", f"Reading the entry point {entry}: {e}")
+                    return
+            delta = os.environ.get("PINCTL_SPARK_JARS") or cache_dir("spark", "3.3.2", "jars")
+            s3a = os.environ.get("PINCTL_S3A_JARS") or cache_dir("spark", "hadoop-aws-3.3.4", "jars")
+            image = {
+                "/usr/share/aws/delta/lib/delta-spark.jar": glob.glob(os.path.join(delta, "delta-spark_*.jar")),
+                "/usr/share/aws/delta/lib/delta-storage.jar": glob.glob(os.path.join(delta, "delta-storage-*.jar")),
+            }
+            params = driver.get("sparkSubmitParameters") or ""
+            for path, found in image.items():
+                if path in params:
+                    if not found:
+                        set_state(run, "FAILED", f"{path}: Delta Lake's jars are not installed (scripts/setup.sh)")
+                        return
+                    params = params.replace(path, found[0])
+            s3a_jars = sorted(glob.glob(os.path.join(s3a, "*.jar")))
+            if not s3a_jars:
+                set_state(run, "FAILED", f"S3A's jars are not installed in {s3a} (scripts/setup.sh)")
+                return
+            submit = os.path.join(os.path.dirname(sys.executable), "spark-submit")
+            master = os.environ.get("PINCTL_EMR_MASTER", "local[2]")
+            cmd = [
+                submit, "--master", master,
+                "--driver-memory", os.environ.get("PINCTL_EMR_DRIVER_MEMORY", "1g"),
+                "--driver-class-path", ":".join(s3a_jars),
+                # EMRFS's s3:// is S3A here, as the job role, on this moto.
+                "--conf", "spark.hadoop.fs.s3.impl=org.apache.hadoop.fs.s3a.S3AFileSystem",
+                "--conf", f"spark.hadoop.fs.s3a.endpoint={endpoint}",
+                "--conf", "spark.hadoop.fs.s3a.path.style.access=true",
+                "--conf", "spark.hadoop.fs.s3a.connection.ssl.enabled=false",
+                "--conf", "spark.hadoop.fs.s3a.aws.credentials.provider=org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
+                "--conf", f"spark.hadoop.fs.s3a.access.key={creds.access_key_id}",
+                "--conf", f"spark.hadoop.fs.s3a.secret.key={creds.secret_access_key}",
+                "--conf", f"spark.hadoop.fs.s3a.session.token={creds.session_token}",
+                "--conf", "spark.ui.enabled=false",
+                *shlex.split(params),
+                script,
+                *driver.get("entryPointArguments", []),
+            ]
+            log_path = os.path.join(work, "driver.log")
+            with open(log_path, "wb") as log:
+                if not set_state(run, "RUNNING"):
+                    set_state(run, "CANCELLED")
+                    return
+                proc = subprocess.Popen(cmd, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+                with lock:
+                    live_runs[run.id] = proc
+                print(f"pinctl emr-serverless: job run {run.id} running (log {log_path})", file=sys.stderr, flush=True)
+                code = proc.wait()
+                with lock:
+                    live_runs.pop(run.id, None)
+            if run.state == "CANCELLING":
+                set_state(run, "CANCELLED", "Job run was cancelled.")
+            elif code == 0:
+                set_state(run, "SUCCESS")
+            else:
+                with open(log_path, "rb") as f:
+                    tail = f.read()[-1500:].decode("utf-8", "replace")
+                set_state(run, "FAILED", f"Job failed, exit code {code} (driver log {log_path}): {tail}")
+            print(f"pinctl emr-serverless: job run {run.id} {run.state}", file=sys.stderr, flush=True)
+        except Exception as e:  # the run ends, whatever broke
+            set_state(run, "FAILED", f"The twin could not run the job: {e}")
+        finally:
+            seconds = int(time.monotonic() - started)
+            run.total_execution_duration_seconds = seconds
+
 if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _apply()
     _in_use()
@@ -1460,6 +1893,7 @@ if os.path.basename(sys.argv[0] if sys.argv else "") == "moto_server":
     _ssm_instance_information()
     _bucket_defaults()
     _stream_tags_at_creation()
+    _emr_serverless()
     _delay = float(os.environ.get("PINCTL_PROPAGATION_DELAY", "0") or 0)
     _vpc_links(_delay)
     _models()

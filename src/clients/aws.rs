@@ -101,6 +101,7 @@ pub struct Clients {
     kafka: OnceCell<aws_sdk_kafka::Client>,
     kafkaconnect: OnceCell<aws_sdk_kafkaconnect::Client>,
     mwaa: OnceCell<aws_sdk_mwaa::Client>,
+    emrserverless: OnceCell<aws_sdk_emrserverless::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
     servicequotas: OnceCell<aws_sdk_servicequotas::Client>,
     pricing: OnceCell<aws_sdk_pricing::Client>,
@@ -150,6 +151,7 @@ impl Clients {
             kafka: OnceCell::new(),
             kafkaconnect: OnceCell::new(),
             mwaa: OnceCell::new(),
+            emrserverless: OnceCell::new(),
             sts: OnceCell::new(),
             servicequotas: OnceCell::new(),
             pricing: OnceCell::new(),
@@ -185,6 +187,7 @@ impl Clients {
     client!(servicequotas, servicequotas, aws_sdk_servicequotas, |b| b);
     client!(kafka, kafka, aws_sdk_kafka, |b| b);
     client!(kafkaconnect, kafkaconnect, aws_sdk_kafkaconnect, |b| b);
+    client!(emrserverless, emrserverless, aws_sdk_emrserverless, |b| b);
     client!(
         mwaa,
         mwaa,

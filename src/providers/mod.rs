@@ -9,6 +9,7 @@ pub mod apigateway;
 pub mod cost;
 pub mod ec2;
 pub mod elbv2;
+pub mod emrserverless;
 pub mod iam;
 pub mod kinesis;
 pub mod msk;
@@ -61,6 +62,7 @@ impl Registry {
         apigateway::register(&mut r);
         kinesis::register(&mut r);
         mwaa::register(&mut r);
+        emrserverless::register(&mut r);
         ssm::register(&mut r);
         sim::register(&mut r);
         r

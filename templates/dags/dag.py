@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from airflow import DAG
 
 UID = "${vars.uid}"
-RUNNER = "${vars.runner}"  # local | ssm | databricks
+RUNNER = "${vars.runner}"  # local | ssm | emr | databricks
 BATCH_ARGS = [
     "worker", "batch",
     "--bucket", "${vars.bucket}",
@@ -52,6 +52,42 @@ with DAG(
                 "InstanceIds": ["${vars.instance_id}"],
                 "Parameters": {"commands": ["/usr/local/bin/pinctl " + " ".join(BATCH_ARGS)]},
             },
+        )
+    elif RUNNER == "emr":
+        from airflow.providers.amazon.aws.operators.emr import EmrServerlessStartJobOperator
+
+        # The batch job as a Spark job (jobs/spark/batch_job.py, shipped by `up`) on the stack's
+        # EMR Serverless application, as the job role. The operator starts the application when
+        # it is not STARTED, starts the job run and waits until it ends: SUCCESS, or the task
+        # fails with the run's state details (FAILED, CANCELLED). Delta Lake comes with the
+        # release (Amazon EMR Serverless User Guide, "Using Delta Lake with EMR Serverless": the
+        # jars in /usr/share/aws/delta/lib, its Python API from delta-spark.jar).
+        DELTA = "/usr/share/aws/delta/lib"
+        run_batch = EmrServerlessStartJobOperator(
+            task_id="run_batch",
+            application_id="${vars.emr_application_id}",
+            execution_role_arn="${vars.emr_job_role_arn}",
+            name=f"{UID}-batch",
+            job_driver={
+                "sparkSubmit": {
+                    "entryPoint": "${vars.emr_entry_point}",
+                    "entryPointArguments": [
+                        "--input", "s3://${vars.bucket}",
+                        "--uid", UID,
+                        "--out", "${vars.out}",
+                        # The answers beside the tables, where the Rust job puts its report.
+                        "--report-dir", "${vars.out}/report",
+                    ],
+                    "sparkSubmitParameters": " ".join([
+                        f"--conf spark.jars={DELTA}/delta-spark.jar,{DELTA}/delta-storage.jar",
+                        f"--conf spark.submit.pyFiles={DELTA}/delta-spark.jar",
+                    ]),
+                }
+            },
+            configuration_overrides={},
+            wait_for_completion=True,
+            waiter_delay=15,
+            waiter_max_attempts=240,  # an hour
         )
     else:
         from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator

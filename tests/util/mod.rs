@@ -1101,6 +1101,8 @@ pub struct Scan {
     /// The batch path's private route: load balancers, their listeners, target groups and
     /// API Gateway VPC links (by the stack's uid in their names, or their load balancer).
     pub private_path: Vec<String>,
+    /// EMR Serverless applications not TERMINATED, by the stack's uid in their names.
+    pub emr_apps: Vec<String>,
 }
 
 /// Everything in moto that carries this stack's tags (or, for roles, its names).
@@ -1303,6 +1305,18 @@ pub async fn scan(moto: &Moto) -> Scan {
             .iter()
             .filter_map(|v| v.allocation_id().map(str::to_string)),
     );
+    let emr = aws_sdk_emrserverless::Client::new(&conf);
+    let emr_apps = emr
+        .list_applications()
+        .send()
+        .await
+        .unwrap()
+        .applications()
+        .iter()
+        .filter(|a| a.state() != &aws_sdk_emrserverless::types::ApplicationState::Terminated)
+        .filter_map(|a| a.name().map(str::to_string))
+        .filter(|n| n.starts_with("0e36c8cd403d-"))
+        .collect();
     Scan {
         buckets,
         instances,
@@ -1313,6 +1327,7 @@ pub async fn scan(moto: &Moto) -> Scan {
         keys,
         network,
         private_path,
+        emr_apps,
     }
 }
 
