@@ -2,7 +2,8 @@
 bucket's Block Public Access, SSM's DescribeInstanceInformation (an empty list, not a 500), API Gateway models (CreateRestApi's Empty and Error models; CreateModel's refusals; UpdateModel;
 DeleteModel of a model in use), EMR Serverless (application and job run states, the rules of
 StartApplication, StopApplication, UpdateApplication and DeleteApplication, a Spark job run really
-run against moto's S3; PINCTL_SKIP_SPARK=1 leaves the run out) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
+run against moto's S3; PINCTL_SKIP_SPARK=1 leaves the run out), S3 under IAM enforcement (a
+signature over User-Agent, a query sent unencoded, DeleteObjects per key) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
 /moto-api/pinctl/faults).
 
 Run with the moto venv's Python (scripts/setup.sh installs it and the .pth hook):
@@ -603,6 +604,70 @@ spark.stop()
     check("DeleteApplication of a STOPPED application: TERMINATED", state() == "TERMINATED", state())
 
 
+def check_iam_s3():
+    """S3 under IAM enforcement as AWS checks it: a signature over any headers the client lists
+    (the AWS SDK for Java 1.x signs User-Agent), a query value sent with `/` unencoded (signed
+    encoded), DeleteObjects authorized object by object."""
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    moto = Moto()
+    try:
+        iam, s3 = moto.client("iam"), moto.client("s3")
+        bucket = "pinctl-fidelity-iam-s3"
+        s3.create_bucket(Bucket=bucket)
+        for k in ["a/1", "a/2", "b/1"]:
+            s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+
+        def user(name, actions, resources):
+            iam.create_user(UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17",
+                 "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}))
+            return iam.create_access_key(UserName=name)["AccessKey"]
+
+        lister = user("lister", ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"])
+        deleter = user("deleter", ["s3:DeleteObject"], [f"arn:aws:s3:::{bucket}/a/*"])
+        req = urllib.request.Request(moto.url + "/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(req, timeout=10).read()
+
+        # Signed as the Java SDK signs: User-Agent among the signed headers, the query's `/`
+        # encoded in the signature and sent as is.
+        creds = Credentials(lister["AccessKeyId"], lister["SecretAccessKey"])
+        signed_url = f"{moto.url}/{bucket}/?delimiter=%2F&list-type=2&prefix=a%2F"
+        request = AWSRequest(method="GET", url=signed_url, headers={"User-Agent": "aws-sdk-java/1.12.262"})
+        blacklist = botocore.auth.SIGNED_HEADERS_BLACKLIST
+        botocore.auth.SIGNED_HEADERS_BLACKLIST = []
+        try:
+            botocore.auth.S3SigV4Auth(creds, "s3", REGION).add_auth(request)
+        finally:
+            botocore.auth.SIGNED_HEADERS_BLACKLIST = blacklist
+        signed = request.headers["Authorization"].split("SignedHeaders=")[1].split(",")[0]
+        sent = urllib.request.Request(f"{moto.url}/{bucket}/?delimiter=/&list-type=2&prefix=a/",
+                                      headers=dict(request.headers.items()))
+        try:
+            with urllib.request.urlopen(sent, timeout=10) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        check("a request signing User-Agent, with `/` unencoded in its query, is accepted",
+              status == 200 and b"<Key>a/1</Key>" in body and "user-agent" in signed,
+              f"{status} {body[:300]!r}")
+
+        client = boto3.client("s3", endpoint_url=moto.url, region_name=REGION,
+                              aws_access_key_id=deleter["AccessKeyId"],
+                              aws_secret_access_key=deleter["SecretAccessKey"])
+        r = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a/1"}, {"Key": "b/1"}]})
+        deleted = [d["Key"] for d in r.get("Deleted", [])]
+        errors = [(e["Key"], e["Code"]) for e in r.get("Errors", [])]
+        check("DeleteObjects deletes the objects the caller may delete and refuses the others, per key",
+              deleted == ["a/1"] and errors == [("b/1", "AccessDenied")], f"{deleted} {errors}")
+    finally:
+        moto.stop()
+
+
 def main():
     moto = Moto()
     try:
@@ -622,6 +687,8 @@ def main():
         moto.stop()
     print("-- PINCTL_MOTO_FAULT_RATE")
     check_env_rate()
+    print("-- S3 under IAM enforcement")
+    check_iam_s3()
     if failures:
         print(f"{len(failures)} check(s) failed: " + "; ".join(failures))
         sys.exit(1)

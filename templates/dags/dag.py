@@ -26,6 +26,9 @@ with DAG(
     schedule="@daily",
     start_date=datetime(2024, 1, 1),
     catchup=False,
+    # One batch at a time: two runs would MERGE into the same Delta tables at once (on S3, Delta
+    # Lake's default log store is safe for one writer only).
+    max_active_runs=1,
     default_args=default_args,
     tags=["pinctl", UID],
 ) as dag:
