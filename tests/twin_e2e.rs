@@ -495,6 +495,150 @@ async fn the_pipeline_runs_end_to_end_on_the_local_twin() {
     p.run(&["local", "status"]).expect(1);
 }
 
+/// The DAG with `dag_runner: emr` on the twin (issue 18): `up` provisions the EMR Serverless
+/// application and its job role and ships the Spark job; Airflow's EmrServerlessStartJobOperator,
+/// as the MWAA execution role, starts a job run that the twin's moto runs with local Spark as the
+/// job role; the 8 answers appear beside the batch tables; `down` removes the application and
+/// the roles.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dag_with_the_emr_runner_runs_the_spark_job_on_the_twin() {
+    let scratch = tempfile::tempdir().unwrap();
+    let twin_dir = scratch.path().join("twin");
+    let p = project(&twin_dir);
+    let twin = Twin::start(&p, &twin_dir, &[]);
+    let port = free_port().to_string();
+    let params = [
+        "--param",
+        &format!("proxy_port={port}"),
+        "--param",
+        "dag_runner=emr",
+    ]
+    .map(String::from);
+    let with = |base: &[&str]| -> Vec<String> {
+        base.iter()
+            .map(|s| s.to_string())
+            .chain(params.iter().cloned())
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        p.run(&args)
+    };
+    run(with(&["--env", "local", "up", "--yes"])).expect(0);
+
+    let tables = source(&p);
+    let url = twin.invoke_url();
+    twin.wait_for(&["unit", "connector", "airflow"]);
+    let events = 60u32;
+    emit(&p, &url, "batch", events, &["--concurrency", "4"]).expect(0);
+    let distinct: BTreeSet<usize> = python_keys(events as usize)
+        .iter()
+        .map(|k| *k as usize)
+        .collect();
+    let env = p.run(&["local", "env"]);
+    env.expect(0);
+    let settings = crate::conformance::exports(&env.stdout);
+    let moto = Moto::of_twin(&settings);
+    let s3 = moto.s3().await;
+    let t0 = Instant::now();
+    while s3_keys(&s3, BUCKET, "topics/").await.len() < events as usize * 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "the sink did not write {} objects",
+            events * 3
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    let dag = format!("{UID}_dag");
+    let t0 = Instant::now();
+    let triggered = p.run(&[
+        "--json",
+        "local",
+        "trigger",
+        &dag,
+        "--wait",
+        "--timeout",
+        "20m",
+    ]);
+    assert_eq!(
+        triggered.json()["state"],
+        "success",
+        "{}\n{}",
+        triggered.stderr,
+        logs(&twin_dir, &["moto", "airflow"])
+    );
+    eprintln!(
+        "the DAG's emr run on the twin took {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    // The triggered run's job run, SUCCESS, as the job role (the scheduler may also have
+    // started the DAG's latest daily interval on its own: catchup=False runs it once).
+    let emr = aws_sdk_emrserverless::Client::new(&moto.config().await);
+    let apps = emr.list_applications().send().await.unwrap();
+    let app = apps
+        .applications()
+        .iter()
+        .find(|a| a.name() == Some(&format!("{UID}-batch")))
+        .expect("the stack's application");
+    let runs = emr
+        .list_job_runs()
+        .application_id(app.id())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        runs.job_runs()
+            .iter()
+            .any(|r| r.state().as_str() == "SUCCESS"),
+        "{runs:?}"
+    );
+    for r in runs.job_runs() {
+        assert!(
+            r.execution_role()
+                .ends_with(&format!(":role/{UID}-emr-job-role")),
+            "{r:?}"
+        );
+    }
+
+    // The report's answers, written by the Spark job beside the tables.
+    let expected = expected_answers(&tables, &distinct);
+    for (q, rows) in &expected {
+        let key = format!("delta/batch/report/results/{q}.json");
+        let o = s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        let got: Vec<Value> =
+            serde_json::from_slice(&o.body.collect().await.unwrap().into_bytes()).unwrap();
+        assert_eq!(&got, rows, "{q}");
+    }
+    for (name, inds) in delta_inds(&moto, "delta/batch") {
+        let mut inds = inds.unwrap_or_else(|| panic!("{name} missing"));
+        inds.sort();
+        let want: Vec<i64> = distinct.iter().map(|k| *k as i64).collect();
+        assert_eq!(inds, want, "{name}: one row per distinct ind sent");
+    }
+
+    // down removes the application (STARTED by the run: stopped first) and the roles.
+    run(with(&["--env", "local", "down", "--yes"])).expect(0);
+    let s = scan(&moto).await;
+    assert!(s.emr_apps.is_empty(), "{:?}", s.emr_apps);
+    assert!(s.roles.is_empty(), "{:?}", s.roles);
+    let state = emr
+        .get_application()
+        .application_id(app.id())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state.application().unwrap().state().as_str(), "TERMINATED");
+    drop(twin);
+}
+
 #[test]
 fn a_broken_stack_fails_on_the_twin_with_its_cause() {
     let scratch = tempfile::tempdir().unwrap();
