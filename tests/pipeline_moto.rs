@@ -412,9 +412,15 @@ async fn killed_at_any_point_the_pipeline_converges_without_duplicates() {
         );
         assert_eq!(
             s.groups.len(),
-            3,
+            4,
             "killed at {kill_after_ms} ms: groups {:?}",
             s.groups
+        );
+        assert_eq!(
+            s.emr_apps.len(),
+            1,
+            "killed at {kill_after_ms} ms: EMR Serverless applications {:?}",
+            s.emr_apps
         );
         assert_eq!(
             s.network.len(),
