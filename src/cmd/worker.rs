@@ -258,20 +258,22 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                     out,
                     spark: spark.as_ref(),
                 };
-                for run in bench.run(*n, *day).await? {
-                    println!(
-                        "| {} | {} | {} | {} | {:.1} | {} | {:.0} | {:.0} MiB |",
-                        run.job,
-                        run.label,
-                        run.events,
-                        run.table_rows,
-                        run.seconds,
-                        run.phases
-                            .map_or("—".to_string(), |(i, a)| format!("{i:.1} s / {a:.1} s")),
-                        run.events as f64 / run.seconds,
-                        run.peak_rss_mib
-                    );
-                }
+                bench
+                    .run(*n, *day, |run| {
+                        println!(
+                            "| {} | {} | {} | {} | {:.1} | {} | {:.0} | {:.0} MiB |",
+                            run.job,
+                            run.label,
+                            run.events,
+                            run.table_rows,
+                            run.seconds,
+                            run.phases
+                                .map_or("—".to_string(), |(i, a)| format!("{i:.1} s / {a:.1} s")),
+                            run.events as f64 / run.seconds,
+                            run.peak_rss_mib
+                        );
+                    })
+                    .await?;
             }
         }
         BenchCommand::Stream { rate, seconds, out } => {

@@ -437,14 +437,19 @@ impl BatchBench<'_> {
 
     /// A backlog of `events` events (keys 0..events) into empty tables, then, when `day` > 0,
     /// a day's objects on top: `day` events of which one in ten replays a backlog event
-    /// unchanged and the rest are new keys. Returns both runs.
-    pub async fn run(&self, events: u64, day: u64) -> anyhow::Result<Vec<BatchRun>> {
-        let mut runs = vec![];
+    /// unchanged and the rest are new keys. `on_run` sees each run as it ends (a 10 M run takes
+    /// a while).
+    pub async fn run(
+        &self,
+        events: u64,
+        day: u64,
+        mut on_run: impl FnMut(&BatchRun),
+    ) -> anyhow::Result<()> {
         self.put_objects(crate::data::generate::Generator::new(100, events), 0)
             .await?;
         let (seconds, peak_rss_mib, phases) = self.run_job().await?;
         let table_rows = self.table_rows().await?;
-        runs.push(BatchRun {
+        on_run(&BatchRun {
             job: "rust",
             label: "full".into(),
             events,
@@ -455,7 +460,7 @@ impl BatchBench<'_> {
         });
         if let Some(spark) = self.spark {
             let (seconds, peak_rss_mib) = self.run_spark(spark).await?;
-            runs.push(BatchRun {
+            on_run(&BatchRun {
                 job: "spark",
                 label: "full".into(),
                 events,
@@ -496,7 +501,7 @@ impl BatchBench<'_> {
             });
             self.put_objects(day_events, events as usize).await?;
             let (seconds, peak_rss_mib, phases) = self.run_job().await?;
-            runs.push(BatchRun {
+            on_run(&BatchRun {
                 job: "rust",
                 label: "day".into(),
                 events: day,
@@ -506,7 +511,7 @@ impl BatchBench<'_> {
                 peak_rss_mib,
             });
         }
-        Ok(runs)
+        Ok(())
     }
 }
 
