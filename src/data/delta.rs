@@ -399,7 +399,7 @@ async fn changed_rows(table: &DeltaTable, batch: RecordBatch) -> Result<RecordBa
             }
         })
         .collect();
-    let ctx = SessionContext::new();
+    let ctx = super::engine::bounded_session(super::engine::Joins::Hash);
     let provider = table.table_provider().await.map_err(|e| other(&e))?;
     let target = ctx
         .read_table(provider)

@@ -3,6 +3,7 @@
 
 pub mod clean;
 pub mod delta;
+pub mod engine;
 pub mod generate;
 pub mod lines;
 pub mod pyrandom;

@@ -248,7 +248,7 @@ async fn post_range(ctx: &SessionContext) -> anyhow::Result<(Option<String>, Opt
 
 /// Registers the three cleaned tables for the queries.
 async fn session(root: &DeltaRoot, uid: &str) -> anyhow::Result<(SessionContext, Vec<i64>)> {
-    let ctx = SessionContext::new();
+    let ctx = crate::data::engine::bounded_session(crate::data::engine::Joins::SortMerge);
     let mut versions = vec![];
     for t in Table::ALL {
         let table = root.open(&table_name(uid, t), &clean::schema(t)).await?;
