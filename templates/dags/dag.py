@@ -88,9 +88,15 @@ with DAG(
                 }
             },
             configuration_overrides={},
+            # EMR Serverless cancels a run that outlives executionTimeoutMinutes (StartJobRun;
+            # default 720): bounded below the waiter's 65 minutes, a run never outlives the task
+            # waiting for it, and no retry starts a second writer beside a run still MERGEing.
+            config={"executionTimeoutMinutes": 60},
             wait_for_completion=True,
             waiter_delay=15,
-            waiter_max_attempts=240,  # an hour
+            waiter_max_attempts=260,  # 65 minutes
+            # The next day's run takes in whatever this one did not (the job reads every object).
+            retries=0,
         )
     else:
         from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator

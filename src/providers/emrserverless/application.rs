@@ -207,9 +207,13 @@ impl ApplicationProvider {
                 let emr = self.clients.emrserverless().await;
                 match emr.stop_application().application_id(id).send().await {
                     Ok(_) => Ok(false),
-                    // Jobs still running or scheduled (StopApplication's rule).
-                    Err(e) if code_of(&e) == Some("ValidationException") && cancel_jobs => {
-                        self.cancel_jobs(id).await?;
+                    // Jobs still running or scheduled (StopApplication's rule): cancelled for a
+                    // delete; for an update, waited for (the caller's deadline makes it InUse,
+                    // which the engine retries).
+                    Err(e) if code_of(&e) == Some("ValidationException") => {
+                        if cancel_jobs {
+                            self.cancel_jobs(id).await?;
+                        }
                         Ok(false)
                     }
                     Err(e) => Err(api_error("StopApplication", e)),
@@ -234,12 +238,18 @@ impl ApplicationProvider {
             if run.state() == &JobRunState::Cancelling {
                 continue;
             }
-            emr.cancel_job_run()
+            match emr
+                .cancel_job_run()
                 .application_id(id)
                 .job_run_id(run.id())
                 .send()
                 .await
-                .map_err(|e| api_error("CancelJobRun", e))?;
+            {
+                Ok(_) => {}
+                // The run ended between the list and the cancel.
+                Err(e) if code_of(&e) == Some("ValidationException") => {}
+                Err(e) => return Err(api_error("CancelJobRun", e)),
+            }
         }
         Ok(())
     }
