@@ -10,21 +10,6 @@ use std::process::Command;
 
 use crate::util::Project;
 
-fn airflow() -> String {
-    let venv = std::env::var("PINCTL_AIRFLOW_VENV").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/pinctl/venv-airflow",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let bin = format!("{venv}/bin/airflow");
-    assert!(
-        Path::new(&bin).exists(),
-        "{bin} not found: run the tests with scripts/test.sh, which installs Airflow"
-    );
-    bin
-}
-
 #[test]
 fn the_rendered_dag_runs_in_airflow() {
     let p = Project::new();
@@ -62,7 +47,7 @@ resources:
     std::fs::create_dir_all(home.join("dags")).unwrap();
     std::fs::write(home.join("dags/0e36c8cd403d_dag.py"), &dag).unwrap();
 
-    let bin = airflow();
+    let bin = crate::util::airflow();
     let python = Path::new(&bin).with_file_name("python");
     let run = |args: &[&str]| {
         Command::new(&bin)
@@ -114,10 +99,7 @@ print(dag.schedule_interval, dag.catchup, dag.default_args["retries"], dag.defau
     );
     assert!(test.status.success(), "{out}");
     assert!(out.contains("worker batch --bucket user-0e36c8cd403d-bucket --uid 0e36c8cd403d --out /tmp/pinctl-delta"), "{out}");
-    assert!(
-        out.contains("state=success") || out.contains("DagRun Finished") && out.contains("success"),
-        "{out}"
-    );
+    assert!(crate::util::dag_run_succeeded(&out), "{out}");
 }
 
 /// The SSM runner, as MWAA runs it: `airflow dags test` sends the batch command to the EC2 client
@@ -173,7 +155,7 @@ resources:
     let home = p.path().join("airflow");
     std::fs::create_dir_all(home.join("dags")).unwrap();
     std::fs::write(home.join("dags/0e36c8cd403d_dag.py"), &dag).unwrap();
-    let bin = airflow();
+    let bin = crate::util::airflow();
     let airflow_cmd = |args: &[&str]| {
         let mut c = Command::new(&bin);
         c.args(args)
@@ -199,10 +181,7 @@ resources:
         String::from_utf8_lossy(&test.stderr)
     );
     assert!(test.status.success(), "{out}");
-    assert!(
-        out.contains("state=success") || out.contains("success"),
-        "{out}"
-    );
+    assert!(crate::util::dag_run_succeeded(&out), "{out}");
 
     let ssm = aws_sdk_ssm::Client::new(&conf);
     let commands = ssm.list_commands().send().await.unwrap();

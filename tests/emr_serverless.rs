@@ -7,7 +7,6 @@
 //! provider stops it first.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -157,21 +156,6 @@ async fn an_update_of_a_started_application_stops_it_first() {
     assert_eq!(state(&c, &id).await, ApplicationState::Terminated);
 }
 
-fn airflow() -> String {
-    let venv = std::env::var("PINCTL_AIRFLOW_VENV").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/pinctl/venv-airflow",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    let bin = format!("{venv}/bin/airflow");
-    assert!(
-        Path::new(&bin).exists(),
-        "{bin} not found: run the tests with scripts/test.sh, which installs Airflow"
-    );
-    bin
-}
-
 /// The DAG with `runner: emr`, rendered by pinctl, in Airflow 2.10: EmrServerlessStartJobOperator
 /// starts the application provisioned by `up`, starts a job run of the Spark batch job `up`
 /// shipped to S3, as the job role, and waits for it; on moto the run really runs
@@ -254,7 +238,7 @@ resources:
     let home = p.path().join("airflow");
     std::fs::create_dir_all(home.join("dags")).unwrap();
     std::fs::write(home.join(format!("dags/{UID}_dag.py")), &dag).unwrap();
-    let bin = airflow();
+    let bin = crate::util::airflow();
     let airflow_cmd = |args: &[&str]| {
         Command::new(&bin)
             .args(args)
@@ -280,10 +264,7 @@ resources:
         String::from_utf8_lossy(&test.stderr)
     );
     assert!(test.status.success(), "{out}");
-    assert!(
-        out.contains("state=success") || out.contains("success"),
-        "{out}"
-    );
+    assert!(crate::util::dag_run_succeeded(&out), "{out}");
     eprintln!("the DAG's emr run took {:.1} s", t0.elapsed().as_secs_f64());
 
     // One job run, ended SUCCESS, as the job role.

@@ -982,6 +982,29 @@ impl Drop for Served {
     }
 }
 
+/// The `airflow` of scripts/setup.sh's Airflow venv (`PINCTL_AIRFLOW_VENV` names another).
+pub fn airflow() -> String {
+    let venv = std::env::var("PINCTL_AIRFLOW_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/pinctl/venv-airflow",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let bin = format!("{venv}/bin/airflow");
+    assert!(
+        Path::new(&bin).exists(),
+        "{bin} not found: run the tests with scripts/test.sh, which installs Airflow"
+    );
+    bin
+}
+
+/// Whether `airflow dags test` output says the run ended in success: Airflow 2.10 logs
+/// `DagRun Finished: dag_id=..., state=success, ...` when a DAG run ends.
+pub fn dag_run_succeeded(out: &str) -> bool {
+    out.lines()
+        .any(|l| l.contains("DagRun Finished") && l.contains("state=success"))
+}
+
 /// A program of the Python venv `scripts/setup.sh` installs (`PINCTL_VENV`, by default
 /// ~/.cache/pinctl/venv): moto, boto3, the AWS CLI, deltalake, pyspark, DuckDB...
 pub fn venv_bin(name: &str) -> PathBuf {
