@@ -66,8 +66,38 @@ pub struct Network {
     pub security_group_ids: Vec<String>,
 }
 
-fn spark() -> String {
-    "SPARK".into()
+/// An application's engine (CreateApplication `type`). AWS's examples spell it `Spark` or
+/// `SPARK`, and GetApplication answers as it was given: one enum, compared case-insensitively,
+/// so a stack's spelling never reads as drift (a change of `type` replaces the application).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Engine {
+    #[serde(rename = "SPARK", alias = "Spark", alias = "spark")]
+    Spark,
+    #[serde(rename = "HIVE", alias = "Hive", alias = "hive")]
+    Hive,
+}
+
+impl Engine {
+    /// The `type` sent to CreateApplication.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Spark => "SPARK",
+            Engine::Hive => "HIVE",
+        }
+    }
+
+    /// The engine of a GetApplication `type`, whatever its case.
+    pub fn from_api(t: &str) -> Option<Engine> {
+        match t.to_ascii_uppercase().as_str() {
+            "SPARK" => Some(Engine::Spark),
+            "HIVE" => Some(Engine::Hive),
+            _ => None,
+        }
+    }
+}
+
+fn spark() -> Engine {
+    Engine::Spark
 }
 
 fn fifteen() -> u32 {
@@ -84,7 +114,7 @@ pub struct ApplicationProps {
     pub release_label: String,
     /// `SPARK` or `HIVE` (CreateApplication `type`).
     #[serde(default = "spark")]
-    pub engine: String,
+    pub engine: Engine,
     pub maximum_capacity: Capacity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
@@ -294,7 +324,12 @@ impl TypedProvider for ApplicationProvider {
         let live = ApplicationProps {
             name: a.name().unwrap_or_default().into(),
             release_label: a.release_label().into(),
-            engine: a.r#type().to_uppercase(),
+            engine: Engine::from_api(a.r#type()).ok_or_else(|| {
+                ProviderError::Unsupported(format!(
+                    "EMR Serverless application {id} has type {:?}: pinctl knows SPARK and HIVE",
+                    a.r#type()
+                ))
+            })?,
             maximum_capacity: Capacity {
                 cpu: cap.map(|c| c.cpu().to_string()).unwrap_or_default(),
                 memory: cap.map(|c| c.memory().to_string()).unwrap_or_default(),
@@ -343,7 +378,7 @@ impl TypedProvider for ApplicationProvider {
             .create_application()
             .name(&p.name)
             .release_label(&p.release_label)
-            .r#type(&p.engine)
+            .r#type(p.engine.as_str())
             // The idempotency token (API Reference, CreateApplication `clientToken`): a create
             // repeated after a crash returns the application the first one made.
             .client_token(&cx.token)
@@ -483,4 +518,21 @@ fn auto_stop(minutes: u32) -> AutoStopConfig {
         .enabled(minutes > 0)
         .set_idle_timeout_minutes((minutes > 0).then_some(minutes as i32))
         .build()
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::Engine;
+
+    #[test]
+    fn an_engine_is_read_in_any_case_and_sent_upper_case() {
+        for spelled in ["SPARK", "Spark", "spark"] {
+            let e: Engine = serde_json::from_value(serde_json::json!(spelled)).unwrap();
+            assert_eq!(e, Engine::Spark);
+            assert_eq!(Engine::from_api(spelled), Some(Engine::Spark));
+        }
+        assert_eq!(Engine::Hive.as_str(), "HIVE");
+        assert_eq!(Engine::from_api("TRINO"), None);
+        assert!(serde_json::from_value::<Engine>(serde_json::json!("TRINO")).is_err());
+    }
 }
