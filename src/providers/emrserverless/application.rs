@@ -283,6 +283,14 @@ impl ApplicationProvider {
         }
         Ok(())
     }
+
+    /// [`in_use`] with the application's state now (an error reading it is the error).
+    async fn busy(&self, id: &str) -> ProviderError {
+        match self.get(id).await {
+            Ok(a) => in_use(id, a.as_ref().map_or("", |a| a.state().as_str())),
+            Err(e) => e,
+        }
+    }
 }
 
 fn in_use(id: &str, state: &str) -> ProviderError {
@@ -423,12 +431,7 @@ impl TypedProvider for ApplicationProvider {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         while !self.to_rest(id, false).await? {
             if tokio::time::Instant::now() > deadline {
-                let state = self
-                    .get(id)
-                    .await?
-                    .map(|a| a.state().as_str().to_string())
-                    .unwrap_or_default();
-                return Err(in_use(id, &state));
+                return Err(self.busy(id).await);
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
@@ -469,12 +472,7 @@ impl TypedProvider for ApplicationProvider {
             return Ok(());
         }
         if !self.to_rest(id, true).await? {
-            let state = self
-                .get(id)
-                .await?
-                .map(|a| a.state().as_str().to_string())
-                .unwrap_or_default();
-            return Err(in_use(id, &state));
+            return Err(self.busy(id).await);
         }
         let emr = self.clients.emrserverless().await;
         match emr.delete_application().application_id(id).send().await {
