@@ -1635,14 +1635,7 @@ def _emr_serverless():
     from moto.core.responses import BaseResponse
     from moto.iam import access_control as ac
 
-    caller = threading.local()
-    check_action_permitted = ac.IAMRequestBase.check_action_permitted
-
-    def _check_action_permitted(self, resource):
-        caller.key = getattr(self, "_access_key", None)
-        return check_action_permitted(self, resource)
-
-    ac.IAMRequestBase.check_action_permitted = _check_action_permitted
+    caller = _request_caller()
     authorize = BaseResponse._authenticate_and_authorize_normal_action
 
     def _authorize(self, resource="*"):
@@ -1925,6 +1918,33 @@ def _emr_serverless():
             run.total_execution_duration_seconds = seconds
 
 
+# ---- the caller of the request being served ------------------------------------------------
+# moto's IAM check (which runs before the operation, on the same thread) knows the caller's
+# access key; the corrections that authorize more than moto does (StartJobRun's iam:PassRole,
+# DeleteObjects per key) read it from here. `key` is None when IAM is not enforced or the
+# request was not checked; each correction clears it before the request it serves.
+_CALLER = None
+
+
+def _request_caller():
+    """The thread-local whose `key` is the access key moto's IAM check last saw on this thread."""
+    global _CALLER
+    if _CALLER is None:
+        import threading
+
+        from moto.iam import access_control as ac
+
+        _CALLER = threading.local()
+        check_action_permitted = ac.IAMRequestBase.check_action_permitted
+
+        def _check_action_permitted(self, resource):
+            _CALLER.key = getattr(self, "_access_key", None)
+            return check_action_permitted(self, resource)
+
+        ac.IAMRequestBase.check_action_permitted = _check_action_permitted
+    return _CALLER
+
+
 # ---- S3 DeleteObjects under IAM ------------------------------------------------------------
 # DeleteObjects is authorized object by object: "you must have s3:DeleteObject permission on
 # each object" and each refused key is an <Error> with AccessDenied in a 200 answer (S3 API
@@ -1943,14 +1963,7 @@ def _delete_objects_per_key():
     from moto.s3.exceptions import BucketAccessDeniedError, S3AccessDeniedError
     from moto.s3.responses import S3Response
 
-    caller = threading.local()
-    check_action_permitted = ac.IAMRequestBase.check_action_permitted
-
-    def _check_action_permitted(self, resource):
-        caller.key = getattr(self, "_access_key", None)
-        return check_action_permitted(self, resource)
-
-    ac.IAMRequestBase.check_action_permitted = _check_action_permitted
+    caller = _request_caller()
     post = S3Response._bucket_response_post
 
     def _post(self, request, bucket_name):
