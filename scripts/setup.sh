@@ -5,6 +5,13 @@
 # PINCTL_SKIP_BROWSER=1); pyspark with Delta Lake's jars (Maven Central) and DuckDB with its delta
 # extension, the readers of the jobs' tables.
 # Sourced by scripts/test.sh and scripts/demo.sh; exports the settings they use.
+
+# A machine with no locale set (a bare CI runner, `env -i`) runs Java 17 in US-ASCII: javac
+# refuses the sources' UTF-8, and Spark and Kafka would read and write text as ASCII. UTF-8,
+# unless the caller chose a locale.
+if [ -z "${LC_ALL:-}${LC_CTYPE:-}${LANG:-}" ]; then
+  export LANG=C.UTF-8
+fi
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pinctl"
 venv="${PINCTL_VENV:-$cache/venv}"
 mkdir -p "$cache"
@@ -114,7 +121,7 @@ msk_iam_sum=$(cat $(find "$msk_iam_src" -name '*.java' | sort) | sha256sum | cut
 if [ "$(cat "$kafka_home/pinctl/msk-iam.sha256" 2>/dev/null)" != "$msk_iam_sum" ]; then
   echo "setup.sh: building the broker's MSK IAM classes (java/msk-iam) with javac"
   rm -rf "$kafka_home/pinctl.partial" && mkdir -p "$kafka_home/pinctl.partial/classes"
-  javac -nowarn -d "$kafka_home/pinctl.partial/classes" -cp "$kafka_home/lib/*" \
+  javac -nowarn -encoding UTF-8 -d "$kafka_home/pinctl.partial/classes" -cp "$kafka_home/lib/*" \
     $(find "$msk_iam_src" -name '*.java' | sort)
   jar cf "$kafka_home/pinctl.partial/msk-iam.jar" -C "$kafka_home/pinctl.partial/classes" .
   rm -rf "$kafka_home/pinctl.partial/classes"
