@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sdk_emrserverless::types::ApplicationState;
+use aws_sdk_emrserverless::types::{ApplicationState, JobDriver, JobRunState, SparkSubmit};
 use serde_json::Value;
 
 use crate::util::answers::expected_answers;
@@ -157,7 +157,7 @@ async fn an_update_of_a_started_application_stops_it_first() {
 }
 
 /// The DAG with `runner: emr`, rendered by pinctl, in Airflow 2.10: EmrServerlessStartJobOperator
-/// starts the application provisioned by `up`, starts a job run of the Spark batch job `up`
+/// starts a job run on the application provisioned by `up` (CREATED: the run starts it) of the Spark batch job `up`
 /// shipped to S3, as the job role, and waits for it; on moto the run really runs
 /// (spark-submit with Delta Lake and S3A against moto's S3). The answers it writes beside the
 /// tables are the 8 answers of the events in the sink's objects.
@@ -294,4 +294,185 @@ resources:
     // down: the application (STARTED by the run, auto-stop not yet due) is stopped, then deleted.
     p.run(&["down", "--yes"]).expect(0);
     assert_eq!(state(&c, &id).await, ApplicationState::Terminated);
+}
+
+/// `down` with a job run still RUNNING: StopApplication is refused while a run is not done
+/// (AWS's rule, kept by the twin), so the provider cancels the run (CANCELLING, then CANCELLED
+/// once its driver is stopped), waits for STOPPED and deletes the application.
+#[tokio::test(flavor = "multi_thread")]
+async fn down_cancels_a_running_job_run_then_deletes_the_application() {
+    let moto = Moto::start();
+    let mut p = Project::new();
+    p.env = moto.env();
+    p.stack(&format!(
+        r#"{APP}
+  jobs:
+    type: s3.bucket
+    props: {{name: emr-jobs, force_destroy: true}}
+  job_role:
+    type: iam.role
+    props:
+      name: emr-job-role
+      trusted_services: [emr-serverless.amazonaws.com]
+      policies:
+        job:
+          - actions: [s3:GetObject]
+            resources: ["${{jobs.arn}}/*"]
+  sleeper:
+    type: s3.object
+    props:
+      bucket: ${{jobs.name}}
+      key: sleep.py
+      # Outlives the test's down by far, ends by itself should the cancel fail.
+      content: "import time\ntime.sleep(150)\n"
+"#
+    ));
+    p.run(&["up", "--yes"]).expect(0);
+    let c = emr(&moto.config().await);
+    let id = app_id(&p);
+    let role = p.state("emr", "default")["resources"]["job_role"]["outputs"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = c
+        .start_job_run()
+        .application_id(&id)
+        .client_token("sleeper")
+        .execution_role_arn(&role)
+        .job_driver(JobDriver::SparkSubmit(
+            SparkSubmit::builder()
+                .entry_point("s3://emr-jobs/sleep.py")
+                .build()
+                .unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .job_run_id()
+        .to_string();
+    let run_state = || async {
+        c.get_job_run()
+            .application_id(&id)
+            .job_run_id(&run)
+            .send()
+            .await
+            .unwrap()
+            .job_run()
+            .unwrap()
+            .state()
+            .clone()
+    };
+    let t0 = Instant::now();
+    while run_state().await != JobRunState::Running {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the run stays {:?}",
+            run_state().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let refused = c
+        .stop_application()
+        .application_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&refused),
+        Some("ValidationException"),
+        "StopApplication while a run is RUNNING: {refused:?}"
+    );
+
+    p.run(&["down", "--yes"]).expect(0);
+    assert_eq!(run_state().await, JobRunState::Cancelled);
+    assert_eq!(state(&c, &id).await, ApplicationState::Terminated);
+    assert_eq!(
+        p.state("emr", "default")["resources"],
+        serde_json::json!({})
+    );
+}
+
+/// The service model's rules on an application (botocore emr-serverless): a literal that breaks
+/// one is refused by `validate` where it is written; one made of a param is refused by `plan`
+/// once it resolves, before any call; the twin refuses the same request with AWS's
+/// ValidationException.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_application_aws_would_refuse_is_refused_before_any_call() {
+    let mut p = Project::new();
+    p.stack(
+        r#"
+stack: emr
+resources:
+  app:
+    type: emrserverless.application
+    props:
+      name: emr app
+      release_label: emr-6.5.0
+      maximum_capacity: {cpu: 8 cores, memory: 32 GB}
+      network:
+        subnet_ids: [subnet-1]
+        security_group_ids: [sg-1, sg-2, sg-3, sg-4, sg-5, sg-6]
+      auto_stop_idle_minutes: 20000
+"#,
+    );
+    let v = p.run(&["validate"]);
+    v.expect(1);
+    let err = format!("{}{}", v.stdout, v.stderr);
+    for want in [
+        ":7:13: error: `resources.app.props.name`: `emr app` does not match `^[A-Za-z0-9._/#-]+$`",
+        ":8:22: error: `resources.app.props.release_label`: `emr-6.5.0` does not match",
+        ":9:31: error: `resources.app.props.maximum_capacity.cpu`: `8 cores` does not match",
+        ":12:29: error: `resources.app.props.network.security_group_ids`: 6 items; the most is 5",
+        ":13:31: error: `resources.app.props.auto_stop_idle_minutes`: must be at most 10080, found 20000",
+    ] {
+        assert!(err.contains(want), "want {want:?} in:\n{err}");
+    }
+
+    let moto = Moto::start();
+    p.env = moto.env();
+    p.stack(
+        r#"
+stack: emr
+params:
+  prefix: {default: "my app"}
+resources:
+  app:
+    type: emrserverless.application
+    props:
+      name: ${params.prefix}-batch
+      release_label: emr-7.12.0
+      maximum_capacity: {cpu: 4 vCPU, memory: 16 GB}
+"#,
+    );
+    p.run(&["validate"]).expect(0);
+    let plan = p.run(&["plan"]);
+    plan.expect(1);
+    assert!(
+        plan.stderr
+            .contains("app: `resources.app.props.name`: `my app-batch` does not match"),
+        "{}",
+        plan.stderr
+    );
+    let c = emr(&moto.config().await);
+    assert!(c
+        .list_applications()
+        .send()
+        .await
+        .unwrap()
+        .applications()
+        .is_empty());
+    let refused = c
+        .create_application()
+        .name("my app-batch")
+        .release_label("emr-7.12.0")
+        .r#type("SPARK")
+        .client_token("t")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&refused),
+        Some("ValidationException"),
+        "{refused:?}"
+    );
 }

@@ -3,7 +3,9 @@ bucket's Block Public Access, SSM's DescribeInstanceInformation (an empty list, 
 DeleteModel of a model in use), EMR Serverless (application and job run states, the rules of
 StartApplication, StopApplication, UpdateApplication and DeleteApplication, a Spark job run really
 run against moto's S3; PINCTL_SKIP_SPARK=1 leaves the run out), S3 under IAM enforcement (a
-signature over User-Agent, a query sent unencoded, DeleteObjects per key) and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
+signature over User-Agent, a query sent unencoded, DeleteObjects per key), EMR Serverless under IAM
+enforcement (iam:PassRole with its iam:PassedToService condition; ListJobRuns pages), the
+service model's rules on EMR Serverless requests and the faults in front of moto (PINCTL_MOTO_FAULT_RATE and
 /moto-api/pinctl/faults).
 
 Run with the moto venv's Python (scripts/setup.sh installs it and the .pth hook):
@@ -540,6 +542,42 @@ def check_emr_serverless(moto, run_spark=True):
     seen = wait_state(state, {"STOPPED"})
     check("StopApplication: STOPPING, then STOPPED", seen[:1] == ["STOPPING"] and seen[-1] == "STOPPED", seen)
 
+    # The service model's rules (botocore emr-serverless 2021-07-13), refused with AWS's
+    # ValidationException, and nothing made or changed.
+    expect_error("CreateApplication with a name outside [A-Za-z0-9._/#-]+ is refused",
+                 lambda: emr.create_application(name="pinctl fidelity", releaseLabel="emr-7.12.0",
+                                                type="SPARK", clientToken="tok-bad-name"),
+                 400, "ValidationException",
+                 "1 validation error detected: Value 'pinctl fidelity' at 'name' failed to satisfy"
+                 " constraint: Member must satisfy regular expression pattern: [A-Za-z0-9._/#-]+")
+    expect_error("CreateApplication with a cpu of '8 cores' is refused",
+                 lambda: emr.create_application(name="pinctl-x", releaseLabel="emr-7.12.0", type="SPARK",
+                                                clientToken="tok-bad-cpu",
+                                                maximumCapacity={"cpu": "8 cores", "memory": "32 GB"}),
+                 400, "ValidationException")
+    expect_error("CreateApplication of release emr-6.5.0 (before EMR Serverless) is refused",
+                 lambda: emr.create_application(name="pinctl-old", releaseLabel="emr-6.5.0", type="SPARK",
+                                                clientToken="tok-old"),
+                 400, "ValidationException")
+    names = [a["name"] for a in emr.list_applications()["applications"]]
+    check("refused CreateApplications made nothing (ListApplications with no filter)",
+          names == ["pinctl-fidelity"], str(names))
+    runs = emr.list_job_runs(applicationId=app)["jobRuns"]
+    check("ListJobRuns of an application with no runs is an empty list", runs == [], str(runs))
+    expect_error("UpdateApplication with an idle timeout of 20000 minutes is refused",
+                 lambda: emr.update_application(applicationId=app, clientToken="u-idle",
+                                                autoStopConfiguration={"enabled": True, "idleTimeoutMinutes": 20000}),
+                 400, "ValidationException")
+    expect_error("UpdateApplication with six security groups is refused",
+                 lambda: emr.update_application(applicationId=app, clientToken="u-sg",
+                                                networkConfiguration={"subnetIds": ["subnet-1"],
+                                                                      "securityGroupIds": [f"sg-{i}" for i in range(6)]}),
+                 400, "ValidationException")
+    got = emr.get_application(applicationId=app)["application"]
+    check("refused UpdateApplications changed nothing",
+          "networkConfiguration" not in got and got.get("autoStopConfiguration", {}).get("idleTimeoutMinutes") != 20000,
+          json.dumps(got, default=str))
+
     # A job run: the role EMR Serverless assumes, the entry point in S3.
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": "emr-serverless.amazonaws.com"}}]}
@@ -562,7 +600,7 @@ spark.stop()
     s3.put_object(Bucket="pinctl-fidelity-emr", Key="jobs/fail.py", Body=b"raise SystemExit(3)\n")
 
     def run(entry, args, execution_role=role, token=None):
-        r = emr.start_job_run(applicationId=app, executionRoleArn=execution_role, clientToken=token or entry,
+        r = emr.start_job_run(applicationId=app, executionRoleArn=execution_role, clientToken=token or entry.replace("s3://", "").replace("/", "-"),
                               jobDriver={"sparkSubmit": {"entryPoint": entry, "entryPointArguments": args}})
         return r["jobRunId"]
 
@@ -668,6 +706,72 @@ def check_iam_s3():
         moto.stop()
 
 
+def check_iam_emr():
+    """StartJobRun under IAM enforcement: the caller must be allowed iam:PassRole on the job
+    role with iam:PassedToService emr-serverless.amazonaws.com (User Guide, "Job runtime roles";
+    IAM User Guide, "Grant a user permissions to pass a role to an AWS service"), with the
+    condition evaluated as IAM does (StringLike's wildcards; a condition on another service is
+    not met). A condition on a global key (aws:RequestedRegion) is evaluated for any action.
+    ListJobRuns pages by maxResults (1 to 50)."""
+    moto = Moto()
+    try:
+        iam, emr, s3 = moto.client("iam"), moto.client("emr-serverless"), moto.client("s3")
+        app = emr.create_application(name="pinctl-pass", releaseLabel="emr-7.12.0", type="SPARK",
+                                     clientToken="tok-pass")["applicationId"]
+        wait_state(lambda: emr.get_application(applicationId=app)["application"]["state"], {"CREATED"})
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                 "Principal": {"Service": "emr-serverless.amazonaws.com"}}]}
+        role = iam.create_role(RoleName="pinctl-pass-job", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+        def user(name, statements):
+            iam.create_user(UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": statements}))
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            return boto3.client("emr-serverless", endpoint_url=moto.url, region_name=REGION,
+                                aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
+        use = {"Effect": "Allow", "Action": "emr-serverless:*", "Resource": "*"}
+
+        def passing(service):
+            return {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role,
+                    "Condition": {"StringLike": {"iam:PassedToService": service}}}
+
+        emr_user = user("pass-emr", [use, passing("emr-serverless.*")])
+        glue_user = user("pass-glue", [use, passing("glue.amazonaws.com")])
+        none_user = user("pass-none", [use])
+        elsewhere = user("pass-elsewhere", [{**use, "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}])
+        s3.create_bucket(Bucket="pinctl-pass")
+        urllib.request.urlopen(urllib.request.Request(
+            moto.url + "/moto-api/reset-auth", data=b"0", method="POST",
+            headers={"Content-Type": "text/plain"}), timeout=10).read()
+
+        def start(client, token):
+            return client.start_job_run(
+                applicationId=app, executionRoleArn=role, clientToken=token,
+                # Not there: the run fails at once, with no Spark started.
+                jobDriver={"sparkSubmit": {"entryPoint": "s3://pinctl-pass/none.py"}})["jobRunId"]
+
+        runs = [start(emr_user, f"t{i}") for i in range(3)]
+        check("StartJobRun by a caller allowed iam:PassRole to emr-serverless.* is accepted", len(set(runs)) == 3, str(runs))
+        expect_error("StartJobRun by a caller allowed iam:PassRole only to glue.amazonaws.com is refused",
+                     lambda: start(glue_user, "g"), 403, "AccessDeniedException")
+        expect_error("StartJobRun by a caller with no iam:PassRole is refused",
+                     lambda: start(none_user, "n"), 403, "AccessDeniedException")
+        expect_error("a policy for aws:RequestedRegion eu-west-1 allows nothing in us-east-1",
+                     lambda: elsewhere.list_applications(), 403, "AccessDeniedException")
+
+        first = emr_user.list_job_runs(applicationId=app, maxResults=2)
+        rest = emr_user.list_job_runs(applicationId=app, maxResults=2, nextToken=first.get("nextToken", "-"))
+        listed = [r["id"] for r in first["jobRuns"] + rest["jobRuns"]]
+        check("ListJobRuns pages by maxResults", len(first["jobRuns"]) == 2 and sorted(listed) == sorted(runs)
+              and not rest.get("nextToken"), json.dumps([first, rest], default=str)[:400])
+        expect_error("ListJobRuns with maxResults 51 is refused",
+                     lambda: emr_user.list_job_runs(applicationId=app, maxResults=51), 400, "ValidationException")
+    finally:
+        moto.stop()
+
+
 def main():
     moto = Moto()
     try:
@@ -689,6 +793,8 @@ def main():
     check_env_rate()
     print("-- S3 under IAM enforcement")
     check_iam_s3()
+    print("-- EMR Serverless under IAM enforcement")
+    check_iam_emr()
     if failures:
         print(f"{len(failures)} check(s) failed: " + "; ".join(failures))
         sys.exit(1)

@@ -28,6 +28,166 @@ def _apply():
     apigateway.APIGatewayBackend.delete_rest_api = _delete_rest_api
 
     _iam_enforcement()
+    _policy_conditions()
+
+
+# ---- IAM policy conditions ------------------------------------------------------------------
+# moto 5.2 evaluates one condition operator, StringEquals, passes every other one ("If the
+# evaluation operation is not supported, ignore condition evaluation", moto/iam/
+# policy_conditions.py), passes a condition whose key the request does not have, and answers an
+# Allow statement whose condition fails with an explicit deny. AWS (IAM User Guide, "IAM JSON
+# policy elements: Condition operators",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html,
+# and "Policy evaluation logic"): a statement applies only when all its conditions hold; within
+# one operator every key must match (AND) any of its values (OR); a key the request does not have
+# makes the condition false (for the keys the twin sets; others are taken as met and said),
+# except under a negated operator (StringNotEquals, StringNotLike,
+# ArnNotLike, ...), an ...IfExists operator, ForAllValues, and Null; StringLike and ArnLike take
+# `*` and `?` as wildcards, case-sensitively. An operator pinctl does not evaluate (Date*,
+# IpAddress, Binary*) makes its statement not apply, and says so on moto's stderr: refusing is
+# the side AWS errs on for a policy it cannot match.
+
+
+def _like(pattern, value):
+    import re
+
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, value, re.S) is not None
+
+
+def _numeric(test):
+    def compare(expected, actual):
+        try:
+            return test(float(actual), float(expected))
+        except ValueError:
+            return False
+
+    return compare
+
+
+_CONDITION_OPERATORS = {
+    "StringEquals": lambda e, a: a == e,
+    "StringEqualsIgnoreCase": lambda e, a: a.lower() == e.lower(),
+    "StringLike": _like,
+    # "ArnEquals and ArnLike behave identically" (Condition operators, "Amazon Resource Name").
+    "ArnEquals": _like,
+    "ArnLike": _like,
+    "NumericEquals": _numeric(lambda a, e: a == e),
+    "NumericLessThan": _numeric(lambda a, e: a < e),
+    "NumericLessThanEquals": _numeric(lambda a, e: a <= e),
+    "NumericGreaterThan": _numeric(lambda a, e: a > e),
+    "NumericGreaterThanEquals": _numeric(lambda a, e: a >= e),
+    "Bool": lambda e, a: a.lower() == e.lower(),
+}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+    "NumericNotEquals": "NumericEquals",
+}
+_UNSUPPORTED_SAID = set()
+# The condition keys the twin sets on the requests that have them (lower case).
+_KEYS_SET = {
+    "aws:requestedregion", "aws:principalaccount", "aws:principalarn", "aws:securetransport",
+    "iam:passedtoservice", "sts:externalid",
+}
+
+
+def _text(v):
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def condition_holds(operator, key, expected, context):
+    """Whether one `"Operator": {"key": expected}` entry holds for the request `context`
+    (condition keys to a value or a list of values; keys compared case-insensitively)."""
+    set_op = None
+    if operator.startswith(("ForAnyValue:", "ForAllValues:")):
+        set_op, operator = operator.split(":", 1)
+    if_exists = operator.endswith("IfExists")
+    if if_exists:
+        operator = operator[: -len("IfExists")]
+    wanted = [_text(e) for e in (expected if isinstance(expected, list) else [expected])]
+    actual = next((v for k, v in context.items() if k.lower() == key.lower()), None)
+    if actual is None and key.lower() not in _KEYS_SET:
+        # A key AWS would set on this request and the twin never does (s3:prefix,
+        # kms:ViaService, ...): not judged, as moto did not, and said once.
+        if key.lower() not in _UNSUPPORTED_SAID:
+            _UNSUPPORTED_SAID.add(key.lower())
+            print(f"pinctl moto: the condition key {key} is not set here; conditions on it are "
+                  "taken as met", file=sys.stderr, flush=True)
+        return True
+    if operator == "Null":
+        return (actual is None) == (wanted[0].lower() == "true")
+    negated = operator in _NEGATED
+    test = _CONDITION_OPERATORS.get(_NEGATED.get(operator, operator))
+    if test is None:
+        if operator not in _UNSUPPORTED_SAID:
+            _UNSUPPORTED_SAID.add(operator)
+            print(f"pinctl moto: the condition operator {operator} is not evaluated here; "
+                  "statements using it do not apply", file=sys.stderr, flush=True)
+        return False
+    if actual is None:
+        return if_exists or set_op == "ForAllValues" or (negated and set_op is None)
+    values = [_text(v) for v in (actual if isinstance(actual, list) else [actual])]
+
+    def one(v):
+        matched = any(test(e, v) for e in wanted)
+        return not matched if negated else matched
+
+    if set_op == "ForAllValues":
+        return all(one(v) for v in values)
+    return any(one(v) for v in values)
+
+
+def conditions_hold(condition, context):
+    """Whether a statement's whole `Condition` block holds for `context` (every operator, every
+    key)."""
+    return all(
+        condition_holds(operator, key, expected, context)
+        for operator, keys in (condition or {}).items()
+        for key, expected in (keys or {}).items()
+    )
+
+
+def principal_context(key):
+    """aws:PrincipalArn and aws:PrincipalAccount of an access key (an assumed role's is the
+    role's ARN: IAM User Guide, "AWS global condition context keys")."""
+    arn = getattr(key, "arn", "") or ""
+    parts = arn.split(":")
+    account = parts[4] if len(parts) > 5 else ""
+    if ":assumed-role/" in arn:
+        arn = f"arn:aws:iam::{account}:role/{arn.split(':assumed-role/')[1].split('/')[0]}"
+    return {"aws:PrincipalArn": arn, "aws:PrincipalAccount": account}
+
+
+def _request_context(request):
+    """The global condition keys AWS sets on every request that the twin knows (IAM User Guide,
+    "AWS global condition context keys"): the region called, the caller, and TLS (the twin's
+    plain HTTP stands for the HTTPS endpoint the same client calls on AWS)."""
+    context = {
+        "aws:RequestedRegion": getattr(request, "_region", None) or "us-east-1",
+        "aws:SecureTransport": "true",
+    }
+    context.update(principal_context(getattr(request, "_access_key", None)))
+    return context
+
+
+def _policy_conditions():
+    from moto.iam import access_control as ac
+
+    is_action_permitted = ac.IAMPolicyStatement.is_action_permitted
+
+    def _is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+        condition = self._statement.get("Condition")
+        if condition and not conditions_hold(condition, incoming_condition_values or {}):
+            return ac.PermissionResult.NEUTRAL
+        return is_action_permitted(self, action, resource, principal, incoming_condition_values)
+
+    ac.IAMPolicyStatement.is_action_permitted = _is_action_permitted
+    # Evaluated above; moto's own check would deny an Allow whose condition fails.
+    ac.IAMPolicyStatement._check_conditions = lambda self, incoming: True
 
 
 # The local twin turns moto's IAM enforcement on (POST /moto-api/reset-auth, see
@@ -111,8 +271,11 @@ def _iam_enforcement():
             return
         denied = False
         permitted = False
+        context = _request_context(self)
         for policy in self._access_key.collect_policies():
-            result = ac.IAMPolicy(policy).is_action_permitted(self._action, resource)
+            result = ac.IAMPolicy(policy).is_action_permitted(
+                self._action, resource, incoming_condition_values=context
+            )
             if result == ac.PermissionResult.DENIED:
                 denied = True
             elif result == ac.PermissionResult.PERMITTED:
@@ -141,6 +304,8 @@ def _iam_enforcement():
             raise error
         if self._service in _JSON_SERVICES:
             raise JsonRESTError("AccessDeniedException", message)
+        if self._service in _REST_JSON_SERVICES:
+            raise rest_json_access_denied(message)
         raise _AccessDenied(message)
 
     class _AccessDenied(AccessDeniedError):
@@ -503,6 +668,17 @@ def _msk_iam():
 
 # Services of the twin whose protocol is JSON: their errors are `{"__type": ..., "message": ...}`.
 _JSON_SERVICES = {"kinesis", "ssm", "logs", "monitoring", "sqs", "kms"}
+# REST-JSON services answer an IAM refusal 403 AccessDeniedException ("Common Errors" of their
+# API References, e.g. AWS Lambda's: "AccessDeniedException ... HTTP Status Code: 403").
+_REST_JSON_SERVICES = {"emr-serverless"}
+
+
+def rest_json_access_denied(message):
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError("AccessDeniedException", message)
+    error.code = 403
+    return error
 
 
 def _in_use():
@@ -1492,6 +1668,107 @@ def _propagation(delay):
 
 
 
+# ---- a service model's rules on requests ----------------------------------------------------
+# AWS refuses a request whose values break its service model's constraints (lengths, ranges,
+# patterns, enums, required members) with a ValidationException naming each: "1 validation error
+# detected: Value 'x y' at 'name' failed to satisfy constraint: Member must satisfy regular
+# expression pattern: [A-Za-z0-9._/#-]+". moto 5.2 checks none of them for EMR Serverless, and
+# the AWS SDK for Rust checks only required members. The rules are botocore's model of the
+# service (the one moto serves); a pattern must match the whole value (CloudFormation shows the
+# same rules anchored, e.g. AWS::EMRServerless::Application Tag: ^[A-Za-z0-9 /_.:=+@-]+$).
+
+
+def _shape_problems(shape, value, where, out):
+    import re
+
+    if value is None:
+        return
+    t = shape.type_name
+    meta = shape.metadata
+    shown = f"'{value}'" if isinstance(value, str) else str(value)
+    if t == "structure" and isinstance(value, dict):
+        for name in shape.required_members:
+            if value.get(name) is None:
+                out.append(f"Value null at '{where}{name}' failed to satisfy constraint: Member must not be null")
+        for name, member in shape.members.items():
+            _shape_problems(member, value.get(name), f"{where}{name}.", out)
+        return
+    at = where.rstrip(".")
+    size = None
+    if t == "string" and isinstance(value, str):
+        size = len(value)
+    elif t in ("list", "map") and isinstance(value, (list, dict)):
+        size = len(value)
+    if size is not None:
+        if "min" in meta and size < meta["min"]:
+            out.append(f"Value {shown} at '{at}' failed to satisfy constraint: Member must have length greater than or equal to {meta['min']}")
+        if "max" in meta and size > meta["max"]:
+            out.append(f"Value {shown} at '{at}' failed to satisfy constraint: Member must have length less than or equal to {meta['max']}")
+    if t in ("integer", "long") and isinstance(value, int) and not isinstance(value, bool):
+        if "min" in meta and value < meta["min"]:
+            out.append(f"Value {shown} at '{at}' failed to satisfy constraint: Member must have value greater than or equal to {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            out.append(f"Value {shown} at '{at}' failed to satisfy constraint: Member must have value less than or equal to {meta['max']}")
+    if t == "string" and isinstance(value, str):
+        if "pattern" in meta and re.fullmatch(meta["pattern"], value, re.S) is None:
+            out.append(f"Value {shown} at '{at}' failed to satisfy constraint: Member must satisfy regular expression pattern: {meta['pattern']}")
+        if shape.enum and value not in shape.enum:
+            out.append(f"Value {shown} at '{at}' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+    if t == "list" and isinstance(value, list):
+        for i, v in enumerate(value):
+            _shape_problems(shape.member, v, f"{at}.{i + 1}.", out)
+    if t == "map" and isinstance(value, dict):
+        for k, v in value.items():
+            _shape_problems(shape.key, k, f"{at}.{k}.member.key.", out)
+            _shape_problems(shape.value, v, f"{at}.{k}.member.value.", out)
+
+
+def validation_message(problems):
+    n = len(problems)
+    return f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems)
+
+
+def _model_rules(service, response_cls, exception_cls):
+    """Checks every operation of `service` served by `response_cls` against botocore's model
+    before moto runs it; `exception_cls(message)` is the service's ValidationException."""
+    import functools
+
+    import botocore.session
+    from moto.core.utils import camelcase_to_underscores
+
+    model = botocore.session.get_session().get_service_model(service)
+
+    def checked(method, operation):
+        @functools.wraps(method)
+        def run(self):
+            shape = operation.input_shape
+            if shape is not None:
+                # moto parses a query-string list the request did not send as []: a member is
+                # judged only when the request carries it.
+                sent = self.querystring or {}
+                params = {
+                    name: self._get_param(name)
+                    for name, member in shape.members.items()
+                    if member.serialization.get("location") != "querystring"
+                    or member.serialization.get("name", name) in sent
+                }
+                found = []
+                _shape_problems(shape, params, "", found)
+                if found:
+                    raise exception_cls(validation_message(found))
+            return method(self)
+
+        return run
+
+    for name in model.operation_names:
+        attr = camelcase_to_underscores(name)
+        method = getattr(response_cls, attr, None)
+        if method is not None and not getattr(method, "_pinctl_rules", False):
+            wrapped = checked(method, model.operation_model(name))
+            wrapped._pinctl_rules = True
+            setattr(response_cls, attr, wrapped)
+
+
 # ---- EMR Serverless ----------------------------------------------------------------------
 # What AWS does that moto 5.2 does not (EMR Serverless API Reference:
 # https://docs.aws.amazon.com/emr-serverless/latest/APIReference/):
@@ -1560,6 +1837,18 @@ def _emr_serverless():
     create_application = backend_cls.create_application
 
     def _create_application(self, name, release_label, application_type, client_token, *a, **k):
+        # AWS takes `Spark` as well as `SPARK` (its own examples use both).
+        application_type = (application_type or "").upper()
+        # EMR Serverless runs releases 6.6.0 and later (User Guide, "Amazon EMR Serverless
+        # release versions").
+        import re
+
+        m = re.fullmatch(r"emr-(\d+)\.(\d+)\.(\d+)", release_label or "")
+        if m and (int(m.group(1)), int(m.group(2))) < (6, 6):
+            raise ValidationException(
+                f"Type '{application_type}' is not supported for release label '{release_label}'"
+                " or release label does not exist"
+            )
         if client_token:
             for app in self.applications.values():
                 if app.client_token == client_token and app.state != "TERMINATED":
@@ -1656,7 +1945,11 @@ def _emr_serverless():
             result = ac.IAMPolicy(policy).is_action_permitted(
                 "iam:PassRole",
                 role_arn,
-                incoming_condition_values={"iam:PassedToService": "emr-serverless.amazonaws.com"},
+                incoming_condition_values={
+                    "iam:PassedToService": "emr-serverless.amazonaws.com",
+                    "aws:SecureTransport": "true",
+                    **principal_context(key),
+                },
             )
             if result == ac.PermissionResult.DENIED:
                 return (
@@ -1675,12 +1968,10 @@ def _emr_serverless():
     start_job_run_response = responses.EMRServerlessResponse.start_job_run
 
     def _start_job_run_response(self):
-        from moto.core.exceptions import JsonRESTError
-
         role = self._get_param("executionRoleArn") or ""
         refused = may_pass_role(role)
         if refused:
-            raise JsonRESTError("AccessDeniedException", refused)
+            raise rest_json_access_denied(refused)
         host = self.headers.get("Host") or "127.0.0.1"
         self.emrserverless_backend._pinctl_endpoint = f"http://{host}"
         return start_job_run_response(self)
@@ -1732,6 +2023,21 @@ def _emr_serverless():
 
     backend_cls.cancel_job_run = _cancel_job_run
 
+    # ListJobRuns of an application with no runs yet: an empty list (moto: ResourceNotFound,
+    # which the API Reference does not list among ListJobRuns' errors).
+    list_job_runs = backend_cls.list_job_runs
+
+    def _list_job_runs(self, application_id, *a, **k):
+        self.get_application(application_id)
+        self.job_runs.setdefault(application_id, [])
+        return list_job_runs(self, application_id, *a, **k)
+
+    backend_cls.list_job_runs = _list_job_runs
+
+    # The service model's rules, checked first (outermost), as AWS validates a request before
+    # it authorizes what it asks (StartJobRun's iam:PassRole).
+    _model_rules("emr-serverless", responses.EMRServerlessResponse, ValidationException)
+
     def set_state(run, state, details=""):
         if run.state in ("CANCELLING", "CANCELLED") and state != "CANCELLED":
             return False
@@ -1781,6 +2087,11 @@ def _emr_serverless():
     def cache_dir(*parts):
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         return os.path.join(base, "pinctl", *parts)
+
+    def installed(jar):
+        """The newest `~/.cache/pinctl/spark/*/jars` directory holding `jar` (a glob), or ""."""
+        found = sorted(glob.glob(cache_dir("spark", "*", "jars", jar)), key=os.path.getmtime)
+        return os.path.dirname(found[-1]) if found else ""
 
     def execute(backend, app, run, endpoint):
         """Runs the job run's sparkSubmit driver with local Spark; ends it SUCCESS or FAILED."""
@@ -1853,8 +2164,9 @@ def _emr_serverless():
                 except Exception as e:  # the job role cannot read it, or it is not there
                     set_state(run, "FAILED", f"Reading the entry point {entry}: {e}")
                     return
-            delta = os.environ.get("PINCTL_SPARK_JARS") or cache_dir("spark", "3.3.2", "jars")
-            s3a = os.environ.get("PINCTL_S3A_JARS") or cache_dir("spark", "hadoop-aws-3.3.4", "jars")
+            # scripts/setup.sh exports both; else what it installed under ~/.cache/pinctl/spark.
+            delta = os.environ.get("PINCTL_SPARK_JARS") or installed("delta-spark_*.jar")
+            s3a = os.environ.get("PINCTL_S3A_JARS") or installed("hadoop-aws-*.jar")
             image = {
                 "/usr/share/aws/delta/lib/delta-spark.jar": glob.glob(os.path.join(delta, "delta-spark_*.jar")),
                 "/usr/share/aws/delta/lib/delta-storage.jar": glob.glob(os.path.join(delta, "delta-storage-*.jar")),
@@ -1899,10 +2211,27 @@ def _emr_serverless():
                 with lock:
                     live_runs[run.id] = proc
                 print(f"pinctl emr-serverless: job run {run.id} running (log {log_path})", file=sys.stderr, flush=True)
-                code = proc.wait()
+                # "If the job run runs beyond this duration, it will be automatically cancelled"
+                # (StartJobRun `executionTimeoutMinutes`); "The default timeout is 12 hours"
+                # (User Guide, "Running jobs from the AWS CLI").
+                limit = int(run.execution_timeout_minutes or 720)
+                timed_out = False
+                try:
+                    code = proc.wait(timeout=limit * 60)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    run.state = "CANCELLING"
+                    proc.terminate()
+                    try:
+                        code = proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        code = proc.wait()
                 with lock:
                     live_runs.pop(run.id, None)
-            if run.state == "CANCELLING":
+            if timed_out:
+                set_state(run, "CANCELLED", f"Job run timed out after {limit} minutes (executionTimeoutMinutes).")
+            elif run.state == "CANCELLING":
                 set_state(run, "CANCELLED", "Job run was cancelled.")
             elif code == 0:
                 set_state(run, "SUCCESS")

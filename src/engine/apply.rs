@@ -245,6 +245,13 @@ impl Shared {
         }
         if let Some(p) = self.providers.get(&res.kind) {
             p.info().complete(&mut r.value);
+            let problems = p.info().violations(name, &r.value);
+            if !problems.is_empty() {
+                return Err(EngineError::Invalid {
+                    resource: name.to_string(),
+                    problems,
+                });
+            }
         }
         if contains_unknown(&r.value) {
             return Err(EngineError::Unresolved {

@@ -46,6 +46,13 @@ pub enum EngineError {
     /// a file that is not there).
     #[error("{resource}: {message}")]
     Prepare { resource: String, message: String },
+    /// Resolved props break a rule of the kind's schema that AWS documents (a name's pattern,
+    /// a list's most items): found at plan, before anything is called.
+    #[error("{resource}: {}", problems.join("; "))]
+    Invalid {
+        resource: String,
+        problems: Vec<String>,
+    },
     /// An operation took longer than its timeout; what was started is recorded.
     /// `last` is the last thing it was waiting for (a status, a refusal being retried), so a
     /// timeout says why, not only when.

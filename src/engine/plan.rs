@@ -406,6 +406,13 @@ pub async fn plan(
         }
         // What the stack leaves out is wanted at its default.
         info.complete(&mut r.value);
+        let problems = info.violations(name, &r.value);
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid {
+                resource: name.to_string(),
+                problems,
+            });
+        }
         let secrets = secret_pointers(&r, info.secret);
         let recorded = state.resources.get(name);
         let mut plan = ResourcePlan {

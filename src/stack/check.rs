@@ -8,6 +8,7 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::Node;
 use serde_json::{Map, Number, Value};
 
+use super::constraints;
 use super::diag::{Diagnostics, Location};
 use super::expr;
 
@@ -191,24 +192,7 @@ impl<'a> Checker<'a> {
     where
         'a: 's,
     {
-        let mut s = schema;
-        for _ in 0..32 {
-            let Some(r) = s.get("$ref").and_then(Value::as_str) else {
-                return s;
-            };
-            let target = r
-                .strip_prefix("#/$defs/")
-                .and_then(|name| self.root.get("$defs").and_then(|d| d.get(name)))
-                .or_else(|| {
-                    r.strip_prefix("#/definitions/")
-                        .and_then(|name| self.root.get("definitions").and_then(|d| d.get(name)))
-                });
-            match target {
-                Some(t) => s = t,
-                None => return &Value::Bool(true),
-            }
-        }
-        s
+        constraints::follow(self.root, schema)
     }
 
     /// The JSON types `schema` admits (those of its alternatives too); empty when it does not
@@ -330,6 +314,9 @@ impl<'a> Checker<'a> {
             }
             Node::Mapping(map) if allows("string") => self.check_string_source(map, path),
             Node::Sequence(seq) if allows("array") && schema.get("type").is_some() => {
+                if let Some(why) = constraints::items_violation(schema, seq.len()) {
+                    self.err(node_location(file, node), format!("`{path}`: {why}"));
+                }
                 let items = schema.get("items").cloned().unwrap_or(Value::Bool(true));
                 Value::Array(
                     seq.iter()
@@ -402,6 +389,9 @@ impl<'a> Checker<'a> {
             }
         }
         if allows("string") {
+            if let Some(why) = constraints::string_violation(schema, text) {
+                self.err(loc, format!("`{path}`: {why}"));
+            }
             return Value::String(text.into());
         }
         let shown = if text.is_empty() {

@@ -2,6 +2,7 @@
 //! templates, and the JSON Schema editors use.
 
 pub mod check;
+pub mod constraints;
 pub mod diag;
 pub mod expr;
 pub mod load;

@@ -60,8 +60,8 @@ with DAG(
         from airflow.providers.amazon.aws.operators.emr import EmrServerlessStartJobOperator
 
         # The batch job as a Spark job (jobs/spark/batch_job.py, shipped by `up`) on the stack's
-        # EMR Serverless application, as the job role. The operator starts the application when
-        # it is not STARTED, starts the job run and waits until it ends: SUCCESS, or the task
+        # EMR Serverless application, as the job role. The operator starts a STOPPED application
+        # (a CREATED one starts with the run, by auto-start), starts the job run and waits until it ends: SUCCESS, or the task
         # fails with the run's state details (FAILED, CANCELLED). Delta Lake comes with the
         # release (Amazon EMR Serverless User Guide, "Using Delta Lake with EMR Serverless": the
         # jars in /usr/share/aws/delta/lib, its Python API from delta-spark.jar).
@@ -84,6 +84,11 @@ with DAG(
                     "sparkSubmitParameters": " ".join([
                         f"--conf spark.jars={DELTA}/delta-spark.jar,{DELTA}/delta-storage.jar",
                         f"--conf spark.submit.pyFiles={DELTA}/delta-spark.jar",
+                        # The job reads and writes Delta tables by path, not through a metastore:
+                        # an in-memory catalog, so the job role needs no AWS Glue Data Catalog
+                        # permissions (which EMR Serverless can use as Spark's metastore: User
+                        # Guide, "Metastore configuration").
+                        "--conf spark.sql.catalogImplementation=in-memory",
                     ]),
                 }
             },

@@ -50,9 +50,25 @@ use crate::providers::{owned_by, Registry};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
+    /// `CpuSize`: `[1-9][0-9]*(\s)?(vCPU|vcpu|VCPU)?`, at most 15 characters.
+    #[schemars(
+        length(min = 1, max = 15),
+        regex(pattern = r"^[1-9][0-9]*\s?(vCPU|vcpu|VCPU)?$")
+    )]
     pub cpu: String,
+    /// `MemorySize`: `[1-9][0-9]*(\s)?(GB|gb|gB|Gb)?`, at most 15 characters.
+    #[schemars(
+        length(min = 1, max = 15),
+        regex(pattern = r"^[1-9][0-9]*\s?(GB|gb|gB|Gb)?$")
+    )]
     pub memory: String,
+    /// `DiskSize`: `[1-9][0-9]*(\s)?(GB|gb|gB|Gb)` (the unit is required), at most 15
+    /// characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 15),
+        regex(pattern = r"^[1-9][0-9]*\s?(GB|gb|gB|Gb)$")
+    )]
     pub disk: Option<String>,
 }
 
@@ -62,7 +78,11 @@ pub struct Capacity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
+    /// At most 16 (`SubnetIds`).
+    #[schemars(length(max = 16))]
     pub subnet_ids: Vec<String>,
+    /// At most 5 (`SecurityGroupIds`).
+    #[schemars(length(max = 5))]
     pub security_group_ids: Vec<String>,
 }
 
@@ -104,13 +124,24 @@ fn fifteen() -> u32 {
     15
 }
 
-/// Props of `emrserverless.application`.
+/// Props of `emrserverless.application`. The rules on each field are the EMR Serverless
+/// service model's (botocore `emr-serverless` 2021-07-13, `CreateApplicationRequest`), checked
+/// at `validate` and `plan` ([`crate::stack::constraints`]).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationProps {
+    /// 1 to 64 letters, digits and `._/#-` (`ApplicationName`).
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._/#-]+$"))]
     pub name: String,
     /// The EMR release, e.g. `emr-7.9.0` (its Spark and Delta Lake versions: EMR Serverless
-    /// User Guide, "Release versions"). Changes in place (UpdateApplication `releaseLabel`).
+    /// User Guide, "Release versions"): EMR Serverless runs `emr-6.6.0` and later. Changes in
+    /// place (UpdateApplication `releaseLabel`).
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(
+            pattern = r"^emr-(6\.([6-9]|[1-9][0-9])|[7-9]\.[0-9]+|[1-9][0-9]+\.[0-9]+)\.[0-9]+$"
+        )
+    )]
     pub release_label: String,
     /// `SPARK` or `HIVE` (CreateApplication `type`).
     #[serde(default = "spark")]
@@ -118,9 +149,11 @@ pub struct ApplicationProps {
     pub maximum_capacity: Capacity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
-    /// Minutes an idle application runs before it stops by itself (auto-stop, on by default on
-    /// AWS with 15 minutes: API Reference, `AutoStopConfig`).
+    /// Minutes an idle application runs before it stops by itself, 1 to 10080 (a week); 0
+    /// turns auto-stop off (auto-stop, on by default on AWS with 15 minutes: API Reference,
+    /// `AutoStopConfig`).
     #[serde(default = "fifteen")]
+    #[schemars(range(max = 10080))]
     pub auto_stop_idle_minutes: u32,
 }
 
@@ -132,7 +165,9 @@ pub fn register(r: &mut Registry) {
             "An EMR Serverless application (Spark) the batch job runs on; release, capacity, network and auto-stop change in place",
         )
         .schema::<ApplicationProps>()
-        .outputs(&["id", "arn", "state"])
+        // Not `state`: it changes on its own (auto-start, auto-stop), so a recorded one is
+        // stale by the next run.
+        .outputs(&["id", "arn"])
         .replace(&[
             ("name", "an application cannot be renamed"),
             ("engine", "an application's type cannot change"),
@@ -169,7 +204,6 @@ fn outputs(a: &Application) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), Value::String(a.application_id().into()));
     m.insert("arn".into(), Value::String(a.arn().into()));
-    m.insert("state".into(), Value::String(a.state().as_str().into()));
     m
 }
 
@@ -254,24 +288,37 @@ impl ApplicationProvider {
         }
     }
 
-    /// CancelJobRun for every job run of the application that has not ended.
+    /// CancelJobRun for every job run of the application that has not ended (every page of
+    /// ListJobRuns: at most 50 runs each).
     async fn cancel_jobs(&self, id: &str) -> Result<(), ProviderError> {
         let emr = self.clients.emrserverless().await;
-        let runs = emr
-            .list_job_runs()
-            .application_id(id)
-            .set_states(Some(RUNNING_JOBS.to_vec()))
-            .send()
-            .await
-            .map_err(|e| api_error("ListJobRuns", e))?;
-        for run in runs.job_runs() {
-            if run.state() == &JobRunState::Cancelling {
-                continue;
+        let mut live = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = emr
+                .list_job_runs()
+                .application_id(id)
+                .set_states(Some(RUNNING_JOBS.to_vec()))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| api_error("ListJobRuns", e))?;
+            live.extend(
+                page.job_runs()
+                    .iter()
+                    .filter(|r| r.state() != &JobRunState::Cancelling)
+                    .map(|r| r.id().to_string()),
+            );
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
             }
+        }
+        for run in live {
             match emr
                 .cancel_job_run()
                 .application_id(id)
-                .job_run_id(run.id())
+                .job_run_id(&run)
                 .send()
                 .await
             {
