@@ -60,6 +60,31 @@ async fn wait_for(c: &aws_sdk_emrserverless::Client, id: &str, want: Application
     }
 }
 
+/// `refused` is EMR Serverless's ValidationException (`context` says which call).
+#[track_caller]
+fn assert_validation<
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::fmt::Debug,
+>(
+    refused: &E,
+    context: &str,
+) {
+    assert_eq!(
+        refused.code(),
+        Some("ValidationException"),
+        "{context}: {refused:?}"
+    );
+}
+
+/// `down` succeeds, the application is TERMINATED and the state is empty.
+async fn down_removes_it(p: &Project, c: &aws_sdk_emrserverless::Client, id: &str) {
+    p.run(&["down", "--yes"]).expect(0);
+    assert_eq!(state(c, id).await, ApplicationState::Terminated);
+    assert_eq!(
+        p.state("emr", "default")["resources"],
+        serde_json::json!({})
+    );
+}
+
 fn app_id(p: &Project) -> String {
     p.state("emr", "default")["resources"]["app"]["physical_id"]
         .as_str()
@@ -100,18 +125,9 @@ async fn down_stops_a_started_application_then_deletes_it() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&refused),
-        Some("ValidationException"),
-        "{refused:?}"
-    );
+    assert_validation(&refused, "DeleteApplication of a STARTED application");
 
-    p.run(&["down", "--yes"]).expect(0);
-    assert_eq!(state(&c, &id).await, ApplicationState::Terminated);
-    assert_eq!(
-        p.state("emr", "default")["resources"],
-        serde_json::json!({})
-    );
+    down_removes_it(&p, &c, &id).await;
 }
 
 /// A change of a STARTED application's capacity: `up` stops it, then updates it in place;
@@ -377,19 +393,10 @@ async fn down_cancels_a_running_job_run_then_deletes_the_application() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&refused),
-        Some("ValidationException"),
-        "StopApplication while a run is RUNNING: {refused:?}"
-    );
+    assert_validation(&refused, "StopApplication while a run is RUNNING");
 
-    p.run(&["down", "--yes"]).expect(0);
+    down_removes_it(&p, &c, &id).await;
     assert_eq!(run_state().await, JobRunState::Cancelled);
-    assert_eq!(state(&c, &id).await, ApplicationState::Terminated);
-    assert_eq!(
-        p.state("emr", "default")["resources"],
-        serde_json::json!({})
-    );
 }
 
 /// The service model's rules on an application (botocore emr-serverless): a literal that breaks
@@ -470,9 +477,5 @@ resources:
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&refused),
-        Some("ValidationException"),
-        "{refused:?}"
-    );
+    assert_validation(&refused, "CreateApplication named `my app-batch`");
 }
