@@ -247,18 +247,6 @@ impl KindInfo {
         }
     }
 
-    /// The schema constraints (patterns, lengths, list sizes: [`crate::stack::constraints`])
-    /// resolved `props` of resource `resource` break, each as `` `resources.R.props.P`: why ``.
-    pub fn violations(&self, resource: &str, props: &Value) -> Vec<String> {
-        let schema = self.schema_json();
-        crate::stack::constraints::resolved_violations(
-            &schema,
-            &schema,
-            props,
-            &format!("resources.{resource}.props"),
-        )
-    }
-
     pub fn schema_json(&self) -> Value {
         serde_json::to_value((self.schema)()).unwrap_or(Value::Bool(true))
     }

@@ -245,7 +245,7 @@ impl Shared {
         }
         if let Some(p) = self.providers.get(&res.kind) {
             p.info().complete(&mut r.value);
-            let problems = p.info().violations(name, &r.value);
+            let problems = super::plan::violations(p.info(), name, &r.value);
             if !problems.is_empty() {
                 return Err(EngineError::Invalid {
                     resource: name.to_string(),

@@ -406,7 +406,7 @@ pub async fn plan(
         }
         // What the stack leaves out is wanted at its default.
         info.complete(&mut r.value);
-        let problems = info.violations(name, &r.value);
+        let problems = violations(&info, name, &r.value);
         if !problems.is_empty() {
             return Err(EngineError::Invalid {
                 resource: name.to_string(),
@@ -697,6 +697,23 @@ fn redact_known(salt: &str, v: &Value, secrets: &[String]) -> Value {
 /// What a plan shows instead of a secret.
 pub fn sensitive_marker() -> Value {
     Value::String("(sensitive)".into())
+}
+
+/// The schema constraints (patterns, lengths, list sizes, ranges:
+/// [`crate::stack::constraints`]) resolved `props` of resource `resource` break, each as
+/// `` `resources.R.props.P`: why ``.
+pub(crate) fn violations(
+    info: &crate::kind::KindInfo,
+    resource: &str,
+    props: &Value,
+) -> Vec<String> {
+    let schema = info.schema_json();
+    crate::stack::constraints::resolved_violations(
+        &schema,
+        &schema,
+        props,
+        &format!("resources.{resource}.props"),
+    )
 }
 
 #[cfg(test)]
