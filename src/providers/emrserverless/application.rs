@@ -232,30 +232,25 @@ impl ApplicationProvider {
             .and_then(|o| o.application))
     }
 
-    /// Ids of the live (not `TERMINATED`) applications named `name`.
+    /// Ids of the live (not `TERMINATED`) applications named `name` (every page).
     async fn named(&self, name: &str) -> Result<Vec<String>, ProviderError> {
-        let emr = self.clients.emrserverless().await;
-        let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = emr
-                .list_applications()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("ListApplications", e))?;
-            ids.extend(
-                page.applications()
-                    .iter()
-                    .filter(|a| a.name() == Some(name))
-                    .filter(|a| a.state() != &ApplicationState::Terminated)
-                    .map(|a| a.id().to_string()),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(ids),
-            }
-        }
+        let apps: Vec<_> = self
+            .clients
+            .emrserverless()
+            .await
+            .list_applications()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| api_error("ListApplications", e))?;
+        Ok(apps
+            .iter()
+            .filter(|a| a.name() == Some(name))
+            .filter(|a| a.state() != &ApplicationState::Terminated)
+            .map(|a| a.id().to_string())
+            .collect())
     }
 
     /// Moves the application toward `STOPPED` so it can be updated or deleted: `Ok(true)` when
@@ -292,28 +287,20 @@ impl ApplicationProvider {
     /// ListJobRuns: at most 50 runs each).
     async fn cancel_jobs(&self, id: &str) -> Result<(), ProviderError> {
         let emr = self.clients.emrserverless().await;
-        let mut live = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = emr
-                .list_job_runs()
-                .application_id(id)
-                .set_states(Some(RUNNING_JOBS.to_vec()))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("ListJobRuns", e))?;
-            live.extend(
-                page.job_runs()
-                    .iter()
-                    .filter(|r| r.state() != &JobRunState::Cancelling)
-                    .map(|r| r.id().to_string()),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        let runs: Vec<_> = emr
+            .list_job_runs()
+            .application_id(id)
+            .set_states(Some(RUNNING_JOBS.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| api_error("ListJobRuns", e))?;
+        let live = runs
+            .iter()
+            .filter(|r| r.state() != &JobRunState::Cancelling)
+            .map(|r| r.id().to_string());
         for run in live {
             match emr
                 .cancel_job_run()
