@@ -1,9 +1,7 @@
 //! The emulator of MSK, MSK Connect and MWAA, driven by the official AWS SDK for Rust: shapes,
 //! error types and codes, ARNs, state machines, persistence across a restart, fault injection.
 
-use std::time::Duration;
-
-use crate::util::Emulator;
+use crate::util::{wait_for, Emulator};
 use aws_sdk_kafka::types::{
     BrokerNodeGroupInfo, ClientAuthentication, ClusterState, Iam, ProvisionedRequest, Sasl,
     TopicState,
@@ -32,20 +30,6 @@ fn provisioned() -> ProvisionedRequest {
                 .build(),
         )
         .build()
-}
-
-async fn wait_for<F, Fut>(mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the state never changed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

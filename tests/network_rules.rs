@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{AttributeBooleanValue, VpcEndpointType};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::util::{Emulator, Moto, Project};
+use crate::util::{eventually, wait_for, Emulator, Moto, Project, SETTLE};
 
 /// A VPC in moto with, in two AZ ids each, a public subnet (route to an internet gateway), a
 /// private subnet routed to a NAT gateway and a private subnet with no way out.
@@ -160,20 +160,6 @@ async fn network(moto: &Moto) -> Net {
         az3,
         same_az,
     }
-}
-
-async fn wait_for<F, Fut>(mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the state never changed");
 }
 
 fn provisioned(subnets: &[&str], brokers: i32) -> aws_sdk_kafka::types::ProvisionedRequest {
@@ -373,19 +359,16 @@ async fn settled(
     arn: &str,
 ) -> aws_sdk_kafkaconnect::operation::describe_connector::DescribeConnectorOutput {
     use aws_sdk_kafkaconnect::types::ConnectorState;
-    for _ in 0..200 {
+    eventually(&format!("connector {arn} settles"), SETTLE, || async {
         let d = kc
             .describe_connector()
             .connector_arn(arn)
             .send()
             .await
             .unwrap();
-        if d.connector_state() != Some(&ConnectorState::Creating) {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("connector {arn} still CREATING");
+        (d.connector_state() != Some(&ConnectorState::Creating)).then_some(d)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -470,15 +453,12 @@ async fn environment(
 /// The environment once it has settled.
 async fn settled_env(m: &aws_sdk_mwaa::Client, name: &str) -> aws_sdk_mwaa::types::Environment {
     use aws_sdk_mwaa::types::EnvironmentStatus;
-    for _ in 0..200 {
+    eventually(&format!("environment {name} settles"), SETTLE, || async {
         let e = m.get_environment().name(name).send().await.unwrap();
         let e = e.environment().unwrap().clone();
-        if e.status() != Some(&EnvironmentStatus::Creating) {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("environment {name} still CREATING");
+        (e.status() != Some(&EnvironmentStatus::Creating)).then_some(e)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]

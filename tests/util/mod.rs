@@ -22,6 +22,47 @@ pub const ACCOUNT_HASH: &str = "1fd162ee33";
 /// The pipeline's data bucket, `user-<UID>-<ACCOUNT_HASH>-bucket`.
 pub const BUCKET: &str = "user-0e36c8cd403d-1fd162ee33-bucket";
 
+/// Polls `check` every 50 ms until it answers `Some`, for at most `within` of wall-clock time,
+/// then panics naming `what`. A bound on waiting, not a timing assertion: on a loaded CI machine
+/// (Spark, Airflow and a broker beside the test) a state the emulator reaches after 200 ms can
+/// take seconds to be read back, so `within` is generous.
+pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("{what}: still not so after {within:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// How long a test waits for the emulator (delays of 10–200 ms) to settle, loaded machine
+/// included.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Polls `check` every 50 ms until it is true, for at most [`SETTLE`], then panics.
+pub async fn wait_for<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + SETTLE;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the state did not change within {SETTLE:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A scratch project: a stack file, its state, and a simulated cloud (`PINCTL_SIM_DIR`).
 pub struct Project {
     pub dir: tempfile::TempDir,
