@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::util::answers::expected_answers;
 use crate::util::{
-    emulated, free_port, python_keys, read_source, s3_keys, scan, Emulator, Moto, Project, BUCKET,
-    UID,
+    emulated, eventually, free_port, python_keys, read_source, s3_keys, scan, Emulator, Moto,
+    Project, BUCKET, SETTLE, UID,
 };
 use serde_json::Value;
 
@@ -118,6 +118,20 @@ impl Drop for Twin<'_> {
             eprintln!("the twin's logs: {}", keep.display());
         }
     }
+}
+
+/// Every file under `dir`, at any depth (none when `dir` does not exist).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The last lines of the twin's logs whose names contain one of `parts`, for failure messages.
@@ -550,6 +564,49 @@ async fn the_dag_with_the_emr_runner_runs_the_spark_job_on_the_twin() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
+    // A STOPPED application, as the idle timeout leaves one: the operator starts it
+    // (EmrServerlessStartJobOperator calls StartApplication unless the application is CREATED
+    // or STARTED), so the MWAA role's emr-serverless:StartApplication is exercised.
+    let emr = aws_sdk_emrserverless::Client::new(&moto.config().await);
+    let apps = emr.list_applications().send().await.unwrap();
+    let app = apps
+        .applications()
+        .iter()
+        .find(|a| a.name() == Some(&format!("{UID}-batch")))
+        .expect("the stack's application")
+        .clone();
+    let app_state = |want: &'static str| {
+        let emr = emr.clone();
+        let id = app.id().to_string();
+        async move {
+            eventually(&format!("the application is {want}"), SETTLE, || {
+                let (emr, id) = (emr.clone(), id.clone());
+                async move {
+                    let a = emr
+                        .get_application()
+                        .application_id(id)
+                        .send()
+                        .await
+                        .unwrap();
+                    (a.application().unwrap().state().as_str() == want).then_some(())
+                }
+            })
+            .await
+        }
+    };
+    emr.start_application()
+        .application_id(app.id())
+        .send()
+        .await
+        .unwrap();
+    app_state("STARTED").await;
+    emr.stop_application()
+        .application_id(app.id())
+        .send()
+        .await
+        .unwrap();
+    app_state("STOPPED").await;
+
     let dag = format!("{UID}_dag");
     let t0 = Instant::now();
     let triggered = p.run(&[
@@ -573,15 +630,21 @@ async fn the_dag_with_the_emr_runner_runs_the_spark_job_on_the_twin() {
         t0.elapsed().as_secs_f64()
     );
 
+    let started = files_under(&twin_dir.join("airflow"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "log"))
+        .any(|f| {
+            std::fs::read_to_string(&f)
+                .unwrap_or_default()
+                .contains(&format!("Starting application {}", app.id()))
+        });
+    assert!(
+        started,
+        "no task log says the operator started the stopped application"
+    );
+
     // The triggered run's job run, SUCCESS, as the job role (the scheduler may also have
     // started the DAG's latest daily interval on its own: catchup=False runs it once).
-    let emr = aws_sdk_emrserverless::Client::new(&moto.config().await);
-    let apps = emr.list_applications().send().await.unwrap();
-    let app = apps
-        .applications()
-        .iter()
-        .find(|a| a.name() == Some(&format!("{UID}-batch")))
-        .expect("the stack's application");
     let runs = emr
         .list_job_runs()
         .application_id(app.id())
