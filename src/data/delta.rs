@@ -336,7 +336,7 @@ impl Upserter {
         // go through MERGE, whose join reads every target file into memory (6.4 GiB for 1,000
         // rows against a 10 M-row table, where this anti-join streams the table past them).
         let seen = if seen.num_rows() > 0 {
-            changed_rows(&self.table, seen).await?
+            changed_rows(&self.table, seen, IN_LIST_MAX).await?
         } else {
             seen
         };
@@ -376,7 +376,11 @@ impl Upserter {
 /// The rows of `batch` (one per `ind`) that `table` does not hold as they are: a new `ind`, or
 /// a column that differs (null-safe). An anti-join with `batch` as its build side, so memory
 /// grows with the batch while the table streams past it.
-async fn changed_rows(table: &DeltaTable, batch: RecordBatch) -> Result<RecordBatch, DeltaError> {
+async fn changed_rows(
+    table: &DeltaTable,
+    batch: RecordBatch,
+    in_list_max: usize,
+) -> Result<RecordBatch, DeltaError> {
     use deltalake::datafusion::logical_expr::{binary_expr, JoinType, Operator};
     let name = table.table_url().to_string();
     let other = |e: &dyn std::fmt::Display| DeltaError::Other {
@@ -401,10 +405,17 @@ async fn changed_rows(table: &DeltaTable, batch: RecordBatch) -> Result<RecordBa
         .collect();
     let ctx = super::engine::bounded_session(super::engine::Joins::Hash);
     let provider = table.table_provider().await.map_err(|e| other(&e))?;
-    let target = ctx
-        .read_table(provider)
-        .and_then(|t| t.alias("target"))
-        .map_err(|e| other(&e))?;
+    let mut target = ctx.read_table(provider).map_err(|e| other(&e))?;
+    if let Some(inds) = ind_list(&batch, in_list_max) {
+        // delta-rs hands a filter on the scan to the Parquet reader as a row filter (late
+        // materialization): the `ind` column is read for the whole table, the other columns
+        // only for the rows that pass, so this grows with the batch and with 8 bytes a table
+        // row, not with the table's width.
+        target = target
+            .filter(col("ind").in_list(inds, false))
+            .map_err(|e| other(&e))?;
+    }
+    let target = target.alias("target").map_err(|e| other(&e))?;
     let batches = ctx
         .read_batch(batch)
         .and_then(|s| s.alias("source"))
@@ -415,6 +426,23 @@ async fn changed_rows(table: &DeltaTable, batch: RecordBatch) -> Result<RecordBa
         .map_err(|e| other(&e))?;
     deltalake::arrow::compute::concat_batches(&schema, &batches).map_err(|e| other(&e))
 }
+
+/// The batch's `ind`s as literals for an `IN` filter, when there are at most `max` (a larger
+/// batch joins against the whole table, which it then costs about as much to read as to
+/// filter).
+fn ind_list(batch: &RecordBatch, max: usize) -> Option<Vec<deltalake::datafusion::prelude::Expr>> {
+    use deltalake::arrow::array::Int64Array;
+    let ind = batch.column(0).as_any().downcast_ref::<Int64Array>()?;
+    (ind.len() <= max).then(|| {
+        ind.iter()
+            .flatten()
+            .map(deltalake::datafusion::prelude::lit)
+            .collect()
+    })
+}
+
+/// The most `ind`s the upserter filters the table by when it looks for changed rows.
+const IN_LIST_MAX: usize = 100_000;
 
 /// The `ind`s a table holds, read from its `ind` column alone.
 async fn held_inds(table: &DeltaTable) -> Result<roaring::RoaringTreemap, DeltaError> {
@@ -567,5 +595,41 @@ mod tests {
         c.upsert(users(&[(1, "Al")]), json!(6)).await.unwrap();
         assert_eq!(names(c.table()).await.len(), 5);
         assert_eq!(names(c.table()).await[0], (1, "Al Doe".to_string()));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn changed_rows_are_the_same_with_and_without_the_ind_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeltaRoot::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = clean::schema(Table::User);
+        let mut a = Upserter::open(&root, "user", &schema).await.unwrap();
+        let held: Vec<(i64, String)> = (0..500).map(|i| (i, format!("U{i}"))).collect();
+        let held_refs: Vec<(i64, &str)> = held.iter().map(|(i, n)| (*i, n.as_str())).collect();
+        a.upsert(users(&held_refs), json!(1)).await.unwrap();
+        // Held as they are (7, 300), changed (8, 499), new (1000).
+        let probe = users(&[
+            (7, "U7"),
+            (8, "Other"),
+            (300, "U300"),
+            (499, "Z"),
+            (1000, "New"),
+        ]);
+        let inds = |b: &RecordBatch| {
+            let mut v: Vec<i64> = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<deltalake::arrow::array::Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec();
+            v.sort();
+            v
+        };
+        let filtered = changed_rows(a.table(), probe.clone(), IN_LIST_MAX)
+            .await
+            .unwrap();
+        let whole = changed_rows(a.table(), probe, 0).await.unwrap();
+        assert_eq!(inds(&filtered), vec![8, 499, 1000]);
+        assert_eq!(inds(&whole), vec![8, 499, 1000]);
     }
 }
