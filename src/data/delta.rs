@@ -135,9 +135,12 @@ impl DeltaRoot {
         batches: Vec<RecordBatch>,
     ) -> Result<DeltaTable, DeltaError> {
         let table = self.open(name, schema).await?;
+        // Overwritten tables hold derived rows (the answers): a new version of the job may give a
+        // column another type or nullability, which replaces the old schema.
         table
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
             .await
             .map_err(Self::fail(name))
     }
