@@ -197,10 +197,20 @@ fn column<'a>(
         .downcast_ref::<deltalake::arrow::array::StringArray>()
 }
 
-/// Reads column `name` of row `i` of a raw batch (null when the column is absent).
-fn get<'a>(batch: &'a RecordBatch, name: &str, i: usize) -> Option<&'a str> {
-    let c = column(batch, name)?;
-    (!c.is_null(i)).then(|| c.value(i))
+/// A raw batch's text column, looked up by name once (not once a cell): every row null when
+/// the batch has no such column.
+#[derive(Clone, Copy)]
+struct Text<'a>(Option<&'a deltalake::arrow::array::StringArray>);
+
+impl<'a> Text<'a> {
+    fn of(batch: &'a RecordBatch, name: &str) -> Text<'a> {
+        Text(column(batch, name))
+    }
+
+    /// Row `i`'s text, if not null.
+    fn get(self, i: usize) -> Option<&'a str> {
+        self.0.filter(|c| !c.is_null(i)).map(|c| c.value(i))
+    }
 }
 
 fn is_placeholder(column: &str, value: &str) -> bool {
@@ -215,21 +225,19 @@ fn is_placeholder(column: &str, value: &str) -> bool {
 pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
     let n = raw.num_rows();
     let key_column = table.key_column();
+    let key = Text::of(raw, key_column);
     let keep: Vec<usize> = (0..n)
-        .filter(|i| get(raw, key_column, *i).and_then(integer).is_some())
+        .filter(|i| key.get(*i).and_then(integer).is_some())
         .collect();
     let mut ind = Int64Builder::with_capacity(keep.len());
     for i in &keep {
-        ind.append_value(
-            get(raw, key_column, *i)
-                .and_then(integer)
-                .expect("kept rows have keys"),
-        );
+        ind.append_value(key.get(*i).and_then(integer).expect("kept rows have keys"));
     }
     let text_col = |name: &str| -> ArrayRef {
+        let column = Text::of(raw, name);
         let mut b = StringBuilder::new();
         for i in &keep {
-            b.append_option(get(raw, name, *i).filter(|v| !is_placeholder(name, v)));
+            b.append_option(column.get(*i).filter(|v| !is_placeholder(name, v)));
         }
         Arc::new(b.finish())
     };
@@ -237,14 +245,20 @@ pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
         Table::Pin => {
             let mut followers = Int64Builder::with_capacity(keep.len());
             let mut save = StringBuilder::new();
+            let (raw_followers, raw_save) = (
+                Text::of(raw, "follower_count"),
+                Text::of(raw, "save_location"),
+            );
             for i in &keep {
                 followers.append_option(
-                    get(raw, "follower_count", *i)
+                    raw_followers
+                        .get(*i)
                         .filter(|v| !is_placeholder("follower_count", v))
                         .and_then(follower_count),
                 );
                 save.append_option(
-                    get(raw, "save_location", *i)
+                    raw_save
+                        .get(*i)
                         .filter(|v| !v.is_empty())
                         .map(|v| v.strip_prefix("Local save in ").unwrap_or(v)),
                 );
@@ -267,10 +281,15 @@ pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
             let mut coordinates = ListBuilder::new(Float64Builder::new())
                 .with_field(Arc::new(Field::new("element", DataType::Float64, true)));
             let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+            let (lat, lon, raw_ts) = (
+                Text::of(raw, "latitude"),
+                Text::of(raw, "longitude"),
+                Text::of(raw, "timestamp"),
+            );
             for i in &keep {
-                let number = |c: &str| get(raw, c, *i).and_then(coordinate);
+                let number = |c: Text| c.get(*i).and_then(coordinate);
                 // Null unless both are numbers (spec §4, edge rules).
-                match (number("latitude"), number("longitude")) {
+                match (number(lat), number(lon)) {
                     (Some(lat), Some(lon)) => {
                         coordinates.values().append_value(lat);
                         coordinates.values().append_value(lon);
@@ -278,7 +297,7 @@ pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
                     }
                     _ => coordinates.append_null(),
                 }
-                ts.append_option(get(raw, "timestamp", *i).and_then(micros));
+                ts.append_option(raw_ts.get(*i).and_then(micros));
             }
             vec![
                 Arc::new(ind.finish()),
@@ -291,15 +310,21 @@ pub fn clean(table: Table, raw: &RecordBatch) -> RecordBatch {
             let mut name = StringBuilder::new();
             let mut age = Int64Builder::new();
             let mut joined = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+            let (raw_first, raw_last, raw_age, raw_joined) = (
+                Text::of(raw, "first_name"),
+                Text::of(raw, "last_name"),
+                Text::of(raw, "age"),
+                Text::of(raw, "date_joined"),
+            );
             for i in &keep {
-                let first = get(raw, "first_name", *i).filter(|v| !v.is_empty());
-                let last = get(raw, "last_name", *i).filter(|v| !v.is_empty());
+                let first = raw_first.get(*i).filter(|v| !v.is_empty());
+                let last = raw_last.get(*i).filter(|v| !v.is_empty());
                 name.append_option(match (first, last) {
                     (Some(f), Some(l)) => Some(format!("{f} {l}")),
                     _ => None,
                 });
-                age.append_option(get(raw, "age", *i).and_then(integer));
-                joined.append_option(get(raw, "date_joined", *i).and_then(micros));
+                age.append_option(raw_age.get(*i).and_then(integer));
+                joined.append_option(raw_joined.get(*i).and_then(micros));
             }
             vec![
                 Arc::new(ind.finish()),

@@ -164,17 +164,54 @@ async fn fetch_decoded(
     Ok(tokio::task::spawn_blocking(move || decode(table, key, &body)).await?)
 }
 
-/// Brings one table up to date with the sink's objects. Objects are fetched and decoded
-/// `IN_FLIGHT` at a time and consumed in key order; every `config.chunk` records the rows are
-/// upserted with the progress they reach, so memory is bounded by a chunk, not by the backlog.
+/// The objects of `keys`, fetched and decoded `IN_FLIGHT` at a time on a task of its own and
+/// handed over in key order, so the next objects are on their way while the caller upserts a
+/// chunk. Dropped, it stops fetching.
+struct Prefetch {
+    decoded: tokio::sync::mpsc::Receiver<anyhow::Result<Decoded>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Prefetch {
+    fn start(s3: &aws_sdk_s3::Client, bucket: &str, keys: Vec<String>, table: Table) -> Prefetch {
+        use futures::StreamExt;
+        let (tx, decoded) = tokio::sync::mpsc::channel(IN_FLIGHT);
+        let (s3, bucket) = (s3.clone(), bucket.to_string());
+        let task = tokio::spawn(async move {
+            let mut objects = futures::stream::iter(keys)
+                .map(|key| fetch_decoded(s3.clone(), bucket.clone(), key, table))
+                .buffered(IN_FLIGHT);
+            while let Some(object) = objects.next().await {
+                if tx.send(object).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Prefetch { decoded, task }
+    }
+
+    async fn next(&mut self) -> Option<anyhow::Result<Decoded>> {
+        self.decoded.recv().await
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Brings one table up to date with the sink's objects, and says what it read. Objects are
+/// fetched and decoded ahead ([`Prefetch`]) and consumed in key order; every `config.chunk`
+/// records the rows are upserted with the progress they reach, so memory is bounded by a chunk
+/// and the objects in flight, not by the backlog.
 async fn ingest(
     config: &BatchConfig,
     s3: &aws_sdk_s3::Client,
     root: &DeltaRoot,
     table: Table,
-    summary: &mut BatchSummary,
-) -> anyhow::Result<bool> {
-    use futures::StreamExt;
+) -> anyhow::Result<BatchSummary> {
+    let mut summary = BatchSummary::default();
     let name = table_name(&config.uid, table);
     let schema = clean::schema(table);
     let mut writer = delta::Upserter::open(root, &name, &schema).await?;
@@ -186,19 +223,17 @@ async fn ingest(
         _ => BTreeMap::new(),
     };
     let topic_prefix = format!("{}/{}.{}/", config.topics_dir, config.uid, table.suffix());
-    let mut changed = false;
     let mut pending: Vec<RecordBatch> = vec![];
     let (mut records, mut objects) = (0usize, 0u64);
     for partition in partitions(s3, &config.bucket, &topic_prefix).await? {
         let after = progress.get(&partition).cloned();
         let keys = list_after(s3, &config.bucket, &partition, after.as_deref()).await?;
         let last = keys.len();
-        let mut decoded = futures::stream::iter(keys)
-            .map(|key| fetch_decoded(s3.clone(), config.bucket.clone(), key, table))
-            .buffered(IN_FLIGHT)
-            .enumerate();
-        while let Some((i, object)) = decoded.next().await {
+        let mut decoded = Prefetch::start(s3, &config.bucket, keys, table);
+        let mut i = 0;
+        while let Some(object) = decoded.next().await {
             let object = object?;
+            i += 1;
             for (line, e) in &object.malformed {
                 summary.malformed_lines += 1;
                 tracing::warn!(
@@ -211,7 +246,7 @@ async fn ingest(
             objects += 1;
             pending.push(object.cleaned);
             progress.insert(partition.clone(), object.key);
-            if records >= config.chunk.max(1) || i + 1 == last {
+            if records >= config.chunk.max(1) || i == last {
                 let rows = deltalake::arrow::compute::concat_batches(&schema, &pending)?;
                 writer
                     .upsert(clean::dedupe_by_ind(&rows), json!(progress))
@@ -220,11 +255,10 @@ async fn ingest(
                 *summary.records.entry(name.clone()).or_default() += records as u64;
                 pending.clear();
                 (records, objects) = (0, 0);
-                changed = true;
             }
         }
     }
-    Ok(changed)
+    Ok(summary)
 }
 
 /// The first and last post timestamps of the geo table, as text (none when it is empty).
@@ -264,8 +298,14 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
     let root = DeltaRoot::new(&config.out)?;
     let mut summary = BatchSummary::default();
     let started = std::time::Instant::now();
-    for t in Table::ALL {
-        ingest(&config, &s3, &root, t, &mut summary).await?;
+    // The three tables are independent: taken in together, one's upsert overlaps another's
+    // fetching and decoding.
+    let ingested =
+        futures::future::try_join_all(Table::ALL.map(|t| ingest(&config, &s3, &root, t))).await?;
+    for part in ingested {
+        summary.objects.extend(part.objects);
+        summary.records.extend(part.records);
+        summary.malformed_lines += part.malformed_lines;
     }
     summary.ingest_seconds = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
