@@ -444,8 +444,11 @@ fn ind_list(batch: &RecordBatch, max: usize) -> Option<Vec<deltalake::datafusion
     })
 }
 
-/// The most `ind`s the upserter filters the table by when it looks for changed rows.
-const IN_LIST_MAX: usize = 100_000;
+/// The most `ind`s the upserter filters the table by when it looks for changed rows; more
+/// replays than this join against the whole table. The filter's `IN` list is planned by
+/// recursion over its values: 2,000 overflowed a tokio worker's 2 MiB stack in a debug build
+/// (1,000 did not); a unit test runs this many on a worker.
+const IN_LIST_MAX: usize = 500;
 
 /// The `ind`s a table holds, read from its `ind` column alone.
 async fn held_inds(table: &DeltaTable) -> Result<roaring::RoaringTreemap, DeltaError> {
@@ -598,6 +601,29 @@ mod tests {
         c.upsert(users(&[(1, "Al")]), json!(6)).await.unwrap();
         assert_eq!(names(c.table()).await.len(), 5);
         assert_eq!(names(c.table()).await[0], (1, "Al Doe".to_string()));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_most_keys_a_filter_takes_fit_a_worker_threads_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeltaRoot::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = clean::schema(Table::User);
+        let mut a = Upserter::open(&root, "user", &schema).await.unwrap();
+        let rows = |from: usize| -> RecordBatch {
+            let v: Vec<(i64, String)> = (from..from + IN_LIST_MAX)
+                .map(|i| (i as i64, format!("U{i}")))
+                .collect();
+            users(&v.iter().map(|(i, n)| (*i, n.as_str())).collect::<Vec<_>>())
+        };
+        a.upsert(rows(0), json!(1)).await.unwrap();
+        // Spawned: on a tokio worker thread, whose stack the jobs' queries run on.
+        let changed = tokio::spawn(async move {
+            changed_rows(a.table(), rows(1), IN_LIST_MAX)
+                .await
+                .unwrap()
+                .num_rows()
+        });
+        assert_eq!(changed.await.unwrap(), 1, "only the key above the table's");
     }
 
     #[tokio::test(flavor = "multi_thread")]
