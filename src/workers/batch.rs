@@ -257,6 +257,13 @@ async fn ingest(
                 (records, objects) = (0, 0);
             }
         }
+        // The fetching task hands over every object or an error; should it end otherwise (a
+        // panic), the objects after the last upsert must not pass for read.
+        anyhow::ensure!(
+            i == last,
+            "s3://{}/{partition}: {i} of {last} objects were fetched before the fetching stopped",
+            config.bucket
+        );
     }
     Ok(summary)
 }
