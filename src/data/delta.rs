@@ -254,37 +254,72 @@ async fn merge(
 }
 
 /// A writer's handle on one table that upserts by `ind` in time that grows with the rows
-/// written, not with the table.
+/// written and the files their keys fall in, not with the table.
 ///
 /// A Delta MERGE joins its source with every target file that may hold a matching `ind`
 /// (delta-rs narrows the scan to the source's `ind` range only, which for keys drawn at random
-/// is the whole table), so a job that merged each chunk would rescan the table per chunk. The
-/// upserter keeps the set of `ind`s the table holds (read once, from the `ind` column alone):
-/// rows with a new `ind` are appended, and only rows whose `ind` is already there go through
-/// MERGE. Appends and merges of one upsert are separate commits with the progress on the last,
+/// is the whole table) and holds those files in memory, so a job that merged each chunk would
+/// rescan the table per chunk. The upserter instead looks the chunk's keys up ([`rows_with_inds`]:
+/// a scan pruned by the Delta log's per-file `ind` statistics, joined with the keys): rows with a
+/// new `ind` are appended, rows already held as they are change nothing, and only rows that
+/// differ go through MERGE. From a run's second upsert on, it keeps the set of `ind`s the table
+/// holds (read once, from the `ind` column alone), so a chunk whose keys are all new reads
+/// nothing. Appends and merges of one upsert are separate commits with the progress on the last,
 /// so a writer killed between them re-reads those rows and finds them held: merged, not
 /// doubled. The jobs run one writer per table; should another writer commit to the table
-/// anyway, the set is read again before the next upsert (and after one that raced it).
+/// anyway, the set is read again before the next upsert (and after one that raced it), and
+/// [`Written::complete`] turns false.
 pub struct Upserter {
     table: DeltaTable,
     /// The `ind`s the table holds at `table`'s version (as u64, bit for bit), read at the
-    /// first upsert with rows (a run with nothing new never reads them).
+    /// second upsert with rows (a run's first looks its keys up instead).
     inds: Option<roaring::RoaringTreemap>,
+    /// Whether an upsert with rows has run: the first looks its keys up by a pruned scan (often
+    /// the only one of a run, and then the table's keys are never all read).
+    looked_up: bool,
+    written: Written,
+}
+
+/// What an [`Upserter`] changed in the table since it was opened.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The table's version when the upserter opened it (`None`: the table was created then).
+    pub from: Option<u64>,
+    /// The `ind`s of the rows it appended or changed (as u64, bit for bit).
+    pub inds: roaring::RoaringTreemap,
+    /// False when another writer committed to the table meanwhile: the rows that changed since
+    /// `from` are then more than `inds` says.
+    pub complete: bool,
 }
 
 impl Upserter {
-    /// Opens (or creates, with `schema`) the table and reads the `ind`s it holds.
+    /// Opens (or creates, with `schema`) the table.
     pub async fn open(
         root: &DeltaRoot,
         name: &str,
         schema: &SchemaRef,
     ) -> Result<Upserter, DeltaError> {
         let table = root.open(name, schema).await?;
-        Ok(Upserter { table, inds: None })
+        let written = Written {
+            from: table.version(),
+            inds: roaring::RoaringTreemap::new(),
+            complete: true,
+        };
+        Ok(Upserter {
+            table,
+            inds: None,
+            looked_up: false,
+            written,
+        })
     }
 
     pub fn table(&self) -> &DeltaTable {
         &self.table
+    }
+
+    /// What this upserter changed since it opened the table.
+    pub fn written(&self) -> &Written {
+        &self.written
     }
 
     /// The progress the last writer committed with its rows, if any.
@@ -306,22 +341,6 @@ impl Upserter {
             .as_any()
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| other("the first column is not an Int64 `ind`".into()))?;
-        let inds = match self.inds.take() {
-            Some(inds) => inds,
-            None if batch.num_rows() == 0 => roaring::RoaringTreemap::new(),
-            None => held_inds(&self.table).await?,
-        };
-        // A null `ind` never matches in MERGE either: such rows are appended.
-        let held: BooleanArray = (0..ind.len())
-            .map(|i| Some(ind.is_valid(i) && inds.contains(ind.value(i) as u64)))
-            .collect();
-        self.inds = (batch.num_rows() > 0).then_some(inds);
-        let fresh_mask = deltalake::arrow::compute::not(&held).map_err(|e| other(e.to_string()))?;
-        let filter = |mask: &BooleanArray| {
-            deltalake::arrow::compute::filter_record_batch(&batch, mask)
-                .map_err(|e| other(e.to_string()))
-        };
-        let (fresh, seen) = (filter(&fresh_mask)?, filter(&held)?);
         let before = self.table.version();
         self.table
             .update_state()
@@ -331,18 +350,66 @@ impl Upserter {
                 source,
             })?;
         if self.table.version() != before {
-            // Another writer committed since: the split above may be wrong. Split again.
+            // Another writer committed since: what this one knows of the table is stale.
             self.inds = None;
-            return Box::pin(self.upsert(batch, progress)).await;
+            self.written.complete = false;
         }
+        // The table's rows for the batch's held keys (all of them on a run's first upsert).
+        let (held, rows): (BooleanArray, RecordBatch) = if batch.num_rows() == 0 {
+            (BooleanArray::from(Vec::<bool>::new()), batch.clone())
+        } else if self.inds.is_none() && !self.looked_up {
+            self.looked_up = true;
+            let rows = rows_with_inds(&self.table, ind).await?;
+            let found: std::collections::HashSet<i64> = rows
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| a.iter().flatten().collect())
+                .unwrap_or_default();
+            let held = (0..ind.len())
+                .map(|i| Some(ind.is_valid(i) && found.contains(&ind.value(i))))
+                .collect();
+            (held, rows)
+        } else {
+            let inds = match self.inds.take() {
+                Some(inds) => inds,
+                None => held_inds(&self.table).await?,
+            };
+            // A null `ind` never matches in MERGE either: such rows are appended.
+            let held: BooleanArray = (0..ind.len())
+                .map(|i| Some(ind.is_valid(i) && inds.contains(ind.value(i) as u64)))
+                .collect();
+            self.inds = Some(inds);
+            let seen =
+                deltalake::arrow::compute::filter(ind, &held).map_err(|e| other(e.to_string()))?;
+            let seen = seen
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("a filtered Int64Array");
+            let rows = if seen.is_empty() {
+                RecordBatch::new_empty(batch.schema())
+            } else {
+                rows_with_inds(&self.table, seen).await?
+            };
+            (held, rows)
+        };
+        let fresh_mask = deltalake::arrow::compute::not(&held).map_err(|e| other(e.to_string()))?;
+        let filter = |mask: &BooleanArray| {
+            deltalake::arrow::compute::filter_record_batch(&batch, mask)
+                .map_err(|e| other(e.to_string()))
+        };
+        let (fresh, seen) = (filter(&fresh_mask)?, filter(&held)?);
         // Most held rows are replays of events taken in as they were: only the ones that differ
         // go through MERGE, whose join reads every target file into memory (6.4 GiB for 1,000
-        // rows against a 10 M-row table, where this anti-join streams the table past them).
+        // rows against a 10 M-row table).
         let seen = if seen.num_rows() > 0 {
-            changed_rows(&self.table, seen, IN_LIST_MAX).await?
+            let ctx = super::engine::bounded_session(super::engine::Joins::Hash);
+            let target = ctx.read_batch(rows).map_err(|e| other(e.to_string()))?;
+            anti_join(&ctx, seen, target, &name).await?
         } else {
             seen
         };
+        let before = self.table.version();
         let mut commits = 0u64;
         let table = self.table.clone();
         self.table = if seen.num_rows() == 0 {
@@ -356,38 +423,160 @@ impl Upserter {
                 table
             };
             commits += 1;
-            merge(table, seen, progress).await?
+            merge(table, seen.clone(), progress).await?
         };
-        let expected = before.map_or(commits - 1, |v| v + commits);
-        if self.table.version() == Some(expected) {
-            let fresh_ind = fresh
-                .column(0)
+        let keys = |b: &RecordBatch| -> Vec<u64> {
+            b.column(0)
                 .as_any()
                 .downcast_ref::<Int64Array>()
-                .expect("the same columns as the batch");
+                .map(|a| a.iter().flatten().map(|i| i as u64).collect())
+                .unwrap_or_default()
+        };
+        let fresh_keys = keys(&fresh);
+        self.written.inds.extend(fresh_keys.iter().copied());
+        self.written.inds.extend(keys(&seen));
+        let expected = before.map_or(commits - 1, |v| v + commits);
+        if self.table.version() == Some(expected) {
             if let Some(inds) = self.inds.as_mut() {
-                inds.extend(fresh_ind.iter().flatten().map(|i| i as u64));
+                inds.extend(fresh_keys);
             }
         } else {
             // Another writer committed in between: what it wrote is not in the set.
             self.inds = None;
+            self.written.complete = false;
         }
         Ok(())
     }
 }
 
-/// The rows of `batch` (one per `ind`) that `table` does not hold as they are: a new `ind`, or
-/// a column that differs (null-safe). An anti-join with `batch` as its build side, so memory
-/// grows with the batch while the table streams past it.
-async fn changed_rows(
+/// Whether the table holds any data file.
+fn has_files(table: &DeltaTable) -> bool {
+    table
+        .get_file_uris()
+        .is_ok_and(|mut files| files.next().is_some())
+}
+
+/// The rows of `table` whose `ind` is one of `inds` (nulls ignored), as one batch of the table's
+/// columns.
+///
+/// The scan is filtered by at most [`LOOKUP_RANGES`] `ind` ranges covering the keys, by which
+/// delta-rs skips the files whose `ind` statistics (in the Delta log) lie outside them, and the
+/// rows left are semi-joined with the keys in a hash join whose build side is the keys. A list
+/// of keys is never pushed down as an `IN` filter: delta-rs (deltalake-core 1.1.3,
+/// `rewrite_in_list_expr_for_kernel`) lowers one into an `OR` chain as deep as the list, which
+/// overflowed a tokio worker's stack at 2,000 keys. Memory grows with the rows found; time with
+/// the files the ranges reach (all of them for keys spread over the table).
+pub async fn rows_with_inds(
     table: &DeltaTable,
-    batch: RecordBatch,
-    in_list_max: usize,
+    inds: &deltalake::arrow::array::Int64Array,
 ) -> Result<RecordBatch, DeltaError> {
-    use deltalake::datafusion::logical_expr::{binary_expr, JoinType, Operator};
+    use deltalake::arrow::array::{Array, Int64Array};
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+    use deltalake::datafusion::logical_expr::JoinType;
+    use deltalake::datafusion::prelude::lit;
     let name = table.table_url().to_string();
     let other = |e: &dyn std::fmt::Display| DeltaError::Other {
         table: name.clone(),
+        message: e.to_string(),
+    };
+    let provider = table.table_provider().await.map_err(|e| other(&e))?;
+    let schema = deltalake::datafusion::datasource::TableProvider::schema(provider.as_ref());
+    let mut keys: Vec<i64> = inds.iter().flatten().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() || table.version().is_none() || !has_files(table) {
+        return Ok(RecordBatch::new_empty(schema));
+    }
+    let ranges = key_ranges(&keys, LOOKUP_RANGES)
+        .into_iter()
+        .map(|(low, high)| col("ind").between(lit(low), lit(high)))
+        .collect();
+    let filter = balanced_or(ranges).expect("at least one key");
+    let lookup = RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(vec![Field::new(
+            "lookup_ind",
+            DataType::Int64,
+            false,
+        )])),
+        vec![std::sync::Arc::new(Int64Array::from(keys))],
+    )
+    .map_err(|e| other(&e))?;
+    let ctx = super::engine::bounded_session(super::engine::Joins::Hash);
+    let keys = ctx.read_batch(lookup).map_err(|e| other(&e))?;
+    let batches = ctx
+        .read_table(provider)
+        .and_then(|t| t.filter(filter))
+        .and_then(|t| t.join(keys, JoinType::LeftSemi, &["ind"], &["lookup_ind"], None))
+        .map_err(|e| other(&e))?
+        .collect()
+        .await
+        .map_err(|e| other(&e))?;
+    let rows =
+        deltalake::arrow::compute::concat_batches(&schema, &batches).map_err(|e| other(&e))?;
+    debug_assert!(rows.num_rows() == 0 || rows.column(0).null_count() == 0);
+    Ok(rows)
+}
+
+/// The most `ind` ranges a look-up filters its scan by.
+const LOOKUP_RANGES: usize = 16;
+
+/// Up to `max` closed ranges covering the sorted, distinct `keys`, split at their widest gaps
+/// (so a day's new keys above the table's and a few old keys make a few narrow ranges).
+fn key_ranges(keys: &[i64], max: usize) -> Vec<(i64, i64)> {
+    let mut gaps: Vec<(u64, usize)> = keys
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (w[1].abs_diff(w[0]), i))
+        .filter(|(gap, _)| *gap > 1)
+        .collect();
+    gaps.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    let mut cuts: Vec<usize> = gaps
+        .into_iter()
+        .take(max.saturating_sub(1))
+        .map(|(_, i)| i)
+        .collect();
+    cuts.sort_unstable();
+    let mut ranges = vec![];
+    let mut start = 0;
+    for cut in cuts {
+        ranges.push((keys[start], keys[cut]));
+        start = cut + 1;
+    }
+    if let Some(last) = keys.last() {
+        ranges.push((keys[start], *last));
+    }
+    ranges
+}
+
+/// `a OR b OR ...` as a balanced tree (depth log2 of the count).
+fn balanced_or(
+    mut exprs: Vec<deltalake::datafusion::prelude::Expr>,
+) -> Option<deltalake::datafusion::prelude::Expr> {
+    while exprs.len() > 1 {
+        let mut next = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut it = exprs.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => a.or(b),
+                None => a,
+            });
+        }
+        exprs = next;
+    }
+    exprs.pop()
+}
+
+/// The rows of `batch` not in `target` as they are (same `ind`, every other column equal or
+/// both null): a hash anti-join with the batch as its build side.
+async fn anti_join(
+    ctx: &SessionContext,
+    batch: RecordBatch,
+    target: deltalake::datafusion::dataframe::DataFrame,
+    name: &str,
+) -> Result<RecordBatch, DeltaError> {
+    use deltalake::datafusion::logical_expr::{binary_expr, JoinType, Operator};
+    let other = |e: &dyn std::fmt::Display| DeltaError::Other {
+        table: name.to_string(),
         message: e.to_string(),
     };
     let schema = batch.schema();
@@ -406,18 +595,6 @@ async fn changed_rows(
             }
         })
         .collect();
-    let ctx = super::engine::bounded_session(super::engine::Joins::Hash);
-    let provider = table.table_provider().await.map_err(|e| other(&e))?;
-    let mut target = ctx.read_table(provider).map_err(|e| other(&e))?;
-    if let Some(inds) = ind_list(&batch, in_list_max) {
-        // delta-rs hands a filter on the scan to the Parquet reader as a row filter (late
-        // materialization): the `ind` column is read for the whole table, the other columns
-        // only for the rows that pass, so this grows with the batch and with 8 bytes a table
-        // row, not with the table's width.
-        target = target
-            .filter(col("ind").in_list(inds, false))
-            .map_err(|e| other(&e))?;
-    }
     let target = target.alias("target").map_err(|e| other(&e))?;
     let batches = ctx
         .read_batch(batch)
@@ -429,26 +606,6 @@ async fn changed_rows(
         .map_err(|e| other(&e))?;
     deltalake::arrow::compute::concat_batches(&schema, &batches).map_err(|e| other(&e))
 }
-
-/// The batch's `ind`s as literals for an `IN` filter, when there are at most `max` (a larger
-/// batch joins against the whole table, which it then costs about as much to read as to
-/// filter).
-fn ind_list(batch: &RecordBatch, max: usize) -> Option<Vec<deltalake::datafusion::prelude::Expr>> {
-    use deltalake::arrow::array::Int64Array;
-    let ind = batch.column(0).as_any().downcast_ref::<Int64Array>()?;
-    (ind.len() <= max).then(|| {
-        ind.iter()
-            .flatten()
-            .map(deltalake::datafusion::prelude::lit)
-            .collect()
-    })
-}
-
-/// The most `ind`s the upserter filters the table by when it looks for changed rows; more
-/// replays than this join against the whole table. The filter's `IN` list is planned by
-/// recursion over its values: 2,000 overflowed a tokio worker's 2 MiB stack in a debug build
-/// (1,000 did not); a unit test runs this many on a worker.
-const IN_LIST_MAX: usize = 500;
 
 /// The `ind`s a table holds, read from its `ind` column alone.
 async fn held_inds(table: &DeltaTable) -> Result<roaring::RoaringTreemap, DeltaError> {
@@ -604,61 +761,86 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn the_most_keys_a_filter_takes_fit_a_worker_threads_stack() {
+    async fn a_run_looks_its_first_keys_up_and_says_what_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let root = DeltaRoot::new(dir.path().to_str().unwrap()).unwrap();
         let schema = clean::schema(Table::User);
         let mut a = Upserter::open(&root, "user", &schema).await.unwrap();
-        let rows = |from: usize| -> RecordBatch {
-            let v: Vec<(i64, String)> = (from..from + IN_LIST_MAX)
-                .map(|i| (i as i64, format!("U{i}")))
-                .collect();
-            users(&v.iter().map(|(i, n)| (*i, n.as_str())).collect::<Vec<_>>())
-        };
-        a.upsert(rows(0), json!(1)).await.unwrap();
-        // Spawned: on a tokio worker thread, whose stack the jobs' queries run on.
-        let changed = tokio::spawn(async move {
-            changed_rows(a.table(), rows(1), IN_LIST_MAX)
-                .await
-                .unwrap()
-                .num_rows()
-        });
-        assert_eq!(changed.await.unwrap(), 1, "only the key above the table's");
+        a.upsert(
+            users(&[(1, "Al"), (2, "Bo"), (3, "Cy"), (4, "Di")]),
+            json!(1),
+        )
+        .await
+        .unwrap();
+        let opened = a.table().version();
+        // A new run: unchanged (1), changed (2) and new (9) rows in its first upsert give one
+        // append and one merge, found by a look-up rather than by reading every key.
+        let mut b = Upserter::open(&root, "user", &schema).await.unwrap();
+        b.upsert(users(&[(1, "Al"), (2, "Bea"), (9, "Ida")]), json!(2))
+            .await
+            .unwrap();
+        assert!(b.looked_up && b.inds.is_none());
+        assert_eq!(b.table().version(), opened.map(|v| v + 2));
+        assert_eq!(b.written().from, opened);
+        assert_eq!(b.written().inds.iter().collect::<Vec<_>>(), vec![2, 9]);
+        assert!(b.written().complete);
+        // Its second reads the table's keys once and keeps them.
+        b.upsert(users(&[(9, "Ida"), (10, "Jo")]), json!(3))
+            .await
+            .unwrap();
+        assert!(b.inds.as_ref().is_some_and(|i| i.len() == 6));
+        assert_eq!(b.written().inds.iter().collect::<Vec<_>>(), vec![2, 9, 10]);
+        assert_eq!(
+            names(b.table()).await,
+            vec![
+                (1, "Al Doe".to_string()),
+                (2, "Bea Doe".to_string()),
+                (3, "Cy Doe".to_string()),
+                (4, "Di Doe".to_string()),
+                (9, "Ida Doe".to_string()),
+                (10, "Jo Doe".to_string()),
+            ]
+        );
+        // Another writer commits: this one no longer knows all that changed.
+        a.upsert(users(&[(11, "Kim")]), json!(4)).await.unwrap();
+        b.upsert(users(&[(12, "Lu")]), json!(5)).await.unwrap();
+        assert!(!b.written().complete);
+        assert_eq!(names(b.table()).await.len(), 8);
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn changed_rows_are_the_same_with_and_without_the_ind_filter() {
+    async fn a_look_up_of_many_keys_fits_a_worker_threads_stack() {
+        use deltalake::arrow::array::Int64Array;
         let dir = tempfile::tempdir().unwrap();
         let root = DeltaRoot::new(dir.path().to_str().unwrap()).unwrap();
         let schema = clean::schema(Table::User);
         let mut a = Upserter::open(&root, "user", &schema).await.unwrap();
-        let held: Vec<(i64, String)> = (0..500).map(|i| (i, format!("U{i}"))).collect();
-        let held_refs: Vec<(i64, &str)> = held.iter().map(|(i, n)| (*i, n.as_str())).collect();
-        a.upsert(users(&held_refs), json!(1)).await.unwrap();
-        // Held as they are (7, 300), changed (8, 499), new (1000).
-        let probe = users(&[
-            (7, "U7"),
-            (8, "Other"),
-            (300, "U300"),
-            (499, "Z"),
-            (1000, "New"),
-        ]);
-        let inds = |b: &RecordBatch| {
-            let mut v: Vec<i64> = b
-                .column(0)
-                .as_any()
-                .downcast_ref::<deltalake::arrow::array::Int64Array>()
-                .unwrap()
-                .values()
-                .to_vec();
-            v.sort();
-            v
-        };
-        let filtered = changed_rows(a.table(), probe.clone(), IN_LIST_MAX)
-            .await
-            .unwrap();
-        let whole = changed_rows(a.table(), probe, 0).await.unwrap();
-        assert_eq!(inds(&filtered), vec![8, 499, 1000]);
-        assert_eq!(inds(&whole), vec![8, 499, 1000]);
+        let v: Vec<(i64, String)> = (0..50_000).map(|i| (i * 2, format!("U{i}"))).collect();
+        a.upsert(
+            users(&v.iter().map(|(i, n)| (*i, n.as_str())).collect::<Vec<_>>()),
+            json!(1),
+        )
+        .await
+        .unwrap();
+        // 50,000 keys, every other one held, spread over the table; spawned: on a tokio worker
+        // thread (2 MiB of stack), where the jobs run. An IN list of 2,000 overflowed it.
+        let found = tokio::spawn(async move {
+            let keys = Int64Array::from((50_000..100_000).collect::<Vec<i64>>());
+            rows_with_inds(a.table(), &keys).await.unwrap().num_rows()
+        });
+        assert_eq!(found.await.unwrap(), 25_000);
+    }
+
+    #[test]
+    fn keys_are_covered_by_ranges_split_at_their_widest_gaps() {
+        let keys = [1, 2, 3, 50, 1000, 1001, 1002, 5000];
+        assert_eq!(key_ranges(&keys, 1), vec![(1, 5000)]);
+        assert_eq!(key_ranges(&keys, 2), vec![(1, 1002), (5000, 5000)]);
+        assert_eq!(
+            key_ranges(&keys, 4),
+            vec![(1, 3), (50, 50), (1000, 1002), (5000, 5000)]
+        );
+        assert_eq!(key_ranges(&keys, 16), key_ranges(&keys, 4));
+        assert_eq!(key_ranges(&[7], 16), vec![(7, 7)]);
     }
 }
