@@ -529,7 +529,7 @@ fn key_ranges(keys: &[i64], max: usize) -> Vec<(i64, i64)> {
         .map(|(i, w)| (w[1].abs_diff(w[0]), i))
         .filter(|(gap, _)| *gap > 1)
         .collect();
-    gaps.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    gaps.sort_unstable_by_key(|g| std::cmp::Reverse(g.0));
     let mut cuts: Vec<usize> = gaps
         .into_iter()
         .take(max.saturating_sub(1))
