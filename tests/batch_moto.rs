@@ -372,7 +372,8 @@ fn commit_files(table: &Path) -> BTreeSet<std::path::PathBuf> {
 /// Issue 19: a large run, on the path a real backlog takes (objects of 1,000 records, chunks of
 /// 5,000, duplicates within a chunk, across chunks and across runs), then days on top — after
 /// every run the 8 answers equal the independent computation from the source rows, with one row
-/// per distinct `ind`; a day of unchanged replays adds no data file.
+/// per distinct `ind`; the days bring the answers' rollups up to date from the rows they changed;
+/// a day of unchanged replays adds no data file.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_backlog_and_days_on_top_answer_as_the_source_rows_say() {
     let dir = tempfile::tempdir().unwrap();
@@ -418,6 +419,17 @@ async fn a_large_backlog_and_days_on_top_answer_as_the_source_rows_say() {
             );
             assert_eq!(summary["rows"][&name], held.len(), "{run}: {name}");
         }
+        // The backlog makes the rollups; a day brings them up to date from its changed rows.
+        let how = if run == "backlog" {
+            "full"
+        } else {
+            "incremental"
+        };
+        assert_eq!(
+            summary["rollups"]["how"], how,
+            "{run}: {}",
+            summary["rollups"]
+        );
         let expected = expected_answers(&tables, &held);
         for (q, rows) in &expected {
             let got: Vec<Value> = serde_json::from_str(
@@ -435,6 +447,7 @@ async fn a_large_backlog_and_days_on_top_answer_as_the_source_rows_say() {
     sink_objects_of(&s3, &tables, &replays, offset, 1_000).await;
     let summary = run_batch_chunked(&moto, &out, &report, 5_000);
     assert_eq!(summary["rows"][format!("{UID}_pin_table")], held.len());
+    assert_eq!(summary["rollups"], json!({"how": "incremental", "keys": 0}));
     let added: Vec<String> = commit_files(&pin)
         .difference(&before)
         .flat_map(|c| {

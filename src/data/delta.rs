@@ -127,22 +127,42 @@ impl DeltaRoot {
             .map_err(Self::fail(name))
     }
 
-    /// Replaces the table's rows with `batches` (query results).
+    /// Opens the table if it exists (a version committed), without creating it.
+    pub async fn open_existing(&self, name: &str) -> Result<Option<DeltaTable>, DeltaError> {
+        if let Ok(dir) = self.url(name).to_file_path() {
+            if !dir.join("_delta_log").is_dir() {
+                return Ok(None);
+            }
+        }
+        let table =
+            DeltaTable::try_from_url_with_storage_options(self.url(name), self.options.clone())
+                .await
+                .map_err(Self::fail(name))?;
+        Ok(table.version().is_some().then_some(table))
+    }
+
+    /// Replaces the table's rows with `batches` (derived rows: answers, rollups), with
+    /// `progress` (the sources they reflect) in the same commit when given.
     pub async fn overwrite(
         &self,
         name: &str,
         schema: &SchemaRef,
         batches: Vec<RecordBatch>,
+        progress: Option<Value>,
     ) -> Result<DeltaTable, DeltaError> {
         let table = self.open(name, schema).await?;
-        // Overwritten tables hold derived rows (the answers): a new version of the job may give a
-        // column another type or nullability, which replaces the old schema.
-        table
+        // Derived rows: a new version of the job may give a column another type or
+        // nullability, which replaces the old schema.
+        let mut write = table
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
-            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
-            .await
-            .map_err(Self::fail(name))
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+        if let Some(p) = progress {
+            write = write.with_commit_properties(
+                CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), p)]),
+            );
+        }
+        write.await.map_err(Self::fail(name))
     }
 }
 

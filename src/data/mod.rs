@@ -10,6 +10,7 @@ pub mod pyrandom;
 pub mod queries;
 pub mod record;
 pub mod report;
+pub mod rollup;
 pub mod store;
 pub mod vocabulary;
 

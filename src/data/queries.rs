@@ -20,21 +20,38 @@ pub struct Query {
     pub sql: String,
 }
 
-/// A table the queries share, made once per run by one pass over a join of two cleaned tables
-/// and held in the session as a [`MemTable`](deltalake::datafusion::datasource::MemTable). Its
-/// rows are distinct group keys with their counts, not table rows: a few thousand where the
-/// tables hold millions.
+/// A table the queries share: distinct group keys with their counts (and extremes), not table
+/// rows — a few thousand where the tables hold millions. The batch job keeps each as a Delta
+/// table and brings it up to date from the rows a run changed (`data::rollup`); a run that
+/// cannot (the first, or one after a crash) makes it again with `sql`.
 pub struct Rollup {
     pub name: &'static str,
+    /// The rollup over the whole tables (`pin_table`, `geo_table`, `user_table`, and the
+    /// rollups listed before it).
     pub sql: String,
+    /// The rollup's rows before [`Rollup::top`] is applied, over any subset of the tables' rows
+    /// (the rows a run changed); `None`: `sql` is already that.
+    pub delta_sql: Option<String>,
+    /// Its grouping columns (none: one row).
+    pub keys: &'static [&'static str],
+    /// Counts, which add up over disjoint sets of rows: `n`, always.
+    pub sums: &'static [&'static str],
+    /// Greatest values in their group: they can grow with new rows but are made again when a
+    /// row holding one is taken back.
+    pub maxes: &'static [&'static str],
+    /// Least values in their group, likewise.
+    pub mins: &'static [&'static str],
+    /// `(partition, column)`: only the rows whose `column` is the greatest within their
+    /// `partition` are kept.
+    pub top: Option<(&'static str, &'static str)>,
 }
 
-/// The two rollups, in the order they are made.
+/// The rollups, in the order they are made.
 ///
-/// Every answer but q3a and q6 is an aggregate of one of them, so each join of two tables by
-/// `ind` (a sort of both sides, spilled beyond the session's memory) runs once rather than once
-/// a query, and medians come from counts per value (the lower middle value is the first whose
-/// running count reaches `(n + 1) / 2`) rather than from a window sorting every row.
+/// Every answer is an aggregate of one of them, so each join of two tables by `ind` (a sort of
+/// both sides, spilled beyond the session's memory) runs once rather than once a query, and
+/// medians come from counts per value (the lower middle value is the first whose running count
+/// reaches `(n + 1) / 2`) rather than from a window sorting every row.
 pub fn rollups() -> Vec<Rollup> {
     vec![
         Rollup {
@@ -47,6 +64,12 @@ pub fn rollups() -> Vec<Rollup> {
                   FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
                   GROUP BY 1, 2, 3"
                 .into(),
+            delta_sql: None,
+            keys: &["country", "category", "post_year"],
+            sums: &["n"],
+            maxes: &["top_followers"],
+            mins: &[],
+            top: None,
         },
         Rollup {
             name: "pin_user_rollup",
@@ -57,6 +80,64 @@ pub fn rollups() -> Vec<Rollup> {
                  FROM pin_table p JOIN user_table u ON p.ind = u.ind \
                  GROUP BY 1, 2, 3, 4"
             ),
+            delta_sql: None,
+            keys: &["age_group", "join_year", "category", "follower_count"],
+            sums: &["n"],
+            maxes: &[],
+            mins: &[],
+            top: None,
+        },
+        Rollup {
+            name: "user_year_rollup",
+            sql: "SELECT CAST(date_part('year', u.date_joined) AS BIGINT) AS join_year, \
+                  COUNT(*) AS n FROM user_table u GROUP BY 1"
+                .into(),
+            delta_sql: None,
+            keys: &["join_year"],
+            sums: &["n"],
+            maxes: &[],
+            mins: &[],
+            top: None,
+        },
+        Rollup {
+            name: "geo_span",
+            // The report's first and last post.
+            sql: "SELECT COUNT(*) AS n, MIN(g.timestamp) AS first_post, \
+                  MAX(g.timestamp) AS last_post FROM geo_table g"
+                .into(),
+            delta_sql: None,
+            keys: &[],
+            sums: &["n"],
+            maxes: &["last_post"],
+            mins: &["first_post"],
+            top: None,
+        },
+        Rollup {
+            name: "country_top_posts",
+            // q3a's rows: the posts at their country's top, found over the whole tables by a
+            // join with the (small) per-country tops, the pins below the lowest top left out
+            // before the join.
+            sql: format!(
+                "WITH top AS ({COUNTRY_TOP}) \
+                 SELECT g.country, p.poster_name, p.follower_count, COUNT(*) AS n \
+                 FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
+                 JOIN top t ON g.country = t.country AND p.follower_count = t.follower_count \
+                 WHERE p.poster_name IS NOT NULL \
+                 AND p.follower_count >= (SELECT MIN(follower_count) FROM top) \
+                 GROUP BY 1, 2, 3"
+            ),
+            delta_sql: Some(
+                "SELECT g.country, p.poster_name, p.follower_count, COUNT(*) AS n \
+                 FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
+                 WHERE g.country IS NOT NULL AND p.poster_name IS NOT NULL \
+                 AND p.follower_count IS NOT NULL GROUP BY 1, 2, 3"
+                    .into(),
+            ),
+            keys: &["country", "poster_name", "follower_count"],
+            sums: &["n"],
+            maxes: &[],
+            mins: &[],
+            top: Some(("country", "follower_count")),
         },
     ]
 }
@@ -106,18 +187,9 @@ pub fn all() -> Vec<Query> {
         Query {
             id: "q3a",
             question: "The poster with the most followers in each country",
-            // The only answer that needs rows: the posts at their country's top, found by a
-            // join with the (small) per-country tops; the pins below the lowest top are left
-            // out before the join.
-            sql: format!(
-                "WITH top AS ({COUNTRY_TOP}) \
-                 SELECT DISTINCT g.country, p.poster_name, p.follower_count \
-                 FROM pin_table p JOIN geo_table g ON p.ind = g.ind \
-                 JOIN top t ON g.country = t.country AND p.follower_count = t.follower_count \
-                 WHERE p.poster_name IS NOT NULL \
-                 AND p.follower_count >= (SELECT MIN(follower_count) FROM top) \
-                 ORDER BY country, poster_name, follower_count"
-            ),
+            sql: "SELECT country, poster_name, follower_count FROM country_top_posts \
+                  ORDER BY country, poster_name, follower_count"
+                .into(),
         },
         Query {
             id: "q3b",
@@ -148,10 +220,9 @@ pub fn all() -> Vec<Query> {
         Query {
             id: "q6",
             question: "Users joined per year, 2015-2020",
-            sql: "SELECT CAST(date_part('year', u.date_joined) AS BIGINT) AS post_year, \
-                  COUNT(*) AS number_users_joined FROM user_table u \
-                  WHERE u.date_joined IS NOT NULL AND date_part('year', u.date_joined) BETWEEN 2015 AND 2020 \
-                  GROUP BY 1 ORDER BY post_year"
+            sql: "SELECT join_year AS post_year, SUM(n) AS number_users_joined \
+                  FROM user_year_rollup WHERE join_year BETWEEN 2015 AND 2020 \
+                  GROUP BY join_year ORDER BY post_year"
                 .into(),
         },
         Query {
@@ -183,22 +254,41 @@ use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::SessionContext;
 use serde_json::{Map, Value};
 
-/// Runs every query on the session's `pin_table`, `geo_table`, `user_table`, after making the
-/// [`rollups`] in it (replacing any made before).
+/// Makes the [`rollups`] from the session's `pin_table`, `geo_table`, `user_table` (replacing
+/// any made before), then runs every query on them.
 pub async fn run_all(
     ctx: &SessionContext,
 ) -> Result<Vec<(Query, Vec<RecordBatch>)>, deltalake::datafusion::error::DataFusionError> {
-    use deltalake::datafusion::datasource::MemTable;
     for r in rollups() {
         let frame = ctx.sql(&r.sql).await?;
         let schema = frame.schema().inner().clone();
         let batches = frame.collect().await?;
-        ctx.deregister_table(r.name)?;
-        ctx.register_table(
-            r.name,
-            std::sync::Arc::new(MemTable::try_new(schema, vec![batches])?),
-        )?;
+        hold(ctx, r.name, schema, batches)?;
     }
+    answers(ctx).await
+}
+
+/// Registers `batches` in the session as the table `name` (replacing one of that name).
+pub fn hold(
+    ctx: &SessionContext,
+    name: &str,
+    schema: deltalake::arrow::datatypes::SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(), deltalake::datafusion::error::DataFusionError> {
+    use deltalake::datafusion::datasource::MemTable;
+    ctx.deregister_table(name)?;
+    ctx.register_table(
+        name,
+        std::sync::Arc::new(MemTable::try_new(schema, vec![batches])?),
+    )?;
+    Ok(())
+}
+
+/// Runs every query on the [`rollups`] registered in the session (the cleaned tables are not
+/// read).
+pub async fn answers(
+    ctx: &SessionContext,
+) -> Result<Vec<(Query, Vec<RecordBatch>)>, deltalake::datafusion::error::DataFusionError> {
     let mut out = vec![];
     for q in all() {
         let batches = ctx.sql(&q.sql).await?.collect().await?;
@@ -526,6 +616,15 @@ mod tests {
                       SELECT country, follower_count FROM top \
                       WHERE follower_count = (SELECT MAX(follower_count) FROM top) \
                       ORDER BY country"
+                    .into(),
+            },
+            Query {
+                id: "q6",
+                question: "Users joined per year, 2015-2020",
+                sql: "SELECT CAST(date_part('year', u.date_joined) AS BIGINT) AS post_year, \
+                      COUNT(*) AS number_users_joined FROM user_table u \
+                      WHERE u.date_joined IS NOT NULL AND date_part('year', u.date_joined) BETWEEN 2015 AND 2020 \
+                      GROUP BY 1 ORDER BY post_year"
                     .into(),
             },
             Query {

@@ -46,9 +46,12 @@ pub struct BatchSummary {
     pub report: Option<PathBuf>,
     /// Seconds spent reading new objects into the tables (grows with the new objects).
     pub ingest_seconds: f64,
-    /// Seconds spent answering the 8 questions and drawing the report (grows with the tables:
-    /// the answers are over all the data).
+    /// Seconds spent bringing the rollups up to date, answering the 8 questions from them and
+    /// drawing the report (grows with the rows the run changed, unless the rollups had to be
+    /// made again from the tables: see `rollups`).
     pub answers_seconds: f64,
+    /// How the rollups the answers come from were brought up to date.
+    pub rollups: Option<crate::data::rollup::Refresh>,
 }
 
 pub fn table_name(uid: &str, table: Table) -> String {
@@ -210,7 +213,7 @@ async fn ingest(
     s3: &aws_sdk_s3::Client,
     root: &DeltaRoot,
     table: Table,
-) -> anyhow::Result<BatchSummary> {
+) -> anyhow::Result<(BatchSummary, crate::data::rollup::Source)> {
     let mut summary = BatchSummary::default();
     let name = table_name(&config.uid, table);
     let schema = clean::schema(table);
@@ -265,19 +268,26 @@ async fn ingest(
             config.bucket
         );
     }
-    Ok(summary)
+    let source = crate::data::rollup::Source {
+        table,
+        now: writer.table().clone(),
+        written: writer.written().clone(),
+    };
+    Ok((summary, source))
 }
 
-/// The first and last post timestamps of the geo table, as text (none when it is empty).
+/// The first and last post timestamps of the geo table, as text (none when it is empty), from
+/// the `geo_span` rollup.
 async fn post_range(ctx: &SessionContext) -> anyhow::Result<(Option<String>, Option<String>)> {
     let batches = ctx
-        .sql("SELECT CAST(MIN(timestamp) AS VARCHAR), CAST(MAX(timestamp) AS VARCHAR) FROM geo_table")
+        .sql("SELECT CAST(first_post AS VARCHAR), CAST(last_post AS VARCHAR) FROM geo_span")
         .await?
         .collect()
         .await?;
     let text = |col: usize| {
-        let a = batches.first()?.column(col);
-        if a.is_empty() || deltalake::arrow::array::Array::is_null(a, 0) {
+        let b = batches.iter().find(|b| b.num_rows() > 0)?;
+        let a = b.column(col);
+        if deltalake::arrow::array::Array::is_null(a, 0) {
             return None;
         }
         deltalake::arrow::util::display::array_value_to_string(a, 0)
@@ -285,19 +295,6 @@ async fn post_range(ctx: &SessionContext) -> anyhow::Result<(Option<String>, Opt
             .map(|s| s.replace('T', " "))
     };
     Ok((text(0), text(1)))
-}
-
-/// Registers the three cleaned tables for the queries.
-async fn session(root: &DeltaRoot, uid: &str) -> anyhow::Result<(SessionContext, Vec<i64>)> {
-    let ctx = crate::data::engine::bounded_session(crate::data::engine::Joins::SortMerge);
-    let mut versions = vec![];
-    for t in Table::ALL {
-        let table = root.open(&table_name(uid, t), &clean::schema(t)).await?;
-        versions.push(table.version().map_or(-1, |v| v as i64));
-        let provider = table.table_provider().await?;
-        ctx.register_table(format!("{}_table", t.suffix()), provider)?;
-    }
-    Ok((ctx, versions))
 }
 
 pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
@@ -309,20 +306,30 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
     // fetching and decoding.
     let ingested =
         futures::future::try_join_all(Table::ALL.map(|t| ingest(&config, &s3, &root, t))).await?;
-    for part in ingested {
+    let mut sources = vec![];
+    for (part, source) in ingested {
         summary.objects.extend(part.objects);
         summary.records.extend(part.records);
         summary.malformed_lines += part.malformed_lines;
+        sources.push(source);
     }
     summary.ingest_seconds = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
-    let (ctx, versions) = session(&root, &config.uid).await?;
-    // The answers are recomputed only when a cleaned table changed since they were written.
-    let results = DeltaRoot::new(&format!("{}/results", config.out.trim_end_matches('/')))?;
+    let out = config.out.trim_end_matches('/');
+    let rollups = DeltaRoot::new(&format!("{out}/rollups"))?;
+    let (ctx, refresh) = crate::data::rollup::refresh(&rollups, &sources).await?;
+    tracing::info!("rollups: {refresh:?}");
+    summary.rollups = Some(refresh);
+    // The answers are rewritten only when a cleaned table changed since they were written.
+    let results = DeltaRoot::new(&format!("{out}/results"))?;
+    let versions: Vec<i64> = sources
+        .iter()
+        .map(|s| s.now.version().map_or(-1, |v| v as i64))
+        .collect();
     let marker = json!({"sources": versions});
     let mut answers = vec![];
     let mut rerun = false;
-    for (q, batches) in queries::run_all(&ctx).await? {
+    for (q, batches) in queries::answers(&ctx).await? {
         let schema = match batches.first() {
             Some(b) => b.schema(),
             None => ctx.sql(&q.sql).await?.schema().inner().clone(),
@@ -330,10 +337,10 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
         let existing = results.open(q.id, &schema).await?;
         if delta::progress(&existing).await?.as_ref() != Some(&marker) {
             rerun = true;
-            let table = results.overwrite(q.id, &schema, batches.clone()).await?;
-            // Mark which table versions these answers come from (an empty commit).
-            let empty = deltalake::arrow::record_batch::RecordBatch::new_empty(schema.clone());
-            delta::upsert(table, empty, marker.clone()).await?;
+            // Marked with the table versions these answers come from, in the same commit.
+            results
+                .overwrite(q.id, &schema, batches.clone(), Some(marker.clone()))
+                .await?;
         }
         let (columns, rows) = queries::rows(&batches);
         answers.push(Answer {
@@ -343,24 +350,11 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
             rows,
         });
     }
-    for t in Table::ALL {
-        let n = ctx
-            .sql(&format!("SELECT COUNT(*) FROM {}_table", t.suffix()))
-            .await?
-            .collect()
-            .await?;
-        let count = n
-            .first()
-            .and_then(|b| {
-                b.column(0)
-                    .as_any()
-                    .downcast_ref::<deltalake::arrow::array::Int64Array>()
-                    .map(|a| a.value(0))
-            })
-            .unwrap_or(0);
-        summary
-            .rows
-            .insert(table_name(&config.uid, t), count as u64);
+    for s in &sources {
+        summary.rows.insert(
+            table_name(&config.uid, s.table),
+            crate::data::rollup::rows(&s.now),
+        );
     }
     summary.queries_rerun = rerun;
     std::fs::create_dir_all(&config.report_dir)?;
