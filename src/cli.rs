@@ -145,9 +145,13 @@ pub enum BenchCommand {
         /// Backlog sizes, comma-separated (each in a bucket of its own).
         #[arg(long, value_delimiter = ',', default_value = "1000000")]
         events: Vec<u64>,
-        /// Events in the day run on top of each backlog (one in ten replays a backlog event); 0: none.
+        /// Events in the day run on top of each backlog; 0: none.
         #[arg(long, default_value_t = 10_000)]
         day: u64,
+        /// Of the day's events, the percentage that replay a backlog event as it was (spread
+        /// evenly over the backlog's keys); the rest are new keys.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=100))]
+        replays: u64,
         /// Records per sink object (the sink's flush.size).
         #[arg(long, default_value_t = 1000)]
         per_object: usize,

@@ -222,6 +222,7 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
         BenchCommand::Batch {
             events,
             day,
+            replays,
             per_object,
             bucket,
             out,
@@ -259,7 +260,7 @@ pub async fn bench(global: &Global, cmd: &BenchCommand) -> Result<Exit> {
                     spark: spark.as_ref(),
                 };
                 bench
-                    .run(*n, *day, |run| {
+                    .run(*n, *day, *replays, |run| {
                         println!(
                             "| {} | {} | {} | {} | {:.1} | {} | {:.0} | {:.0} MiB |",
                             run.job,

@@ -436,13 +436,15 @@ impl BatchBench<'_> {
     }
 
     /// A backlog of `events` events (keys 0..events) into empty tables, then, when `day` > 0,
-    /// a day's objects on top: `day` events of which one in ten replays a backlog event
-    /// unchanged and the rest are new keys. `on_run` sees each run as it ends (a 10 M run takes
+    /// a day's objects on top: `day` events of which `replay_percent` % replay a backlog event
+    /// unchanged (spread evenly over the day and over the backlog's keys) and the rest are new
+    /// keys. `on_run` sees each run as it ends (a 10 M run takes
     /// a while).
     pub async fn run(
         &self,
         events: u64,
         day: u64,
+        replay_percent: u64,
         mut on_run: impl FnMut(&BatchRun),
     ) -> anyhow::Result<()> {
         self.put_objects(crate::data::generate::Generator::new(100, events), 0)
@@ -474,9 +476,9 @@ impl BatchBench<'_> {
             let _ = std::fs::remove_dir_all(self.objects_dir());
         }
         if day > 0 {
-            // One event in ten is a replay of a backlog event as it was (the emulator draws
-            // rows of a fixed source again): spread evenly over the backlog's keys.
-            let replays = (day / 10).min(events);
+            // Replays of backlog events as they were (the emulator draws rows of a fixed source
+            // again): spread evenly over the backlog's keys.
+            let replays = (day * replay_percent / 100).min(events);
             let stride = events.checked_div(replays).unwrap_or(1).max(1);
             let mut replayed = crate::data::generate::Generator::new(100, events)
                 .filter(|e| (e.key() as u64).is_multiple_of(stride))
@@ -485,7 +487,7 @@ impl BatchBench<'_> {
             let mut n = 0u64;
             let day_events = std::iter::from_fn(move || {
                 n += 1;
-                let replay = if n.is_multiple_of(10) {
+                let replay = if n * replays / day != (n - 1) * replays / day {
                     replayed.next()
                 } else {
                     None
@@ -503,7 +505,7 @@ impl BatchBench<'_> {
             let (seconds, peak_rss_mib, phases) = self.run_job().await?;
             on_run(&BatchRun {
                 job: "rust",
-                label: "day".into(),
+                label: format!("day, {replay_percent} % replays"),
                 events: day,
                 table_rows: self.table_rows().await?,
                 seconds,
