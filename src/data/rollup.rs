@@ -58,8 +58,8 @@ pub async fn refresh(
     sources: &[Source],
 ) -> anyhow::Result<(SessionContext, Refresh)> {
     let ctx = bounded_session(Joins::SortMerge);
-    let now: Vec<Option<u64>> = sources.iter().map(|s| s.now.version()).collect();
-    let from: Vec<Option<u64>> = sources.iter().map(|s| s.written.from).collect();
+    let now = mark(sources, |s| s.now.version());
+    let from = mark(sources, |s| s.written.from);
     let mut stored = vec![];
     for r in queries::rollups() {
         stored.push(read(store, r.name).await?);
@@ -68,7 +68,7 @@ pub async fn refresh(
         .iter()
         .map(|s| s.as_ref().and_then(|s| s.progress.as_ref()))
         .collect();
-    if marks.iter().all(|m| *m == Some(&mark(&now))) {
+    if marks.iter().all(|m| *m == Some(&now)) {
         for (r, s) in queries::rollups().into_iter().zip(stored) {
             let s = s.expect("every rollup is stored");
             queries::hold(&ctx, r.name, s.schema, s.batches)?;
@@ -82,7 +82,7 @@ pub async fn refresh(
     let largest = sources.iter().map(|s| rows(&s.now)).max().unwrap_or(0);
     let why = if marks.iter().any(|m| m.is_none()) {
         Some("no rollups stored yet".to_string())
-    } else if marks.iter().any(|m| *m != Some(&mark(&from))) {
+    } else if marks.iter().any(|m| *m != Some(&from)) {
         Some("the stored rollups do not reflect the tables this run started from".into())
     } else if let Some(s) = sources.iter().find(|s| !s.written.complete) {
         Some(format!(
@@ -113,15 +113,27 @@ pub async fn refresh(
         let schema = frame.schema().inner().clone();
         let batches = frame.collect().await?;
         store
-            .overwrite(r.name, &schema, batches, Some(mark(&now)))
+            .overwrite(r.name, &schema, batches, Some(now.clone()))
             .await?;
     }
     Ok((ctx, refresh))
 }
 
-/// The progress a rollup is stored with: the versions of the tables it reflects.
-fn mark(versions: &[Option<u64>]) -> Value {
-    json!({ "sources": versions })
+/// The progress a rollup is stored with: the tables it reflects, each as its creation time (ms;
+/// a table deleted and made again starts its versions over) and the `version` of it.
+fn mark(sources: &[Source], version: impl Fn(&Source) -> Option<u64>) -> Value {
+    let tables: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            let created = s
+                .now
+                .snapshot()
+                .ok()
+                .and_then(|t| t.metadata().created_time());
+            json!([s.table.suffix(), created, version(s)])
+        })
+        .collect();
+    json!({ "sources": tables })
 }
 
 /// A table's row count, from the Delta log's statistics (delta-rs writes `numRecords` for every
