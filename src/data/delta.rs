@@ -188,8 +188,8 @@ pub async fn progress(table: &DeltaTable) -> Result<Option<Value>, DeltaError> {
 
 /// Upserts `batch` by `ind` with one Delta MERGE (rows of the batch win) and commits
 /// `progress` in the same transaction. The batch must already hold one row per `ind`. A writer
-/// that upserts again and again should hold an [`Upserter`], which merges only the rows whose
-/// `ind` the table already holds.
+/// that upserts again and again should hold an [`Upserter`], which appends the rows with a new
+/// `ind` and merges only the held rows that differ.
 pub async fn upsert(
     table: DeltaTable,
     batch: RecordBatch,
@@ -303,7 +303,8 @@ pub struct Upserter {
 /// What an [`Upserter`] changed in the table since it was opened.
 #[derive(Debug, Clone)]
 pub struct Written {
-    /// The table's version when the upserter opened it (`None`: the table was created then).
+    /// The table's version when the upserter opened it (a table it created: the version of
+    /// its creation, 0).
     pub from: Option<u64>,
     /// The `ind`s of the rows it appended or changed (as u64, bit for bit).
     pub inds: roaring::RoaringTreemap,

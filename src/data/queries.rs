@@ -1,5 +1,5 @@
-//! The eight analysis queries of spec §5, as SQL over the cleaned tables registered as `pin_table`,
-//! `geo_table` and `user_table` in a DataFusion session. Inner joins on `ind`; rows with a null grouping or
+//! The eight analysis queries of spec §5, as SQL over [`rollups`] of the cleaned tables
+//! (`pin_table`, `geo_table` and `user_table` in a DataFusion session). Inner joins on `ind`; rows with a null grouping or
 //! measured column are left out; ties in "most popular" keep every tied row; medians are exact,
 //! the lower middle value for an even count; output sorted by the grouping columns.
 
@@ -162,7 +162,7 @@ fn median(groups: &str, select: &str, filter: &str, order: &str) -> String {
 const COUNTRY_TOP: &str = "SELECT country, MAX(top_followers) AS follower_count \
      FROM pin_geo_rollup WHERE country IS NOT NULL AND top_followers IS NOT NULL GROUP BY country";
 
-/// The queries, in the spec's order, over the cleaned tables and the [`rollups`].
+/// The queries, in the spec's order, over the [`rollups`] alone (they read no cleaned table).
 pub fn all() -> Vec<Query> {
     vec![
         Query {

@@ -35,7 +35,7 @@ pub struct Source {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
 pub enum Refresh {
-    /// The stored rollups already reflect the tables (no table changed).
+    /// The stored rollups already reflect the tables as they are (no table changed since).
     Current,
     /// From the rows of `keys` changed keys (all three tables' `ind`s).
     Incremental { keys: u64 },
@@ -49,8 +49,9 @@ const INCREMENTAL_SHARE: u64 = 4;
 
 /// Brings the rollups stored under `store` up to date with `sources` (pin, geo, user) and
 /// returns a session holding them as in-memory tables (for [`queries::answers`]), with how they
-/// were made. Each rollup is stored with the three tables' versions it reflects (in its
-/// commit's progress), overwritten in one commit.
+/// were made. Each rollup is overwritten in a commit of its own, whose progress names the three
+/// tables' versions it reflects and its definition; a run that stops between two of them leaves
+/// marks that differ, and the next run makes them all again.
 ///
 /// Errors: a Delta or DataFusion failure, naming the table or rollup.
 pub async fn refresh(
@@ -64,9 +65,17 @@ pub async fn refresh(
     for r in queries::rollups() {
         stored.push(read(store, r.name).await?);
     }
-    let marks: Vec<Option<&Value>> = stored
+    // What each stored rollup reflects: `None` when it is missing or was made by another
+    // definition of it (another version of the job), which the run then makes again.
+    let marks: Vec<Option<&Value>> = queries::rollups()
         .iter()
-        .map(|s| s.as_ref().and_then(|s| s.progress.as_ref()))
+        .zip(&stored)
+        .map(|(r, s)| {
+            let progress = s.as_ref()?.progress.as_ref()?;
+            (progress.get("definition") == Some(&json!(definition(r))))
+                .then(|| progress.get("sources"))
+                .flatten()
+        })
         .collect();
     if marks.iter().all(|m| *m == Some(&now)) {
         for (r, s) in queries::rollups().into_iter().zip(stored) {
@@ -81,7 +90,7 @@ pub async fn refresh(
     }
     let largest = sources.iter().map(|s| rows(&s.now)).max().unwrap_or(0);
     let why = if marks.iter().any(|m| m.is_none()) {
-        Some("no rollups stored yet".to_string())
+        Some("no rollups stored yet, or stored by another definition of them".to_string())
     } else if marks.iter().any(|m| *m != Some(&from)) {
         Some("the stored rollups do not reflect the tables this run started from".into())
     } else if let Some(s) = sources.iter().find(|s| !s.written.complete) {
@@ -111,17 +120,33 @@ pub async fn refresh(
     for r in queries::rollups() {
         let frame = ctx.table(r.name).await?;
         let schema = frame.schema().inner().clone();
-        let batches = frame.collect().await?;
+        let mut batches = frame.collect().await?;
+        if batches.is_empty() {
+            // A write needs a batch, even an empty one.
+            batches.push(RecordBatch::new_empty(schema.clone()));
+        }
+        let progress = json!({"sources": now, "definition": definition(&r)});
         store
-            .overwrite(r.name, &schema, batches, Some(now.clone()))
+            .overwrite(r.name, &schema, batches, Some(progress))
             .await?;
     }
     Ok((ctx, refresh))
 }
 
-/// The progress a rollup is stored with: the tables it reflects, each as its creation time (ms;
-/// a table deleted and made again starts its versions over) and the `version` of it.
-fn mark(sources: &[Source], version: impl Fn(&Source) -> Option<u64>) -> Value {
+/// A digest of what makes a rollup (hex SHA-256 of its SQL and columns): a rollup stored by
+/// another version of the job is made again, not combined with rows of another shape.
+fn definition(r: &Rollup) -> String {
+    use sha2::Digest;
+    let text = format!(
+        "{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        r.sql, r.delta_sql, r.keys, r.sums, r.maxes, r.mins, r.top
+    );
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The tables a rollup (or an answer) reflects: each as its name, creation time (ms; a table
+/// deleted and made again starts its versions over) and the `version` of it.
+pub fn mark(sources: &[Source], version: impl Fn(&Source) -> Option<u64>) -> Value {
     let tables: Vec<Value> = sources
         .iter()
         .map(|s| {
@@ -136,8 +161,9 @@ fn mark(sources: &[Source], version: impl Fn(&Source) -> Option<u64>) -> Value {
     json!({ "sources": tables })
 }
 
-/// A table's row count, from the Delta log's statistics (delta-rs writes `numRecords` for every
-/// file it adds, and no deletion vectors).
+/// A table's row count, from the Delta log's statistics (delta-rs and Spark write `numRecords`
+/// for every file they add; delta-rs writes no deletion vectors). A file without the statistic
+/// counts 0.
 pub fn rows(table: &DeltaTable) -> u64 {
     table.snapshot().map_or(0, |s| {
         s.log_data()
@@ -203,14 +229,21 @@ async fn incremental(
     for s in sources {
         let name = format!("{}_table", s.table.suffix());
         let rows = delta::rows_with_inds(&s.now, &keys).await?;
-        queries::hold(&now, &name, rows.schema(), vec![rows])?;
+        let schema = rows.schema();
+        queries::hold(&now, &name, schema.clone(), vec![rows])?;
         let rows = match s.written.from {
             Some(v) => {
                 let mut then = s.now.clone();
-                then.load_version(v).await?;
+                if let Err(e) = then.load_version(v).await {
+                    // Its log may have been cleaned up since (past the log retention).
+                    return Ok(Err(format!(
+                        "version {v} of the {} table cannot be read: {e}",
+                        s.table.suffix()
+                    )));
+                }
                 delta::rows_with_inds(&then, &keys).await?
             }
-            None => RecordBatch::new_empty(clean_schema(s.table)),
+            None => RecordBatch::new_empty(schema),
         };
         queries::hold(&was, &name, rows.schema(), vec![rows])?;
     }
@@ -251,10 +284,6 @@ async fn incremental(
     Ok(Ok(()))
 }
 
-fn clean_schema(table: Table) -> SchemaRef {
-    super::clean::schema(table)
-}
-
 /// Runs `frame` and registers its rows in `ctx` under `name`.
 async fn hold_result(
     ctx: &SessionContext,
@@ -278,7 +307,7 @@ fn columns(r: &Rollup) -> Vec<&'static str> {
 }
 
 /// SQL adding `plus` to `stored` and taking `minus` away, group by group; groups whose count
-/// falls to zero are gone.
+/// falls to zero are gone (a rollup without keys keeps its one row).
 fn combine(r: &Rollup) -> String {
     let keys = r.keys.join(", ");
     let aggs: Vec<String> = r
@@ -289,8 +318,8 @@ fn combine(r: &Rollup) -> String {
         .chain(r.mins.iter().map(|c| format!("MIN({c}) AS {c}")))
         .collect();
     let all = columns(r).join(", ");
-    // A taken-back row adds nothing to a greatest or least value (the check before made sure it
-    // held none): a null of the column's type.
+    // A taken-back row adds nothing to a greatest or least value ([`retraction_check`] makes
+    // sure no group's value depended on it): a null of the column's type.
     let minus: Vec<String> = r
         .keys
         .iter()
@@ -308,14 +337,15 @@ fn combine(r: &Rollup) -> String {
     } else {
         format!("{keys}, {}", aggs.join(", "))
     };
+    // One row without keys, as the rollup made from the tables has (a count of 0 included).
     let group = if keys.is_empty() {
         String::new()
     } else {
-        format!(" GROUP BY {keys}")
+        format!(" GROUP BY {keys} HAVING SUM(n) > 0")
     };
     format!(
         "SELECT {select} FROM (SELECT {all} FROM stored UNION ALL SELECT {all} FROM plus \
-         UNION ALL SELECT {} FROM minus) u{group} HAVING SUM(n) > 0",
+         UNION ALL SELECT {} FROM minus) u{group}",
         minus.join(", ")
     )
 }
@@ -340,7 +370,7 @@ fn retraction_check(r: &Rollup) -> Option<String> {
         }
         parts.join(" AND ")
     };
-    let mut hits: Vec<String> = r
+    let hits: Vec<String> = r
         .maxes
         .iter()
         .map(|c| {
@@ -358,13 +388,16 @@ fn retraction_check(r: &Rollup) -> Option<String> {
         .collect();
     let mut sql = vec![];
     if !hits.is_empty() {
-        // A taken-back group missing from the stored rollup is itself a sign it is stale.
-        hits.push(format!("s.{} IS NULL", r.sums[0]));
+        // A taken-back group missing from the stored rollup is itself a sign it is stale; a
+        // group gone after the run (count 0) has no value to keep.
         sql.push(format!(
-            "SELECT 1 FROM minus m LEFT JOIN stored s ON {} LEFT JOIN plus p ON {} WHERE {}",
+            "SELECT 1 FROM minus m LEFT JOIN stored s ON {} LEFT JOIN plus p ON {} \
+             LEFT JOIN combined c ON {} WHERE s.{n} IS NULL OR (c.{n} IS NOT NULL AND ({}))",
             on("m", "s", r.keys),
             on("m", "p", r.keys),
-            hits.join(" OR ")
+            on("m", "c", r.keys),
+            hits.join(" OR "),
+            n = r.sums[0]
         ));
     }
     if let Some((partition, column)) = r.top {
@@ -550,5 +583,29 @@ mod tests {
             .collect();
         let how = run(&tables, &store, all(&more), 5).await;
         assert_eq!(how, Refresh::Incremental { keys: 500 });
+
+        // A rollup stored by another definition of it (another version of the job) is not
+        // combined with rows of this one: all are made again.
+        let span = store.open_existing("geo_span").await.unwrap().unwrap();
+        let mut progress = delta::progress(&span).await.unwrap().unwrap();
+        progress["definition"] = json!("an older one");
+        let schema = clean::schema(Table::Geo);
+        let rows = RecordBatch::new_empty(schema.clone());
+        store
+            .overwrite("geo_span", &schema, vec![rows], Some(progress))
+            .await
+            .unwrap();
+        let later: Vec<Event> = Generator::new(9, 100)
+            .map(|mut e| {
+                let key = e.key() + 30_000;
+                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
+                e
+            })
+            .collect();
+        let how = run(&tables, &store, all(&later), 6).await;
+        assert!(
+            matches!(how, Refresh::Full { ref why } if why.contains("another definition")),
+            "{how:?}"
+        );
     }
 }

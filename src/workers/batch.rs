@@ -322,11 +322,7 @@ pub async fn run(config: BatchConfig) -> anyhow::Result<BatchSummary> {
     summary.rollups = Some(refresh);
     // The answers are rewritten only when a cleaned table changed since they were written.
     let results = DeltaRoot::new(&format!("{out}/results"))?;
-    let versions: Vec<i64> = sources
-        .iter()
-        .map(|s| s.now.version().map_or(-1, |v| v as i64))
-        .collect();
-    let marker = json!({"sources": versions});
+    let marker = crate::data::rollup::mark(&sources, |s| s.now.version());
     let mut answers = vec![];
     let mut rerun = false;
     for (q, batches) in queries::answers(&ctx).await? {
