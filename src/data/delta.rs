@@ -29,6 +29,43 @@ pub enum DeltaError {
     },
     #[error("Delta table {table}: {message}")]
     Other { table: String, message: String },
+    #[error(
+        "Delta table {table}: another writer of this job committed to it while this one was \
+         writing (two runs at once?); nothing of this write was committed, and its input is \
+         read again by the next run"
+    )]
+    ConcurrentWriter { table: String },
+}
+
+/// The Delta application id ([`Transaction`](deltalake::kernel::Transaction), a `txn` action)
+/// every commit of this module's writers carries. Delta's conflict check fails a commit when a
+/// commit made since the version it read carries the same id (Delta protocol, "Transaction
+/// Identifiers"; delta-rs `ConflictChecker`, `ConcurrentTransaction`): of two runs writing one
+/// table at once, the later commit fails rather than append keys the other just appended (blind
+/// appends do not conflict by themselves).
+pub const WRITER_APP_ID: &str = "pinctl.upserter";
+
+/// The commit properties of a writer's commit on `table`: its [`WRITER_APP_ID`] and, when
+/// given, its progress.
+fn writer_commit(table: &DeltaTable, progress: Option<Value>) -> CommitProperties {
+    let version = table.version().map_or(0, |v| v as i64 + 1);
+    let commit = CommitProperties::default()
+        .with_application_transaction(deltalake::kernel::Transaction::new(WRITER_APP_ID, version));
+    match progress {
+        Some(p) => commit.with_metadata([(PROGRESS_KEY.to_string(), p)]),
+        None => commit,
+    }
+}
+
+/// A writer's commit error, a concurrent writer named as such.
+fn commit_error(table: String, source: DeltaTableError) -> DeltaError {
+    use deltalake::kernel::transaction::{CommitConflictError, TransactionError};
+    match source {
+        DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction),
+        } => DeltaError::ConcurrentWriter { table },
+        source => DeltaError::Delta { table, source },
+    }
 }
 
 /// Where a job's tables live: `<root>/<name>`.
@@ -215,8 +252,7 @@ async fn merge(
     };
     let before = table.version();
     let schema = batch.schema();
-    let commit =
-        CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), progress.clone())]);
+    let commit = writer_commit(&table, Some(progress.clone()));
     let columns: Vec<String> = batch
         .schema()
         .fields()
@@ -265,7 +301,7 @@ async fn merge(
         })
         .map_err(fail)?
         .await
-        .map_err(fail)?;
+        .map_err(|source| commit_error(name.clone(), source))?;
     if table.version() == before {
         // Nothing changed, so MERGE committed nothing: the progress goes in an empty append.
         return append(table, RecordBatch::new_empty(schema), Some(progress)).await;
@@ -666,16 +702,13 @@ async fn append(
     progress: Option<Value>,
 ) -> Result<DeltaTable, DeltaError> {
     let name = table.table_url().to_string();
-    let mut write = table.write(vec![batch]).with_save_mode(SaveMode::Append);
-    if let Some(p) = progress {
-        write = write.with_commit_properties(
-            CommitProperties::default().with_metadata([(PROGRESS_KEY.to_string(), p)]),
-        );
-    }
-    write.await.map_err(|source| DeltaError::Delta {
-        table: name,
-        source,
-    })
+    let commit = writer_commit(&table, progress);
+    table
+        .write(vec![batch])
+        .with_save_mode(SaveMode::Append)
+        .with_commit_properties(commit)
+        .await
+        .map_err(|source| commit_error(name, source))
 }
 
 #[cfg(test)]
@@ -827,6 +860,34 @@ mod tests {
         b.upsert(users(&[(12, "Lu")]), json!(5)).await.unwrap();
         assert!(!b.written().complete);
         assert_eq!(names(b.table()).await.len(), 8);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_write_from_a_version_another_writer_has_committed_past_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeltaRoot::new(dir.path().to_str().unwrap()).unwrap();
+        let schema = clean::schema(Table::User);
+        let mut a = Upserter::open(&root, "user", &schema).await.unwrap();
+        a.upsert(users(&[(1, "Al")]), json!(1)).await.unwrap();
+        // Two runs read the table at the same version; the first commits new keys.
+        let stale = root.open("user", &schema).await.unwrap();
+        a.upsert(users(&[(2, "Bo")]), json!(2)).await.unwrap();
+        // The second's append of the same key, from the version it read, is refused rather
+        // than doubling the key.
+        let err = append(stale.clone(), users(&[(2, "Bo")]), Some(json!(3)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeltaError::ConcurrentWriter { .. }), "{err}");
+        assert!(err.to_string().contains("two runs at once"));
+        let err = merge(stale, users(&[(1, "Ann")]), json!(3))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeltaError::ConcurrentWriter { .. }), "{err}");
+        assert_eq!(
+            names(a.table()).await,
+            vec![(1, "Al Doe".to_string()), (2, "Bo Doe".to_string())]
+        );
+        assert_eq!(progress(a.table()).await.unwrap(), Some(json!(2)));
     }
 
     #[tokio::test(flavor = "multi_thread")]

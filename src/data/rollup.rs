@@ -11,6 +11,7 @@
 //! changed keys are a large share of the table (a backlog: one pass over the tables is then
 //! cheaper than two look-ups).
 
+use anyhow::Context;
 use deltalake::arrow::array::Int64Array;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
@@ -63,7 +64,15 @@ pub async fn refresh(
     let from = mark(sources, |s| s.written.from);
     let mut stored = vec![];
     for r in queries::rollups() {
-        stored.push(read(store, r.name).await?);
+        // Rollups are derived rows: one that cannot be read (files lost, a damaged commit) is
+        // made again, not a reason to stop.
+        stored.push(read(store, r.name).await.unwrap_or_else(|e| {
+            tracing::warn!(
+                "the stored rollup {} cannot be read, so it is made again: {e:#}",
+                r.name
+            );
+            None
+        }));
     }
     // What each stored rollup reflects: `None` when it is missing or was made by another
     // definition of it (another version of the job), which the run then makes again.
@@ -128,7 +137,15 @@ pub async fn refresh(
         let progress = json!({"sources": now, "definition": definition(&r)});
         store
             .overwrite(r.name, &schema, batches, Some(progress))
-            .await?;
+            .await
+            .with_context(|| {
+                format!(
+                    "writing the rollup {}: if its table is damaged, delete {} (the next run \
+                     makes it again)",
+                    r.name,
+                    store.url(r.name)
+                )
+            })?;
     }
     Ok((ctx, refresh))
 }
@@ -605,6 +622,27 @@ mod tests {
         let how = run(&tables, &store, all(&later), 6).await;
         assert!(
             matches!(how, Refresh::Full { ref why } if why.contains("another definition")),
+            "{how:?}"
+        );
+
+        // A rollup whose files are lost is made again, not a reason to stop.
+        let lost = dir.path().join("rollups").join("pin_geo_rollup");
+        for f in std::fs::read_dir(&lost).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|x| x == "parquet") {
+                std::fs::remove_file(f).unwrap();
+            }
+        }
+        let last: Vec<Event> = Generator::new(10, 50)
+            .map(|mut e| {
+                let key = e.key() + 40_000;
+                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
+                e
+            })
+            .collect();
+        let how = run(&tables, &store, all(&last), 7).await;
+        assert!(
+            matches!(how, Refresh::Full { ref why } if why.contains("no rollups")),
             "{how:?}"
         );
     }
