@@ -506,6 +506,17 @@ mod tests {
         queries::rows(&b).1
     }
 
+    /// `n` generated events (seed `seed`) with keys from `from` on: new to the tables.
+    fn new_keys(seed: u64, n: u64, from: i64) -> Vec<Event> {
+        Generator::new(seed, n)
+            .map(|mut e| {
+                let key = e.key() + from;
+                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
+                e
+            })
+            .collect()
+    }
+
     fn json_rows(events: &[Event], t: Table, edit: impl Fn(&mut Map<String, Value>)) -> Vec<Value> {
         events
             .iter()
@@ -591,13 +602,7 @@ mod tests {
             "{how:?}"
         );
         // And from there on, up to date again by changes.
-        let more: Vec<Event> = Generator::new(8, 500)
-            .map(|mut e| {
-                let key = e.key() + 20_000;
-                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
-                e
-            })
-            .collect();
+        let more: Vec<Event> = new_keys(8, 500, 20_000);
         let how = run(&tables, &store, all(&more), 5).await;
         assert_eq!(how, Refresh::Incremental { keys: 500 });
 
@@ -612,13 +617,7 @@ mod tests {
             .overwrite("geo_span", &schema, vec![rows], Some(progress))
             .await
             .unwrap();
-        let later: Vec<Event> = Generator::new(9, 100)
-            .map(|mut e| {
-                let key = e.key() + 30_000;
-                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
-                e
-            })
-            .collect();
+        let later: Vec<Event> = new_keys(9, 100, 30_000);
         let how = run(&tables, &store, all(&later), 6).await;
         assert!(
             matches!(how, Refresh::Full { ref why } if why.contains("another definition")),
@@ -633,13 +632,7 @@ mod tests {
                 std::fs::remove_file(f).unwrap();
             }
         }
-        let last: Vec<Event> = Generator::new(10, 50)
-            .map(|mut e| {
-                let key = e.key() + 40_000;
-                (e.pin.index, e.geo.ind, e.user.ind) = (key, key, key);
-                e
-            })
-            .collect();
+        let last: Vec<Event> = new_keys(10, 50, 40_000);
         let how = run(&tables, &store, all(&last), 7).await;
         assert!(
             matches!(how, Refresh::Full { ref why } if why.contains("no rollups")),
