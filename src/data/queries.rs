@@ -259,13 +259,22 @@ use serde_json::{Map, Value};
 pub async fn run_all(
     ctx: &SessionContext,
 ) -> Result<Vec<(Query, Vec<RecordBatch>)>, deltalake::datafusion::error::DataFusionError> {
+    make_rollups(ctx).await?;
+    answers(ctx).await
+}
+
+/// Makes the [`rollups`] from the session's `pin_table`, `geo_table`, `user_table`, each held
+/// in the session (replacing any made before) as later ones read earlier ones.
+pub async fn make_rollups(
+    ctx: &SessionContext,
+) -> Result<(), deltalake::datafusion::error::DataFusionError> {
     for r in rollups() {
         let frame = ctx.sql(&r.sql).await?;
         let schema = frame.schema().inner().clone();
         let batches = frame.collect().await?;
         hold(ctx, r.name, schema, batches)?;
     }
-    answers(ctx).await
+    Ok(())
 }
 
 /// Registers `batches` in the session as the table `name` (replacing one of that name).

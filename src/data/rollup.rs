@@ -213,23 +213,15 @@ async fn read(store: &DeltaRoot, name: &str) -> anyhow::Result<Option<Stored>> {
     }))
 }
 
-/// Makes every rollup from the whole tables into `ctx`.
+/// Makes every rollup from the whole tables into `ctx` (a bounded, sort-merge session; the
+/// tables are registered in it too).
 async fn full(ctx: &SessionContext, sources: &[Source]) -> anyhow::Result<()> {
-    let work = bounded_session(Joins::SortMerge);
     for s in sources {
-        work.register_table(
-            format!("{}_table", s.table.suffix()),
-            s.now.table_provider().await?,
-        )?;
+        let name = format!("{}_table", s.table.suffix());
+        ctx.deregister_table(&name)?;
+        ctx.register_table(name, s.now.table_provider().await?)?;
     }
-    for r in queries::rollups() {
-        let frame = work.sql(&r.sql).await?;
-        let schema = frame.schema().inner().clone();
-        let batches = frame.collect().await?;
-        // Later rollups may read earlier ones.
-        queries::hold(&work, r.name, schema.clone(), batches.clone())?;
-        queries::hold(ctx, r.name, schema, batches)?;
-    }
+    queries::make_rollups(ctx).await?;
     Ok(())
 }
 
